@@ -1,0 +1,87 @@
+// Builds the Express app from its dependencies, so tests can build it in-process with a real store and Docker.
+import type Docker from 'dockerode';
+import express, { type Express } from 'express';
+import helmet from 'helmet';
+import type { Config } from './config.ts';
+import type { Logger } from './log.ts';
+import type { Store } from './store/index.ts';
+import { auditLog } from './services/audit.ts';
+import { peopleService } from './services/people.ts';
+import { sessionService } from './services/sessions.ts';
+import { settingsService } from './services/settings.ts';
+import { assetRoutes } from './http/assets.ts';
+import type { Services } from './http/context.ts';
+import { errorHandler, notFound } from './http/errors.ts';
+import { requireUser } from './http/middleware/auth.ts';
+import { requireCsrf } from './http/middleware/csrf.ts';
+import { loadSession } from './http/middleware/session.ts';
+import { adminRoutes } from './http/routes/admin.ts';
+import { authRoutes } from './http/routes/auth.ts';
+import { dashboardRoutes } from './http/routes/dashboard.ts';
+import { healthRoutes } from './http/routes/health.ts';
+import { userRoutes } from './http/routes/users.ts';
+
+export type AppDeps = { config: Config; store: Store; docker: Docker; log: Logger; now?: () => number };
+
+export function buildServices(deps: AppDeps): Services {
+  const now = deps.now ?? Date.now;
+  const sessions = sessionService(deps.store, { lifetimeMs: deps.config.sessionMs, now });
+  return {
+    config: deps.config,
+    log: deps.log,
+    store: deps.store,
+    docker: deps.docker,
+    audit: auditLog(deps.store.audit, now),
+    sessions,
+    people: peopleService(deps.store, sessions, now),
+    settings: settingsService(deps.store, { nodeDomain: deps.config.nodeDomain }, now),
+  };
+}
+
+export function createApp(services: Services, now: () => number = Date.now): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', services.config.trustProxy.split(',').map((s) => s.trim()));
+
+  app.use(
+    helmet({
+      contentSecurityPolicy: {
+        useDefaults: false,
+        directives: {
+          defaultSrc: ["'self'"],
+          scriptSrc: ["'self'"],
+          styleSrc: ["'self'"],
+          imgSrc: ["'self'", 'data:'],
+          connectSrc: ["'self'"],
+          formAction: ["'self'"],
+          frameAncestors: ["'none'"],
+          baseUri: ["'self'"],
+          objectSrc: ["'none'"],
+          // no upgrade-insecure-requests: LAN nodes are often reached over plain HTTP by address
+        },
+      },
+      strictTransportSecurity: false, // Traefik terminates TLS and owns HSTS
+    }),
+  );
+  app.use(express.urlencoded({ extended: false, limit: '64kb', parameterLimit: 200 }));
+  app.use(express.json({ limit: '64kb' }));
+
+  app.use(assetRoutes());
+  app.use(healthRoutes(services));
+  app.use(loadSession(services.sessions));
+
+  const auth = authRoutes(services, now);
+  app.use(auth.public);
+
+  // Everything below needs a logged-in user, and every state change a CSRF token.
+  app.use(requireUser);
+  app.use(requireCsrf());
+  app.use(auth.private);
+  app.use(dashboardRoutes(services));
+  app.use(userRoutes(services));
+  app.use(adminRoutes(services));
+
+  app.use(notFound);
+  app.use(errorHandler(services.log));
+  return app;
+}

@@ -1,0 +1,80 @@
+// One place that reads the environment (and *_FILE secrets), validates it and fails fast.
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+import { domainSchema } from './validation.ts';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const configSchema = z.object({
+  PORT: z.coerce.number().int().min(1).max(65535).default(3000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  DATA_DIR: z.string().min(1).default('./data'),
+  ADMIN_PASSWORD: z.string().min(10, 'must be at least 10 characters').max(200).optional(),
+  NODE_DOMAIN: z.union([domainSchema, z.literal('')]).default(''),
+  ABRA_DIR: z.string().min(1).default(path.join(homedir(), '.abra')),
+  DOCKER_SOCKET: z.string().min(1).default('/var/run/docker.sock'),
+  LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+  // Which proxies may set X-Forwarded-*: Traefik reaches the node over a private overlay network.
+  TRUST_PROXY: z.string().min(1).default('loopback, linklocal, uniquelocal'),
+  SESSION_HOURS: z.coerce.number().positive().max(24 * 30).default(12),
+});
+
+export type Config = {
+  port: number;
+  host: string;
+  dataDir: string;
+  adminPassword: string | undefined;
+  nodeDomain: string;
+  abraDir: string;
+  dockerSocket: string;
+  logLevel: (typeof LOG_LEVELS)[number];
+  trustProxy: string;
+  sessionMs: number;
+};
+
+export class ConfigError extends Error {}
+
+// Settings that may come from a file (`NAME_FILE`), as Docker secrets do (/run/secrets/...).
+const FILE_SETTINGS = ['ADMIN_PASSWORD'] as const;
+
+/** Resolve `NAME_FILE` into `NAME` for the settings above; an unreadable file is a config error. */
+function readSecretFiles(env: NodeJS.ProcessEnv): Record<string, string | undefined> {
+  const resolved: Record<string, string | undefined> = { ...env };
+  for (const name of FILE_SETTINGS) {
+    const key = `${name}_FILE`;
+    const value = env[key];
+    if (!value) continue;
+    try {
+      resolved[name] = readFileSync(value, 'utf8').replace(/\r?\n$/, '');
+    } catch (err) {
+      throw new ConfigError(`${key}: cannot read ${value} (${(err as NodeJS.ErrnoException).code ?? err})`);
+    }
+  }
+  return resolved;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const raw = readSecretFiles(env);
+  // Empty strings mean "unset" for optional settings, as in an env file with `KEY=`.
+  for (const key of Object.keys(raw)) if (raw[key] === '' && key !== 'NODE_DOMAIN') delete raw[key];
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  const c = parsed.data;
+  return {
+    port: c.PORT,
+    host: c.HOST,
+    dataDir: path.resolve(c.DATA_DIR),
+    adminPassword: c.ADMIN_PASSWORD,
+    nodeDomain: c.NODE_DOMAIN,
+    abraDir: path.resolve(c.ABRA_DIR),
+    dockerSocket: c.DOCKER_SOCKET,
+    logLevel: c.LOG_LEVEL,
+    trustProxy: c.TRUST_PROXY,
+    sessionMs: c.SESSION_HOURS * 3600_000,
+  };
+}

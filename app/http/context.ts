@@ -1,0 +1,41 @@
+// What the HTTP layer is built from: the services, and the few facts routes need about the request.
+import type Docker from 'dockerode';
+import type { Request } from 'express';
+import type { Config } from '../config.ts';
+import type { Logger } from '../log.ts';
+import type { Store } from '../store/index.ts';
+import type { Actor, AuditLog } from '../services/audit.ts';
+import type { PeopleService } from '../services/people.ts';
+import type { Session, SessionService } from '../services/sessions.ts';
+import type { SettingsService } from '../services/settings.ts';
+
+export type Services = {
+  config: Config;
+  log: Logger;
+  store: Store;
+  docker: Docker;
+  audit: AuditLog;
+  people: PeopleService;
+  sessions: SessionService;
+  settings: SettingsService;
+};
+
+declare global {
+  namespace Express {
+    interface Locals {
+      session?: Session;
+      /** The CSRF token forms on this page must send back. */
+      csrfToken: string;
+    }
+  }
+}
+
+export const clientIp = (req: Request): string => req.ip ?? req.socket.remoteAddress ?? 'unknown';
+
+export const actorOf = (req: Request, session: Session | undefined): Actor => ({
+  name: session?.user.username ?? null,
+  ip: clientIp(req),
+});
+
+/** htmx sets HX-Request on its own requests; they get fragments and status codes instead of redirects. */
+export const isHtmx = (req: Request): boolean => req.get('HX-Request') === 'true';

@@ -1,0 +1,27 @@
+// Who may see what: every page needs a login; roles narrow it further.
+import type { RequestHandler } from 'express';
+import type { Role } from '../../validation.ts';
+import { isHtmx } from '../context.ts';
+import { renderError } from '../render.ts';
+
+export const requireUser: RequestHandler = (req, res, next) => {
+  if (res.locals.session) return next();
+  if (req.method === 'GET' && !isHtmx(req)) {
+    const nextPath = req.originalUrl.startsWith('/') ? req.originalUrl : '/';
+    return res.redirect(303, `/login?next=${encodeURIComponent(nextPath)}`);
+  }
+  if (isHtmx(req)) res.set('HX-Redirect', '/login');
+  res.status(401).type('text').send('Log in first.');
+};
+
+export function requireRole(...roles: Role[]): RequestHandler {
+  return (req, res, next) => {
+    const role = res.locals.session?.user.role;
+    if (role && roles.includes(role)) return next();
+    renderError(req, res, {
+      status: 403,
+      title: 'Not allowed',
+      message: `This needs the ${roles.join(' or ')} role. Ask an admin of this node if you need it.`,
+    });
+  };
+}

@@ -1,0 +1,26 @@
+// Server-side rendering with eta: full pages with the layout, or the same page's main part for htmx swaps.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Request, Response } from 'express';
+import { Eta } from 'eta';
+
+const viewsDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'views');
+const eta = new Eta({ views: viewsDir, cache: process.env.NODE_ENV !== 'development', autoTrim: false });
+
+export type PageData = Record<string, unknown> & { title: string };
+
+export function render(req: Request, res: Response, view: string, data: PageData, status = 200): void {
+  const html = eta.render(`./pages/${view}`, {
+    ...data,
+    user: res.locals.session?.user,
+    csrfToken: res.locals.csrfToken,
+    path: req.path,
+  });
+  res.status(status).type('html').send(html);
+}
+
+export type ErrorPage = { status: number; title: string; message: string };
+
+export function renderError(req: Request, res: Response, page: ErrorPage): void {
+  render(req, res, 'error', { title: page.title, message: page.message }, page.status);
+}

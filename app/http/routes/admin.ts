@@ -1,0 +1,40 @@
+// Admin pages: the audit log and the node's settings.
+import { Router } from 'express';
+import { z } from 'zod';
+import { actorOf, type Services } from '../context.ts';
+import { parseForm } from '../forms.ts';
+import { requireRole } from '../middleware/auth.ts';
+import { render } from '../render.ts';
+
+const PAGE_SIZE = 50;
+const auditQuery = z.object({
+  before: z.coerce.number().int().positive().optional(),
+  action: z.string().regex(/^[a-z.-]{0,40}$/, 'may only hold letters, dots and dashes').optional(),
+});
+const settingsForm = z.object({ nodeDomain: z.string().max(253) });
+
+export function adminRoutes(s: Services): Router {
+  const r = Router();
+  const adminOnly = requireRole('admin');
+
+  r.get('/audit', adminOnly, (req, res) => {
+    const q = parseForm(auditQuery, req.query, { before: 'Page', action: 'Action filter' });
+    const rows = s.store.audit.page({ limit: PAGE_SIZE + 1, beforeId: q.before, action: q.action || undefined });
+    const more = rows.length > PAGE_SIZE;
+    const shown = rows.slice(0, PAGE_SIZE);
+    render(req, res, 'audit', { title: 'Audit log', rows: shown, action: q.action ?? '', olderThan: more ? shown.at(-1)!.id : undefined });
+  });
+
+  r.get('/settings', adminOnly, (req, res) => {
+    render(req, res, 'settings', { title: 'Settings', settings: s.settings.current(), saved: req.query.saved === '1' });
+  });
+
+  r.post('/settings', adminOnly, (req, res) => {
+    const form = parseForm(settingsForm, req.body, { nodeDomain: 'The node’s domain' });
+    const change = s.settings.setNodeDomain(form.nodeDomain, res.locals.session!.user.username);
+    s.audit.record(actorOf(req, res.locals.session), 'settings.node-domain', { target: change.to, detail: change });
+    res.redirect(303, '/settings?saved=1');
+  });
+
+  return r;
+}

@@ -1,0 +1,20 @@
+// GET /healthz, without login: for the swarm healthcheck and for operators.
+import { Router } from 'express';
+import { dockerStatus } from '../../adapters/docker/client.ts';
+import type { Services } from '../context.ts';
+
+export function healthRoutes(s: Services): Router {
+  const r = Router();
+  r.get('/healthz', async (_req, res) => {
+    const store = s.store.answers();
+    const docker = await dockerStatus(s.docker, 1500);
+    // Docker being down is reported, not fatal: the node can still show its pages and recover.
+    res.status(store ? 200 : 503).json({
+      status: store ? 'ok' : 'failing',
+      process: { pid: process.pid, uptimeSeconds: Math.round(process.uptime()), rssBytes: process.memoryUsage.rss() },
+      store: { ok: store },
+      docker,
+    });
+  });
+  return r;
+}

@@ -1,0 +1,68 @@
+// The admin's page for people: add stewards and guests, reset passwords, disable, remove, end sessions.
+import { Router } from 'express';
+import { z } from 'zod';
+import { passwordSchema, roleSchema, usernameSchema } from '../../validation.ts';
+import { actorOf, type Services } from '../context.ts';
+import { parseForm, parseId } from '../forms.ts';
+import { requireRole } from '../middleware/auth.ts';
+import { render } from '../render.ts';
+
+const addForm = z.object({ username: usernameSchema, role: roleSchema, password: passwordSchema });
+const passwordForm = z.object({ password: passwordSchema });
+const NOTICES: Record<string, string> = {
+  added: 'User added.',
+  password: 'Password reset. Their open sessions were ended.',
+  disabled: 'User disabled and logged out.',
+  enabled: 'User enabled.',
+  removed: 'User removed.',
+  'logged-out': 'All of their sessions were ended.',
+};
+
+export function userRoutes(s: Services): Router {
+  const r = Router();
+  const adminOnly = requireRole('admin');
+  const back = (notice: string) => `/users?notice=${notice}`;
+
+  r.get('/users', adminOnly, (req, res) => {
+    const notice = typeof req.query.notice === 'string' ? NOTICES[req.query.notice] : undefined;
+    render(req, res, 'users', { title: 'People', users: s.people.list(), notice });
+  });
+
+  r.post('/users', adminOnly, async (req, res) => {
+    const form = parseForm(addForm, req.body, { username: 'Username', role: 'Role', password: 'Password' });
+    const user = await s.people.add(form);
+    s.audit.record(actorOf(req, res.locals.session), 'user.add', { target: user.username, detail: { role: user.role } });
+    res.redirect(303, back('added'));
+  });
+
+  r.post('/users/:id/password', adminOnly, async (req, res) => {
+    const id = parseId(req.params.id);
+    const form = parseForm(passwordForm, req.body, { password: 'New password' });
+    const user = await s.people.resetPassword(id, form.password);
+    s.audit.record(actorOf(req, res.locals.session), 'user.password-reset', { target: user.username });
+    res.redirect(303, back('password'));
+  });
+
+  for (const [action, disabled] of [['disable', true], ['enable', false]] as const) {
+    r.post(`/users/:id/${action}`, adminOnly, (req, res) => {
+      const user = s.people.setDisabled(res.locals.session!.user, parseId(req.params.id), disabled);
+      s.audit.record(actorOf(req, res.locals.session), `user.${action}`, { target: user.username });
+      res.redirect(303, back(disabled ? 'disabled' : 'enabled'));
+    });
+  }
+
+  r.post('/users/:id/logout', adminOnly, (req, res) => {
+    const user = s.people.get(parseId(req.params.id));
+    const ended = s.sessions.endAllFor(user.id);
+    s.audit.record(actorOf(req, res.locals.session), 'user.logout-everywhere', { target: user.username, detail: { sessionsEnded: ended } });
+    res.redirect(303, back('logged-out'));
+  });
+
+  r.post('/users/:id/remove', adminOnly, (req, res) => {
+    const user = s.people.remove(res.locals.session!.user, parseId(req.params.id));
+    s.audit.record(actorOf(req, res.locals.session), 'user.remove', { target: user.username, detail: { role: user.role } });
+    res.redirect(303, back('removed'));
+  });
+
+  return r;
+}

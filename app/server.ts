@@ -1,0 +1,49 @@
+// Starts the node: reads config, opens the store, connects to Docker, and listens.
+import { once } from 'node:events';
+import { ConfigError, loadConfig } from './config.ts';
+import { createDocker } from './adapters/docker/client.ts';
+import { createLogger } from './log.ts';
+import { createStore } from './store/index.ts';
+import { buildServices, createApp } from './app.ts';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`lores-node: ${err.message}`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const log = createLogger(config.logLevel);
+  const store = createStore(config.dataDir);
+  const services = buildServices({ config, store, docker: createDocker(config.dockerSocket), log });
+
+  const boot = await services.people.bootstrap(config.adminPassword);
+  if (boot.createdAdmin) log.info('created the first admin (username "admin") from ADMIN_PASSWORD_FILE');
+  if (boot.setupToken) {
+    log.warn({ setupToken: boot.setupToken }, `first run: open /setup and enter this setup token: ${boot.setupToken}`);
+  }
+  const sweep = setInterval(() => services.sessions.sweep(), 10 * 60_000);
+  sweep.unref();
+
+  const server = createApp(services).listen(config.port, config.host);
+  await once(server, 'listening');
+  log.info({ host: config.host, port: config.port, dataDir: config.dataDir }, `LoRes Node listening on http://${config.host}:${config.port}`);
+
+  const shutdown = (signal: string) => {
+    log.info({ signal }, 'shutting down');
+    server.close(() => {
+      store.close();
+      process.exit(0);
+    });
+    server.closeAllConnections();
+    setTimeout(() => process.exit(0), 5000).unref();
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+await main();

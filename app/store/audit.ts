@@ -1,0 +1,46 @@
+import type { Db } from './db.ts';
+
+export type AuditOutcome = 'ok' | 'denied' | 'failed';
+export type AuditEntry = {
+  actor: string | null;
+  ip: string | null;
+  action: string;
+  target?: string | null;
+  outcome: AuditOutcome;
+  detail?: Record<string, unknown> | null;
+};
+export type AuditRow = Omit<AuditEntry, 'detail'> & { id: number; at: number; detail: string | null };
+
+export function auditStore(db: Db) {
+  return {
+    append(entry: AuditEntry, at: number): void {
+      db.prepare('INSERT INTO audit_log (at, actor, ip, action, target, outcome, detail) VALUES (?, ?, ?, ?, ?, ?, ?)').run(
+        at,
+        entry.actor,
+        entry.ip,
+        entry.action,
+        entry.target ?? null,
+        entry.outcome,
+        entry.detail ? JSON.stringify(entry.detail) : null,
+      );
+    },
+    /** Newest first; `beforeId` pages back through history. */
+    page(opts: { limit: number; beforeId?: number; action?: string }): AuditRow[] {
+      const where: string[] = [];
+      const args: (string | number)[] = [];
+      if (opts.beforeId) {
+        where.push('id < ?');
+        args.push(opts.beforeId);
+      }
+      if (opts.action) {
+        where.push('action LIKE ?');
+        args.push(`${opts.action}%`);
+      }
+      const sql = `SELECT id, at, actor, ip, action, target, outcome, detail FROM audit_log ${
+        where.length ? `WHERE ${where.join(' AND ')}` : ''
+      } ORDER BY id DESC LIMIT ?`;
+      return db.prepare(sql).all(...args, opts.limit) as AuditRow[];
+    },
+  };
+}
+export type AuditStore = ReturnType<typeof auditStore>;

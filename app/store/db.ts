@@ -1,0 +1,39 @@
+// Opens the SQLite file in WAL mode and brings its schema up to date.
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { migrations, type Migration } from './migrations.ts';
+
+export type Db = Database.Database;
+
+export function openDb(dataDir: string, list: Migration[] = migrations): Db {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const db = new Database(path.join(dataDir, 'lores-node.sqlite'));
+  db.pragma('journal_mode = WAL');
+  // NORMAL is durable across a process crash (kill -9) in WAL mode; only power loss may drop the last commit.
+  db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  migrate(db, list);
+  return db;
+}
+
+export function migrate(db: Db, list: Migration[]): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  const pending = list.filter((m) => m.version > current).sort((a, b) => a.version - b.version);
+  for (const m of pending) {
+    db.transaction(() => {
+      db.exec(m.sql);
+      db.pragma(`user_version = ${m.version}`);
+    })();
+  }
+}
+
+/** A cheap liveness probe used by /healthz. */
+export function storeAnswers(db: Db): boolean {
+  try {
+    return (db.prepare('SELECT 1 AS ok').get() as { ok: number }).ok === 1;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,24 @@
+// The only door to SQL: everything else talks to these typed stores.
+import { openDb, storeAnswers, type Db } from './db.ts';
+import { auditStore } from './audit.ts';
+import { sessionStore } from './sessions.ts';
+import { settingsStore } from './settings.ts';
+import { userStore } from './users.ts';
+
+export type Store = ReturnType<typeof createStore>;
+
+export function createStore(dataDir: string) {
+  const db: Db = openDb(dataDir);
+  return {
+    users: userStore(db),
+    sessions: sessionStore(db),
+    audit: auditStore(db),
+    settings: settingsStore(db),
+    /** Run several store calls atomically. */
+    transaction<T>(fn: () => T): T {
+      return db.transaction(fn)();
+    },
+    answers: () => storeAnswers(db),
+    close: () => db.close(),
+  };
+}

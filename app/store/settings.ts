@@ -1,0 +1,16 @@
+import type { Db } from './db.ts';
+
+export function settingsStore(db: Db) {
+  return {
+    get(key: string): string | undefined {
+      const row = db.prepare('SELECT value FROM settings WHERE key = ?').get(key) as { value: string } | undefined;
+      return row?.value;
+    },
+    set(key: string, value: string, by: string | null, now: number): void {
+      db.prepare(
+        'INSERT INTO settings (key, value, updated_at, updated_by) VALUES (?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at, updated_by = excluded.updated_by',
+      ).run(key, value, now, by);
+    },
+  };
+}
+export type SettingsStore = ReturnType<typeof settingsStore>;

@@ -1,0 +1,38 @@
+// Shared validators for anything a person types that later reaches SQLite, abra or Docker.
+import { z } from 'zod';
+
+// RFC 1123 host names: labels of letters, digits and hyphens, not starting or ending with a hyphen.
+const DOMAIN_RE = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$/;
+
+export const domainSchema = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .regex(DOMAIN_RE, 'must be a domain name such as node.example.org (letters, digits, hyphens and dots)');
+
+export const usernameSchema = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .regex(/^[a-z][a-z0-9._-]{1,31}$/, 'must be 2–32 characters: letters, digits, dot, dash or underscore, starting with a letter');
+
+export const passwordSchema = z
+  .string()
+  .min(10, 'must be at least 10 characters')
+  .max(200, 'must be at most 200 characters');
+
+export const ROLES = ['admin', 'steward', 'guest'] as const;
+export type Role = (typeof ROLES)[number];
+export const roleSchema = z.enum(ROLES, { message: 'must be admin, steward or guest' });
+
+export const idSchema = z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+
+/** Turn a zod failure into one sentence a person can act on. */
+export function describeIssues(error: z.ZodError, labels: Record<string, string> = {}): string {
+  return error.issues
+    .map((issue) => {
+      const key = String(issue.path[0] ?? 'value');
+      return `${labels[key] ?? key} ${issue.message}`;
+    })
+    .join('; ');
+}
