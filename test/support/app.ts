@@ -1,0 +1,74 @@
+// Builds the real app in-process on a fresh SQLite file, with a clock tests can move.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Express } from 'express';
+import supertest from 'supertest';
+import { buildServices, createApp } from '../../app/app.ts';
+import { createDocker } from '../../app/adapters/docker/client.ts';
+import { loadConfig } from '../../app/config.ts';
+import { createLogger } from '../../app/log.ts';
+import type { Services } from '../../app/http/context.ts';
+import { createStore } from '../../app/store/index.ts';
+import type { Role } from '../../app/validation.ts';
+
+export const ADMIN_PASSWORD = 'correct horse battery';
+
+export type TestNode = {
+  app: Express;
+  services: Services;
+  clock: { now: number; advance(ms: number): void };
+  dataDir: string;
+  close(): void;
+};
+
+export async function testNode(env: Record<string, string> = {}): Promise<TestNode> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'lores-test-'));
+  const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent', ...env });
+  const clock = {
+    now: Date.now(),
+    advance(ms: number) {
+      this.now += ms;
+    },
+  };
+  const now = () => clock.now;
+  const store = createStore(config.dataDir);
+  const services = buildServices({ config, store, docker: createDocker(config.dockerSocket), log: createLogger('silent'), now });
+  await services.people.bootstrap(ADMIN_PASSWORD);
+  const app = createApp(services, now);
+  return {
+    app,
+    services,
+    clock,
+    dataDir,
+    close() {
+      store.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Pulls the CSRF token out of a rendered form. */
+export function csrfFrom(html: string): string {
+  const m = /name="_csrf" value="([^"]+)"/.exec(html);
+  if (!m?.[1]) throw new Error('no CSRF token in page');
+  return m[1];
+}
+
+/** A supertest agent logged in as `username`, and the CSRF token of its session. */
+export async function loggedIn(node: TestNode, username = 'admin', password = ADMIN_PASSWORD) {
+  const agent = supertest.agent(node.app);
+  const page = await agent.get('/login').expect(200);
+  const res = await agent
+    .post('/login')
+    .type('form')
+    .send({ _csrf: csrfFrom(page.text), username, password });
+  if (res.status !== 303) throw new Error(`login as ${username} failed: ${res.status}`);
+  const home = await agent.get('/account').expect(200);
+  return { agent, csrf: csrfFrom(home.text) };
+}
+
+export async function addUser(node: TestNode, username: string, role: Role, password = 'steward password 1') {
+  await node.services.people.add({ username, role, password });
+  return { username, password };
+}

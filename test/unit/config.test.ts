@@ -1,0 +1,37 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../app/config.ts';
+
+describe('config', () => {
+  it('has working defaults', () => {
+    const c = loadConfig({});
+    expect(c.port).toBe(3000);
+    expect(c.dataDir).toBe(path.resolve('./data'));
+    expect(c.dockerSocket).toBe('/var/run/docker.sock');
+    expect(c.adminPassword).toBeUndefined();
+    expect(c.nodeDomain).toBe('');
+  });
+
+  it('reads ADMIN_PASSWORD_FILE like a Docker secret, without the trailing newline', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'cfg-'));
+    writeFileSync(path.join(dir, 'pw'), 'a long secret value\n');
+    expect(loadConfig({ ADMIN_PASSWORD_FILE: path.join(dir, 'pw') }).adminPassword).toBe('a long secret value');
+  });
+
+  it('ignores *_FILE variables it does not own', () => {
+    expect(() => loadConfig({ SOMETHING_ELSE_FILE: '/nonexistent' })).not.toThrow();
+  });
+
+  it.each([
+    [{ PORT: 'eighty' }, 'PORT'],
+    [{ PORT: '70000' }, 'PORT'],
+    [{ NODE_DOMAIN: 'not a domain' }, 'NODE_DOMAIN'],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+    [{ ADMIN_PASSWORD_FILE: '/nonexistent/secret' }, 'ADMIN_PASSWORD_FILE: cannot read /nonexistent/secret'],
+  ])('fails fast with a message naming the setting: %o', (env, name) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(name);
+  });
+});
