@@ -1,0 +1,335 @@
+// An in-memory model of the swarm (services, tasks, nodes), kept current by Docker's event stream.
+// Pages read this model only: no Docker call per page view.
+import { EventEmitter } from 'node:events';
+import type { Readable } from 'node:stream';
+import type Docker from 'dockerode';
+import type { Logger } from '../../log.ts';
+import { STACK_LABEL } from './labels.ts';
+
+export type TaskState = {
+  id: string;
+  slot: number | null;
+  nodeId: string;
+  state: string;
+  desiredState: string;
+  message: string;
+  error: string | null;
+  exitCode: number | null;
+  health: string | null;
+  containerId: string | null;
+  updatedAt: string;
+};
+
+export type ServiceState = {
+  id: string;
+  name: string;
+  stack: string | null;
+  image: string;
+  mode: 'replicated' | 'global';
+  /** Replicas asked for (replicated), or tasks meant to run (global). */
+  desired: number;
+  running: number;
+  labels: Record<string, string>;
+  updateStatus: { state: string; message: string } | null;
+  tasks: TaskState[];
+};
+
+export type NodeState = {
+  id: string;
+  hostname: string;
+  role: string;
+  availability: string;
+  state: string;
+  architecture: string;
+  cpus: number;
+  memoryBytes: number;
+};
+
+export type ModelStatus = { stale: boolean; since: number | null; error: string | null; syncedAt: number | null };
+
+type RawTask = {
+  ID: string;
+  ServiceID: string;
+  Slot?: number;
+  NodeID?: string;
+  DesiredState: string;
+  UpdatedAt?: string;
+  Status: { State: string; Message?: string; Err?: string; Timestamp?: string; ContainerStatus?: { ContainerID?: string; ExitCode?: number } };
+};
+
+type RawService = {
+  ID: string;
+  Spec: {
+    Name: string;
+    Labels?: Record<string, string>;
+    Mode: { Replicated?: { Replicas?: number }; Global?: object };
+    TaskTemplate: { ContainerSpec?: { Image?: string } };
+  };
+  UpdateStatus?: { State?: string; Message?: string };
+};
+
+type RawNode = {
+  ID: string;
+  Description?: { Hostname?: string; Platform?: { Architecture?: string }; Resources?: { NanoCPUs?: number; MemoryBytes?: number } };
+  Spec: { Role?: string; Availability?: string };
+  Status?: { State?: string };
+};
+
+type DockerEvent = { Type: string; Action: string; Actor: { ID: string; Attributes?: Record<string, string> } };
+
+// Healthchecks fire exec_* events every interval; they never change what we show.
+const IGNORED_ACTIONS = /^exec_/;
+
+/** A task counts until swarm is done with it: shutdown/complete tasks are history, not state. */
+const isCurrent = (t: RawTask) => t.DesiredState === 'running' || t.DesiredState === 'ready' || t.Status.State === 'running';
+
+export function toTask(t: RawTask, health: string | null): TaskState {
+  return {
+    id: t.ID,
+    slot: t.Slot ?? null,
+    nodeId: t.NodeID ?? '',
+    state: t.Status.State,
+    desiredState: t.DesiredState,
+    message: t.Status.Message ?? '',
+    error: t.Status.Err ?? null,
+    exitCode: t.Status.ContainerStatus?.ExitCode ?? null,
+    health,
+    containerId: t.Status.ContainerStatus?.ContainerID ?? null,
+    updatedAt: t.Status.Timestamp ?? t.UpdatedAt ?? '',
+  };
+}
+
+export class LiveModel extends EventEmitter<{ change: [stacks: Set<string | null>]; status: [ModelStatus] }> {
+  readonly services = new Map<string, ServiceState>();
+  readonly nodes = new Map<string, NodeState>();
+  status: ModelStatus = { stale: true, since: Date.now(), error: 'not yet synced', syncedAt: null };
+
+  #docker: Docker;
+  #log: Logger;
+  #events: Readable | null = null;
+  #stopped = false;
+  #retryMs = 250;
+  #retryTimer: NodeJS.Timeout | null = null;
+  #pendingServices = new Set<string>();
+  #pendingNodes = false;
+  #flushTimer: NodeJS.Timeout | null = null;
+  #health = new Map<string, string>(); // containerId → health status, from events
+
+  constructor(docker: Docker, log: Logger) {
+    super();
+    this.#docker = docker;
+    this.#log = log;
+  }
+
+  /** Subscribe to events first, then read everything, so no change falls between the two. */
+  async start(): Promise<void> {
+    this.#stopped = false;
+    try {
+      await this.#subscribe();
+      await this.resync();
+      this.#retryMs = 250;
+      this.#setStatus({ stale: false, since: null, error: null, syncedAt: Date.now() });
+    } catch (err) {
+      this.#fail(err as Error);
+    }
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    if (this.#retryTimer) clearTimeout(this.#retryTimer);
+    if (this.#flushTimer) clearTimeout(this.#flushTimer);
+    this.#events?.destroy();
+    this.#events = null;
+  }
+
+  /** One full read of services, tasks and nodes. */
+  async resync(): Promise<void> {
+    const [services, tasks, nodes] = await Promise.all([
+      this.#docker.listServices() as unknown as Promise<RawService[]>,
+      this.#docker.listTasks() as unknown as Promise<RawTask[]>,
+      this.#docker.listNodes() as unknown as Promise<RawNode[]>,
+    ]);
+    const live = new Set(tasks.map((t) => t.Status.ContainerStatus?.ContainerID).filter(Boolean));
+    for (const id of this.#health.keys()) if (!live.has(id)) this.#health.delete(id);
+    await this.#readHealth(tasks);
+    const byService = Map.groupBy(tasks.filter(isCurrent), (t) => t.ServiceID);
+    const changed = new Set<string | null>();
+    const seen = new Set<string>();
+    for (const s of services) {
+      seen.add(s.ID);
+      const next = this.#toService(s, byService.get(s.ID) ?? []);
+      this.services.set(s.ID, next);
+      changed.add(next.stack);
+    }
+    for (const [id, s] of this.services) {
+      if (!seen.has(id)) {
+        this.services.delete(id);
+        changed.add(s.stack);
+      }
+    }
+    this.#setNodes(nodes);
+    this.emit('change', changed);
+  }
+
+  async #subscribe(): Promise<void> {
+    this.#events?.destroy();
+    const stream = (await this.#docker.getEvents({
+      filters: { type: ['service', 'container', 'node'] },
+    })) as unknown as Readable;
+    this.#events = stream;
+    let buffer = '';
+    stream.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString('utf8');
+      let nl: number;
+      while ((nl = buffer.indexOf('\n')) >= 0) {
+        const line = buffer.slice(0, nl).trim();
+        buffer = buffer.slice(nl + 1);
+        if (line) this.#onEvent(line);
+      }
+    });
+    const lost = (why: string) => {
+      if (this.#events !== stream || this.#stopped) return;
+      this.#events = null;
+      this.#fail(new Error(why));
+    };
+    stream.on('error', (err) => lost(`event stream failed: ${err.message}`));
+    stream.on('end', () => lost('event stream ended'));
+    stream.on('close', () => lost('event stream closed'));
+  }
+
+  #onEvent(line: string): void {
+    let ev: DockerEvent;
+    try {
+      ev = JSON.parse(line) as DockerEvent;
+    } catch {
+      return;
+    }
+    if (IGNORED_ACTIONS.test(ev.Action)) return;
+    const attrs = ev.Actor.Attributes ?? {};
+    if (ev.Type === 'service') {
+      this.#pendingServices.add(ev.Actor.ID);
+    } else if (ev.Type === 'container' && attrs['com.docker.swarm.service.id']) {
+      if (ev.Action.startsWith('health_status')) this.#health.set(ev.Actor.ID, ev.Action.split(': ')[1] ?? 'unknown');
+      this.#pendingServices.add(attrs['com.docker.swarm.service.id']);
+    } else if (ev.Type === 'node') {
+      this.#pendingNodes = true;
+    } else {
+      return;
+    }
+    // Coalesce bursts (a deploy fires dozens of events) into one re-read per service.
+    this.#flushTimer ??= setTimeout(() => void this.#flush(), 30);
+  }
+
+  async #flush(): Promise<void> {
+    this.#flushTimer = null;
+    const ids = [...this.#pendingServices];
+    const nodes = this.#pendingNodes;
+    this.#pendingServices.clear();
+    this.#pendingNodes = false;
+    const changed = new Set<string | null>();
+    try {
+      await Promise.all(ids.map((id) => this.#rereadService(id, changed)));
+      if (nodes) this.#setNodes((await this.#docker.listNodes()) as unknown as RawNode[]);
+      if (changed.size || nodes) this.emit('change', changed);
+    } catch (err) {
+      this.#log.warn({ err: (err as Error).message }, 'targeted re-read failed; resyncing');
+      this.#fail(err as Error);
+    }
+  }
+
+  async #rereadService(id: string, changed: Set<string | null>): Promise<void> {
+    let raw: RawService;
+    try {
+      raw = (await this.#docker.getService(id).inspect()) as RawService;
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode === 404) {
+        const old = this.services.get(id);
+        if (old) {
+          this.services.delete(id);
+          changed.add(old.stack);
+        }
+        return;
+      }
+      throw err;
+    }
+    const tasks = (await this.#docker.listTasks({ filters: { service: [id] } })) as unknown as RawTask[];
+    await this.#readHealth(tasks);
+    const next = this.#toService(raw, tasks.filter(isCurrent));
+    this.services.set(id, next);
+    changed.add(next.stack);
+  }
+
+  /** Health lives on containers, not tasks: inspect running local containers we have not heard about yet. */
+  async #readHealth(tasks: RawTask[]): Promise<void> {
+    const unknown = tasks.filter((t) => t.Status.State === 'running' && t.Status.ContainerStatus?.ContainerID && !this.#health.has(t.Status.ContainerStatus.ContainerID));
+    await Promise.all(
+      unknown.map(async (t) => {
+        const id = t.Status.ContainerStatus!.ContainerID!;
+        try {
+          const info = (await this.#docker.getContainer(id).inspect()) as { State?: { Health?: { Status?: string } } };
+          this.#health.set(id, info.State?.Health?.Status ?? 'none');
+        } catch {
+          // The container runs on another swarm node, or is already gone: health unknown here.
+        }
+      }),
+    );
+  }
+
+  #toService(s: RawService, tasks: RawTask[]): ServiceState {
+    const labels = s.Spec.Labels ?? {};
+    const global = !!s.Spec.Mode.Global;
+    const current = tasks.map((t) => {
+      const cid = t.Status.ContainerStatus?.ContainerID;
+      const health = cid ? (this.#health.get(cid) ?? null) : null;
+      return toTask(t, health === 'none' ? null : health);
+    });
+    return {
+      id: s.ID,
+      name: s.Spec.Name,
+      stack: labels[STACK_LABEL] ?? null,
+      image: (s.Spec.TaskTemplate.ContainerSpec?.Image ?? '').replace(/@sha256:[0-9a-f]+$/, ''),
+      mode: global ? 'global' : 'replicated',
+      desired: global ? current.filter((t) => t.desiredState === 'running').length : (s.Spec.Mode.Replicated?.Replicas ?? 0),
+      running: current.filter((t) => t.state === 'running').length,
+      labels,
+      updateStatus: s.UpdateStatus?.State ? { state: s.UpdateStatus.State, message: s.UpdateStatus.Message ?? '' } : null,
+      tasks: current.sort((a, b) => (a.slot ?? 0) - (b.slot ?? 0)),
+    };
+  }
+
+  #setNodes(nodes: RawNode[]): void {
+    this.nodes.clear();
+    for (const n of nodes) {
+      this.nodes.set(n.ID, {
+        id: n.ID,
+        hostname: n.Description?.Hostname ?? n.ID.slice(0, 12),
+        role: n.Spec.Role ?? 'unknown',
+        availability: n.Spec.Availability ?? 'unknown',
+        state: n.Status?.State ?? 'unknown',
+        architecture: n.Description?.Platform?.Architecture ?? 'unknown',
+        cpus: (n.Description?.Resources?.NanoCPUs ?? 0) / 1e9,
+        memoryBytes: n.Description?.Resources?.MemoryBytes ?? 0,
+      });
+    }
+  }
+
+  /** Mark the model stale and reconnect with backoff (250 ms doubling to 2 s), then resync fully. */
+  #fail(err: Error): void {
+    if (this.#stopped) return;
+    if (!this.status.stale) this.#log.warn({ err: err.message }, 'live state is stale; reconnecting to Docker');
+    this.#setStatus({ stale: true, since: this.status.since ?? Date.now(), error: err.message, syncedAt: this.status.syncedAt });
+    if (this.#retryTimer) return;
+    const delay = this.#retryMs;
+    this.#retryMs = Math.min(this.#retryMs * 2, 2000);
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = null;
+      void this.start();
+    }, delay);
+  }
+
+  #setStatus(status: ModelStatus): void {
+    const was = this.status;
+    this.status = status;
+    if (was.stale !== status.stale || was.error !== status.error) this.emit('status', status);
+  }
+}

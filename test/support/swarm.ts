@@ -1,0 +1,93 @@
+// Real stacks on the local swarm for tests: a tiny local image (no registry here) and deploy/remove helpers.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { execa } from 'execa';
+import { stringify } from 'yaml';
+
+export const TEST_IMAGE = 'lores-test/busybox:1';
+
+/** Imports a busybox rootfs as a local image once (Debian's busybox-static; no pull possible here). */
+export async function ensureTestImage(): Promise<void> {
+  const has = await execa('docker', ['image', 'inspect', TEST_IMAGE], { reject: false });
+  if (has.exitCode === 0) return;
+  const root = mkdtempSync(path.join(tmpdir(), 'busybox-root-'));
+  await execa('mkdir', ['-p', `${root}/bin`, `${root}/tmp`, `${root}/www`]);
+  await execa('cp', ['/bin/busybox', `${root}/bin/busybox`]);
+  for (const cmd of ['sh', 'sleep', 'httpd', 'echo', 'cat', 'true', 'false', 'ls']) await execa('ln', ['-sf', 'busybox', `${root}/bin/${cmd}`]);
+  const tarFile = `${root}.tar`;
+  await execa('tar', ['-C', root, '-cf', tarFile, '.']);
+  await execa('docker', ['import', tarFile, TEST_IMAGE]);
+}
+
+export type ServiceSpec = {
+  command?: string;
+  replicas?: number;
+  global?: boolean;
+  labels?: Record<string, string>;
+  healthcheck?: { test: string[]; interval: string; timeout: string; retries: number; start_period?: string };
+};
+
+/** A stack shaped like a Co-op Cloud app: `app` carries the coop-cloud and Traefik labels abra and the recipe set. */
+export function coopCloudStack(stack: string, opts: { recipe: string; version: string; domain: string; services?: Record<string, ServiceSpec> }) {
+  return {
+    app: {
+      labels: {
+        [`coop-cloud.${stack}.recipe`]: opts.recipe,
+        [`coop-cloud.${stack}.version`]: opts.version,
+        [`coop-cloud.${stack}.chaos`]: 'false',
+        'traefik.enable': 'true',
+        [`traefik.http.routers.${stack}.rule`]: `Host(\`${opts.domain}\`)`,
+      },
+    },
+    ...opts.services,
+  } satisfies Record<string, ServiceSpec>;
+}
+
+export function composeFor(services: Record<string, ServiceSpec>): string {
+  const out: Record<string, unknown> = {};
+  for (const [name, s] of Object.entries(services)) {
+    out[name] = {
+      image: TEST_IMAGE,
+      command: ['sh', '-c', s.command ?? 'trap "exit 0" TERM; while true; do sleep 1; done'],
+      ...(s.healthcheck ? { healthcheck: s.healthcheck } : {}),
+      deploy: {
+        mode: s.global ? 'global' : 'replicated',
+        ...(s.global ? {} : { replicas: s.replicas ?? 1 }),
+        labels: s.labels ?? {},
+        restart_policy: { condition: 'on-failure', delay: '1s' },
+        update_config: { delay: '0s', monitor: '1s' },
+      },
+      stop_grace_period: '2s',
+    };
+  }
+  return stringify({ version: '3.8', services: out });
+}
+
+export async function deployStack(stack: string, services: Record<string, ServiceSpec>): Promise<void> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'stack-'));
+  const file = path.join(dir, 'compose.yml');
+  writeFileSync(file, composeFor(services));
+  await execa('docker', ['stack', 'deploy', '--resolve-image', 'never', '-c', file, stack]);
+}
+
+/** `docker stack rm` returns before cleanup ends: wait until the stack's containers are gone. */
+export async function removeStack(stack: string, timeoutMs = 30_000): Promise<void> {
+  await execa('docker', ['stack', 'rm', stack], { reject: false });
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    const ps = await execa('docker', ['ps', '-aq', '-f', `label=com.docker.stack.namespace=${stack}`], { reject: false });
+    if (!ps.stdout.trim()) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** Polls until `check` returns true or time runs out; returns what it last saw for the assertion message. */
+export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 20_000, everyMs = 100): Promise<boolean> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (await check()) return true;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  return check();
+}
