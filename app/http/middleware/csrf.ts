@@ -5,11 +5,11 @@ import { renderError } from '../render.ts';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
+/** A form's own field wins over the header: the page's header can outlive a session that htmx swapped away. */
 function submittedToken(req: Request): string {
-  const header = req.get('X-CSRF-Token');
-  if (header) return header;
   const body = req.body as Record<string, unknown> | undefined;
-  return typeof body?._csrf === 'string' ? body._csrf : '';
+  if (typeof body?._csrf === 'string') return body._csrf;
+  return req.get('X-CSRF-Token') ?? '';
 }
 
 function sameToken(a: string, b: string): boolean {
