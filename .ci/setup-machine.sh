@@ -41,6 +41,11 @@ init_swarm() {
 }
 
 step "apt packages" install_apt
+# npm finds its global config next to the node that runs it: keep the machine's (registry, CA file) when switching to Node 24.
+if [ -z "${npm_config_globalconfig:-}" ]; then
+  npm_config_globalconfig=$(npm config get globalconfig 2>/dev/null || true)
+  [ -f "$npm_config_globalconfig" ] && export npm_config_globalconfig || unset npm_config_globalconfig
+fi
 step "node 24" install_node24
 export PATH=$NODE24_DIR/bin:$PATH
 export npm_config_nodedir=$NODE24_DIR   # native addons build against Node 24's headers
