@@ -5,6 +5,9 @@ import helmet from 'helmet';
 import type { Config } from './config.ts';
 import type { Logger } from './log.ts';
 import type { Store } from './store/index.ts';
+import { LiveModel } from './adapters/docker/live-model.ts';
+import { AppLocks } from './services/app-locks.ts';
+import { appPower } from './services/app-power.ts';
 import { auditLog } from './services/audit.ts';
 import { peopleService } from './services/people.ts';
 import { sessionService } from './services/sessions.ts';
@@ -17,7 +20,7 @@ import { requireCsrf } from './http/middleware/csrf.ts';
 import { loadSession } from './http/middleware/session.ts';
 import { adminRoutes } from './http/routes/admin.ts';
 import { authRoutes } from './http/routes/auth.ts';
-import { dashboardRoutes } from './http/routes/dashboard.ts';
+import { appRoutes } from './http/routes/apps.ts';
 import { healthRoutes } from './http/routes/health.ts';
 import { userRoutes } from './http/routes/users.ts';
 
@@ -26,7 +29,12 @@ export type AppDeps = { config: Config; store: Store; docker: Docker; log: Logge
 export function buildServices(deps: AppDeps): Services {
   const now = deps.now ?? Date.now;
   const sessions = sessionService(deps.store, { lifetimeMs: deps.config.sessionMs, now });
+  const model = new LiveModel(deps.docker, deps.log);
+  const locks = new AppLocks();
   return {
+    model,
+    locks,
+    power: appPower({ docker: deps.docker, store: deps.store, model, locks, now }),
     config: deps.config,
     log: deps.log,
     store: deps.store,
@@ -77,7 +85,7 @@ export function createApp(services: Services, now: () => number = Date.now): Exp
   app.use(requireUser);
   app.use(requireCsrf());
   app.use(auth.private);
-  app.use(dashboardRoutes(services));
+  app.use(appRoutes(services));
   app.use(userRoutes(services));
   app.use(adminRoutes(services));
 

@@ -26,6 +26,7 @@ async function main(): Promise<void> {
   if (boot.setupToken) {
     log.warn({ setupToken: boot.setupToken }, `first run: open /setup and enter this setup token: ${boot.setupToken}`);
   }
+  await services.model.start(); // marks itself stale and keeps retrying when Docker is down
   const sweep = setInterval(() => services.sessions.sweep(), 10 * 60_000);
   sweep.unref();
 
@@ -35,6 +36,7 @@ async function main(): Promise<void> {
 
   const shutdown = (signal: string) => {
     log.info({ signal }, 'shutting down');
+    services.model.stop();
     server.close(() => {
       store.close();
       process.exit(0);

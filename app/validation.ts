@@ -25,6 +25,9 @@ export const ROLES = ['admin', 'steward', 'guest'] as const;
 export type Role = (typeof ROLES)[number];
 export const roleSchema = z.enum(ROLES, { message: 'must be admin, steward or guest' });
 
+// Docker stack names as abra makes them (domain with dots as underscores, at most 45 characters) or as operators choose.
+export const stackSchema = z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/, 'is not a stack name');
+
 export const idSchema = z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 
 /** Turn a zod failure into one sentence a person can act on. */

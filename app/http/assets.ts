@@ -19,5 +19,6 @@ export function assetRoutes(): Router {
   for (const [name, file] of Object.entries(VENDOR)) {
     r.get(`/assets/vendor/${name}`, (_req, res) => res.sendFile(file, cache));
   }
+  r.get('/favicon.ico', (_req, res) => res.status(204).end()); // browsers ask for it on every first visit
   return r;
 }

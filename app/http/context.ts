@@ -4,6 +4,9 @@ import type { Request } from 'express';
 import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
 import type { Store } from '../store/index.ts';
+import type { LiveModel } from '../adapters/docker/live-model.ts';
+import type { AppLocks } from '../services/app-locks.ts';
+import type { AppPower } from '../services/app-power.ts';
 import type { Actor, AuditLog } from '../services/audit.ts';
 import type { PeopleService } from '../services/people.ts';
 import type { Session, SessionService } from '../services/sessions.ts';
@@ -18,6 +21,9 @@ export type Services = {
   people: PeopleService;
   sessions: SessionService;
   settings: SettingsService;
+  model: LiveModel;
+  locks: AppLocks;
+  power: AppPower;
 };
 
 declare global {

@@ -19,6 +19,11 @@ export function render(req: Request, res: Response, view: string, data: PageData
   res.status(status).type('html').send(html);
 }
 
+/** A partial as an HTML string, for SSE pushes and htmx swaps. `it` carries the viewer like a page does. */
+export function renderPartial(res: Response, partial: string, data: Record<string, unknown>): string {
+  return eta.render(`./partials/${partial}`, { ...data, user: res.locals.session?.user, csrfToken: res.locals.csrfToken });
+}
+
 export type ErrorPage = { status: number; title: string; message: string };
 
 export function renderError(req: Request, res: Response, page: ErrorPage): void {

@@ -19,17 +19,22 @@ export type AppView = {
   services: ServiceView[];
 };
 
-export type ServiceView = ServiceState & { shortName: string; tasks: (ServiceState['tasks'][number] & { nodeName: string })[] };
+export type ServiceView = Omit<ServiceState, 'tasks'> & { shortName: string; tasks: (ServiceState['tasks'][number] & { nodeName: string })[] };
 
 const UPDATING = new Set(['updating', 'rollback_started']);
+// A task failure this recent, on a service short of replicas, means a crash loop rather than a slow start.
+const RECENT_FAILURE_MS = 2 * 60_000;
 
-export function appStatus(services: ServiceState[]): AppStatus {
+const failingNow = (s: ServiceState, now: number) =>
+  s.running < s.desired && !!s.lastFailure && now - Date.parse(s.lastFailure.at) < RECENT_FAILURE_MS;
+
+export function appStatus(services: ServiceState[], now = Date.now()): AppStatus {
   const desired = services.reduce((n, s) => n + s.desired, 0);
   const running = services.reduce((n, s) => n + s.running, 0);
   if (services.some((s) => s.updateStatus && UPDATING.has(s.updateStatus.state))) return 'updating';
   if (desired === 0) return 'stopped';
   const unhealthy = services.some((s) => s.tasks.some((t) => t.health === 'unhealthy'));
-  const failed = services.some((s) => s.tasks.some((t) => ['failed', 'rejected'].includes(t.state)));
+  const failed = services.some((s) => failingNow(s, now) || s.tasks.some((t) => ['failed', 'rejected'].includes(t.state)));
   if (running === 0) return failed ? 'failing' : 'starting';
   if (running < desired || unhealthy) return failed || unhealthy ? 'degraded' : 'starting';
   if (services.some((s) => s.tasks.some((t) => t.health === 'starting'))) return 'starting';
@@ -38,7 +43,10 @@ export function appStatus(services: ServiceState[]): AppStatus {
 
 function lastError(services: ServiceState[]): string | null {
   const errors = services
-    .flatMap((s) => s.tasks.filter((t) => t.error).map((t) => ({ at: t.updatedAt, text: `${s.name}: ${t.error}` })))
+    .flatMap((s) => [
+      ...s.tasks.filter((t) => t.error).map((t) => ({ at: t.updatedAt, text: `${s.name}: ${t.error}` })),
+      ...(s.lastFailure && failingNow(s, Date.now()) ? [{ at: s.lastFailure.at, text: `${s.name}: ${s.lastFailure.error}` }] : []),
+    ])
     .sort((a, b) => b.at.localeCompare(a.at));
   const paused = services.find((s) => s.updateStatus?.state === 'paused' || s.updateStatus?.state === 'rollback_paused');
   if (paused) return `${paused.name}: update ${paused.updateStatus!.state.replace('_', ' ')} — ${paused.updateStatus!.message}`;

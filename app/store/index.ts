@@ -3,6 +3,7 @@ import { openDb, storeAnswers, type Db } from './db.ts';
 import { auditStore } from './audit.ts';
 import { sessionStore } from './sessions.ts';
 import { settingsStore } from './settings.ts';
+import { stoppedServiceStore } from './stopped-services.ts';
 import { userStore } from './users.ts';
 
 export type Store = ReturnType<typeof createStore>;
@@ -14,6 +15,7 @@ export function createStore(dataDir: string) {
     sessions: sessionStore(db),
     audit: auditStore(db),
     settings: settingsStore(db),
+    stoppedServices: stoppedServiceStore(db),
     /** Run several store calls atomically. */
     transaction<T>(fn: () => T): T {
       return db.transaction(fn)();

@@ -44,4 +44,19 @@ export const migrations: Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'replica counts remembered when an app is stopped',
+    sql: `
+      CREATE TABLE stopped_services (
+        stack TEXT NOT NULL,
+        service TEXT NOT NULL,
+        mode TEXT NOT NULL CHECK (mode IN ('replicated', 'global')),
+        replicas INTEGER NOT NULL,
+        stopped_at INTEGER NOT NULL,
+        stopped_by TEXT,
+        PRIMARY KEY (stack, service)
+      );
+    `,
+  },
 ];

@@ -22,7 +22,7 @@ export type TestNode = {
   close(): void;
 };
 
-export async function testNode(env: Record<string, string> = {}): Promise<TestNode> {
+export async function testNode(env: Record<string, string> = {}, opts: { live?: boolean } = {}): Promise<TestNode> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'lores-test-'));
   const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent', ...env });
   const clock = {
@@ -35,6 +35,7 @@ export async function testNode(env: Record<string, string> = {}): Promise<TestNo
   const store = createStore(config.dataDir);
   const services = buildServices({ config, store, docker: createDocker(config.dockerSocket), log: createLogger('silent'), now });
   await services.people.bootstrap(ADMIN_PASSWORD);
+  if (opts.live) await services.model.start();
   const app = createApp(services, now);
   return {
     app,
@@ -42,6 +43,7 @@ export async function testNode(env: Record<string, string> = {}): Promise<TestNo
     clock,
     dataDir,
     close() {
+      services.model.stop();
       store.close();
       rmSync(dataDir, { recursive: true, force: true });
     },

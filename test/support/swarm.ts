@@ -49,7 +49,8 @@ export function composeFor(services: Record<string, ServiceSpec>): string {
   for (const [name, s] of Object.entries(services)) {
     out[name] = {
       image: TEST_IMAGE,
-      command: ['sh', '-c', s.command ?? 'trap "exit 0" TERM; while true; do sleep 1; done'],
+      // `$$` keeps a shell `$` from compose's own interpolation.
+      command: ['sh', '-c', (s.command ?? 'trap "exit 0" TERM; while true; do sleep 1; done').replaceAll('$', () => '$$')],
       ...(s.healthcheck ? { healthcheck: s.healthcheck } : {}),
       deploy: {
         mode: s.global ? 'global' : 'replicated',

@@ -32,6 +32,8 @@ export type ServiceState = {
   labels: Record<string, string>;
   updateStatus: { state: string; message: string } | null;
   tasks: TaskState[];
+  /** The newest task that failed, even after swarm replaced it: a crash loop shows here, not in `tasks`. */
+  lastFailure: { at: string; error: string; exitCode: number | null } | null;
 };
 
 export type NodeState = {
@@ -44,6 +46,9 @@ export type NodeState = {
   cpus: number;
   memoryBytes: number;
 };
+
+export type RecentEvent = { at: number; service: string; what: string };
+const RECENT_PER_STACK = 20;
 
 export type ModelStatus = { stale: boolean; since: number | null; error: string | null; syncedAt: number | null };
 
@@ -79,6 +84,11 @@ type DockerEvent = { Type: string; Action: string; Actor: { ID: string; Attribut
 
 // Healthchecks fire exec_* events every interval; they never change what we show.
 const IGNORED_ACTIONS = /^exec_/;
+// Swarm reports task state changes late and without events of their own (API 1.41): while a service
+// converges, re-read it a little later, a bounded number of times; every new event restarts the count.
+const FOLLOW_UP_MS = 400;
+const MAX_FOLLOW_UPS = 50;
+const TRANSITIONAL = new Set(['new', 'pending', 'assigned', 'accepted', 'ready', 'preparing', 'starting']);
 
 /** A task counts until swarm is done with it: shutdown/complete tasks are history, not state. */
 const isCurrent = (t: RawTask) => t.DesiredState === 'running' || t.DesiredState === 'ready' || t.Status.State === 'running';
@@ -102,7 +112,11 @@ export function toTask(t: RawTask, health: string | null): TaskState {
 export class LiveModel extends EventEmitter<{ change: [stacks: Set<string | null>]; status: [ModelStatus] }> {
   readonly services = new Map<string, ServiceState>();
   readonly nodes = new Map<string, NodeState>();
+  /** The last few things that happened to each stack, newest last, for the app page. */
+  readonly recent = new Map<string, RecentEvent[]>();
   status: ModelStatus = { stale: true, since: Date.now(), error: 'not yet synced', syncedAt: null };
+  /** How the model stayed current: full reads vs re-reads of single services named by events. */
+  readonly stats = { fullSyncs: 0, serviceRereads: 0 };
 
   #docker: Docker;
   #log: Logger;
@@ -114,6 +128,8 @@ export class LiveModel extends EventEmitter<{ change: [stacks: Set<string | null
   #pendingNodes = false;
   #flushTimer: NodeJS.Timeout | null = null;
   #health = new Map<string, string>(); // containerId → health status, from events
+  #followUps = new Map<string, number>(); // serviceId → re-reads done while it converges
+  #followUpTimer: NodeJS.Timeout | null = null;
 
   constructor(docker: Docker, log: Logger) {
     super();
@@ -138,6 +154,7 @@ export class LiveModel extends EventEmitter<{ change: [stacks: Set<string | null
     this.#stopped = true;
     if (this.#retryTimer) clearTimeout(this.#retryTimer);
     if (this.#flushTimer) clearTimeout(this.#flushTimer);
+    if (this.#followUpTimer) clearTimeout(this.#followUpTimer);
     this.#events?.destroy();
     this.#events = null;
   }
@@ -152,7 +169,7 @@ export class LiveModel extends EventEmitter<{ change: [stacks: Set<string | null
     const live = new Set(tasks.map((t) => t.Status.ContainerStatus?.ContainerID).filter(Boolean));
     for (const id of this.#health.keys()) if (!live.has(id)) this.#health.delete(id);
     await this.#readHealth(tasks);
-    const byService = Map.groupBy(tasks.filter(isCurrent), (t) => t.ServiceID);
+    const byService = Map.groupBy(tasks, (t) => t.ServiceID);
     const changed = new Set<string | null>();
     const seen = new Set<string>();
     for (const s of services) {
@@ -160,6 +177,8 @@ export class LiveModel extends EventEmitter<{ change: [stacks: Set<string | null
       const next = this.#toService(s, byService.get(s.ID) ?? []);
       this.services.set(s.ID, next);
       changed.add(next.stack);
+      this.#followUps.delete(s.ID);
+      if (this.#converging(next)) this.#followUp(s.ID);
     }
     for (const [id, s] of this.services) {
       if (!seen.has(id)) {
@@ -168,6 +187,7 @@ export class LiveModel extends EventEmitter<{ change: [stacks: Set<string | null
       }
     }
     this.#setNodes(nodes);
+    this.stats.fullSyncs += 1;
     this.emit('change', changed);
   }
 
@@ -206,11 +226,19 @@ export class LiveModel extends EventEmitter<{ change: [stacks: Set<string | null
     }
     if (IGNORED_ACTIONS.test(ev.Action)) return;
     const attrs = ev.Actor.Attributes ?? {};
+    this.#remember(ev, attrs);
     if (ev.Type === 'service') {
+      this.#followUps.delete(ev.Actor.ID);
       this.#pendingServices.add(ev.Actor.ID);
     } else if (ev.Type === 'container' && attrs['com.docker.swarm.service.id']) {
-      if (ev.Action.startsWith('health_status')) this.#health.set(ev.Actor.ID, ev.Action.split(': ')[1] ?? 'unknown');
-      this.#pendingServices.add(attrs['com.docker.swarm.service.id']);
+      const serviceId = attrs['com.docker.swarm.service.id'];
+      if (ev.Action.startsWith('health_status')) {
+        const health = ev.Action.split(': ')[1] ?? 'unknown';
+        if (this.#health.get(ev.Actor.ID) === health) return; // repeated result of the same check
+        this.#health.set(ev.Actor.ID, health);
+      }
+      this.#followUps.delete(serviceId);
+      this.#pendingServices.add(serviceId);
     } else if (ev.Type === 'node') {
       this.#pendingNodes = true;
     } else {
@@ -218,6 +246,27 @@ export class LiveModel extends EventEmitter<{ change: [stacks: Set<string | null
     }
     // Coalesce bursts (a deploy fires dozens of events) into one re-read per service.
     this.#flushTimer ??= setTimeout(() => void this.#flush(), 30);
+  }
+
+  #remember(ev: DockerEvent, attrs: Record<string, string>): void {
+    let stack: string | undefined;
+    let service: string | undefined;
+    let what: string | undefined;
+    if (ev.Type === 'service') {
+      service = attrs.name ?? this.services.get(ev.Actor.ID)?.name;
+      stack = this.services.get(ev.Actor.ID)?.stack ?? undefined;
+      what = `service ${ev.Action}`;
+    } else if (ev.Type === 'container' && /^(start|die|oom|kill|health_status)/.test(ev.Action)) {
+      stack = attrs[STACK_LABEL];
+      service = attrs['com.docker.swarm.service.name'];
+      const exit = ev.Action === 'die' && attrs.exitCode ? ` (exit code ${attrs.exitCode})` : '';
+      what = `container ${ev.Action.replace('health_status: ', 'health: ')}${exit}`;
+    }
+    if (!stack || !service || !what) return;
+    const list = this.recent.get(stack) ?? [];
+    list.push({ at: Date.now(), service, what });
+    if (list.length > RECENT_PER_STACK) list.shift();
+    this.recent.set(stack, list);
   }
 
   async #flush(): Promise<void> {
@@ -254,9 +303,27 @@ export class LiveModel extends EventEmitter<{ change: [stacks: Set<string | null
     }
     const tasks = (await this.#docker.listTasks({ filters: { service: [id] } })) as unknown as RawTask[];
     await this.#readHealth(tasks);
-    const next = this.#toService(raw, tasks.filter(isCurrent));
+    const next = this.#toService(raw, tasks);
+    this.stats.serviceRereads += 1;
     this.services.set(id, next);
     changed.add(next.stack);
+    if (this.#converging(next)) this.#followUp(id);
+    else this.#followUps.delete(id);
+  }
+
+  #converging(s: ServiceState): boolean {
+    return s.running !== s.desired || s.tasks.some((t) => TRANSITIONAL.has(t.state) || t.desiredState !== 'running');
+  }
+
+  #followUp(id: string): void {
+    const done = this.#followUps.get(id) ?? 0;
+    if (done >= MAX_FOLLOW_UPS) return;
+    this.#followUps.set(id, done + 1);
+    this.#pendingServices.add(id);
+    this.#followUpTimer ??= setTimeout(() => {
+      this.#followUpTimer = null;
+      this.#flushTimer ??= setTimeout(() => void this.#flush(), 0);
+    }, FOLLOW_UP_MS);
   }
 
   /** Health lives on containers, not tasks: inspect running local containers we have not heard about yet. */
@@ -275,10 +342,13 @@ export class LiveModel extends EventEmitter<{ change: [stacks: Set<string | null
     );
   }
 
-  #toService(s: RawService, tasks: RawTask[]): ServiceState {
+  #toService(s: RawService, allTasks: RawTask[]): ServiceState {
     const labels = s.Spec.Labels ?? {};
     const global = !!s.Spec.Mode.Global;
-    const current = tasks.map((t) => {
+    const failed = allTasks
+      .filter((t) => t.Status.State === 'failed' || t.Status.State === 'rejected')
+      .sort((a, b) => (b.Status.Timestamp ?? '').localeCompare(a.Status.Timestamp ?? ''))[0];
+    const current = allTasks.filter(isCurrent).map((t) => {
       const cid = t.Status.ContainerStatus?.ContainerID;
       const health = cid ? (this.#health.get(cid) ?? null) : null;
       return toTask(t, health === 'none' ? null : health);
@@ -294,6 +364,9 @@ export class LiveModel extends EventEmitter<{ change: [stacks: Set<string | null
       labels,
       updateStatus: s.UpdateStatus?.State ? { state: s.UpdateStatus.State, message: s.UpdateStatus.Message ?? '' } : null,
       tasks: current.sort((a, b) => (a.slot ?? 0) - (b.slot ?? 0)),
+      lastFailure: failed
+        ? { at: failed.Status.Timestamp ?? '', error: failed.Status.Err ?? failed.Status.Message ?? 'failed', exitCode: failed.Status.ContainerStatus?.ExitCode ?? null }
+        : null,
     };
   }
 

@@ -1,0 +1,140 @@
+// The dashboard, app pages, live updates over SSE, start/stop and logs.
+import { Router, type Request, type Response } from 'express';
+import { z } from 'zod';
+import { serviceLogs, type LogLine } from '../../adapters/docker/logs.ts';
+import { appsFrom, nodesFrom, type AppView } from '../../services/apps.ts';
+import { UserFacingError } from '../../services/errors.ts';
+import { stackSchema } from '../../validation.ts';
+import { actorOf, type Services } from '../context.ts';
+import { parseForm } from '../forms.ts';
+import { requireRole } from '../middleware/auth.ts';
+import { render, renderPartial } from '../render.ts';
+import { coalesce, openSse } from '../sse.ts';
+
+const logsQuery = z.object({
+  service: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/, 'is not a service name').optional(),
+  tail: z.coerce.number().int().min(1).max(5000).default(200),
+});
+const PUSH_EVERY_MS = 100;
+
+export function appRoutes(s: Services): Router {
+  const r = Router();
+  const stewards = requireRole('admin', 'steward');
+
+  const dashboardData = () => {
+    const apps = appsFrom(s.model);
+    return {
+      apps: apps.filter((a) => a.coopCloud),
+      otherStacks: apps.filter((a) => !a.coopCloud),
+      nodes: nodesFrom(s.model),
+      live: s.model.status,
+      nodeDomain: s.settings.current().nodeDomain,
+      busy: (stack: string) => s.locks.holder(stack),
+    };
+  };
+
+  function findApp(req: Request): AppView {
+    const stack = parseForm(stackSchema, req.params.stack, { value: 'The app' });
+    const app = appsFrom(s.model).find((a) => a.stack === stack);
+    if (!app) throw new UserFacingError(`There is no app “${stack}” on this node${s.model.status.stale ? ' (or the node cannot reach Docker right now)' : ''}.`, 404);
+    return app;
+  }
+  const appData = (app: AppView) => ({ app, live: s.model.status, recent: [...(s.model.recent.get(app.stack) ?? [])].reverse(), busy: s.locks.holder(app.stack) });
+
+  r.get('/', (req, res) => {
+    render(req, res, 'dashboard', { title: 'Apps', ...dashboardData() });
+  });
+
+  r.get('/live', (req, res) => {
+    const sse = openSse(req, res);
+    const push = coalesce(PUSH_EVERY_MS, () => sse.send('apps', renderPartial(res, 'apps', dashboardData())));
+    s.model.on('change', push.poke);
+    s.model.on('status', push.poke);
+    sse.onClose(() => {
+      push.cancel();
+      s.model.off('change', push.poke);
+      s.model.off('status', push.poke);
+    });
+  });
+
+  r.get('/apps/:stack', (req, res) => {
+    const app = findApp(req);
+    render(req, res, 'app', { title: app.domain ?? app.stack, ...appData(app) });
+  });
+
+  r.get('/apps/:stack/live', (req, res) => {
+    const stack = findApp(req).stack;
+    const sse = openSse(req, res);
+    const push = coalesce(PUSH_EVERY_MS, () => {
+      const app = appsFrom(s.model).find((a) => a.stack === stack);
+      sse.send('app', app ? renderPartial(res, 'app-detail', appData(app)) : '<p class="alert error">This app is gone from the swarm.</p>');
+    });
+    const onChange = (stacks: Set<string | null>) => stacks.has(stack) && push.poke();
+    s.model.on('change', onChange);
+    s.model.on('status', push.poke);
+    sse.onClose(() => {
+      push.cancel();
+      s.model.off('change', onChange);
+      s.model.off('status', push.poke);
+    });
+  });
+
+  for (const action of ['stop', 'start'] as const) {
+    r.post(`/apps/:stack/${action}`, stewards, async (req, res) => {
+      const app = findApp(req);
+      const actor = actorOf(req, res.locals.session);
+      try {
+        const changes = action === 'stop' ? await s.power.stop(app.stack, actor.name!) : await s.power.start(app.stack);
+        s.audit.record(actor, `app.${action}`, { target: app.stack, detail: { changes } });
+      } catch (err) {
+        s.audit.record(actor, `app.${action}`, { target: app.stack, outcome: 'failed', detail: { error: (err as Error).message } });
+        throw err;
+      }
+      const back = req.body?.from === 'dashboard' ? '/' : `/apps/${app.stack}`;
+      res.redirect(303, back);
+    });
+  }
+
+  r.get('/apps/:stack/logs', async (req, res) => {
+    const app = findApp(req);
+    const q = parseForm(logsQuery, req.query, { service: 'Service', tail: 'Lines' });
+    const service = app.services.find((x) => x.name === (q.service ?? app.services[0]?.name));
+    if (!service) throw new UserFacingError('That service is not part of this app.', 404);
+    // Without JavaScript the page shows the last lines as they are now; with it, they follow live.
+    const lines: LogLine[] = [];
+    const stream = await serviceLogs(s.docker, service.id, { tail: q.tail, follow: false, onLine: (l) => lines.push(l) });
+    await new Promise<void>((resolve) => {
+      stream.on('end', resolve);
+      stream.on('close', resolve);
+      stream.on('error', resolve);
+    });
+    // Docker merges the tasks' logs task by task; the RFC 3339 timestamps put them back in time order.
+    lines.sort((a, b) => a.text.slice(0, 30).localeCompare(b.text.slice(0, 30)));
+    render(req, res, 'logs', { title: `Logs · ${app.domain ?? app.stack}`, app, service, tail: q.tail, lines });
+  });
+
+  r.get('/apps/:stack/logs/stream', async (req, res: Response) => {
+    const app = findApp(req);
+    const q = parseForm(logsQuery, req.query, { service: 'Service', tail: 'Lines' });
+    const service = app.services.find((x) => x.name === q.service);
+    if (!service) throw new UserFacingError('That service is not part of this app.', 404);
+    const sse = openSse(req, res);
+    // tail=0 here: the page already shows the last lines; the stream only adds new ones.
+    const stream = await serviceLogs(s.docker, service.id, {
+      tail: 0,
+      follow: true,
+      onLine: (line) => {
+        const ok = sse.send('line', renderPartial(res, 'log-line', { line }));
+        if (!ok) {
+          // Bounded memory per viewer: stop reading from Docker until the browser catches up.
+          stream.pause();
+          res.once('drain', () => stream.resume());
+        }
+      },
+    });
+    stream.on('end', () => sse.send('line', '<div class="log-line muted">— the log stream ended —</div>'));
+    sse.onClose(() => stream.destroy());
+  });
+
+  return r;
+}

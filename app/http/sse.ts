@@ -1,0 +1,63 @@
+// Server-Sent Events: one open response per viewer, pushed to by the live model; cleaned up when the viewer leaves.
+import type { Request, Response } from 'express';
+
+export type SseChannel = {
+  /** Sends one event; returns false when the socket's buffer is full (the caller should wait for `drain`). */
+  send(event: string, html: string): boolean;
+  onClose(fn: () => void): void;
+  readonly closed: boolean;
+};
+
+const HEARTBEAT_MS = 20_000;
+
+export function openSse(req: Request, res: Response): SseChannel {
+  res.status(200).set({
+    'Content-Type': 'text/event-stream; charset=utf-8',
+    'Cache-Control': 'no-store',
+    Connection: 'keep-alive',
+    'X-Accel-Buffering': 'no', // proxies must not hold events back
+  });
+  res.flushHeaders();
+  res.write('retry: 2000\n\n');
+  let closed = false;
+  const closers: (() => void)[] = [];
+  const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS);
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    clearInterval(heartbeat);
+    for (const fn of closers) fn();
+  };
+  req.on('close', close);
+  res.on('close', close);
+  return {
+    send(event, html) {
+      if (closed) return false;
+      const data = html.split('\n').map((l) => `data: ${l}`).join('\n');
+      return res.write(`event: ${event}\n${data}\n\n`);
+    },
+    onClose(fn) {
+      closers.push(fn);
+    },
+    get closed() {
+      return closed;
+    },
+  };
+}
+
+/** Calls `fn` at most once per `ms`, always with the latest state (trailing edge). */
+export function coalesce(ms: number, fn: () => void): { poke(): void; cancel(): void } {
+  let timer: NodeJS.Timeout | null = null;
+  return {
+    poke() {
+      timer ??= setTimeout(() => {
+        timer = null;
+        fn();
+      }, ms);
+    },
+    cancel() {
+      if (timer) clearTimeout(timer);
+      timer = null;
+    },
+  };
+}

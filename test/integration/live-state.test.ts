@@ -1,0 +1,184 @@
+// The live model on the real swarm: labelled stacks found, events keep it current, start/stop, logs, SSE.
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { execa } from 'execa';
+import supertest from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openLogStreams } from '../../app/adapters/docker/logs.ts';
+import { STOPPED_CONSTRAINT } from '../../app/adapters/docker/scale.ts';
+import { appsFrom } from '../../app/services/apps.ts';
+import { addUser, testNode, type TestNode } from '../support/app.ts';
+import { haveDocker } from '../support/requirements.ts';
+import { readSse } from '../support/sse.ts';
+import { coopCloudStack, deployStack, ensureTestImage, removeStack, waitFor } from '../support/swarm.ts';
+
+const dockerThere = await haveDocker();
+const id = randomBytes(3).toString('hex');
+const WIKI = `wiki${id}_lores_test`;
+const PLAIN = `plain${id}`;
+const CRASH = `crash${id}_lores_test`;
+const GLOBAL = `glob${id}_lores_test`;
+
+describe.skipIf(!dockerThere)('live node state on the real swarm', () => {
+  let node: TestNode;
+  let server: Server;
+  let base: string;
+  let stewardCookie: string;
+  let guestCookie: string;
+  let csrf: string;
+
+  const app = (stack: string) => appsFrom(node.services.model).find((a) => a.stack === stack);
+  const replicasOf = async (service: string) =>
+    (await execa('docker', ['service', 'inspect', service, '--format', '{{json .Spec.Mode}}'])).stdout;
+
+  beforeAll(async () => {
+    await ensureTestImage();
+    await Promise.all([
+      deployStack(
+        WIKI,
+        coopCloudStack(WIKI, {
+          recipe: 'kiwix',
+          version: '1.2.0+3.7.0',
+          domain: `wiki-${id}.node.example.org`,
+          services: {
+            db: {
+              replicas: 2,
+              healthcheck: { test: ['CMD', 'true'], interval: '1s', timeout: '1s', retries: 1 },
+              command: 'trap "exit 0" TERM; i=0; while true; do echo "tick $i"; i=$((i+1)); sleep 0.3; done',
+            },
+          },
+        }),
+      ),
+      deployStack(PLAIN, { web: { replicas: 1 } }),
+      deployStack(CRASH, {
+        app: { ...coopCloudStack(CRASH, { recipe: 'broken', version: '0.1.0+1', domain: `crash-${id}.node.example.org` }).app, command: 'echo boom >&2; exit 3' },
+      }),
+      deployStack(GLOBAL, { app: { ...coopCloudStack(GLOBAL, { recipe: 'agent', version: '0.1.0+1', domain: `glob-${id}.node.example.org` }).app, global: true } }),
+    ]);
+    node = await testNode({}, { live: true });
+    const steward = await addUser(node, 'sam', 'steward');
+    const guest = await addUser(node, 'gil', 'guest');
+    const people = node.services.people;
+    const s = node.services.sessions.start((await people.authenticate(steward.username, steward.password))!, { ip: '127.0.0.1', userAgent: 'test' });
+    stewardCookie = `lores_session=${s.token}`;
+    csrf = s.session.csrfToken;
+    const g = node.services.sessions.start((await people.authenticate(guest.username, guest.password))!, { ip: '127.0.0.1', userAgent: 'test' });
+    guestCookie = `lores_session=${g.token}`;
+    server = node.app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }, 120_000);
+
+  afterAll(async () => {
+    server?.closeAllConnections();
+    server?.close();
+    node?.close();
+    await Promise.all([WIKI, PLAIN, CRASH, GLOBAL].map((s) => removeStack(s)));
+  }, 60_000);
+
+  it('finds labelled stacks with recipe, version, domain and health; others as read-only stacks', async () => {
+    expect(await waitFor(() => app(WIKI)?.status === 'running' && app(WIKI)!.services.every((s) => s.tasks.every((t) => t.health === 'healthy' || s.name.endsWith('_app'))), 40_000)).toBe(true);
+    const wiki = app(WIKI)!;
+    expect(wiki).toMatchObject({ coopCloud: true, recipe: 'kiwix', version: '1.2.0+3.7.0', domain: `wiki-${id}.node.example.org`, desired: 3, running: 3 });
+    expect(wiki.services.map((s) => s.shortName)).toEqual(['app', 'db']);
+    const hostnames = [...node.services.model.nodes.values()].map((n) => n.hostname);
+    for (const t of wiki.services[1]!.tasks) expect(hostnames).toContain(t.nodeName);
+    expect(app(PLAIN)).toMatchObject({ coopCloud: false });
+    expect(node.services.model.nodes.size).toBeGreaterThan(0);
+
+    const page = await supertest(node.app).get('/').set('Cookie', stewardCookie).expect(200);
+    expect(page.text).toContain(`wiki-${id}.node.example.org`);
+    expect(page.text).toContain('1.2.0+3.7.0');
+    expect(page.text).toContain('Other stacks');
+    expect(page.text).toContain(PLAIN);
+    const appPage = await supertest(node.app).get(`/apps/${WIKI}`).set('Cookie', guestCookie).expect(200);
+    expect(appPage.text).toContain('healthy');
+    expect(appPage.text).not.toContain('>Stop<'); // guests look, they do not change
+  });
+
+  it('a crashing task shows as failing with its error', async () => {
+    expect(await waitFor(() => app(CRASH)?.status === 'failing', 40_000)).toBe(true);
+    expect(app(CRASH)!.lastError).toMatch(/exit code 3|non-zero exit/);
+  });
+
+  it('a scale from outside reaches the model by events (no full resync) and open pages over SSE', async () => {
+    await waitFor(() => app(WIKI)?.running === 3, 30_000);
+    const syncsBefore = node.services.model.stats.fullSyncs;
+    const started = { at: 0 };
+    const events = await readSse(
+      `${base}/live`,
+      { Cookie: stewardCookie },
+      (e) => e.event === 'apps' && new RegExp(`data-stack="${WIKI}"[^]*?<span class="replicas">3/4</span>`).test(e.data),
+      {
+        timeoutMs: 30_000,
+        onOpen: async () => {
+          started.at = Date.now();
+          await execa('docker', ['service', 'scale', '--detach', `${WIKI}_db=3`]);
+        },
+      },
+    );
+    const hit = events.at(-1)!;
+    expect(hit.data).toMatch(new RegExp(`data-stack="${WIKI}"`));
+    expect(hit.at - started.at).toBeLessThan(10_000);
+    expect(await waitFor(() => app(WIKI)?.running === 4, 30_000)).toBe(true);
+    expect(node.services.model.stats.fullSyncs).toBe(syncsBefore);
+    expect(node.services.model.stats.serviceRereads).toBeGreaterThan(0);
+  });
+
+  it('stop scales every service to 0 and remembers the counts; start restores them; audited; guests refused', async () => {
+    await waitFor(() => app(WIKI)?.running === 4, 30_000);
+    const guest = await supertest(node.app).post(`/apps/${WIKI}/stop`).set('Cookie', guestCookie).type('form').send({ _csrf: 'x' });
+    expect(guest.status).toBe(403);
+
+    const [first, second] = await Promise.all([
+      supertest(node.app).post(`/apps/${WIKI}/stop`).set('Cookie', stewardCookie).type('form').send({ _csrf: csrf }),
+      new Promise((r) => setTimeout(r, 5)).then(() => supertest(node.app).post(`/apps/${WIKI}/stop`).set('Cookie', stewardCookie).type('form').send({ _csrf: csrf })),
+    ]);
+    expect(first.status).toBe(303);
+    expect(second.status).toBe(409);
+    expect(second.text).toContain('busy');
+    expect(await replicasOf(`${WIKI}_db`)).toContain('"Replicas":0');
+    expect(node.services.store.stoppedServices.forStack(WIKI).map((r) => [r.service, r.replicas]).sort()).toEqual([
+      [`${WIKI}_app`, 1],
+      [`${WIKI}_db`, 3],
+    ]);
+    expect(await waitFor(() => app(WIKI)?.status === 'stopped' && app(WIKI)!.running === 0, 30_000)).toBe(true);
+
+    await supertest(node.app).post(`/apps/${WIKI}/start`).set('Cookie', stewardCookie).type('form').send({ _csrf: csrf }).expect(303);
+    expect(await replicasOf(`${WIKI}_db`)).toContain('"Replicas":3');
+    expect(await replicasOf(`${WIKI}_app`)).toContain('"Replicas":1');
+    expect(node.services.store.stoppedServices.forStack(WIKI)).toEqual([]);
+    expect(await waitFor(() => app(WIKI)?.running === 4, 30_000)).toBe(true);
+    const audit = node.services.store.audit.page({ limit: 20, action: 'app.' }).map((r) => `${r.action}:${r.outcome}:${r.actor}`);
+    expect(audit).toEqual(expect.arrayContaining(['app.stop:ok:sam', 'app.start:ok:sam', 'app.stop:failed:sam']));
+  });
+
+  it('stops and starts a global-mode service with a placement constraint', async () => {
+    expect(await waitFor(() => app(GLOBAL)?.running === 1, 30_000)).toBe(true);
+    await supertest(node.app).post(`/apps/${GLOBAL}/stop`).set('Cookie', stewardCookie).type('form').send({ _csrf: csrf }).expect(303);
+    const constraints = (await execa('docker', ['service', 'inspect', `${GLOBAL}_app`, '--format', '{{json .Spec.TaskTemplate.Placement}}'])).stdout;
+    expect(constraints).toContain(STOPPED_CONSTRAINT);
+    expect(await waitFor(() => app(GLOBAL)?.running === 0 && app(GLOBAL)?.status === 'stopped', 30_000)).toBe(true);
+    await supertest(node.app).post(`/apps/${GLOBAL}/start`).set('Cookie', stewardCookie).type('form').send({ _csrf: csrf }).expect(303);
+    expect((await execa('docker', ['service', 'inspect', `${GLOBAL}_app`, '--format', '{{json .Spec.TaskTemplate.Placement}}'])).stdout).not.toContain(STOPPED_CONSTRAINT);
+    expect(await waitFor(() => app(GLOBAL)?.running === 1, 30_000)).toBe(true);
+  });
+
+  it('rejects bad stack names and unknown apps without touching Docker', async () => {
+    expect((await supertest(node.app).post('/apps/..%2Fetc/stop').set('Cookie', stewardCookie).type('form').send({ _csrf: csrf })).status).toBe(400);
+    expect((await supertest(node.app).post('/apps/nope_nothing/stop').set('Cookie', stewardCookie).type('form').send({ _csrf: csrf })).status).toBe(404);
+    expect((await supertest(node.app).get(`/apps/${WIKI}/logs?tail=0`).set('Cookie', stewardCookie)).status).toBe(400);
+    expect((await supertest(node.app).get(`/apps/${WIKI}/logs?service=other_service`).set('Cookie', stewardCookie)).status).toBe(404);
+  });
+
+  it('shows the last log lines, streams new ones live, and lets go of Docker when the viewer leaves', async () => {
+    const page = await supertest(node.app).get(`/apps/${WIKI}/logs?service=${WIKI}_db&tail=5`).set('Cookie', stewardCookie).expect(200);
+    expect(page.text).toMatch(/tick \d+/);
+    const before = openLogStreams();
+    const events = await readSse(`${base}/apps/${WIKI}/logs/stream?service=${WIKI}_db`, { Cookie: stewardCookie }, (_e, all) => all.length >= 3, { timeoutMs: 20_000 });
+    expect(events.length).toBeGreaterThanOrEqual(3);
+    expect(events[0]!.data).toMatch(/class="log-line stdout">.*tick \d+/);
+    expect(await waitFor(() => openLogStreams() === before, 5_000)).toBe(true);
+  });
+});
