@@ -1,6 +1,6 @@
 import { defineConfig } from 'vitest/config';
 
-// Three projects: fast pure logic, in-process app against real SQLite and Docker, and a real browser.
+// Fast pure logic, the in-process app against real SQLite and Docker, a real browser, and tests that restart dockerd.
 export default defineConfig({
   test: {
     projects: [
@@ -21,6 +21,17 @@ export default defineConfig({
           environment: 'node',
           testTimeout: 90_000,
           hookTimeout: 60_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        // Restarts the Docker daemon: run on its own, after the other projects (see package.json "test").
+        test: {
+          name: 'disruptive',
+          include: ['test/disruptive/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
           fileParallelism: false,
         },
       },
