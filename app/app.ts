@@ -6,7 +6,9 @@ import type { Config } from './config.ts';
 import type { Logger } from './log.ts';
 import type { Store } from './store/index.ts';
 import { LiveModel } from './adapters/docker/live-model.ts';
-import { AppLocks } from './services/app-locks.ts';
+import { JobRunner } from './services/jobs.ts';
+import { lifecycleService } from './services/lifecycle.ts';
+import { abraCommands } from './adapters/abra/commands.ts';
 import { appPower } from './services/app-power.ts';
 import { auditLog } from './services/audit.ts';
 import { peopleService } from './services/people.ts';
@@ -23,6 +25,8 @@ import { authRoutes } from './http/routes/auth.ts';
 import { appRoutes } from './http/routes/apps.ts';
 import { healthRoutes } from './http/routes/health.ts';
 import { userRoutes } from './http/routes/users.ts';
+import { lifecycleRoutes } from './http/routes/lifecycle.ts';
+import { jobRoutes } from './http/routes/jobs.ts';
 
 export type AppDeps = { config: Config; store: Store; docker: Docker; log: Logger; now?: () => number };
 
@@ -30,19 +34,24 @@ export function buildServices(deps: AppDeps): Services {
   const now = deps.now ?? Date.now;
   const sessions = sessionService(deps.store, { lifetimeMs: deps.config.sessionMs, now });
   const model = new LiveModel(deps.docker, deps.log);
-  const locks = new AppLocks();
+  const audit = auditLog(deps.store.audit, now);
+  const jobs = new JobRunner(deps.store.jobs, audit, { now });
+  const { config } = deps;
+  const abra = abraCommands({ bin: config.abraBin, abraDir: config.abraDir, pty: config.abraPty, timeoutMs: config.abraTimeoutMs });
+  const settings = settingsService(deps.store, { nodeDomain: config.nodeDomain }, now);
   return {
+    lifecycle: lifecycleService({ abra, abraDir: config.abraDir, jobs, store: deps.store, nodeDomain: () => settings.current().nodeDomain, now }),
     model,
-    locks,
-    power: appPower({ docker: deps.docker, store: deps.store, model, locks, now }),
+    jobs,
+    power: appPower({ docker: deps.docker, store: deps.store, model, jobs, now }),
     config: deps.config,
     log: deps.log,
     store: deps.store,
     docker: deps.docker,
-    audit: auditLog(deps.store.audit, now),
+    audit,
     sessions,
     people: peopleService(deps.store, sessions, now),
-    settings: settingsService(deps.store, { nodeDomain: deps.config.nodeDomain }, now),
+    settings,
   };
 }
 
@@ -86,6 +95,8 @@ export function createApp(services: Services, now: () => number = Date.now): Exp
   app.use(requireCsrf());
   app.use(auth.private);
   app.use(appRoutes(services));
+  app.use(lifecycleRoutes(services));
+  app.use(jobRoutes(services));
   app.use(userRoutes(services));
   app.use(adminRoutes(services));
 

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { domainSchema } from './validation.ts';
 
@@ -15,6 +16,11 @@ const configSchema = z.object({
   NODE_DOMAIN: z.union([domainSchema, z.literal('')]).default(''),
   ABRA_DIR: z.string().min(1).default(path.join(homedir(), '.abra')),
   DOCKER_SOCKET: z.string().min(1).default('/var/run/docker.sock'),
+  ABRA_BIN: z.string().min(1).default('abra'),
+  // abra needs a terminal even with -n; `script` (util-linux) gives it one. `none` runs it directly.
+  ABRA_PTY: z.enum(['script', 'none']).default('script'),
+  ABRA_TIMEOUT_SECONDS: z.coerce.number().int().min(5).max(6 * 3600).default(1200),
+  BUNDLED_RECIPES_DIR: z.string().min(1).default(path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'recipes')),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   // Which proxies may set X-Forwarded-*: Traefik reaches the node over a private overlay network.
   TRUST_PROXY: z.string().min(1).default('loopback, linklocal, uniquelocal'),
@@ -29,6 +35,10 @@ export type Config = {
   nodeDomain: string;
   abraDir: string;
   dockerSocket: string;
+  abraBin: string;
+  abraPty: 'script' | 'none';
+  abraTimeoutMs: number;
+  bundledRecipesDir: string;
   logLevel: (typeof LOG_LEVELS)[number];
   trustProxy: string;
   sessionMs: number;
@@ -73,6 +83,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     nodeDomain: c.NODE_DOMAIN,
     abraDir: path.resolve(c.ABRA_DIR),
     dockerSocket: c.DOCKER_SOCKET,
+    abraBin: c.ABRA_BIN,
+    abraPty: c.ABRA_PTY,
+    abraTimeoutMs: c.ABRA_TIMEOUT_SECONDS * 1000,
+    bundledRecipesDir: path.resolve(c.BUNDLED_RECIPES_DIR),
     logLevel: c.LOG_LEVEL,
     trustProxy: c.TRUST_PROXY,
     sessionMs: c.SESSION_HOURS * 3600_000,

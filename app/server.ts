@@ -5,6 +5,7 @@ import { createDocker } from './adapters/docker/client.ts';
 import { createLogger } from './log.ts';
 import { createStore } from './store/index.ts';
 import { buildServices, createApp } from './app.ts';
+import { startServices } from './startup.ts';
 
 async function main(): Promise<void> {
   let config;
@@ -21,12 +22,7 @@ async function main(): Promise<void> {
   const store = createStore(config.dataDir);
   const services = buildServices({ config, store, docker: createDocker(config.dockerSocket), log });
 
-  const boot = await services.people.bootstrap(config.adminPassword);
-  if (boot.createdAdmin) log.info('created the first admin (username "admin") from ADMIN_PASSWORD_FILE');
-  if (boot.setupToken) {
-    log.warn({ setupToken: boot.setupToken }, `first run: open /setup and enter this setup token: ${boot.setupToken}`);
-  }
-  await services.model.start(); // marks itself stale and keeps retrying when Docker is down
+  await startServices(services);
   const sweep = setInterval(() => services.sessions.sweep(), 10 * 60_000);
   sweep.unref();
 
@@ -36,6 +32,7 @@ async function main(): Promise<void> {
 
   const shutdown = (signal: string) => {
     log.info({ signal }, 'shutting down');
+    services.jobs.abortAll();
     services.model.stop();
     server.close(() => {
       store.close();

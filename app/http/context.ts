@@ -5,7 +5,8 @@ import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
 import type { Store } from '../store/index.ts';
 import type { LiveModel } from '../adapters/docker/live-model.ts';
-import type { AppLocks } from '../services/app-locks.ts';
+import type { JobRunner } from '../services/jobs.ts';
+import type { Lifecycle } from '../services/lifecycle.ts';
 import type { AppPower } from '../services/app-power.ts';
 import type { Actor, AuditLog } from '../services/audit.ts';
 import type { PeopleService } from '../services/people.ts';
@@ -22,8 +23,9 @@ export type Services = {
   sessions: SessionService;
   settings: SettingsService;
   model: LiveModel;
-  locks: AppLocks;
+  jobs: JobRunner;
   power: AppPower;
+  lifecycle: Lifecycle;
 };
 
 declare global {

@@ -1,8 +1,9 @@
 // Apps as stewards see them: one per stack, summarised from the live model.
 import { isCoopCloudApp, readAppLabels } from '../adapters/docker/labels.ts';
 import type { LiveModel, NodeState, ServiceState } from '../adapters/docker/live-model.ts';
+import type { InstalledApp } from '../adapters/abra/app-env.ts';
 
-export type AppStatus = 'running' | 'starting' | 'degraded' | 'failing' | 'stopped' | 'updating';
+export type AppStatus = 'running' | 'starting' | 'degraded' | 'failing' | 'stopped' | 'updating' | 'not deployed';
 
 export type AppView = {
   stack: string;
@@ -12,11 +13,14 @@ export type AppView = {
   chaos: boolean;
   chaosVersion?: string;
   domain?: string;
+  extraDomains: string[];
   status: AppStatus;
   desired: number;
   running: number;
   lastError: string | null;
   services: ServiceView[];
+  /** Set when this node's abra has the app's env file, so the node can change it. */
+  installed?: InstalledApp;
 };
 
 export type ServiceView = Omit<ServiceState, 'tasks'> & { shortName: string; tasks: (ServiceState['tasks'][number] & { nodeName: string })[] };
@@ -53,19 +57,27 @@ function lastError(services: ServiceState[]): string | null {
   return errors[0]?.text ?? null;
 }
 
-export function appsFrom(model: Pick<LiveModel, 'services' | 'nodes'>): AppView[] {
+export function appsFrom(model: Pick<LiveModel, 'services' | 'nodes'>, installed: InstalledApp[] = []): AppView[] {
+  const installedByStack = new Map(installed.map((a) => [a.stack, a]));
   const byStack = Map.groupBy([...model.services.values()].filter((s) => s.stack), (s) => s.stack!);
   const nodeName = (id: string) => model.nodes.get(id)?.hostname ?? (id ? id.slice(0, 12) : '—');
   const apps: AppView[] = [];
   for (const [stack, services] of byStack) {
     const main = services.find((s) => s.name === `${stack}_app`);
     const labels = main?.labels ?? {};
-    const coopCloud = isCoopCloudApp(stack, labels);
+    const env = installedByStack.get(stack);
+    installedByStack.delete(stack);
+    const coopCloud = isCoopCloudApp(stack, labels) || !!env;
     const sorted = [...services].sort((a, b) => (a === main ? -1 : b === main ? 1 : a.name.localeCompare(b.name)));
+    const fromLabels = readAppLabels(stack, labels);
     apps.push({
       stack,
       coopCloud,
-      ...readAppLabels(stack, labels),
+      ...fromLabels,
+      recipe: fromLabels.recipe ?? env?.recipe,
+      version: fromLabels.version ?? env?.version ?? undefined,
+      domain: fromLabels.domain ?? env?.domain,
+      installed: env,
       status: appStatus(services),
       desired: services.reduce((n, s) => n + s.desired, 0),
       running: services.reduce((n, s) => n + s.running, 0),
@@ -77,9 +89,35 @@ export function appsFrom(model: Pick<LiveModel, 'services' | 'nodes'>): AppView[
       })),
     });
   }
+  // Installed with abra on this node but not running as a stack (new, or undeployed).
+  for (const env of installedByStack.values()) {
+    apps.push({
+      stack: env.stack,
+      coopCloud: true,
+      recipe: env.recipe,
+      version: env.version ?? undefined,
+      chaos: false,
+      domain: env.domain,
+      extraDomains: [],
+      status: 'not deployed',
+      desired: 0,
+      running: 0,
+      lastError: null,
+      services: [],
+      installed: env,
+    });
+  }
   return apps.sort((a, b) => Number(b.coopCloud) - Number(a.coopCloud) || (a.domain ?? a.stack).localeCompare(b.domain ?? b.stack));
 }
 
 export function nodesFrom(model: Pick<LiveModel, 'nodes'>): NodeState[] {
   return [...model.nodes.values()].sort((a, b) => a.hostname.localeCompare(b.hostname));
+}
+
+/** One sentence on an app's live state, for job pages after a restart. */
+export function describeLiveState(deps: { model: Pick<LiveModel, 'services' | 'nodes' | 'status'> }, stack: string | null): string {
+  if (!stack) return '';
+  if (deps.model.status.stale) return 'Docker does not answer right now, so the app’s state is unknown.';
+  const app = appsFrom(deps.model).find((a) => a.stack === stack);
+  return app ? `Live state now: ${app.status}, ${app.running}/${app.desired} running.` : 'Live state now: the app is not deployed.';
 }

@@ -1,6 +1,7 @@
 // The only door to SQL: everything else talks to these typed stores.
 import { openDb, storeAnswers, type Db } from './db.ts';
 import { auditStore } from './audit.ts';
+import { jobStore } from './jobs.ts';
 import { sessionStore } from './sessions.ts';
 import { settingsStore } from './settings.ts';
 import { stoppedServiceStore } from './stopped-services.ts';
@@ -16,6 +17,7 @@ export function createStore(dataDir: string) {
     audit: auditStore(db),
     settings: settingsStore(db),
     stoppedServices: stoppedServiceStore(db),
+    jobs: jobStore(db),
     /** Run several store calls atomically. */
     transaction<T>(fn: () => T): T {
       return db.transaction(fn)();

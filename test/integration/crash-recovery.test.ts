@@ -5,25 +5,10 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startNode, type NodeProcess } from '../support/server.ts';
+import { cookieFrom, csrfFrom } from '../support/http-login.ts';
 
 const PASSWORD = 'crash test password';
 const DB_FILE = 'lores-node.sqlite';
-
-/** The value of cookie `name` among a response's Set-Cookie headers (undefined if not set). */
-function cookieFrom(res: Response, name: string): string | undefined {
-  for (const header of res.headers.getSetCookie()) {
-    const first = header.split(';')[0] ?? '';
-    const eq = first.indexOf('=');
-    if (eq > 0 && first.slice(0, eq).trim() === name) return first.slice(eq + 1).trim();
-  }
-  return undefined;
-}
-
-function csrfFrom(html: string): string {
-  const m = /name="_csrf" value="([^"]+)"/.exec(html);
-  if (!m?.[1]) throw new Error(`no CSRF token in page:\n${html.slice(0, 500)}`);
-  return m[1];
-}
 
 /** The "What" column of the audit page, top (newest) first. */
 function auditActions(html: string): string[] {

@@ -28,6 +28,10 @@ describe.skipIf(!dockerThere)('live node state on the real swarm', () => {
   let guestCookie: string;
   let csrf: string;
 
+  const lastJobDone = async (stack: string) => {
+    const job = node.services.store.jobs.list({ limit: 1, app: stack })[0]!;
+    return node.services.jobs.finished(job.id);
+  };
   const app = (stack: string) => appsFrom(node.services.model).find((a) => a.stack === stack);
   const replicasOf = async (service: string) =>
     (await execa('docker', ['service', 'inspect', service, '--format', '{{json .Spec.Mode}}'])).stdout;
@@ -138,6 +142,7 @@ describe.skipIf(!dockerThere)('live node state on the real swarm', () => {
     expect(first.status).toBe(303);
     expect(second.status).toBe(409);
     expect(second.text).toContain('busy');
+    expect((await lastJobDone(WIKI)).state).toBe('succeeded');
     expect(await replicasOf(`${WIKI}_db`)).toContain('"Replicas":0');
     expect(node.services.store.stoppedServices.forStack(WIKI).map((r) => [r.service, r.replicas]).sort()).toEqual([
       [`${WIKI}_app`, 1],
@@ -146,21 +151,24 @@ describe.skipIf(!dockerThere)('live node state on the real swarm', () => {
     expect(await waitFor(() => app(WIKI)?.status === 'stopped' && app(WIKI)!.running === 0, 30_000)).toBe(true);
 
     await supertest(node.app).post(`/apps/${WIKI}/start`).set('Cookie', stewardCookie).type('form').send({ _csrf: csrf }).expect(303);
+    expect((await lastJobDone(WIKI)).state).toBe('succeeded');
     expect(await replicasOf(`${WIKI}_db`)).toContain('"Replicas":3');
     expect(await replicasOf(`${WIKI}_app`)).toContain('"Replicas":1');
     expect(node.services.store.stoppedServices.forStack(WIKI)).toEqual([]);
     expect(await waitFor(() => app(WIKI)?.running === 4, 30_000)).toBe(true);
-    const audit = node.services.store.audit.page({ limit: 20, action: 'app.' }).map((r) => `${r.action}:${r.outcome}:${r.actor}`);
-    expect(audit).toEqual(expect.arrayContaining(['app.stop:ok:sam', 'app.start:ok:sam', 'app.stop:failed:sam']));
+    const audit = node.services.store.audit.page({ limit: 20, action: 'job.' }).map((r) => `${r.action}:${r.outcome}:${r.actor}`);
+    expect(audit).toEqual(expect.arrayContaining(['job.stop:ok:sam', 'job.start:ok:sam', 'job.stop:denied:sam']));
   });
 
   it('stops and starts a global-mode service with a placement constraint', async () => {
     expect(await waitFor(() => app(GLOBAL)?.running === 1, 30_000)).toBe(true);
     await supertest(node.app).post(`/apps/${GLOBAL}/stop`).set('Cookie', stewardCookie).type('form').send({ _csrf: csrf }).expect(303);
+    await lastJobDone(GLOBAL);
     const constraints = (await execa('docker', ['service', 'inspect', `${GLOBAL}_app`, '--format', '{{json .Spec.TaskTemplate.Placement}}'])).stdout;
     expect(constraints).toContain(STOPPED_CONSTRAINT);
     expect(await waitFor(() => app(GLOBAL)?.running === 0 && app(GLOBAL)?.status === 'stopped', 30_000)).toBe(true);
     await supertest(node.app).post(`/apps/${GLOBAL}/start`).set('Cookie', stewardCookie).type('form').send({ _csrf: csrf }).expect(303);
+    await lastJobDone(GLOBAL);
     expect((await execa('docker', ['service', 'inspect', `${GLOBAL}_app`, '--format', '{{json .Spec.TaskTemplate.Placement}}'])).stdout).not.toContain(STOPPED_CONSTRAINT);
     expect(await waitFor(() => app(GLOBAL)?.running === 1, 30_000)).toBe(true);
   });

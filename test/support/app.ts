@@ -10,6 +10,7 @@ import { loadConfig } from '../../app/config.ts';
 import { createLogger } from '../../app/log.ts';
 import type { Services } from '../../app/http/context.ts';
 import { createStore } from '../../app/store/index.ts';
+import { startServices } from '../../app/startup.ts';
 import type { Role } from '../../app/validation.ts';
 
 export const ADMIN_PASSWORD = 'correct horse battery';
@@ -22,9 +23,9 @@ export type TestNode = {
   close(): void;
 };
 
-export async function testNode(env: Record<string, string> = {}, opts: { live?: boolean } = {}): Promise<TestNode> {
+export async function testNode(env: Record<string, string> = {}, opts: { live?: boolean; full?: boolean } = {}): Promise<TestNode> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'lores-test-'));
-  const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent', ...env });
+  const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent', ADMIN_PASSWORD: ADMIN_PASSWORD, ...env });
   const clock = {
     now: Date.now(),
     advance(ms: number) {
@@ -34,8 +35,12 @@ export async function testNode(env: Record<string, string> = {}, opts: { live?: 
   const now = () => clock.now;
   const store = createStore(config.dataDir);
   const services = buildServices({ config, store, docker: createDocker(config.dockerSocket), log: createLogger('silent'), now });
-  await services.people.bootstrap(ADMIN_PASSWORD);
-  if (opts.live) await services.model.start();
+  // `full`: the same start-up as the real node (bundled recipes, abra check, live model, job recovery).
+  if (opts.full) await startServices(services);
+  else {
+    await services.people.bootstrap(ADMIN_PASSWORD);
+    if (opts.live) await services.model.start();
+  }
   const app = createApp(services, now);
   return {
     app,

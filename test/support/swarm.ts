@@ -6,10 +6,12 @@ import { execa } from 'execa';
 import { stringify } from 'yaml';
 
 export const TEST_IMAGE = 'lores-test/busybox:1';
+/** The same image under a second tag, so a recipe's new version can change its image. */
+export const TEST_IMAGE_2 = 'lores-test/busybox:2';
 
 /** Imports a busybox rootfs as a local image once (Debian's busybox-static; no pull possible here). */
 export async function ensureTestImage(): Promise<void> {
-  const has = await execa('docker', ['image', 'inspect', TEST_IMAGE], { reject: false });
+  const has = await execa('docker', ['image', 'inspect', TEST_IMAGE, TEST_IMAGE_2], { reject: false });
   if (has.exitCode === 0) return;
   const root = mkdtempSync(path.join(tmpdir(), 'busybox-root-'));
   await execa('mkdir', ['-p', `${root}/bin`, `${root}/tmp`, `${root}/www`]);
@@ -18,6 +20,7 @@ export async function ensureTestImage(): Promise<void> {
   const tarFile = `${root}.tar`;
   await execa('tar', ['-C', root, '-cf', tarFile, '.']);
   await execa('docker', ['import', tarFile, TEST_IMAGE]);
+  await execa('docker', ['tag', TEST_IMAGE, TEST_IMAGE_2]);
 }
 
 export type ServiceSpec = {

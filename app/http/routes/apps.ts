@@ -2,6 +2,7 @@
 import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { serviceLogs, type LogLine } from '../../adapters/docker/logs.ts';
+import { listInstalled } from '../../adapters/abra/app-env.ts';
 import { appsFrom, nodesFrom, type AppView } from '../../services/apps.ts';
 import { UserFacingError } from '../../services/errors.ts';
 import { stackSchema } from '../../validation.ts';
@@ -21,25 +22,32 @@ export function appRoutes(s: Services): Router {
   const r = Router();
   const stewards = requireRole('admin', 'steward');
 
+  const allApps = () => appsFrom(s.model, listInstalled(s.config.abraDir));
   const dashboardData = () => {
-    const apps = appsFrom(s.model);
+    const apps = allApps();
     return {
       apps: apps.filter((a) => a.coopCloud),
       otherStacks: apps.filter((a) => !a.coopCloud),
       nodes: nodesFrom(s.model),
       live: s.model.status,
       nodeDomain: s.settings.current().nodeDomain,
-      busy: (stack: string) => s.locks.holder(stack),
+      busy: (stack: string) => s.jobs.holder(stack),
     };
   };
 
   function findApp(req: Request): AppView {
     const stack = parseForm(stackSchema, req.params.stack, { value: 'The app' });
-    const app = appsFrom(s.model).find((a) => a.stack === stack);
+    const app = allApps().find((a) => a.stack === stack);
     if (!app) throw new UserFacingError(`There is no app “${stack}” on this node${s.model.status.stale ? ' (or the node cannot reach Docker right now)' : ''}.`, 404);
     return app;
   }
-  const appData = (app: AppView) => ({ app, live: s.model.status, recent: [...(s.model.recent.get(app.stack) ?? [])].reverse(), busy: s.locks.holder(app.stack) });
+  const appData = (app: AppView) => ({
+    app,
+    live: s.model.status,
+    recent: [...(s.model.recent.get(app.stack) ?? [])].reverse(),
+    busy: s.jobs.holder(app.stack),
+    jobs: s.store.jobs.list({ limit: 5, app: app.stack }),
+  });
 
   r.get('/', (req, res) => {
     render(req, res, 'dashboard', { title: 'Apps', ...dashboardData() });
@@ -66,7 +74,7 @@ export function appRoutes(s: Services): Router {
     const stack = findApp(req).stack;
     const sse = openSse(req, res);
     const push = coalesce(PUSH_EVERY_MS, () => {
-      const app = appsFrom(s.model).find((a) => a.stack === stack);
+      const app = allApps().find((a) => a.stack === stack);
       sse.send('app', app ? renderPartial(res, 'app-detail', appData(app)) : '<p class="alert error">This app is gone from the swarm.</p>');
     });
     const onChange = (stacks: Set<string | null>) => stacks.has(stack) && push.poke();
@@ -84,10 +92,10 @@ export function appRoutes(s: Services): Router {
       const app = findApp(req);
       const actor = actorOf(req, res.locals.session);
       try {
-        const changes = action === 'stop' ? await s.power.stop(app.stack, actor.name!) : await s.power.start(app.stack);
-        s.audit.record(actor, `app.${action}`, { target: app.stack, detail: { changes } });
+        s.power.submit(action, app.stack, actor);
       } catch (err) {
-        s.audit.record(actor, `app.${action}`, { target: app.stack, outcome: 'failed', detail: { error: (err as Error).message } });
+        // Refusals (busy, not allowed) are audited too; the job itself audits its outcome when it ends.
+        s.audit.record(actor, `job.${action}`, { target: app.stack, outcome: 'denied', detail: { error: (err as Error).message } });
         throw err;
       }
       const back = req.body?.from === 'dashboard' ? '/' : `/apps/${app.stack}`;

@@ -1,0 +1,126 @@
+// Runs abra as a subprocess: arguments as an array (never through a shell), under a pseudo-terminal
+// when asked (abra needs one even with -n), ANSI stripped, bounded in time, errors made readable.
+import { stripVTControlCharacters } from 'node:util';
+import { execa } from 'execa';
+
+export type AbraRunOptions = {
+  bin: string;
+  abraDir: string;
+  pty: 'script' | 'none';
+  timeoutMs: number;
+  signal?: AbortSignal;
+  /** Each output line as it arrives (already cleaned). */
+  onLine?: (line: string) => void;
+};
+
+export type AbraResult = { lines: string[]; exitCode: number };
+
+export class AbraError extends Error {
+  readonly exitCode: number | null;
+  readonly lines: string[];
+  constructor(message: string, exitCode: number | null, lines: string[]) {
+    super(message);
+    this.exitCode = exitCode;
+    this.lines = lines;
+  }
+}
+
+// `script -c` hands its command to a shell. This constant is the only shell text: it rebuilds argv from
+// LORES_ARG_<i> variables, so argument values are expanded as quoted parameters and never parsed as code.
+const PTY_LAUNCHER =
+  'set --; i=0; while [ "$i" -lt "$LORES_ARGC" ]; do eval "set -- \\"\\$@\\" \\"\\$LORES_ARG_$i\\""; i=$((i+1)); done; exec "$LORES_ABRA_BIN" "$@"';
+
+const clean = (line: string) => stripVTControlCharacters(line).replace(/\r/g, '').trimEnd();
+
+/** The last FATA/ERRO lines abra printed, or its last lines: the reason a person can read. */
+export function reasonFrom(lines: string[]): string {
+  const fatal = lines.filter((l) => /^\s*(FATA|ERRO|FATAL|ERROR)\b/.test(l)).map((l) => l.replace(/^\s*(FATA|ERRO|FATAL|ERROR)\s*/, ''));
+  const picked = fatal.length ? fatal.slice(-2) : lines.filter((l) => l.trim()).slice(-3);
+  return picked.join(' — ').slice(0, 500) || 'no output';
+}
+
+export async function runAbra(args: string[], opts: AbraRunOptions): Promise<AbraResult> {
+  const env: Record<string, string> = { ABRA_DIR: opts.abraDir, LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8', NO_COLOR: '1', TERM: 'dumb', COLUMNS: '200' };
+  let file = opts.bin;
+  let argv = args;
+  if (opts.pty === 'script') {
+    file = 'script';
+    argv = ['-qec', PTY_LAUNCHER, '/dev/null'];
+    Object.assign(env, { SHELL: '/bin/sh', LORES_ABRA_BIN: opts.bin, LORES_ARGC: String(args.length) });
+    args.forEach((a, i) => (env[`LORES_ARG_${i}`] = a));
+  }
+  const child = execa(file, argv, {
+    env,
+    extendEnv: true,
+    cwd: opts.abraDir, // a fixed cwd so no stray abra.yml up the tree is picked up
+    stdin: 'ignore',
+    all: true,
+    reject: false,
+    detached: true, // its own process group, so a timeout kills abra and not only `script`
+    buffer: false,
+  });
+  const lines: string[] = [];
+  let partial = '';
+  child.all!.setEncoding('utf8');
+  child.all!.on('data', (chunk: string) => {
+    const parts = (partial + chunk).split('\n');
+    partial = parts.pop() ?? '';
+    for (const p of parts) {
+      const line = clean(p);
+      lines.push(line);
+      opts.onLine?.(line);
+    }
+  });
+
+  let timedOut = false;
+  const killGroup = (signal: NodeJS.Signals) => {
+    try {
+      if (child.pid) process.kill(-child.pid, signal);
+    } catch {
+      // already gone
+    }
+  };
+  const stop = () => {
+    killGroup('SIGTERM');
+    setTimeout(() => killGroup('SIGKILL'), 3000).unref();
+  };
+  const timer = setTimeout(() => {
+    timedOut = true;
+    stop();
+  }, opts.timeoutMs);
+  opts.signal?.addEventListener('abort', stop, { once: true });
+
+  const result = await child;
+  clearTimeout(timer);
+  opts.signal?.removeEventListener('abort', stop);
+  if (partial) {
+    const line = clean(partial);
+    lines.push(line);
+    opts.onLine?.(line);
+  }
+  if (timedOut) throw new AbraError(`abra did not finish within ${Math.round(opts.timeoutMs / 1000)} s and was stopped.`, null, lines);
+  if (opts.signal?.aborted) throw new AbraError('abra was stopped because the node is shutting down.', null, lines);
+  if (result.failed && result.exitCode === undefined) {
+    const code = (result as { code?: string }).code;
+    if (code === 'ENOENT') throw new AbraError(`abra is not installed here (ABRA_BIN=${opts.bin}).`, null, lines);
+    throw new AbraError(`abra could not be started: ${result.shortMessage ?? result.message}`, null, lines);
+  }
+  const exitCode = result.exitCode ?? 1;
+  if (exitCode !== 0) throw new AbraError(`abra failed: ${reasonFrom(lines)}`, exitCode, lines);
+  return { lines, exitCode };
+}
+
+/** The JSON document in abra's -m output (log lines may surround it when stderr shares the terminal). */
+export function parseMachineOutput<T>(lines: string[]): T {
+  const start = lines.findIndex((l) => /^\s*[[{]/.test(l));
+  if (start >= 0) {
+    for (let end = lines.length; end > start; end--) {
+      try {
+        return JSON.parse(lines.slice(start, end).join('\n')) as T;
+      } catch {
+        // keep shrinking: trailing log lines are not JSON
+      }
+    }
+  }
+  throw new AbraError(`abra printed something that is not the expected JSON: ${lines.join(' ').slice(0, 200) || '(nothing)'}`, 0, lines);
+}

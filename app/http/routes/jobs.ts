@@ -1,0 +1,76 @@
+// Job history, one job's page with its output streamed live, and the once-only view of generated secrets.
+import { Router } from 'express';
+import { appsFrom } from '../../services/apps.ts';
+import { listInstalled } from '../../adapters/abra/app-env.ts';
+import { UserFacingError } from '../../services/errors.ts';
+import type { JobRow } from '../../store/jobs.ts';
+import type { Services } from '../context.ts';
+import { parseId } from '../forms.ts';
+import { render, renderPartial } from '../render.ts';
+import { coalesce, openSse } from '../sse.ts';
+
+export function jobRoutes(s: Services): Router {
+  const r = Router();
+
+  const job = (id: unknown): JobRow => {
+    const row = s.store.jobs.byId(parseId(id));
+    if (!row) throw new UserFacingError('There is no such job.', 404);
+    return row;
+  };
+  const appOf = (row: JobRow) => (row.app ? appsFrom(s.model, listInstalled(s.config.abraDir)).find((a) => a.stack === row.app) : undefined);
+
+  r.get('/jobs', (req, res) => {
+    const before = req.query.before ? parseId(req.query.before) : undefined;
+    const rows = s.store.jobs.list({ limit: 51, beforeId: before });
+    render(req, res, 'jobs', { title: 'Jobs', jobs: rows.slice(0, 50), olderThan: rows.length > 50 ? rows[49]!.id : undefined });
+  });
+
+  r.get('/jobs/:id', (req, res) => {
+    const row = job(req.params.id);
+    render(req, res, 'job', {
+      title: `Job ${row.id}: ${row.kind}`,
+      job: row,
+      lines: s.store.jobs.output(row.id),
+      app: appOf(row),
+      hasSecrets: s.lifecycle.hasSecrets(row.id) && row.actor === res.locals.session?.user.username,
+    });
+  });
+
+  r.get('/jobs/:id/live', (req, res) => {
+    const row = job(req.params.id);
+    const sse = openSse(req, res);
+    // Lines written between the page's render and this connection are sent first, then new ones as they come.
+    let lastSeq = typeof req.query.after === 'string' ? Number(req.query.after) : -1;
+    const sendLine = (l: { seq: number; stream: string; line: string }) => {
+      if (l.seq <= lastSeq) return;
+      lastSeq = l.seq;
+      sse.send('line', renderPartial(res, 'job-line', { line: l }));
+    };
+    const pushApp = coalesce(200, () => sse.send('app', renderPartial(res, 'job-app', { app: appOf(row) })));
+    const unsubscribe = s.jobs.subscribe(row.id, (e) => {
+      if (e.type === 'line') sendLine(e);
+      else sse.send('state', renderPartial(res, 'job-state', { job: s.store.jobs.byId(row.id)! }));
+    });
+    for (const l of s.store.jobs.output(row.id, lastSeq)) sendLine(l);
+    const current = s.store.jobs.byId(row.id)!;
+    if (current.state !== 'running' && current.state !== 'queued') sse.send('state', renderPartial(res, 'job-state', { job: current }));
+    const onModel = (stacks: Set<string | null>) => row.app && stacks.has(row.app) && pushApp.poke();
+    s.model.on('change', onModel);
+    sse.onClose(() => {
+      unsubscribe();
+      pushApp.cancel();
+      s.model.off('change', onModel);
+    });
+  });
+
+  r.post('/jobs/:id/secrets', (req, res) => {
+    const row = job(req.params.id);
+    const values = s.lifecycle.takeSecrets(row.id, res.locals.session!.user.username);
+    if (!values) throw new UserFacingError('These secrets were already shown, have expired, or belong to someone else’s install.', 410);
+    s.audit.record({ name: res.locals.session!.user.username, ip: req.ip ?? null }, 'secrets.shown', { target: row.app ?? undefined, detail: { job: row.id, names: values.map((v) => v.name) } });
+    res.set('Cache-Control', 'no-store');
+    render(req, res, 'secrets', { title: 'Generated secrets', job: row, values });
+  });
+
+  return r;
+}

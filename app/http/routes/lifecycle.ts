@@ -1,0 +1,99 @@
+// Installing and changing apps through abra: forms, confirmations, and the jobs they start.
+import { Router, type Request } from 'express';
+import { listInstalled } from '../../adapters/abra/app-env.ts';
+import { appsFrom, type AppView } from '../../services/apps.ts';
+import { UserFacingError } from '../../services/errors.ts';
+import { stackSchema } from '../../validation.ts';
+import { actorOf, type Services } from '../context.ts';
+import { parseForm } from '../forms.ts';
+import { requireRole } from '../middleware/auth.ts';
+import { render } from '../render.ts';
+
+export function lifecycleRoutes(s: Services): Router {
+  const r = Router();
+  const stewards = requireRole('admin', 'steward');
+  const body = (req: Request) => (req.body ?? {}) as Record<string, unknown>;
+
+  /** The app behind /apps/:stack, which must have been installed with this node's abra. */
+  function managedApp(req: Request): AppView & { installed: NonNullable<AppView['installed']> } {
+    const stack = parseForm(stackSchema, req.params.stack, { value: 'The app' });
+    const app = appsFrom(s.model, listInstalled(s.config.abraDir)).find((a) => a.stack === stack);
+    if (!app) throw new UserFacingError(`There is no app “${stack}” on this node.`, 404);
+    if (!app.installed) throw new UserFacingError(`${app.domain ?? stack} was deployed from elsewhere (not with this node’s abra), so the node can show it but not change it.`, 409);
+    return app as AppView & { installed: NonNullable<AppView['installed']> };
+  }
+  const jobPage = (id: number) => `/jobs/${id}`;
+  const abraMissing = () => (s.lifecycle.status().ok ? undefined : (s.lifecycle.status() as { problem: string }).problem);
+
+  r.get('/recipes', async (req, res) => {
+    render(req, res, 'recipes', { title: 'Install an app', recipes: await s.lifecycle.recipes(), abraMissing: abraMissing() });
+  });
+
+  r.get('/install/:recipe', stewards, async (req, res) => {
+    const plan = await s.lifecycle.installPlan(req.params.recipe, req.query.version);
+    render(req, res, 'install', { title: `Install ${plan.recipe}`, plan, abraMissing: abraMissing() });
+  });
+
+  r.post('/install/:recipe', stewards, async (req, res) => {
+    const b = body(req);
+    const job = await s.lifecycle.install(
+      { recipe: req.params.recipe, version: b.version, domain: b.domain, deploy: b.deploy !== undefined, form: b },
+      actorOf(req, res.locals.session),
+    );
+    res.redirect(303, jobPage(job.id));
+  });
+
+  r.get('/apps/:stack/config', stewards, async (req, res) => {
+    const app = managedApp(req);
+    const plan = await s.lifecycle.configPlan(app.installed.domain);
+    render(req, res, 'config', { title: `Settings · ${app.installed.domain}`, app, plan, deployed: app.status !== 'not deployed' });
+  });
+
+  r.post('/apps/:stack/config', stewards, async (req, res) => {
+    const app = managedApp(req);
+    const b = body(req);
+    const actor = actorOf(req, res.locals.session);
+    const result = await s.lifecycle.configure(app.installed.domain, b, b.redeploy !== undefined, actor);
+    s.audit.record(actor, 'app.config', { target: app.installed.domain, detail: { changed: result.changed } });
+    res.redirect(303, result.job ? jobPage(result.job.id) : `/apps/${app.stack}`);
+  });
+
+  r.post('/apps/:stack/deploy', stewards, (req, res) => {
+    res.redirect(303, jobPage(s.lifecycle.deploy(managedApp(req).installed.domain, actorOf(req, res.locals.session)).id));
+  });
+
+  r.post('/apps/:stack/undeploy', stewards, (req, res) => {
+    res.redirect(303, jobPage(s.lifecycle.undeploy(managedApp(req).installed.domain, actorOf(req, res.locals.session)).id));
+  });
+
+  r.post('/apps/:stack/restart', stewards, (req, res) => {
+    const app = managedApp(req);
+    res.redirect(303, jobPage(s.lifecycle.restart(app.installed.domain, body(req).service || undefined, actorOf(req, res.locals.session)).id));
+  });
+
+  for (const direction of ['upgrade', 'rollback'] as const) {
+    r.get(`/apps/:stack/${direction}`, stewards, async (req, res) => {
+      const app = managedApp(req);
+      const plan = await s.lifecycle.versionPlan(app.installed.domain, direction === 'upgrade' ? 'newer' : 'older');
+      render(req, res, 'versions', { title: `${direction === 'upgrade' ? 'Upgrade' : 'Roll back'} · ${app.installed.domain}`, app, plan, direction });
+    });
+    r.post(`/apps/:stack/${direction}`, stewards, async (req, res) => {
+      const app = managedApp(req);
+      const job = await s.lifecycle.upgrade(app.installed.domain, body(req).version, actorOf(req, res.locals.session), direction);
+      res.redirect(303, jobPage(job.id));
+    });
+  }
+
+  r.get('/apps/:stack/remove', stewards, (req, res) => {
+    const app = managedApp(req);
+    render(req, res, 'remove', { title: `Remove ${app.installed.domain}`, app });
+  });
+
+  r.post('/apps/:stack/remove', stewards, (req, res) => {
+    const app = managedApp(req);
+    if (app.status !== 'not deployed') throw new UserFacingError(`${app.installed.domain} is still deployed. Undeploy it first, then remove it.`, 409);
+    res.redirect(303, jobPage(s.lifecycle.remove(app.installed.domain, body(req).confirm, actorOf(req, res.locals.session)).id));
+  });
+
+  return r;
+}

@@ -1,0 +1,144 @@
+// Durable jobs: every change to an app is a row in SQLite with its output, streamed live to pages.
+// One job at a time per app and per recipe checkout (abra shares one git tree per recipe), at most
+// a few at once in all (a Pi has few cores); a request beyond that is told "busy", never queued silently.
+import { EventEmitter } from 'node:events';
+import type { JobRow, JobState, JobStore } from '../store/jobs.ts';
+import type { Actor, AuditLog } from './audit.ts';
+import { UserFacingError } from './errors.ts';
+
+export type JobLog = (line: string, stream?: 'out' | 'err' | 'info') => void;
+export type JobContext = { job: JobRow; log: JobLog; signal: AbortSignal };
+export type JobSpec = {
+  kind: string;
+  app: string | null;
+  recipe: string | null;
+  args?: Record<string, unknown>;
+  actor: Actor;
+  run(ctx: JobContext): Promise<void>;
+};
+
+export type JobEvent = { type: 'line'; seq: number; stream: string; line: string } | { type: 'state'; state: JobState };
+
+/** An error whose message is the whole story for the job's page (no stack needed). */
+export class JobFailure extends Error {
+  readonly exitCode: number | null;
+  constructor(message: string, exitCode: number | null = null) {
+    super(message);
+    this.exitCode = exitCode;
+  }
+}
+
+const MAX_LINE = 4000;
+
+export class JobRunner {
+  readonly #store: JobStore;
+  readonly #audit: AuditLog;
+  readonly #now: () => number;
+  readonly #limit: number;
+  readonly #running = new Map<number, { kind: string; app: string | null; recipe: string | null; abort: AbortController; done: Promise<void> }>();
+  readonly #events = new EventEmitter<Record<string, [JobEvent]>>();
+
+  constructor(store: JobStore, audit: AuditLog, opts: { now: () => number; limit?: number }) {
+    this.#store = store;
+    this.#audit = audit;
+    this.#now = opts.now;
+    this.#limit = opts.limit ?? 2;
+    this.#events.setMaxListeners(0);
+  }
+
+  /** Why a new job on this app/recipe cannot start now, or undefined if it can. */
+  busyReason(app: string | null, recipe: string | null): string | undefined {
+    for (const r of this.#running.values()) {
+      if (app && r.app === app) return `${app} is busy: a “${r.kind}” job is still running on it.`;
+      if (recipe && r.recipe === recipe) return `The ${recipe} recipe is busy: a “${r.kind}” job on ${r.app ?? 'it'} is using its checkout.`;
+    }
+    if (this.#running.size >= this.#limit) return `The node is busy: ${this.#running.size} jobs are running. Try again when one has finished.`;
+    return undefined;
+  }
+
+  /** What kind of job runs on this app right now, if any. */
+  holder(app: string): string | undefined {
+    for (const r of this.#running.values()) if (r.app === app) return r.kind;
+    return undefined;
+  }
+
+  /** Starts the job now, or throws a 409 "busy". Returns the job's row at once; the work goes on in the background. */
+  submit(spec: JobSpec): JobRow {
+    const busy = this.busyReason(spec.app, spec.recipe);
+    if (busy) throw new UserFacingError(busy, 409);
+    const job = this.#store.create({ kind: spec.kind, app: spec.app, recipe: spec.recipe, args: spec.args ?? {}, actor: spec.actor.name }, this.#now());
+    const abort = new AbortController();
+    const entry = { kind: spec.kind, app: spec.app, recipe: spec.recipe, abort, done: Promise.resolve() };
+    this.#running.set(job.id, entry);
+    entry.done = this.#execute(job, spec, abort.signal);
+    return job;
+  }
+
+  async #execute(job: JobRow, spec: JobSpec, signal: AbortSignal): Promise<void> {
+    let seq = this.#store.lastSeq(job.id) + 1;
+    const log: JobLog = (line, stream = 'out') => {
+      const text = line.length > MAX_LINE ? `${line.slice(0, MAX_LINE)}…` : line;
+      this.#store.appendOutput(job.id, [{ stream, line: text }], this.#now(), seq);
+      this.#events.emit(String(job.id), { type: 'line', seq, stream, line: text });
+      seq += 1;
+    };
+    this.#store.markRunning(job.id, this.#now());
+    this.#events.emit(String(job.id), { type: 'state', state: 'running' });
+    let state: 'succeeded' | 'failed' = 'succeeded';
+    let error: string | null = null;
+    let exitCode: number | null = 0;
+    try {
+      await spec.run({ job: this.#store.byId(job.id)!, log, signal });
+    } catch (err) {
+      state = 'failed';
+      error = err instanceof JobFailure || err instanceof UserFacingError ? err.message : `Unexpected error: ${(err as Error).message}`;
+      exitCode = err instanceof JobFailure ? err.exitCode : null;
+      log(error, 'err');
+    } finally {
+      this.#store.finish(job.id, state, { exitCode, error }, this.#now());
+      this.#running.delete(job.id);
+      this.#audit.record(spec.actor, `job.${spec.kind}`, {
+        target: spec.app ?? spec.recipe ?? undefined,
+        outcome: state === 'succeeded' ? 'ok' : 'failed',
+        detail: { job: job.id, ...(spec.args ?? {}), ...(error ? { error } : {}) },
+      });
+      this.#events.emit(String(job.id), { type: 'state', state });
+    }
+  }
+
+  /**
+   * At start: jobs a previous process left queued or running were cut off. Mark them interrupted,
+   * and note what the live state says now, so the steward sees the truth rather than a stuck spinner.
+   */
+  recover(describeNow: (job: JobRow) => string): JobRow[] {
+    const left = this.#store.unfinished();
+    for (const job of left) {
+      const now = describeNow(job);
+      const seq = this.#store.lastSeq(job.id) + 1;
+      this.#store.appendOutput(job.id, [{ stream: 'info', line: `The node restarted while this job ran. ${now}` }], this.#now(), seq);
+      this.#store.finish(job.id, 'interrupted', { error: `Interrupted by a restart of the node. ${now}` }, this.#now());
+      this.#audit.record({ name: job.actor, ip: null }, `job.${job.kind}`, { target: job.app ?? undefined, outcome: 'failed', detail: { job: job.id, interrupted: true } });
+    }
+    return left;
+  }
+
+  subscribe(jobId: number, fn: (e: JobEvent) => void): () => void {
+    this.#events.on(String(jobId), fn);
+    return () => this.#events.off(String(jobId), fn);
+  }
+
+  /** Resolves when the job has finished (for tests and for chained steps). */
+  async finished(jobId: number): Promise<JobRow> {
+    await this.#running.get(jobId)?.done;
+    return this.#store.byId(jobId)!;
+  }
+
+  get runningCount(): number {
+    return this.#running.size;
+  }
+
+  /** Asks running jobs to stop (on shutdown); they end as failed, or as interrupted on the next start. */
+  abortAll(): void {
+    for (const r of this.#running.values()) r.abort.abort();
+  }
+}

@@ -1,0 +1,22 @@
+// What happens once before the node serves pages: first admin, bundled recipes, abra, live state, cut-off jobs.
+import type { Services } from './http/context.ts';
+import { installBundledRecipes } from './adapters/recipes/checkout.ts';
+import { describeLiveState } from './services/apps.ts';
+
+export async function startServices(services: Services): Promise<void> {
+  const { config, log } = services;
+  const boot = await services.people.bootstrap(config.adminPassword);
+  if (boot.createdAdmin) log.info('created the first admin (username "admin") from ADMIN_PASSWORD_FILE');
+  if (boot.setupToken) {
+    log.warn({ setupToken: boot.setupToken }, `first run: open /setup and enter this setup token: ${boot.setupToken}`);
+  }
+  await installBundledRecipes(config.bundledRecipesDir, config.abraDir, (msg) => log.info(msg)).catch((err: Error) =>
+    log.error({ err: err.message }, 'could not install the bundled recipes'),
+  );
+  const abra = await services.lifecycle.checkAbra();
+  if (abra.ok) log.info({ abra: abra.version }, 'abra is ready');
+  else log.warn({ problem: abra.problem }, 'abra is not usable: app lifecycle pages will say so');
+  await services.model.start(); // marks itself stale and keeps retrying when Docker is down
+  const interrupted = services.jobs.recover((job) => describeLiveState(services, job.app));
+  if (interrupted.length) log.warn({ jobs: interrupted.map((j) => j.id) }, 'jobs interrupted by the last stop were marked so');
+}

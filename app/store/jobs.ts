@@ -1,0 +1,81 @@
+import type { Db } from './db.ts';
+
+export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'interrupted';
+export type JobRow = {
+  id: number;
+  kind: string;
+  app: string | null;
+  recipe: string | null;
+  args: Record<string, unknown>;
+  actor: string | null;
+  state: JobState;
+  createdAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  exitCode: number | null;
+  error: string | null;
+};
+export type OutputLine = { seq: number; at: number; stream: string; line: string };
+
+type Raw = Omit<JobRow, 'args'> & { args: string };
+const COLS =
+  'id, kind, app, recipe, args, actor, state, created_at AS createdAt, started_at AS startedAt, finished_at AS finishedAt, exit_code AS exitCode, error';
+const toRow = (r: Raw): JobRow => ({ ...r, args: JSON.parse(r.args) as Record<string, unknown> });
+
+export function jobStore(db: Db) {
+  return {
+    create(j: { kind: string; app: string | null; recipe: string | null; args: Record<string, unknown>; actor: string | null }, now: number): JobRow {
+      const info = db
+        .prepare("INSERT INTO jobs (kind, app, recipe, args, actor, state, created_at) VALUES (?, ?, ?, ?, ?, 'queued', ?)")
+        .run(j.kind, j.app, j.recipe, JSON.stringify(j.args), j.actor, now);
+      return this.byId(Number(info.lastInsertRowid))!;
+    },
+    byId(id: number): JobRow | undefined {
+      const r = db.prepare(`SELECT ${COLS} FROM jobs WHERE id = ?`).get(id) as Raw | undefined;
+      return r && toRow(r);
+    },
+    markRunning(id: number, now: number): void {
+      db.prepare("UPDATE jobs SET state = 'running', started_at = ? WHERE id = ?").run(now, id);
+    },
+    finish(id: number, state: Exclude<JobState, 'queued' | 'running'>, fields: { exitCode?: number | null; error?: string | null }, now: number): void {
+      db.prepare('UPDATE jobs SET state = ?, finished_at = ?, exit_code = ?, error = ? WHERE id = ?').run(
+        state,
+        now,
+        fields.exitCode ?? null,
+        fields.error ?? null,
+        id,
+      );
+    },
+    /** Jobs a previous process left unfinished. */
+    unfinished(): JobRow[] {
+      return (db.prepare(`SELECT ${COLS} FROM jobs WHERE state IN ('queued', 'running') ORDER BY id`).all() as Raw[]).map(toRow);
+    },
+    list(opts: { limit: number; app?: string; beforeId?: number }): JobRow[] {
+      const where: string[] = [];
+      const args: (string | number)[] = [];
+      if (opts.app) {
+        where.push('app = ?');
+        args.push(opts.app);
+      }
+      if (opts.beforeId) {
+        where.push('id < ?');
+        args.push(opts.beforeId);
+      }
+      const sql = `SELECT ${COLS} FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
+      return (db.prepare(sql).all(...args, opts.limit) as Raw[]).map(toRow);
+    },
+    appendOutput(jobId: number, lines: { stream: string; line: string }[], now: number, firstSeq: number): void {
+      const insert = db.prepare('INSERT INTO job_output (job_id, seq, at, stream, line) VALUES (?, ?, ?, ?, ?)');
+      db.transaction(() => {
+        lines.forEach((l, i) => insert.run(jobId, firstSeq + i, now, l.stream, l.line));
+      })();
+    },
+    output(jobId: number, afterSeq = -1): OutputLine[] {
+      return db.prepare('SELECT seq, at, stream, line FROM job_output WHERE job_id = ? AND seq > ? ORDER BY seq').all(jobId, afterSeq) as OutputLine[];
+    },
+    lastSeq(jobId: number): number {
+      return (db.prepare('SELECT coalesce(max(seq), -1) AS s FROM job_output WHERE job_id = ?').get(jobId) as { s: number }).s;
+    },
+  };
+}
+export type JobStore = ReturnType<typeof jobStore>;

@@ -1,0 +1,223 @@
+// The app lifecycle through the abra adapter, driving the abra test double, deploying for real on the swarm.
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { execa } from 'execa';
+import supertest from 'supertest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { appsFrom } from '../../app/services/apps.ts';
+import { listInstalled } from '../../app/adapters/abra/app-env.ts';
+import { addUser, testNode, type TestNode } from '../support/app.ts';
+import { ABRA_DOUBLE, FIXTURE_RECIPES, abraCalls, setFaults } from '../support/abra.ts';
+import { haveDocker } from '../support/requirements.ts';
+import { ensureTestImage, removeStack, waitFor } from '../support/swarm.ts';
+
+// Each step deploys for real and waits for the swarm to converge: give a busy 2-core machine time.
+vi.setConfig({ testTimeout: 180_000 });
+const dockerThere = await haveDocker();
+const id = randomBytes(3).toString('hex');
+const DOMAIN = `t${id}.lores.test`;
+const STACK = DOMAIN.replaceAll('.', '_');
+
+describe.skipIf(!dockerThere)('app lifecycle through abra (test double, real swarm)', () => {
+  let node: TestNode;
+  let abraDir: string;
+  let cookie: string;
+  let csrf: string;
+
+  const post = (url: string, form: Record<string, string> = {}) => supertest(node.app).post(url).set('Cookie', cookie).type('form').send({ _csrf: csrf, ...form });
+  const jobIdFrom = (location: string | undefined) => Number(/^\/jobs\/(\d+)$/.exec(location ?? '')?.[1]);
+  const finished = async (res: { status: number; headers: Record<string, string>; text: string }) => {
+    expect(res.status, res.text.slice(0, 500)).toBe(303);
+    return node.services.jobs.finished(jobIdFrom(res.headers.location));
+  };
+  const output = (jobId: number) => node.services.store.jobs.output(jobId).map((l) => l.line).join('\n');
+  const app = () => appsFrom(node.services.model, listInstalled(abraDir)).find((a) => a.stack === STACK);
+  const envText = () => readFileSync(path.join(abraDir, 'servers', 'default', `${DOMAIN}.env`), 'utf8');
+  const serviceEnv = async () => (await execa('docker', ['service', 'inspect', `${STACK}_app`, '--format', '{{json .Spec.TaskTemplate.ContainerSpec.Env}}'])).stdout;
+
+  beforeAll(async () => {
+    await ensureTestImage();
+    abraDir = mkdtempSync(path.join(tmpdir(), 'lores-abra-'));
+    node = await testNode({ ABRA_DIR: abraDir, ABRA_BIN: ABRA_DOUBLE, BUNDLED_RECIPES_DIR: FIXTURE_RECIPES, ABRA_TIMEOUT_SECONDS: '90' }, { full: true });
+    const steward = await addUser(node, 'sam', 'steward');
+    const s = node.services.sessions.start((await node.services.people.authenticate(steward.username, steward.password))!, { ip: '127.0.0.1', userAgent: 'test' });
+    cookie = `lores_session=${s.token}`;
+    csrf = s.session.csrfToken;
+  }, 60_000);
+
+  afterAll(async () => {
+    node?.close();
+    await removeStack(STACK);
+    const secrets = await execa('docker', ['secret', 'ls', '-q', '--filter', `name=${STACK}_`], { reject: false });
+    if (secrets.stdout.trim()) await execa('docker', ['secret', 'rm', ...secrets.stdout.trim().split('\n')], { reject: false });
+    rmSync(abraDir, { recursive: true, force: true });
+  }, 60_000);
+
+  it('starts with abra ready, the local server registered and the bundled recipe installed as a git checkout', async () => {
+    expect(node.services.lifecycle.status()).toMatchObject({ ok: true });
+    expect(existsSync(path.join(abraDir, 'servers', 'default'))).toBe(true);
+    expect(await node.services.lifecycle.recipes()).toEqual([{ name: 'lores-test-app', versions: ['1.0.0+1.0', '1.1.0+1.1'] }]);
+    const form = await supertest(node.app).get('/install/lores-test-app?version=1.0.0%2B1.0').set('Cookie', cookie).expect(200);
+    expect(form.text).toContain('name="env.GREETING" value="world"');
+    expect(form.text).toContain('What the app says hello to');
+    expect(form.text).toContain('name="enable.TIMEOUT"');
+    expect(form.text).toContain('name="overlay.compose.worker.yml"');
+    expect(form.text).toContain('db_password');
+  });
+
+  it('refuses bad input with a 400 and runs nothing', async () => {
+    const before = abraCalls(abraDir).length;
+    const good = { version: '1.0.0+1.0', domain: DOMAIN, 'env.GREETING': 'hi', deploy: 'on' };
+    const cases: [string, Record<string, string>, number][] = [
+      ['/install/lores-test-app', { ...good, domain: 'x.org;reboot' }, 400],
+      ['/install/lores-test-app', { ...good, domain: '../../etc/passwd' }, 400],
+      ['/install/lores-test-app', { ...good, 'env.GREETING': 'a\nEVIL=1' }, 400],
+      ['/install/lores-test-app', { ...good, 'env.GREETING': '$(touch /tmp/lores-pwned)' }, 400],
+      ['/install/lores-test-app', { ...good, 'env.GREETING': 'x; rm -rf /' }, 400],
+      ['/install/lores-test-app', { ...good, 'env.GREETING': '../../etc' }, 400],
+      ['/install/lores-test-app', { ...good, 'env.GREETING': 'x'.repeat(10_000) }, 400],
+      ['/install/lores-test-app', { ...good, 'env.NOT_DECLARED': 'x' }, 400],
+      ['/install/lores-test-app', { ...good, 'overlay.compose.evil.yml': 'on' }, 400],
+      ['/install/lores-test-app', { ...good, version: '1.0.0+1.0;ls' }, 400],
+      ['/install/lores-test-app', { ...good, version: '9.9.9+9' }, 400],
+      ['/install/..%2Fetc', good, 400],
+      ['/install/no-such-recipe', good, 404],
+    ];
+    for (const [url, form, status] of cases) {
+      const res = await post(url, form);
+      expect(res.status, `${url} ${JSON.stringify(form).slice(0, 120)}`).toBe(status);
+      expect(res.text).not.toMatch(/at .*\.ts:\d+/);
+    }
+    expect(abraCalls(abraDir).length).toBe(before);
+    expect(existsSync('/tmp/lores-pwned')).toBe(false);
+  });
+
+  let installJob: number;
+  it('installs from the generated form: app new, settings written with comments kept, secrets generated once, deployed', async () => {
+    const job = await finished(await post('/install/lores-test-app', { version: '1.0.0+1.0', domain: DOMAIN, 'env.GREETING': 'friends', 'overlay.compose.worker.yml': 'on', deploy: 'on' }));
+    installJob = job.id;
+    expect(job.state, output(job.id)).toBe('succeeded');
+    const env = envText();
+    expect(env).toContain('TYPE=lores-test-app:1.0.0+1.0');
+    expect(env).toContain(`DOMAIN=${DOMAIN}`);
+    expect(env).toContain('# What the app says hello to\nGREETING=friends');
+    expect(env).toContain('COMPOSE_FILE="$COMPOSE_FILE:compose.worker.yml"');
+    expect(env).toContain('#TIMEOUT=120');
+    expect(env).toContain('SECRET_DB_PASSWORD_VERSION=v1 # length=32');
+    // The double saw exactly the calls the node makes, as argument arrays.
+    const calls = abraCalls(abraDir).map((c) => c.argv.join(' '));
+    expect(calls).toEqual(expect.arrayContaining([`app new lores-test-app 1.0.0+1.0 -n -o -s default -D ${DOMAIN}`, `app deploy ${DOMAIN} -n -D -o`]));
+
+    expect(await waitFor(() => app()?.status === 'running', 40_000)).toBe(true);
+    expect(app()).toMatchObject({ recipe: 'lores-test-app', version: '1.0.0+1.0', domain: DOMAIN });
+    expect(app()!.services.map((s) => s.shortName).sort()).toEqual(['app', 'worker']);
+    expect(await serviceEnv()).toContain('GREETING=friends');
+  });
+
+  it('shows generated secrets once, to the installer only, and never stores them', async () => {
+    const page = await supertest(node.app).get(`/jobs/${installJob}`).set('Cookie', cookie).expect(200);
+    expect(page.text).toContain('Show the secrets once');
+    const shown = await post(`/jobs/${installJob}/secrets`).expect(200);
+    const value = /<dt>db_password<\/dt><dd><code>([^<]+)<\/code>/.exec(shown.text)?.[1];
+    expect(value).toMatch(/^[A-Za-z0-9]{32}$/);
+    expect(shown.headers['cache-control']).toBe('no-store');
+    expect((await post(`/jobs/${installJob}/secrets`)).status).toBe(410);
+    expect(output(installJob)).not.toContain(value!);
+    expect(readFileSync(path.join(node.dataDir, 'lores-node.sqlite')).includes(Buffer.from(value!))).toBe(false);
+    expect((await execa('docker', ['secret', 'ls', '--format', '{{.Name}}'])).stdout).toContain(`${STACK}_db_password_v1`);
+  });
+
+  it('edits settings and redeploys with them', async () => {
+    const form = await supertest(node.app).get(`/apps/${STACK}/config`).set('Cookie', cookie).expect(200);
+    expect(form.text).toContain('name="env.GREETING" value="friends"');
+    const job = await finished(await post(`/apps/${STACK}/config`, { 'env.GREETING': 'neighbours', 'overlay.compose.worker.yml': 'on', redeploy: 'on' }));
+    expect(job.state, output(job.id)).toBe('succeeded');
+    expect(envText()).toContain('GREETING=neighbours');
+    expect(await waitFor(async () => (await serviceEnv()).includes('GREETING=neighbours'), 30_000)).toBe(true);
+    const audit = node.services.store.audit.page({ limit: 5, action: 'app.config' })[0]!;
+    expect(JSON.parse(audit.detail!).changed).toContain('GREETING');
+  });
+
+  it('refuses a second job on the same app while one runs', async () => {
+    const [a, b] = await Promise.all([post(`/apps/${STACK}/restart`), post(`/apps/${STACK}/deploy`)]);
+    expect([a.status, b.status].sort()).toEqual([303, 409]);
+    const refused = a.status === 409 ? a : b;
+    expect(refused.text).toContain('busy');
+    await finished(a.status === 303 ? a : b);
+  });
+
+  it('upgrades with release notes and image changes shown, then rolls back', async () => {
+    const page = await supertest(node.app).get(`/apps/${STACK}/upgrade`).set('Cookie', cookie).expect(200);
+    expect(page.text).toContain('1.0.0+1.0 → 1.1.0+1.1');
+    expect(page.text).toContain('the greeting now names the version');
+    expect(page.text).toContain('lores-test/busybox:1 → lores-test/busybox:2');
+    const up = await finished(await post(`/apps/${STACK}/upgrade`, { version: '1.1.0+1.1' }));
+    expect(up.state, output(up.id)).toBe('succeeded');
+    expect(envText()).toContain('TYPE=lores-test-app:1.1.0+1.1');
+    expect(await waitFor(() => app()?.version === '1.1.0+1.1' && app()?.status === 'running', 40_000)).toBe(true);
+    expect((await post(`/apps/${STACK}/upgrade`, { version: '1.0.0+1.0' })).status).toBe(400); // not newer
+
+    const back = await finished(await post(`/apps/${STACK}/rollback`, { version: '1.0.0+1.0' }));
+    expect(back.state, output(back.id)).toBe('succeeded');
+    expect(await waitFor(() => app()?.version === '1.0.0+1.0', 40_000)).toBe(true);
+  });
+
+  it('fails a job readably when abra fails, hangs past the timeout, or prints garbage — the node keeps going', async () => {
+    setFaults(abraDir, { 'app restart': 'fail' });
+    const failed = await finished(await post(`/apps/${STACK}/restart`));
+    expect(failed.state).toBe('failed');
+    expect(failed.error).toContain('injected failure');
+
+    const short = await testNode({ ABRA_DIR: abraDir, ABRA_BIN: ABRA_DOUBLE, BUNDLED_RECIPES_DIR: FIXTURE_RECIPES, ABRA_TIMEOUT_SECONDS: '5' }, { full: true });
+    try {
+      setFaults(abraDir, { 'app restart': 'hang' });
+      const job = short.services.lifecycle.restart(DOMAIN, undefined, { name: 'sam', ip: null });
+      const hung = await short.services.jobs.finished(job.id);
+      expect(hung.state).toBe('failed');
+      expect(hung.error).toContain('did not finish within 5 s');
+      const left = await execa('pgrep', ['-f', `${ABRA_DOUBLE} app restart`], { reject: false });
+      expect(left.stdout.trim(), 'the hung abra must have been killed').toBe('');
+    } finally {
+      short.close();
+    }
+    setFaults(abraDir, {});
+  });
+
+  it('undeploys, then removes only after the domain is typed, saying what goes', async () => {
+    const down = await finished(await post(`/apps/${STACK}/undeploy`));
+    expect(down.state, output(down.id)).toBe('succeeded');
+    expect(await waitFor(() => app()?.status === 'not deployed', 30_000)).toBe(true);
+    const confirm = await supertest(node.app).get(`/apps/${STACK}/remove`).set('Cookie', cookie).expect(200);
+    expect(confirm.text).toContain('volumes');
+    expect(confirm.text).toContain('secrets');
+    expect(confirm.text).toContain(`${DOMAIN}.env`);
+    expect((await post(`/apps/${STACK}/remove`, { confirm: 'wrong.example.org' })).status).toBe(400);
+    expect(existsSync(path.join(abraDir, 'servers', 'default', `${DOMAIN}.env`))).toBe(true);
+    const removed = await finished(await post(`/apps/${STACK}/remove`, { confirm: DOMAIN }));
+    expect(removed.state, output(removed.id)).toBe('succeeded');
+    expect(existsSync(path.join(abraDir, 'servers', 'default', `${DOMAIN}.env`))).toBe(false);
+    expect((await execa('docker', ['secret', 'ls', '--format', '{{.Name}}'])).stdout).not.toContain(`${STACK}_db_password_v1`);
+    expect(app()).toBeUndefined();
+    const jobs = node.services.store.audit.page({ limit: 50, action: 'job.' }).map((r) => r.action);
+    expect(jobs).toEqual(expect.arrayContaining(['job.install', 'job.deploy', 'job.upgrade', 'job.rollback', 'job.undeploy', 'job.remove']));
+  });
+});
+
+describe('abra missing', () => {
+  it('the node still runs and the lifecycle pages say what is missing', async () => {
+    const abraDir = mkdtempSync(path.join(tmpdir(), 'lores-abra-'));
+    const node = await testNode({ ABRA_DIR: abraDir, ABRA_BIN: '/nonexistent/abra', BUNDLED_RECIPES_DIR: FIXTURE_RECIPES, DOCKER_SOCKET: '/nonexistent.sock' }, { full: true });
+    try {
+      expect(node.services.lifecycle.status()).toMatchObject({ ok: false });
+      const admin = node.services.sessions.start(node.services.people.list()[0]!, { ip: '127.0.0.1', userAgent: 't' });
+      const page = await supertest(node.app).get('/recipes').set('Cookie', `lores_session=${admin.token}`).expect(200);
+      expect(page.text).toContain('The node cannot run abra');
+      expect(page.text).toContain('ABRA_BIN');
+    } finally {
+      node.close();
+      rmSync(abraDir, { recursive: true, force: true });
+    }
+  });
+});
