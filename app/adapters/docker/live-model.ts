@@ -88,6 +88,7 @@ const IGNORED_ACTIONS = /^exec_/;
 // converges, re-read it a little later, a bounded number of times; every new event restarts the count.
 const FOLLOW_UP_MS = 400;
 const MAX_FOLLOW_UPS = 50;
+const PING_EVERY_MS = 10_000;
 const TRANSITIONAL = new Set(['new', 'pending', 'assigned', 'accepted', 'ready', 'preparing', 'starting']);
 
 /** A task counts until swarm is done with it: shutdown/complete tasks are history, not state. */
@@ -130,6 +131,7 @@ export class LiveModel extends EventEmitter<{ change: [stacks: Set<string | null
   #health = new Map<string, string>(); // containerId → health status, from events
   #followUps = new Map<string, number>(); // serviceId → re-reads done while it converges
   #followUpTimer: NodeJS.Timeout | null = null;
+  #pingTimer: NodeJS.Timeout | null = null;
 
   constructor(docker: Docker, log: Logger) {
     super();
@@ -145,6 +147,7 @@ export class LiveModel extends EventEmitter<{ change: [stacks: Set<string | null
       await this.resync();
       this.#retryMs = 250;
       this.#setStatus({ stale: false, since: null, error: null, syncedAt: Date.now() });
+      this.#watchDaemon();
     } catch (err) {
       this.#fail(err as Error);
     }
@@ -155,6 +158,7 @@ export class LiveModel extends EventEmitter<{ change: [stacks: Set<string | null
     if (this.#retryTimer) clearTimeout(this.#retryTimer);
     if (this.#flushTimer) clearTimeout(this.#flushTimer);
     if (this.#followUpTimer) clearTimeout(this.#followUpTimer);
+    if (this.#pingTimer) clearInterval(this.#pingTimer);
     this.#events?.destroy();
     this.#events = null;
   }
@@ -192,10 +196,15 @@ export class LiveModel extends EventEmitter<{ change: [stacks: Set<string | null
   }
 
   async #subscribe(): Promise<void> {
-    this.#events?.destroy();
+    // Forget the old stream before destroying it: its 'close' must not count as losing the new one.
+    const old = this.#events;
+    this.#events = null;
+    old?.destroy();
     const stream = (await this.#docker.getEvents({
       filters: { type: ['service', 'container', 'node'] },
-    })) as unknown as Readable;
+    })) as unknown as Readable & { socket?: { setTimeout(ms: number): unknown } };
+    // The client's request timeout would otherwise cut this long-lived stream whenever the swarm is quiet.
+    stream.socket?.setTimeout(0);
     this.#events = stream;
     let buffer = '';
     stream.on('data', (chunk: Buffer) => {
@@ -384,6 +393,16 @@ export class LiveModel extends EventEmitter<{ change: [stacks: Set<string | null
         memoryBytes: n.Description?.Resources?.MemoryBytes ?? 0,
       });
     }
+  }
+
+  /** A daemon that hangs without closing the event stream is only noticed by asking it now and then. */
+  #watchDaemon(): void {
+    if (this.#pingTimer) return;
+    this.#pingTimer = setInterval(() => {
+      if (this.status.stale) return;
+      this.#docker.ping().catch((err: Error) => this.#fail(new Error(`Docker does not answer: ${err.message}`)));
+    }, PING_EVERY_MS);
+    this.#pingTimer.unref();
   }
 
   /** Mark the model stale and reconnect with backoff (250 ms doubling to 2 s), then resync fully. */

@@ -10,6 +10,7 @@ import { actorOf, type Services } from '../context.ts';
 import { parseForm } from '../forms.ts';
 import { requireRole } from '../middleware/auth.ts';
 import { render, renderPartial } from '../render.ts';
+import { auditRefusals } from '../audited.ts';
 import { coalesce, openSse } from '../sse.ts';
 
 const logsQuery = z.object({
@@ -88,19 +89,12 @@ export function appRoutes(s: Services): Router {
   });
 
   for (const action of ['stop', 'start'] as const) {
-    r.post(`/apps/:stack/${action}`, stewards, async (req, res) => {
+    r.post(`/apps/:stack/${action}`, stewards, auditRefusals(s, `job.${action}`, (req, res) => {
       const app = findApp(req);
-      const actor = actorOf(req, res.locals.session);
-      try {
-        s.power.submit(action, app.stack, actor);
-      } catch (err) {
-        // Refusals (busy, not allowed) are audited too; the job itself audits its outcome when it ends.
-        s.audit.record(actor, `job.${action}`, { target: app.stack, outcome: 'denied', detail: { error: (err as Error).message } });
-        throw err;
-      }
+      s.power.submit(action, app.stack, actorOf(req, res.locals.session));
       const back = req.body?.from === 'dashboard' ? '/' : `/apps/${app.stack}`;
       res.redirect(303, back);
-    });
+    }));
   }
 
   r.get('/apps/:stack/logs', async (req, res) => {

@@ -8,6 +8,7 @@ import { actorOf, type Services } from '../context.ts';
 import { parseForm } from '../forms.ts';
 import { requireRole } from '../middleware/auth.ts';
 import { render } from '../render.ts';
+import { auditRefusals } from '../audited.ts';
 
 export function lifecycleRoutes(s: Services): Router {
   const r = Router();
@@ -34,14 +35,14 @@ export function lifecycleRoutes(s: Services): Router {
     render(req, res, 'install', { title: `Install ${plan.recipe}`, plan, abraMissing: abraMissing() });
   });
 
-  r.post('/install/:recipe', stewards, async (req, res) => {
+  r.post('/install/:recipe', stewards, auditRefusals(s, 'job.install', async (req, res) => {
     const b = body(req);
     const job = await s.lifecycle.install(
       { recipe: req.params.recipe, version: b.version, domain: b.domain, deploy: b.deploy !== undefined, form: b },
       actorOf(req, res.locals.session),
     );
     res.redirect(303, jobPage(job.id));
-  });
+  }));
 
   r.get('/apps/:stack/config', stewards, async (req, res) => {
     const app = managedApp(req);
@@ -49,27 +50,27 @@ export function lifecycleRoutes(s: Services): Router {
     render(req, res, 'config', { title: `Settings · ${app.installed.domain}`, app, plan, deployed: app.status !== 'not deployed' });
   });
 
-  r.post('/apps/:stack/config', stewards, async (req, res) => {
+  r.post('/apps/:stack/config', stewards, auditRefusals(s, 'app.config', async (req, res) => {
     const app = managedApp(req);
     const b = body(req);
     const actor = actorOf(req, res.locals.session);
     const result = await s.lifecycle.configure(app.installed.domain, b, b.redeploy !== undefined, actor);
     s.audit.record(actor, 'app.config', { target: app.installed.domain, detail: { changed: result.changed } });
     res.redirect(303, result.job ? jobPage(result.job.id) : `/apps/${app.stack}`);
-  });
+  }));
 
-  r.post('/apps/:stack/deploy', stewards, (req, res) => {
+  r.post('/apps/:stack/deploy', stewards, auditRefusals(s, 'job.deploy', (req, res) => {
     res.redirect(303, jobPage(s.lifecycle.deploy(managedApp(req).installed.domain, actorOf(req, res.locals.session)).id));
-  });
+  }));
 
-  r.post('/apps/:stack/undeploy', stewards, (req, res) => {
+  r.post('/apps/:stack/undeploy', stewards, auditRefusals(s, 'job.undeploy', (req, res) => {
     res.redirect(303, jobPage(s.lifecycle.undeploy(managedApp(req).installed.domain, actorOf(req, res.locals.session)).id));
-  });
+  }));
 
-  r.post('/apps/:stack/restart', stewards, (req, res) => {
+  r.post('/apps/:stack/restart', stewards, auditRefusals(s, 'job.restart', (req, res) => {
     const app = managedApp(req);
     res.redirect(303, jobPage(s.lifecycle.restart(app.installed.domain, body(req).service || undefined, actorOf(req, res.locals.session)).id));
-  });
+  }));
 
   for (const direction of ['upgrade', 'rollback'] as const) {
     r.get(`/apps/:stack/${direction}`, stewards, async (req, res) => {
@@ -77,11 +78,11 @@ export function lifecycleRoutes(s: Services): Router {
       const plan = await s.lifecycle.versionPlan(app.installed.domain, direction === 'upgrade' ? 'newer' : 'older');
       render(req, res, 'versions', { title: `${direction === 'upgrade' ? 'Upgrade' : 'Roll back'} · ${app.installed.domain}`, app, plan, direction });
     });
-    r.post(`/apps/:stack/${direction}`, stewards, async (req, res) => {
+    r.post(`/apps/:stack/${direction}`, stewards, auditRefusals(s, `job.${direction}`, async (req, res) => {
       const app = managedApp(req);
       const job = await s.lifecycle.upgrade(app.installed.domain, body(req).version, actorOf(req, res.locals.session), direction);
       res.redirect(303, jobPage(job.id));
-    });
+    }));
   }
 
   r.get('/apps/:stack/remove', stewards, (req, res) => {
@@ -89,11 +90,11 @@ export function lifecycleRoutes(s: Services): Router {
     render(req, res, 'remove', { title: `Remove ${app.installed.domain}`, app });
   });
 
-  r.post('/apps/:stack/remove', stewards, (req, res) => {
+  r.post('/apps/:stack/remove', stewards, auditRefusals(s, 'job.remove', (req, res) => {
     const app = managedApp(req);
     if (app.status !== 'not deployed') throw new UserFacingError(`${app.installed.domain} is still deployed. Undeploy it first, then remove it.`, 409);
     res.redirect(303, jobPage(s.lifecycle.remove(app.installed.domain, body(req).confirm, actorOf(req, res.locals.session)).id));
-  });
+  }));
 
   return r;
 }

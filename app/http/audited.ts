@@ -1,0 +1,21 @@
+// Refused actions are audited too: a job audits its own outcome, but a request turned away never becomes a job.
+import type { Request, RequestHandler, Response } from 'express';
+import { UserFacingError } from '../services/errors.ts';
+import { actorOf, type Services } from './context.ts';
+
+export function auditRefusals(s: Services, action: string, handler: (req: Request, res: Response) => unknown): RequestHandler {
+  return async (req, res) => {
+    try {
+      await handler(req, res);
+    } catch (err) {
+      if (err instanceof UserFacingError) {
+        s.audit.record(actorOf(req, res.locals.session), action, {
+          target: typeof req.params.stack === 'string' ? req.params.stack : typeof req.params.recipe === 'string' ? req.params.recipe : undefined,
+          outcome: 'denied',
+          detail: { status: err.status, error: err.message },
+        });
+      }
+      throw err;
+    }
+  };
+}
