@@ -1,26 +1,15 @@
 // First run in a real Chromium against the real node process: setup, people, roles, logout, no-JS and a phone screen.
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM, haveChromium } from '../support/requirements.ts';
+import { haveChromium } from '../support/requirements.ts';
+import { cspErrors, launchChromium, watchErrors } from '../support/browser.ts';
 import { REPO_ROOT, startNode, type NodeProcess } from '../support/server.ts';
 
 const ADMIN_PASSWORD = 'first admin password';
 const STEWARD_PASSWORD = 'sam steward password';
 const ACTION_TIMEOUT_MS = 15_000;
-
-/** Console errors and uncaught page errors, to check that nothing was blocked by the Content Security Policy. */
-function watchErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on('console', (msg) => {
-    if (msg.type() === 'error') errors.push(msg.text());
-  });
-  page.on('pageerror', (err) => errors.push(`pageerror: ${err.message}`));
-  return errors;
-}
-
-const cspErrors = (errors: string[]) => errors.filter((e) => /content security policy/i.test(e));
 
 describe.skipIf(!haveChromium())('first run in a real browser', () => {
   let browser: Browser;
@@ -47,19 +36,7 @@ describe.skipIf(!haveChromium())('first run in a real browser', () => {
   }
 
   beforeAll(async () => {
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-dev-shm-usage',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium();
     // No Docker here on purpose: the dashboard must be empty whatever else runs on this machine's swarm,
     // and pages must still render, with a banner saying Docker does not answer.
     node = await startNode({ env: { DOCKER_SOCKET: '/nonexistent/docker.sock' } });

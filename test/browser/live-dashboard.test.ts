@@ -5,9 +5,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
-import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM, DOCKER_SOCKET, haveChromium, haveDocker } from '../support/requirements.ts';
+import { DOCKER_SOCKET, haveChromium, haveDocker } from '../support/requirements.ts';
+import { cspErrors, launchChromium, watchErrors } from '../support/browser.ts';
 import { startNode, type NodeProcess } from '../support/server.ts';
 import { coopCloudStack, deployStack, ensureTestImage, removeStack } from '../support/swarm.ts';
 
@@ -25,18 +26,6 @@ const id = randomBytes(3).toString('hex');
 const STACK = `live${id}_lores_test`;
 const DOMAIN = `live-${id}.node.example.org`;
 const SERVICE = `${STACK}_app`;
-
-/** Console errors and uncaught page errors, to check that nothing was blocked by the Content Security Policy. */
-function watchErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on('console', (msg) => {
-    if (msg.type() === 'error') errors.push(msg.text());
-  });
-  page.on('pageerror', (err) => errors.push(`pageerror: ${err.message}`));
-  return errors;
-}
-
-const cspErrors = (errors: string[]) => errors.filter((e) => /content security policy/i.test(e));
 
 /** Matches an element whose whole text is `running/desired`, e.g. exactly "2/2" (not "12/12"). */
 const exactly = (text: string) => new RegExp(`^\\s*${text.replace('/', '\\/')}\\s*$`);
@@ -132,19 +121,7 @@ describe.skipIf(!canRun)('live dashboard in a real browser', () => {
     const adminPasswordFile = path.join(secretDir, 'admin_password');
     writeFileSync(adminPasswordFile, `${ADMIN_PASSWORD}\n`, { mode: 0o600 });
     node = await startNode({ adminPasswordFile, env: { DOCKER_SOCKET } });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-dev-shm-usage',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium();
   }, 180_000);
 
   afterAll(async () => {
