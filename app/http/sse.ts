@@ -20,6 +20,7 @@ export function openSse(req: Request, res: Response): SseChannel {
   res.flushHeaders();
   res.write('retry: 2000\n\n');
   let closed = false;
+  const lastSent = new Map<string, string>();
   const closers: (() => void)[] = [];
   const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS);
   const close = () => {
@@ -33,6 +34,9 @@ export function openSse(req: Request, res: Response): SseChannel {
   return {
     send(event, html) {
       if (closed) return false;
+      // The same page state twice is nothing new for the viewer (append-only events are never identical in a row).
+      if (event !== 'line' && lastSent.get(event) === html) return true;
+      if (event !== 'line') lastSent.set(event, html);
       const data = html.split('\n').map((l) => `data: ${l}`).join('\n');
       return res.write(`event: ${event}\n${data}\n\n`);
     },

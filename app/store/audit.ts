@@ -1,4 +1,4 @@
-import type { Db } from './db.ts';
+import { prep, type Db } from './db.ts';
 
 export type AuditOutcome = 'ok' | 'denied' | 'failed';
 export type AuditEntry = {
@@ -14,7 +14,7 @@ export type AuditRow = Omit<AuditEntry, 'detail'> & { id: number; at: number; de
 export function auditStore(db: Db) {
   return {
     append(entry: AuditEntry, at: number): void {
-      db.prepare('INSERT INTO audit_log (at, actor, ip, action, target, outcome, detail) VALUES (?, ?, ?, ?, ?, ?, ?)').run(
+      prep(db, 'INSERT INTO audit_log (at, actor, ip, action, target, outcome, detail) VALUES (?, ?, ?, ?, ?, ?, ?)').run(
         at,
         entry.actor,
         entry.ip,
@@ -39,7 +39,7 @@ export function auditStore(db: Db) {
       const sql = `SELECT id, at, actor, ip, action, target, outcome, detail FROM audit_log ${
         where.length ? `WHERE ${where.join(' AND ')}` : ''
       } ORDER BY id DESC LIMIT ?`;
-      return db.prepare(sql).all(...args, opts.limit) as AuditRow[];
+      return prep(db, sql).all(...args, opts.limit) as AuditRow[];
     },
   };
 }

@@ -6,6 +6,17 @@ import { migrations, type Migration } from './migrations.ts';
 
 export type Db = Database.Database;
 
+const statements = new WeakMap<Db, Map<string, Database.Statement>>();
+
+/** Compiles each SQL text once per connection: pages run the same few queries on every request. */
+export function prep(db: Db, sql: string): Database.Statement {
+  let cache = statements.get(db);
+  if (!cache) statements.set(db, (cache = new Map()));
+  let stmt = cache.get(sql);
+  if (!stmt) cache.set(sql, (stmt = db.prepare(sql)));
+  return stmt;
+}
+
 export function openDb(dataDir: string, list: Migration[] = migrations): Db {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const db = new Database(path.join(dataDir, 'lores-node.sqlite'));

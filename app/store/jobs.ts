@@ -1,4 +1,4 @@
-import type { Db } from './db.ts';
+import { prep, type Db } from './db.ts';
 
 export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'interrupted';
 export type JobRow = {
@@ -31,14 +31,14 @@ export function jobStore(db: Db) {
       return this.byId(Number(info.lastInsertRowid))!;
     },
     byId(id: number): JobRow | undefined {
-      const r = db.prepare(`SELECT ${COLS} FROM jobs WHERE id = ?`).get(id) as Raw | undefined;
+      const r = prep(db, `SELECT ${COLS} FROM jobs WHERE id = ?`).get(id) as Raw | undefined;
       return r && toRow(r);
     },
     markRunning(id: number, now: number): void {
-      db.prepare("UPDATE jobs SET state = 'running', started_at = ? WHERE id = ?").run(now, id);
+      prep(db, "UPDATE jobs SET state = 'running', started_at = ? WHERE id = ?").run(now, id);
     },
     finish(id: number, state: Exclude<JobState, 'queued' | 'running'>, fields: { exitCode?: number | null; error?: string | null }, now: number): void {
-      db.prepare('UPDATE jobs SET state = ?, finished_at = ?, exit_code = ?, error = ? WHERE id = ?').run(
+      prep(db, 'UPDATE jobs SET state = ?, finished_at = ?, exit_code = ?, error = ? WHERE id = ?').run(
         state,
         now,
         fields.exitCode ?? null,
@@ -48,7 +48,7 @@ export function jobStore(db: Db) {
     },
     /** Jobs a previous process left unfinished. */
     unfinished(): JobRow[] {
-      return (db.prepare(`SELECT ${COLS} FROM jobs WHERE state IN ('queued', 'running') ORDER BY id`).all() as Raw[]).map(toRow);
+      return (prep(db, `SELECT ${COLS} FROM jobs WHERE state IN ('queued', 'running') ORDER BY id`).all() as Raw[]).map(toRow);
     },
     list(opts: { limit: number; app?: string; beforeId?: number }): JobRow[] {
       const where: string[] = [];
@@ -62,19 +62,19 @@ export function jobStore(db: Db) {
         args.push(opts.beforeId);
       }
       const sql = `SELECT ${COLS} FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
-      return (db.prepare(sql).all(...args, opts.limit) as Raw[]).map(toRow);
+      return (prep(db, sql).all(...args, opts.limit) as Raw[]).map(toRow);
     },
     appendOutput(jobId: number, lines: { stream: string; line: string }[], now: number, firstSeq: number): void {
-      const insert = db.prepare('INSERT INTO job_output (job_id, seq, at, stream, line) VALUES (?, ?, ?, ?, ?)');
+      const insert = prep(db, 'INSERT INTO job_output (job_id, seq, at, stream, line) VALUES (?, ?, ?, ?, ?)');
       db.transaction(() => {
         lines.forEach((l, i) => insert.run(jobId, firstSeq + i, now, l.stream, l.line));
       })();
     },
     output(jobId: number, afterSeq = -1): OutputLine[] {
-      return db.prepare('SELECT seq, at, stream, line FROM job_output WHERE job_id = ? AND seq > ? ORDER BY seq').all(jobId, afterSeq) as OutputLine[];
+      return prep(db, 'SELECT seq, at, stream, line FROM job_output WHERE job_id = ? AND seq > ? ORDER BY seq').all(jobId, afterSeq) as OutputLine[];
     },
     lastSeq(jobId: number): number {
-      return (db.prepare('SELECT coalesce(max(seq), -1) AS s FROM job_output WHERE job_id = ?').get(jobId) as { s: number }).s;
+      return (prep(db, 'SELECT coalesce(max(seq), -1) AS s FROM job_output WHERE job_id = ?').get(jobId) as { s: number }).s;
     },
   };
 }

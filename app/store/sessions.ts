@@ -1,4 +1,4 @@
-import type { Db } from './db.ts';
+import { prep, type Db } from './db.ts';
 
 export type SessionRow = {
   idHash: string;
@@ -13,7 +13,7 @@ export type SessionRow = {
 export function sessionStore(db: Db) {
   return {
     insert(s: SessionRow): void {
-      db.prepare(
+      prep(db, 
         'INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, expires_at, ip, user_agent) VALUES (?, ?, ?, ?, ?, ?, ?)',
       ).run(s.idHash, s.userId, s.csrfToken, s.createdAt, s.expiresAt, s.ip, s.userAgent);
     },
@@ -27,19 +27,19 @@ export function sessionStore(db: Db) {
     },
     countForUser(userId: number, now: number): number {
       return (
-        db.prepare('SELECT count(*) AS n FROM sessions WHERE user_id = ? AND expires_at > ?').get(userId, now) as {
+        prep(db, 'SELECT count(*) AS n FROM sessions WHERE user_id = ? AND expires_at > ?').get(userId, now) as {
           n: number;
         }
       ).n;
     },
     remove(idHash: string): void {
-      db.prepare('DELETE FROM sessions WHERE id_hash = ?').run(idHash);
+      prep(db, 'DELETE FROM sessions WHERE id_hash = ?').run(idHash);
     },
     removeForUser(userId: number): number {
-      return db.prepare('DELETE FROM sessions WHERE user_id = ?').run(userId).changes;
+      return prep(db, 'DELETE FROM sessions WHERE user_id = ?').run(userId).changes;
     },
     removeExpired(now: number): number {
-      return db.prepare('DELETE FROM sessions WHERE expires_at <= ?').run(now).changes;
+      return prep(db, 'DELETE FROM sessions WHERE expires_at <= ?').run(now).changes;
     },
   };
 }

@@ -1,11 +1,11 @@
-import type { Db } from './db.ts';
+import { prep, type Db } from './db.ts';
 
 export type StoppedService = { stack: string; service: string; mode: 'replicated' | 'global'; replicas: number; stoppedAt: number; stoppedBy: string | null };
 
 export function stoppedServiceStore(db: Db) {
   return {
     save(rows: StoppedService[]): void {
-      const insert = db.prepare(
+      const insert = prep(db, 
         'INSERT INTO stopped_services (stack, service, mode, replicas, stopped_at, stopped_by) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(stack, service) DO UPDATE SET mode = excluded.mode, replicas = excluded.replicas, stopped_at = excluded.stopped_at, stopped_by = excluded.stopped_by',
       );
       db.transaction(() => {
@@ -18,7 +18,7 @@ export function stoppedServiceStore(db: Db) {
         .all(stack) as StoppedService[];
     },
     forget(stack: string, service: string): void {
-      db.prepare('DELETE FROM stopped_services WHERE stack = ? AND service = ?').run(stack, service);
+      prep(db, 'DELETE FROM stopped_services WHERE stack = ? AND service = ?').run(stack, service);
     },
   };
 }

@@ -1,4 +1,4 @@
-import type { Db } from './db.ts';
+import { prep, type Db } from './db.ts';
 import type { Role } from '../validation.ts';
 
 export type User = {
@@ -21,13 +21,13 @@ export function userStore(db: Db) {
   const cols = 'id, username, role, disabled, created_at';
   return {
     count(): number {
-      return (db.prepare('SELECT count(*) AS n FROM users').get() as { n: number }).n;
+      return (prep(db, 'SELECT count(*) AS n FROM users').get() as { n: number }).n;
     },
     list(): User[] {
-      return (db.prepare(`SELECT ${cols} FROM users ORDER BY username`).all() as UserRow[]).map(toUser);
+      return (prep(db, `SELECT ${cols} FROM users ORDER BY username`).all() as UserRow[]).map(toUser);
     },
     byId(id: number): User | undefined {
-      const row = db.prepare(`SELECT ${cols} FROM users WHERE id = ?`).get(id) as UserRow | undefined;
+      const row = prep(db, `SELECT ${cols} FROM users WHERE id = ?`).get(id) as UserRow | undefined;
       return row && toUser(row);
     },
     /** The user and their password hash, for checking a login. */
@@ -44,13 +44,13 @@ export function userStore(db: Db) {
       return this.byId(Number(info.lastInsertRowid))!;
     },
     setPassword(id: number, passwordHash: string, now: number): void {
-      db.prepare('UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?').run(passwordHash, now, id);
+      prep(db, 'UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?').run(passwordHash, now, id);
     },
     setDisabled(id: number, disabled: boolean, now: number): void {
-      db.prepare('UPDATE users SET disabled = ?, updated_at = ? WHERE id = ?').run(disabled ? 1 : 0, now, id);
+      prep(db, 'UPDATE users SET disabled = ?, updated_at = ? WHERE id = ?').run(disabled ? 1 : 0, now, id);
     },
     remove(id: number): void {
-      db.prepare('DELETE FROM users WHERE id = ?').run(id);
+      prep(db, 'DELETE FROM users WHERE id = ?').run(id);
     },
   };
 }

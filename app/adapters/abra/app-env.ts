@@ -1,5 +1,5 @@
 // abra's app env files ($ABRA_DIR/servers/default/<domain>.env): the truth for how an app is configured.
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { domainSchema } from '../../validation.ts';
 import { readEnvValues, writeFileAtomic } from '../../services/env-file.ts';
@@ -16,12 +16,26 @@ export function describeEnv(domain: string, envPath: string, text: string): Inst
   return { domain, stack: values.get('STACK_NAME') || stackNameFor(domain), recipe, version, envPath };
 }
 
+// Pages list installed apps on every render: re-read an env file only when it changed on disk.
+const parsed = new Map<string, { mtimeMs: number; size: number; app: InstalledApp }>();
+
 export function listInstalled(abraDir: string): InstalledApp[] {
   const dir = serverDir(abraDir);
   if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((f) => f.endsWith('.env') && domainSchema.safeParse(f.slice(0, -4)).success)
-    .map((f) => describeEnv(f.slice(0, -4), path.join(dir, f), readFileSync(path.join(dir, f), 'utf8')));
+  const apps: InstalledApp[] = [];
+  for (const f of readdirSync(dir)) {
+    if (!f.endsWith('.env') || !domainSchema.safeParse(f.slice(0, -4)).success) continue;
+    const file = path.join(dir, f);
+    const st = statSync(file, { throwIfNoEntry: false });
+    if (!st) continue;
+    let hit = parsed.get(file);
+    if (!hit || hit.mtimeMs !== st.mtimeMs || hit.size !== st.size) {
+      hit = { mtimeMs: st.mtimeMs, size: st.size, app: describeEnv(f.slice(0, -4), file, readFileSync(file, 'utf8')) };
+      parsed.set(file, hit);
+    }
+    apps.push(hit.app);
+  }
+  return apps;
 }
 
 export function readAppEnv(abraDir: string, domain: string): string | undefined {

@@ -126,6 +126,7 @@ export class LiveModel extends EventEmitter<{ change: [stacks: Set<string | null
   #retryMs = 250;
   #retryTimer: NodeJS.Timeout | null = null;
   #pendingServices = new Set<string>();
+  #pendingFollowUps = new Set<string>();
   #pendingNodes = false;
   #flushTimer: NodeJS.Timeout | null = null;
   #health = new Map<string, string>(); // containerId → health status, from events
@@ -179,8 +180,8 @@ export class LiveModel extends EventEmitter<{ change: [stacks: Set<string | null
     for (const s of services) {
       seen.add(s.ID);
       const next = this.#toService(s, byService.get(s.ID) ?? []);
+      if (JSON.stringify(this.services.get(s.ID)) !== JSON.stringify(next)) changed.add(next.stack);
       this.services.set(s.ID, next);
-      changed.add(next.stack);
       this.#followUps.delete(s.ID);
       if (this.#converging(next)) this.#followUp(s.ID);
     }
@@ -314,8 +315,9 @@ export class LiveModel extends EventEmitter<{ change: [stacks: Set<string | null
     await this.#readHealth(tasks);
     const next = this.#toService(raw, tasks);
     this.stats.serviceRereads += 1;
+    // Only a real difference is a change: re-reads while a service converges often find nothing new.
+    if (JSON.stringify(this.services.get(id)) !== JSON.stringify(next)) changed.add(next.stack);
     this.services.set(id, next);
-    changed.add(next.stack);
     if (this.#converging(next)) this.#followUp(id);
     else this.#followUps.delete(id);
   }
@@ -328,11 +330,15 @@ export class LiveModel extends EventEmitter<{ change: [stacks: Set<string | null
     const done = this.#followUps.get(id) ?? 0;
     if (done >= MAX_FOLLOW_UPS) return;
     this.#followUps.set(id, done + 1);
-    this.#pendingServices.add(id);
+    this.#pendingFollowUps.add(id);
+    // Soon at first, then less often: a crash-looping service should not be re-read every 400 ms for long.
+    const delay = Math.min(FOLLOW_UP_MS * 2 ** Math.floor(done / 5), 5000);
     this.#followUpTimer ??= setTimeout(() => {
       this.#followUpTimer = null;
+      for (const sid of this.#pendingFollowUps) this.#pendingServices.add(sid);
+      this.#pendingFollowUps.clear();
       this.#flushTimer ??= setTimeout(() => void this.#flush(), 0);
-    }, FOLLOW_UP_MS);
+    }, delay);
   }
 
   /** Health lives on containers, not tasks: inspect running local containers we have not heard about yet. */

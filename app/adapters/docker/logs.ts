@@ -27,6 +27,8 @@ export async function serviceLogs(
     timestamps: true,
   })) as unknown as Readable | Buffer;
   const source: Readable = Buffer.isBuffer(raw) ? new PassThrough().end(raw) : raw;
+  // A followed log is long-lived: the client's request timeout must not cut it while the service is quiet.
+  (source as Readable & { socket?: { setTimeout(ms: number): unknown } }).socket?.setTimeout(0);
   open += 1;
   source.once('close', () => (open -= 1));
   let pending: Buffer = Buffer.alloc(0);
