@@ -65,8 +65,11 @@ export function lifecycleService(deps: { abra: Abra; abraDir: string; jobs: JobR
       const [kind, ...rest] = name.split('.');
       const key = rest.join('.');
       if (kind === 'env' || kind === 'enable') {
-        if (!fields.has(key)) throw new UserFacingError(`“${key.slice(0, 64)}” is not a setting of this recipe.`);
-        if (kind === 'env') changes.set.set(key, parse(envValueSchema, raw, key));
+        const field = fields.get(key);
+        if (!field) throw new UserFacingError(`“${key.slice(0, 64)}” is not a setting of this recipe.`);
+        // An opt-in left unticked stays commented out: what its box holds is neither used nor checked.
+        const used = !(field.optional && form[`enable.${key}`] === undefined);
+        if (kind === 'env' && used) changes.set.set(key, parse(envValueSchema, raw, key));
       } else if (kind === 'overlay') {
         if (!overlays.has(key)) throw new UserFacingError(`“${key.slice(0, 64)}” is not an option of this recipe.`);
       }

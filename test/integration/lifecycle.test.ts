@@ -96,7 +96,15 @@ describe.skipIf(!dockerThere)('app lifecycle through abra (test double, real swa
 
   let installJob: number;
   it('installs from the generated form: app new, settings written with comments kept, secrets generated once, deployed', async () => {
-    const job = await finished(await post('/install/lores-test-app', { version: '1.0.0+1.0', domain: DOMAIN, 'env.GREETING': 'friends', 'overlay.compose.worker.yml': 'on', deploy: 'on' }));
+    const job = await finished(await post('/install/lores-test-app', {
+        version: '1.0.0+1.0',
+        domain: DOMAIN,
+        'env.GREETING': 'friends',
+        // Sent as the form pre-fills it, but its "Use" box is not ticked: not used, so not checked either.
+        'env.EXTRA_DOMAINS': "', `www.lores-test-app.example.com`'",
+        'overlay.compose.worker.yml': 'on',
+        deploy: 'on',
+      }));
     installJob = job.id;
     expect(job.state, output(job.id)).toBe('succeeded');
     const env = envText();

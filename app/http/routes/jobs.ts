@@ -38,6 +38,9 @@ export function jobRoutes(s: Services): Router {
 
   r.get('/jobs/:id/live', (req, res) => {
     const row = job(req.params.id);
+    // The secrets button belongs with the state: it appears when the install has generated them.
+    const stateHtml = (current: JobRow) =>
+      renderPartial(res, 'job-state', { job: current, hasSecrets: s.lifecycle.hasSecrets(current.id) && current.actor === res.locals.session?.user.username });
     const sse = openSse(req, res);
     // Lines written between the page's render and this connection are sent first, then new ones as they come.
     let lastSeq = typeof req.query.after === 'string' ? Number(req.query.after) : -1;
@@ -49,11 +52,11 @@ export function jobRoutes(s: Services): Router {
     const pushApp = coalesce(200, () => sse.send('app', renderPartial(res, 'job-app', { app: appOf(row) })));
     const unsubscribe = s.jobs.subscribe(row.id, (e) => {
       if (e.type === 'line') sendLine(e);
-      else sse.send('state', renderPartial(res, 'job-state', { job: s.store.jobs.byId(row.id)! }));
+      else sse.send('state', stateHtml(s.store.jobs.byId(row.id)!));
     });
     for (const l of s.store.jobs.output(row.id, lastSeq)) sendLine(l);
     const current = s.store.jobs.byId(row.id)!;
-    if (current.state !== 'running' && current.state !== 'queued') sse.send('state', renderPartial(res, 'job-state', { job: current }));
+    if (current.state !== 'running' && current.state !== 'queued') sse.send('state', stateHtml(current));
     const onModel = (stacks: Set<string | null>) => row.app && stacks.has(row.app) && pushApp.poke();
     s.model.on('change', onModel);
     sse.onClose(() => {
