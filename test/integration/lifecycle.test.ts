@@ -190,7 +190,16 @@ describe.skipIf(!dockerThere)('app lifecycle through abra (test double, real swa
     } finally {
       short.close();
     }
+    setFaults(abraDir, { 'app secret generate': 'garbage' });
+    const other = `g${id}.lores.test`;
+    const garbled = await node.services.jobs.finished(
+      (await node.services.lifecycle.install({ recipe: 'lores-test-app', version: '1.0.0+1.0', domain: other, deploy: false, form: {} }, { name: 'sam', ip: null })).id,
+    );
+    expect(garbled.state).toBe('failed');
+    expect(garbled.error).toContain('not the expected JSON');
     setFaults(abraDir, {});
+    const cleaned = await node.services.jobs.finished(node.services.lifecycle.remove(other, other, { name: 'sam', ip: null }).id);
+    expect(cleaned.state, output(cleaned.id)).toBe('succeeded');
   });
 
   it('undeploys, then removes only after the domain is typed, saying what goes', async () => {
