@@ -110,8 +110,22 @@ export function appsFrom(model: Pick<LiveModel, 'services' | 'nodes'>, installed
   return apps.sort((a, b) => Number(b.coopCloud) - Number(a.coopCloud) || (a.domain ?? a.stack).localeCompare(b.domain ?? b.stack));
 }
 
-export function nodesFrom(model: Pick<LiveModel, 'nodes'>): NodeState[] {
-  return [...model.nodes.values()].sort((a, b) => a.hostname.localeCompare(b.hostname));
+export type NodeView = NodeState & { freeCpus: number; freeMemoryBytes: number; tasks: number };
+
+/** Swarm nodes with what is left after the reservations of the tasks meant to run on them. */
+export function nodesFrom(model: Pick<LiveModel, 'nodes' | 'services'>): NodeView[] {
+  const tasks = [...model.services.values()].flatMap((s) => s.tasks).filter((t) => t.desiredState === 'running');
+  return [...model.nodes.values()]
+    .map((n) => {
+      const here = tasks.filter((t) => t.nodeId === n.id);
+      return {
+        ...n,
+        tasks: here.length,
+        freeCpus: Math.max(0, n.cpus - here.reduce((sum, t) => sum + t.reservedCpus, 0)),
+        freeMemoryBytes: Math.max(0, n.memoryBytes - here.reduce((sum, t) => sum + t.reservedMemoryBytes, 0)),
+      };
+    })
+    .sort((a, b) => a.hostname.localeCompare(b.hostname));
 }
 
 /** One sentence on an app's live state, for job pages after a restart. */

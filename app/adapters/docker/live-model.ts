@@ -18,6 +18,9 @@ export type TaskState = {
   health: string | null;
   containerId: string | null;
   updatedAt: string;
+  /** What the task reserved on its swarm node (compose deploy.resources.reservations). */
+  reservedCpus: number;
+  reservedMemoryBytes: number;
 };
 
 export type ServiceState = {
@@ -60,6 +63,7 @@ type RawTask = {
   DesiredState: string;
   UpdatedAt?: string;
   Status: { State: string; Message?: string; Err?: string; Timestamp?: string; ContainerStatus?: { ContainerID?: string; ExitCode?: number } };
+  Spec?: { Resources?: { Reservations?: { NanoCPUs?: number; MemoryBytes?: number } } };
 };
 
 type RawService = {
@@ -107,6 +111,8 @@ export function toTask(t: RawTask, health: string | null): TaskState {
     health,
     containerId: t.Status.ContainerStatus?.ContainerID ?? null,
     updatedAt: t.Status.Timestamp ?? t.UpdatedAt ?? '',
+    reservedCpus: (t.Spec?.Resources?.Reservations?.NanoCPUs ?? 0) / 1e9,
+    reservedMemoryBytes: t.Spec?.Resources?.Reservations?.MemoryBytes ?? 0,
   };
 }
 
