@@ -16,6 +16,7 @@ describe.skipIf(!dockerThere)('healthz with Docker', () => {
   it('reports the process, the store and the real daemon, without login', async () => {
     const res = await supertest(node.app).get('/healthz').expect(200);
     expect(res.body.status).toBe('ok');
+    expect(res.body.version).toMatch(/^\d+\.\d+\.\d+/);
     expect(res.body.store.ok).toBe(true);
     expect(res.body.docker.ok).toBe(true);
     expect(res.body.docker.swarm).toBe('active');

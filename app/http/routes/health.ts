@@ -2,6 +2,7 @@
 import { Router } from 'express';
 import { dockerStatus } from '../../adapters/docker/client.ts';
 import type { Services } from '../context.ts';
+import { NODE_VERSION } from '../../version.ts';
 
 export function healthRoutes(s: Services): Router {
   const r = Router();
@@ -11,6 +12,7 @@ export function healthRoutes(s: Services): Router {
     // Docker being down is reported, not fatal: the node can still show its pages and recover.
     res.status(store ? 200 : 503).json({
       status: store ? 'ok' : 'failing',
+      version: NODE_VERSION,
       process: { pid: process.pid, uptimeSeconds: Math.round(process.uptime()), rssBytes: process.memoryUsage.rss() },
       store: { ok: store },
       docker,

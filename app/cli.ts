@@ -1,0 +1,65 @@
+// The node's command line, for operators (via `abra app cmd`, see recipe/abra.sh):
+//   node dist/app/cli.js reset-admin-password --username admin --password-file /run/secrets/admin_password
+//   node dist/app/cli.js export-config
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from './config.ts';
+import { createStore } from './store/index.ts';
+import { auditLog } from './services/audit.ts';
+import { hashPassword } from './services/passwords.ts';
+import { settingsService } from './services/settings.ts';
+import { ZodError } from 'zod';
+import { describeIssues, passwordSchema, usernameSchema } from './validation.ts';
+
+const CLI_ACTOR = { name: 'command line', ip: null };
+
+async function resetAdminPassword(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { username: { type: 'string', default: 'admin' }, 'password-file': { type: 'string' } } });
+  const username = usernameSchema.parse(values.username);
+  if (!values['password-file']) throw new Error('--password-file is required');
+  const password = passwordSchema.safeParse(readFileSync(values['password-file'], 'utf8').replace(/\r?\n$/, ''));
+  if (!password.success) throw new Error(`The password in ${values['password-file']} ${password.error.issues[0]?.message}`);
+  const config = loadConfig();
+  const store = createStore(config.dataDir);
+  try {
+    const now = Date.now();
+    const hash = await hashPassword(password.data);
+    const found = store.users.credentials(username);
+    if (found && found.user.role !== 'admin') throw new Error(`${username} is a ${found.user.role}, not an admin`);
+    store.transaction(() => {
+      const user = found?.user ?? store.users.create({ username, role: 'admin', passwordHash: hash }, now);
+      store.users.setPassword(user.id, hash, now);
+      store.users.setDisabled(user.id, false, now);
+      store.sessions.removeForUser(user.id);
+    });
+    auditLog(store.audit, Date.now).record(CLI_ACTOR, 'user.password-reset', { target: username, detail: { via: 'cli' } });
+    console.log(`The password of ${username} is reset; their sessions were ended.`);
+  } finally {
+    store.close();
+  }
+}
+
+function exportConfig(): void {
+  const config = loadConfig();
+  const store = createStore(config.dataDir);
+  try {
+    const settings = settingsService(store, { nodeDomain: config.nodeDomain }, Date.now).current();
+    const users = store.users.list().map(({ username, role, disabled }) => ({ username, role, disabled }));
+    console.log(JSON.stringify({ settings, users }, null, 2));
+  } finally {
+    store.close();
+  }
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  if (command === 'reset-admin-password') return resetAdminPassword(rest);
+  if (command === 'export-config') return exportConfig();
+  throw new Error('usage: cli.js reset-admin-password --username <name> --password-file <file> | export-config');
+}
+
+main(process.argv.slice(2)).catch((err: Error) => {
+  const message = err instanceof ZodError ? describeIssues(err, { value: 'The username' }) : err instanceof ConfigError ? err.message : err.message;
+  console.error(`lores-node: ${message}`);
+  process.exit(1);
+});
