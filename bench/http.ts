@@ -1,6 +1,7 @@
 // HTTP for the bench over node:http with explicit keep-alive agents: timing a request, logging in, following SSE.
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
+import { takeSseEvents } from '../test/support/sse.ts';
 
 export type Timed = { status: number; ms: number; body: string };
 
@@ -105,14 +106,9 @@ export class SseClient {
           let buffer = '';
           res.on('data', (chunk: string) => {
             const at = performance.now();
-            buffer += chunk;
-            let end: number;
-            while ((end = buffer.indexOf('\n\n')) >= 0) {
-              const block = buffer.slice(0, end);
-              buffer = buffer.slice(end + 2);
-              const event = /^event: (.*)$/m.exec(block)?.[1];
-              if (!event) continue;
-              const data = [...block.matchAll(/^data: ?(.*)$/gm)].map((m) => m[1]).join('\n');
+            const taken = takeSseEvents(buffer + chunk);
+            buffer = taken.rest;
+            for (const { event, data } of taken.events) {
               client.events += 1;
               for (const fn of client.#listeners) fn({ event, data, at });
             }

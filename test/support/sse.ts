@@ -1,6 +1,19 @@
 // A minimal Server-Sent Events reader for tests: collects events until a condition holds or time runs out.
 export type SseEvent = { event: string; data: string; at: number };
 
+/** Splits the complete `event:`/`data:` blocks off a buffer of SSE text; returns them and what is left. */
+export function takeSseEvents(buffer: string): { events: { event: string; data: string }[]; rest: string } {
+  const events: { event: string; data: string }[] = [];
+  let end: number;
+  while ((end = buffer.indexOf('\n\n')) >= 0) {
+    const block = buffer.slice(0, end);
+    buffer = buffer.slice(end + 2);
+    const event = /^event: (.*)$/m.exec(block)?.[1];
+    if (event) events.push({ event, data: [...block.matchAll(/^data: ?(.*)$/gm)].map((m) => m[1]).join('\n') });
+  }
+  return { events, rest: buffer };
+}
+
 export async function readSse(
   url: string,
   headers: Record<string, string>,
@@ -19,15 +32,10 @@ export async function readSse(
     for (;;) {
       const { value, done } = await reader.read();
       if (done) break;
-      buffer += value;
-      let end: number;
-      while ((end = buffer.indexOf('\n\n')) >= 0) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const event = /^event: (.*)$/m.exec(block)?.[1];
-        if (!event) continue;
-        const data = [...block.matchAll(/^data: ?(.*)$/gm)].map((m) => m[1]).join('\n');
-        const e = { event, data, at: Date.now() };
+      const taken = takeSseEvents(buffer + value);
+      buffer = taken.rest;
+      for (const parsed of taken.events) {
+        const e = { ...parsed, at: Date.now() };
         events.push(e);
         if (until(e, events)) return events;
       }
