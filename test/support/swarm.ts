@@ -29,6 +29,8 @@ export type ServiceSpec = {
   global?: boolean;
   labels?: Record<string, string>;
   healthcheck?: { test: string[]; interval: string; timeout: string; retries: number; start_period?: string };
+  /** Swarm's restart condition: `on-failure` (default here) leaves a task that exited 0 stopped, `any` restarts it. */
+  restart?: 'on-failure' | 'any';
 };
 
 /** A stack shaped like a Co-op Cloud app: `app` carries the coop-cloud and Traefik labels abra and the recipe set. */
@@ -59,7 +61,7 @@ export function composeFor(services: Record<string, ServiceSpec>): string {
         mode: s.global ? 'global' : 'replicated',
         ...(s.global ? {} : { replicas: s.replicas ?? 1 }),
         labels: s.labels ?? {},
-        restart_policy: { condition: 'on-failure', delay: '1s' },
+        restart_policy: { condition: s.restart ?? 'on-failure', delay: '1s' },
         update_config: { delay: '0s', monitor: '1s' },
       },
       stop_grace_period: '2s',
