@@ -1,5 +1,6 @@
 // Shared validators for anything a person types that later reaches SQLite, abra or Docker.
 import { z } from 'zod';
+import { UserFacingError } from './services/errors.ts';
 
 // RFC 1123 host names: labels of letters, digits and hyphens, not starting or ending with a hyphen.
 const DOMAIN_RE = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$/;
@@ -38,4 +39,11 @@ export function describeIssues(error: z.ZodError, labels: Record<string, string>
       return `${labels[key] ?? key} ${issue.message}`;
     })
     .join('; ');
+}
+
+/** The parsed value, or a 400 that says in one sentence what is wrong with it. */
+export function parseOrRefuse<S extends z.ZodType>(schema: S, value: unknown, labels: Record<string, string> = {}): z.infer<S> {
+  const result = schema.safeParse(value);
+  if (!result.success) throw new UserFacingError(describeIssues(result.error, labels));
+  return result.data;
 }

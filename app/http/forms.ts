@@ -1,12 +1,10 @@
 // Parse a form body or path parameter with a schema; a bad value becomes a 400 that says what is wrong.
 import type { z } from 'zod';
 import { UserFacingError } from '../services/errors.ts';
-import { describeIssues, idSchema } from '../validation.ts';
+import { idSchema, parseOrRefuse } from '../validation.ts';
 
 export function parseForm<S extends z.ZodType>(schema: S, input: unknown, labels: Record<string, string> = {}): z.infer<S> {
-  const result = schema.safeParse(input ?? {});
-  if (!result.success) throw new UserFacingError(describeIssues(result.error, labels));
-  return result.data;
+  return parseOrRefuse(schema, input ?? {}, labels);
 }
 
 export function parseId(value: unknown): number {

@@ -1,19 +1,13 @@
 // Apps as stewards see them: one per stack, summarised from the live model.
-import { isCoopCloudApp, readAppLabels } from '../adapters/docker/labels.ts';
+import { isCoopCloudApp, readAppLabels, type AppLabels } from '../adapters/docker/labels.ts';
 import type { LiveModel, NodeState, ServiceState } from '../adapters/docker/live-model.ts';
 import type { InstalledApp } from '../adapters/abra/app-env.ts';
 
 export type AppStatus = 'running' | 'starting' | 'degraded' | 'failing' | 'stopped' | 'updating' | 'not deployed';
 
-export type AppView = {
+export type AppView = AppLabels & {
   stack: string;
   coopCloud: boolean;
-  recipe?: string;
-  version?: string;
-  chaos: boolean;
-  chaosVersion?: string;
-  domain?: string;
-  extraDomains: string[];
   status: AppStatus;
   desired: number;
   running: number;

@@ -8,7 +8,8 @@ import { AbraError } from '../adapters/abra/run.ts';
 import { fileAt, imagesAt, listRecipes, recipeVersions, type ServiceImage } from '../adapters/recipes/checkout.ts';
 import type { Store } from '../store/index.ts';
 import type { JobRow } from '../store/jobs.ts';
-import { domainSchema, describeIssues } from '../validation.ts';
+import type { z, ZodType } from 'zod';
+import { domainSchema, parseOrRefuse } from '../validation.ts';
 import type { Actor } from './audit.ts';
 import { applyEnvChanges, envValueSchema, parseEnvSample, readEnvValues, type EnvChanges, type EnvSample } from './env-file.ts';
 import { UserFacingError } from './errors.ts';
@@ -29,11 +30,7 @@ export function lifecycleService(deps: { abra: Abra; abraDir: string; jobs: JobR
   let status: AbraStatus = { ok: false, problem: 'abra has not been checked yet' };
   const secretsOnce = new Map<number, { owner: string | null; values: { name: string; value: string }[]; expires: number }>();
 
-  function parse<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: import('zod').ZodError } }, value: unknown, label: string): T {
-    const r = schema.safeParse(value);
-    if (!r.success) throw new UserFacingError(describeIssues(r.error, { value: label }));
-    return r.data;
-  }
+  const parse = <S extends ZodType>(schema: S, value: unknown, label: string): z.infer<S> => parseOrRefuse(schema, value, { value: label });
 
   async function knownRecipe(recipe: unknown): Promise<string> {
     const name = parse(recipeNameSchema, recipe, 'The recipe');

@@ -1,7 +1,6 @@
 // Node-wide settings an admin edits on the settings page; env values are the defaults.
 import type { Store } from '../store/index.ts';
-import { domainSchema, describeIssues } from '../validation.ts';
-import { UserFacingError } from './errors.ts';
+import { domainSchema, parseOrRefuse } from '../validation.ts';
 
 export type NodeSettings = { nodeDomain: string };
 
@@ -12,11 +11,10 @@ export function settingsService(store: Store, defaults: NodeSettings, now: () =>
     },
     /** Validates and stores the node's domain; returns the old and new value for the audit log. */
     setNodeDomain(value: string, by: string): { from: string; to: string } {
-      const parsed = domainSchema.safeParse(value);
-      if (!parsed.success) throw new UserFacingError(describeIssues(parsed.error, { value: 'The node’s domain' }));
+      const domain = parseOrRefuse(domainSchema, value, { value: 'The node’s domain' });
       const from = this.current().nodeDomain;
-      store.settings.set('node_domain', parsed.data, by, now());
-      return { from, to: parsed.data };
+      store.settings.set('node_domain', domain, by, now());
+      return { from, to: domain };
     },
   };
 }
