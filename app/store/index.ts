@@ -1,7 +1,9 @@
 // The only door to SQL: everything else talks to these typed stores.
 import { openDb, storeAnswers, type Db } from './db.ts';
 import { auditStore } from './audit.ts';
+import { imagePlatformsStore } from './image-platforms.ts';
 import { jobStore } from './jobs.ts';
+import { remoteCacheStore } from './remote-cache.ts';
 import { sessionStore } from './sessions.ts';
 import { settingsStore } from './settings.ts';
 import { stoppedServiceStore } from './stopped-services.ts';
@@ -18,6 +20,8 @@ export function createStore(dataDir: string) {
     settings: settingsStore(db),
     stoppedServices: stoppedServiceStore(db),
     jobs: jobStore(db),
+    remoteCache: remoteCacheStore(db),
+    imagePlatforms: imagePlatformsStore(db),
     /** Run several store calls atomically. */
     transaction<T>(fn: () => T): T {
       return db.transaction(fn)();

@@ -89,4 +89,28 @@ export const migrations: Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    name: 'remote documents kept for offline use, image platforms',
+    sql: `
+      -- The last good copy of a remote document (the recipe catalogue, Kiwix's OPDS pages), served when offline.
+      CREATE TABLE remote_cache (
+        key TEXT PRIMARY KEY,
+        url TEXT NOT NULL,
+        body TEXT,
+        fetched_at INTEGER,
+        attempted_at INTEGER NOT NULL,
+        error TEXT
+      );
+      -- What platforms an image's manifest (list) offers, as the registry answered through the Docker daemon.
+      CREATE TABLE image_platforms (
+        ref TEXT PRIMARY KEY,
+        digest TEXT,
+        platforms TEXT,
+        error TEXT,
+        checked_at INTEGER NOT NULL
+      );
+      CREATE INDEX image_platforms_digest ON image_platforms(digest);
+    `,
+  },
 ];

@@ -1,7 +1,7 @@
 // Reads recipes from abra's checkouts ($ABRA_DIR/recipes/<name>, git repos with annotated version tags)
 // without touching their working trees (abra checks versions out there), and installs the recipes
 // bundled with the node as such repos, so installs work offline.
-import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { parse } from 'yaml';
@@ -47,18 +47,42 @@ export async function imagesAt(abraDir: string, recipe: string, version: string)
   return Object.entries(doc?.services ?? {}).map(([service, s]) => ({ service, image: String(s?.image ?? '') }));
 }
 
+/** The version a recipe tree declares: the `coop-cloud.${STACK_NAME}.version` label of its `app` service. */
+export function declaredVersion(composeText: string): string | undefined {
+  const doc = parse(composeText) as { services?: Record<string, { deploy?: { labels?: unknown } }> } | null;
+  const labels = doc?.services?.app?.deploy?.labels;
+  const entries = Array.isArray(labels) ? labels.map(String) : Object.entries(labels ?? {}).map(([k, v]) => `${k}=${v}`);
+  const found = entries.map((l) => /^coop-cloud\.\$\{STACK_NAME\}\.version=(.+)$/.exec(l)?.[1]?.trim()).find(Boolean);
+  return found && recipeVersionSchema.safeParse(found).success ? found : undefined;
+}
+
 /**
- * Bundled recipes live in the node's `recipes/<name>/<version>/` folders. Each becomes an annotated tag
- * in $ABRA_DIR/recipes/<name>, created once; a checkout abra cloned from elsewhere is left alone.
+ * A bundled recipe is either a plain recipe tree (`recipes/<name>/compose.yml`, its version from the label), as
+ * Co-op Cloud keeps them, or one folder per version (`recipes/<name>/<version>/`), which the tests use for upgrades.
+ */
+function bundledVersions(source: string): { version: string; tree: string }[] {
+  const compose = path.join(source, 'compose.yml');
+  if (existsSync(compose)) {
+    const version = declaredVersion(readFileSync(compose, 'utf8'));
+    return version ? [{ version, tree: source }] : [];
+  }
+  return readdirSync(source)
+    .filter((v) => recipeVersionSchema.safeParse(v).success)
+    .sort(compareVersions)
+    .map((version) => ({ version, tree: path.join(source, version) }));
+}
+
+/**
+ * Each bundled version becomes an annotated tag in $ABRA_DIR/recipes/<name> (abra needs them), created once, so
+ * installs work offline and a newer node image adds its recipe versions on top. A checkout abra cloned from
+ * elsewhere is left alone.
  */
 export async function installBundledRecipes(bundledDir: string, abraDir: string, log: (msg: string) => void): Promise<void> {
   if (!existsSync(bundledDir)) return;
   for (const name of readdirSync(bundledDir).sort()) {
     const source = path.join(bundledDir, name);
     if (!recipeNameSchema.safeParse(name).success || !statSync(source).isDirectory()) continue;
-    const versions = readdirSync(source)
-      .filter((v) => recipeVersionSchema.safeParse(v).success)
-      .sort(compareVersions);
+    const versions = bundledVersions(source);
     if (!versions.length) continue;
     const repo = recipeDir(abraDir, name);
     if (!existsSync(path.join(repo, '.git'))) {
@@ -72,10 +96,10 @@ export async function installBundledRecipes(bundledDir: string, abraDir: string,
     );
     if (!ours) continue;
     const have = new Set(await recipeVersions(abraDir, name));
-    for (const version of versions.filter((v) => !have.has(v))) {
+    for (const { version, tree } of versions.filter((v) => !have.has(v.version))) {
       await git(repo, ['checkout', '-q', '-f', 'main']).catch(() => undefined); // fails only on an empty repo
       for (const entry of readdirSync(repo)) if (entry !== '.git') rmSync(path.join(repo, entry), { recursive: true, force: true });
-      cpSync(path.join(source, version), repo, { recursive: true });
+      cpSync(tree, repo, { recursive: true });
       await git(repo, ['add', '-A']);
       await git(repo, ['commit', '-q', '--allow-empty', '-m', `${name} ${version}`]);
       await git(repo, ['tag', '-a', version, '-m', `${name} ${version}`]);
