@@ -1,4 +1,5 @@
 // CPU-architecture fit, pure parts: matching rules, verdicts, badge text, reference checks, error mapping.
+import type Docker from 'dockerode';
 import { describe, expect, it } from 'vitest';
 import {
   describeDaemonError,
@@ -8,7 +9,8 @@ import {
   platformFromArch,
   type Platform,
 } from '../../app/adapters/docker/platforms.ts';
-import { imageVerdict, label, overallVerdict, platformRuns, type Fit } from '../../app/services/arch-fit.ts';
+import { archFitService, imageVerdict, label, overallVerdict, platformRuns, type Fit } from '../../app/services/arch-fit.ts';
+import type { ImagePlatformsRow, ImagePlatformsStore } from '../../app/store/image-platforms.ts';
 
 const p = (s: string): Platform => {
   const [architecture, variant] = s.split('/');
@@ -167,5 +169,48 @@ describe('daemon errors', () => {
     expect(e(500, 'Get "http://127.0.0.1:9/v2/": context deadline exceeded').kind).toBe('timeout');
     expect(e(401, 'unauthorized: authentication required').kind).toBe('unauthorized');
     expect(describeDaemonError(Object.assign(new Error('connect ENOENT /var/run/docker.sock'), { code: 'ENOENT' })).reason).toBe('Docker does not answer');
+  });
+});
+
+describe('checking many images', () => {
+  it('asks at most 4 at once, each reference once, and stores every answer', async () => {
+    const rows = new Map<string, ImagePlatformsRow>();
+    const store = {
+      imagePlatforms: {
+        get: (ref: string) => rows.get(ref),
+        byDigest: (digest: string) => [...rows.values()].find((r) => r.digest === digest && r.platforms),
+        put: (r: ImagePlatformsRow) => void rows.set(r.ref, r),
+      } as unknown as ImagePlatformsStore,
+    };
+    let open = 0;
+    let most = 0;
+    const asked: string[] = [];
+    const docker = {
+      info: async () => ({ Architecture: 'x86_64', OSType: 'linux' }),
+      modem: {
+        dial(opts: { path: string }, cb: (err: Error | null, data: unknown) => void) {
+          asked.push(opts.path);
+          open += 1;
+          most = Math.max(most, open);
+          setTimeout(() => {
+            open -= 1;
+            const arch = opts.path.includes('arm') ? 'arm64' : 'amd64';
+            cb(null, { Descriptor: { digest: `sha256:${opts.path.length.toString(16).padStart(64, '0')}` }, Platforms: [{ os: 'linux', architecture: arch }] });
+          }, 20);
+        },
+      },
+    } as unknown as Docker;
+    const fit = archFitService({ docker, store, now: () => 1 });
+    const images = Array.from({ length: 10 }, (_, i) => ({ service: `s${i}`, image: `reg.example/img${i % 8}:1` }));
+    images.push({ service: 'db', image: 'reg.example/arm-only:1' });
+    const got = await fit.check(images);
+    expect(most).toBe(4);
+    expect(asked).toHaveLength(9);
+    expect(new Set(asked).size).toBe(9);
+    expect(rows.size).toBe(9);
+    expect(got.node).toEqual({ os: 'linux', architecture: 'amd64' });
+    expect(got.verdict).toBe('not-for-this-cpu');
+    expect(label(got)).toBe('not for this CPU: db (arm64 only)');
+    expect(fit.cached(images)).toEqual(got);
   });
 });
