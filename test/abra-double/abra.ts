@@ -191,11 +191,19 @@ function timeoutFrom(files: string[], env: Record<string, string | undefined>, s
   return found && Number(found) > 0 ? Number(found) : undefined;
 }
 
+/** The `export KEY=VALUE` lines of the recipe's abra.sh (config versions, lint R012): abra adds them to the deploy env. */
+function abraShExports(repo: string): Record<string, string> {
+  const file = path.join(repo, 'abra.sh');
+  if (!existsSync(file)) return {};
+  const lines = readFileSync(file, 'utf8').split('\n').filter((l) => /^\s*export\s+[A-Za-z_]\w*=/.test(l));
+  return parseEnv(lines.join('\n')).vars;
+}
+
 async function deploy(app: App, version: string, f: Flags): Promise<void> {
   const repo = recipeDir(app.recipe);
   if (!f.chaos && (await sh('git', ['-C', repo, 'status', '--porcelain'])).trim()) fatal(`${app.recipe} has locally unstaged changes? please commit/remove your changes before proceeding`);
   await sh('git', ['-C', repo, 'checkout', '-q', version]);
-  const env = { ...app.vars, STACK_NAME: app.stack };
+  const env = { ...app.vars, ...abraShExports(repo), STACK_NAME: app.stack };
   const files = (app.vars.COMPOSE_FILE || 'compose.yml').split(':').filter(Boolean).map((c) => path.join(repo, c));
   const tmp = mkdtempSync(path.join(tmpdir(), 'abra-double-'));
   const override = path.join(tmp, 'compose.abra-labels.yml');
