@@ -10,6 +10,9 @@ import { JobRunner } from './services/jobs.ts';
 import { lifecycleService } from './services/lifecycle.ts';
 import { abraCommands } from './adapters/abra/commands.ts';
 import { appPower } from './services/app-power.ts';
+import { archFitService } from './services/arch-fit.ts';
+import { catalogueService } from './services/catalogue.ts';
+import { fetchText } from './adapters/remote/fetch-text.ts';
 import { auditLog } from './services/audit.ts';
 import { peopleService } from './services/people.ts';
 import { sessionService } from './services/sessions.ts';
@@ -27,6 +30,7 @@ import { healthRoutes } from './http/routes/health.ts';
 import { userRoutes } from './http/routes/users.ts';
 import { lifecycleRoutes } from './http/routes/lifecycle.ts';
 import { jobRoutes } from './http/routes/jobs.ts';
+import { catalogueRoutes } from './http/routes/catalogue.ts';
 
 export type AppDeps = { config: Config; store: Store; docker: Docker; log: Logger; now?: () => number };
 
@@ -52,6 +56,8 @@ export function buildServices(deps: AppDeps): Services {
     sessions,
     people: peopleService(deps.store, sessions, now),
     settings,
+    archFit: archFitService({ docker: deps.docker, store: deps.store, now, log: deps.log }),
+    catalogue: catalogueService({ store: deps.store, abraDir: config.abraDir, url: config.catalogueUrl, refreshHours: config.catalogueRefreshHours, fetchText, now, log: deps.log }),
   };
 }
 
@@ -95,6 +101,7 @@ export function createApp(services: Services, now: () => number = Date.now): Exp
   app.use(requireCsrf());
   app.use(auth.private);
   app.use(appRoutes(services));
+  app.use(catalogueRoutes(services, now));
   app.use(lifecycleRoutes(services));
   app.use(jobRoutes(services));
   app.use(userRoutes(services));

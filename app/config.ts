@@ -25,6 +25,9 @@ const configSchema = z.object({
   // Which proxies may set X-Forwarded-*: Traefik reaches the node over a private overlay network.
   TRUST_PROXY: z.string().min(1).default('loopback, linklocal, uniquelocal'),
   SESSION_HOURS: z.coerce.number().positive().max(24 * 30).default(12),
+  // abra's recipe catalogue; empty for a node that never goes online (it then offers the recipes it has).
+  CATALOGUE_URL: z.union([z.url({ protocol: /^https?$/ }), z.literal('')]).default('https://recipes.coopcloud.tech/recipes.json'),
+  CATALOGUE_REFRESH_HOURS: z.coerce.number().positive().max(24 * 30).default(24),
 });
 
 export type Config = {
@@ -42,6 +45,8 @@ export type Config = {
   logLevel: (typeof LOG_LEVELS)[number];
   trustProxy: string;
   sessionMs: number;
+  catalogueUrl: string;
+  catalogueRefreshHours: number;
 };
 
 export class ConfigError extends Error {}
@@ -65,10 +70,13 @@ function readSecretFiles(env: NodeJS.ProcessEnv): Record<string, string | undefi
   return resolved;
 }
 
+/** Settings where empty means "none" rather than "the default". */
+const KEEP_EMPTY = new Set(['NODE_DOMAIN', 'CATALOGUE_URL']);
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const raw = readSecretFiles(env);
   // Empty strings mean "unset" for optional settings, as in an env file with `KEY=`.
-  for (const key of Object.keys(raw)) if (raw[key] === '' && key !== 'NODE_DOMAIN') delete raw[key];
+  for (const key of Object.keys(raw)) if (raw[key] === '' && !KEEP_EMPTY.has(key)) delete raw[key];
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
@@ -90,5 +98,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: c.LOG_LEVEL,
     trustProxy: c.TRUST_PROXY,
     sessionMs: c.SESSION_HOURS * 3600_000,
+    catalogueUrl: c.CATALOGUE_URL,
+    catalogueRefreshHours: c.CATALOGUE_REFRESH_HOURS,
   };
 }

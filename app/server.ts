@@ -34,6 +34,7 @@ async function main(): Promise<void> {
     log.info({ signal }, 'shutting down');
     services.jobs.abortAll();
     services.model.stop();
+    services.catalogue.stop();
     server.close(() => {
       store.close();
       process.exit(0);

@@ -91,6 +91,7 @@ export async function startDistNode(opts: { dataDir: string; adminPasswordFile: 
     DOCKER_SOCKET: '/var/run/docker.sock',
     // An empty abra dir of our own: the machine's ~/.abra (if any) must not leak apps into the bench.
     ABRA_DIR: opts.abraDir,
+    CATALOGUE_URL: '', // no internet here
     ...(process.env.PATH ? { PATH: process.env.PATH } : {}),
     // For trying runtime settings on the node without touching the app: BENCH_NODE_OPTIONS="--max-semi-space-size=1"
     // becomes NODE_OPTIONS; BENCH_CHILD_ENV="MALLOC_ARENA_MAX=2 UV_THREADPOOL_SIZE=2" adds variables.

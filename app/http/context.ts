@@ -8,6 +8,8 @@ import type { LiveModel } from '../adapters/docker/live-model.ts';
 import type { JobRunner } from '../services/jobs.ts';
 import type { Lifecycle } from '../services/lifecycle.ts';
 import type { AppPower } from '../services/app-power.ts';
+import type { ArchFitService } from '../services/arch-fit.ts';
+import type { Catalogue } from '../services/catalogue.ts';
 import type { Actor, AuditLog } from '../services/audit.ts';
 import type { PeopleService } from '../services/people.ts';
 import type { Session, SessionService } from '../services/sessions.ts';
@@ -26,6 +28,8 @@ export type Services = {
   jobs: JobRunner;
   power: AppPower;
   lifecycle: Lifecycle;
+  catalogue: Catalogue;
+  archFit: ArchFitService;
 };
 
 declare global {

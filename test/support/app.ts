@@ -25,7 +25,8 @@ export type TestNode = {
 
 export async function testNode(env: Record<string, string> = {}, opts: { live?: boolean; full?: boolean } = {}): Promise<TestNode> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'lores-test-'));
-  const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent', ADMIN_PASSWORD: ADMIN_PASSWORD, ...env });
+  // No internet here: the recipe catalogue is off unless a test serves one.
+  const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent', ADMIN_PASSWORD: ADMIN_PASSWORD, CATALOGUE_URL: '', ...env });
   const clock = {
     now: Date.now(),
     advance(ms: number) {
@@ -49,6 +50,7 @@ export async function testNode(env: Record<string, string> = {}, opts: { live?: 
     dataDir,
     close() {
       services.model.stop();
+      services.catalogue.stop();
       store.close();
       rmSync(dataDir, { recursive: true, force: true });
     },

@@ -75,6 +75,7 @@ export async function startNode(opts: StartOptions = {}): Promise<NodeProcess> {
     PORT: String(port),
     HOST: '127.0.0.1',
     LOG_LEVEL: 'info',
+    CATALOGUE_URL: '', // no internet here
     ...(process.env.PATH ? { PATH: process.env.PATH } : {}),
     ...(opts.adminPasswordFile ? { ADMIN_PASSWORD_FILE: opts.adminPasswordFile } : {}),
     ...opts.env,

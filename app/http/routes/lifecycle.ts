@@ -26,10 +26,6 @@ export function lifecycleRoutes(s: Services): Router {
   const jobPage = (id: number) => `/jobs/${id}`;
   const abraMissing = () => (s.lifecycle.status().ok ? undefined : (s.lifecycle.status() as { problem: string }).problem);
 
-  r.get('/recipes', async (req, res) => {
-    render(req, res, 'recipes', { title: 'Install an app', recipes: await s.lifecycle.recipes(), abraMissing: abraMissing() });
-  });
-
   r.get('/install/:recipe', stewards, async (req, res) => {
     const plan = await s.lifecycle.installPlan(req.params.recipe, req.query.version);
     render(req, res, 'install', { title: `Install ${plan.recipe}`, plan, abraMissing: abraMissing() });

@@ -1,0 +1,114 @@
+// The recipe catalogue: search and filter, a recipe's page (scores, versions, CPU and resource fit), and a refresh.
+import { Router } from 'express';
+import { z } from 'zod';
+import { recipeNameSchema, recipeVersionSchema } from '../../adapters/abra/names.ts';
+import { fileAt } from '../../adapters/recipes/checkout.ts';
+import { formatPlatform } from '../../adapters/docker/platforms.ts';
+import type { Fit } from '../../services/arch-fit.ts';
+import { categoriesOf, imagesOf, latestOf, searchCatalogue, type CatalogueEntry, type CatalogueState, type EntryVersion } from '../../services/catalogue.ts';
+import { parseEnvSample } from '../../services/env-file.ts';
+import { UserFacingError } from '../../services/errors.ts';
+import { nodeCapacity, resourceFit, resourcesIn, type ResourceFit } from '../../services/resource-fit.ts';
+import { auditRefusals } from '../audited.ts';
+import { actorOf, type Services } from '../context.ts';
+import { fitBadge, serviceFitText } from '../fit-badge.ts';
+import { ago, formatBytes } from '../format.ts';
+import { parseForm } from '../forms.ts';
+import { requireRole } from '../middleware/auth.ts';
+import { render } from '../render.ts';
+
+const querySchema = z.object({
+  q: z.string().max(100, 'must be at most 100 characters').optional().default(''),
+  category: z.string().max(60).optional().default(''),
+  runs: z.literal('on').optional(),
+});
+
+/** One sentence on where the list comes from and how old it is. */
+function copyNote(state: CatalogueState, now: number): { text: string; stale: boolean } {
+  if (!state.url) return { text: 'This node does not read an online catalogue: it offers the recipes it carries.', stale: false };
+  if (!state.fetchedAt) {
+    return {
+      text: state.error ? `The catalogue could not be read (${state.error}); showing the recipes on this node.` : 'The catalogue has not been read yet; showing the recipes on this node.',
+      stale: Boolean(state.error),
+    };
+  }
+  const age = `The catalogue copy is from ${ago(state.fetchedAt, now)}.`;
+  const failedSince = state.error && state.attemptedAt && state.attemptedAt > state.fetchedAt;
+  return failedSince ? { text: `${age} The last refresh failed (${state.error}) ${ago(state.attemptedAt!, now)}.`, stale: true } : { text: age, stale: false };
+}
+
+export function catalogueRoutes(s: Services, now: () => number): Router {
+  const r = Router();
+  const stewards = requireRole('admin', 'steward');
+  let warming: Promise<unknown> | undefined;
+  const fitOf = (v: EntryVersion | undefined): Fit | undefined => (v ? s.archFit.cached(imagesOf(v)) : undefined);
+
+  /** Checks, in the background and one batch at a time, the latest versions nobody has checked yet. */
+  function warm(entries: CatalogueEntry[]): void {
+    if (warming) return;
+    const unchecked = entries.map(latestOf).filter((v): v is EntryVersion => Boolean(v && v.services.length && fitOf(v)?.services.some((x) => x.verdict === 'unchecked')));
+    if (!unchecked.length) return;
+    warming = Promise.allSettled(unchecked.map((v) => s.archFit.check(imagesOf(v)))).finally(() => (warming = undefined));
+  }
+
+  r.get('/recipes', async (req, res) => {
+    const query = parseForm(querySchema, req.query, { q: 'The search', category: 'The category' });
+    const entries = await s.catalogue.entries();
+    warm(entries);
+    const shown = searchCatalogue(entries, { q: query.q, category: query.category, runsHere: query.runs === 'on' }, (e) => fitOf(latestOf(e))?.verdict === 'runs');
+    render(req, res, 'recipes', {
+      title: 'Install an app',
+      recipes: shown.map((e) => ({ ...e, latest: latestOf(e), badge: fitBadge(fitOf(latestOf(e))) })),
+      total: entries.length,
+      categories: categoriesOf(entries),
+      query,
+      copy: copyNote(s.catalogue.state(), now()),
+      abraMissing: s.lifecycle.status().ok ? undefined : (s.lifecycle.status() as { problem: string }).problem,
+    });
+  });
+
+  r.post('/recipes/refresh', stewards, auditRefusals(s, 'catalogue.refresh', async (req, res) => {
+    const state = await s.catalogue.refresh();
+    s.audit.record(actorOf(req, res.locals.session), 'catalogue.refresh', { outcome: state.error && state.attemptedAt !== state.fetchedAt ? 'failed' : 'ok', detail: state.error ? { error: state.error } : undefined });
+    res.redirect(303, '/recipes');
+  }));
+
+  r.get('/recipes/:name', async (req, res) => {
+    const name = parseForm(recipeNameSchema, req.params.name, { value: 'The recipe' });
+    const entry = await s.catalogue.entry(name);
+    if (!entry) throw new UserFacingError(`There is no recipe “${name}” in the catalogue or on this node.`, 404);
+    const wanted = req.query.version === undefined ? undefined : parseForm(recipeVersionSchema, req.query.version, { value: 'The version' });
+    const version = wanted ? entry.versions.find((v) => v.version === wanted) : latestOf(entry);
+    if (wanted && !version) throw new UserFacingError(`${name} has no version ${wanted}.`, 404);
+    // The chosen version is checked now (bounded by the checker's timeout); the others show what is known.
+    const fit = version && version.services.length ? await s.archFit.check(imagesOf(version)) : undefined;
+    render(req, res, 'recipe', {
+      title: name,
+      entry,
+      version,
+      fit,
+      badge: fitBadge(fit),
+      services: fit?.services.map((x) => ({ ...x, text: serviceFitText(x) })) ?? [],
+      nodePlatform: fit?.node ? formatPlatform(fit.node) : undefined,
+      versions: [...entry.versions].reverse().map((v) => ({ ...v, badge: fitBadge(fitOf(v)) })),
+      needs: version?.onNode ? await needsOf(s, name, version.version) : undefined,
+      formatBytes,
+    });
+  });
+
+  return r;
+}
+
+/** What installing this version asks of the node and of the steward: memory, disk, settings, secrets. */
+async function needsOf(s: Services, recipe: string, version: string): Promise<{ resources: ResourceFit; settings: number; secrets: string[]; overlays: string[] } | undefined> {
+  const compose = await fileAt(s.config.abraDir, recipe, version, 'compose.yml');
+  if (compose === undefined) return undefined;
+  const sampleText = await fileAt(s.config.abraDir, recipe, version, '.env.sample');
+  const sample = sampleText === undefined ? undefined : parseEnvSample(sampleText);
+  return {
+    resources: resourceFit(resourcesIn(compose), nodeCapacity(s.config.dataDir)),
+    settings: sample?.fields.length ?? 0,
+    secrets: sample?.secrets.map((x) => x.name) ?? [],
+    overlays: sample?.overlays.map((o) => o.file) ?? [],
+  };
+}

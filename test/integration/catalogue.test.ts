@@ -1,0 +1,142 @@
+// The recipe catalogue through the real app: a local stand-in for recipes.json, merged with the bundled fixture recipe.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import supertest from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addUser, loggedIn, testNode, type TestNode } from '../support/app.ts';
+import { ABRA_DOUBLE, FIXTURE_RECIPES } from '../support/abra.ts';
+import { startCatalogueServer } from '../support/catalogue-server.ts';
+import { closedAddress, pushIndex, pushSingleArch, startRegistry, type Registry } from '../support/registry.ts';
+import { haveDocker } from '../support/requirements.ts';
+
+const FIXTURE = readFileSync(path.join(import.meta.dirname, '..', 'fixtures', 'catalogue', 'recipes.json'), 'utf8');
+const dockerThere = await haveDocker();
+const names = (html: string) => [...html.matchAll(/data-recipe="([^"]+)"/g)].map((m) => m[1]);
+
+describe.skipIf(!dockerThere)('recipe catalogue', () => {
+  let node: TestNode;
+  let abraDir: string;
+  let catalogue: Awaited<ReturnType<typeof startCatalogueServer>>;
+  let admin: Awaited<ReturnType<typeof loggedIn>>;
+  let registry: Registry;
+
+  /** Three more recipes whose images sit in a real local registry: multi-arch, arm64-only, and unreachable. */
+  async function withRegistryRecipes(): Promise<string> {
+    registry = await startRegistry();
+    await pushIndex(registry, 'multi', '1', 'oci', [{ os: 'linux', architecture: 'amd64' }, { os: 'linux', architecture: 'arm64', variant: 'v8' }]);
+    await pushSingleArch(registry, 'armonly', '1', 'arm64');
+    const version = (image: string) => [{ '1.0.0+1': { app: { image, tag: '1', digest: '' } } }];
+    const recipe = (description: string, image: string) => ({ category: 'Testing', description, versions: version(image) });
+    return JSON.stringify({
+      ...JSON.parse(FIXTURE),
+      'multi-app': recipe('Built for amd64 and arm64', `${registry.host}/multi`),
+      'armonly-app': recipe('Built for arm64 only', `${registry.host}/armonly`),
+      'gone-app': recipe('Its registry is down', `${await closedAddress()}/gone`),
+    });
+  }
+
+  beforeAll(async () => {
+    const body = await withRegistryRecipes();
+    catalogue = await startCatalogueServer(() => body);
+    abraDir = mkdtempSync(path.join(tmpdir(), 'lores-abra-'));
+    node = await testNode({ ABRA_DIR: abraDir, ABRA_BIN: ABRA_DOUBLE, BUNDLED_RECIPES_DIR: FIXTURE_RECIPES, CATALOGUE_URL: catalogue.url }, { full: true });
+    await node.services.catalogue.refresh(); // start() began one; this waits for it
+    admin = await loggedIn(node);
+  });
+
+  afterAll(async () => {
+    node?.close();
+    await catalogue?.close();
+    await registry?.close();
+    rmSync(abraDir, { recursive: true, force: true });
+  });
+
+  it('lists the catalogue merged with the recipes on this node, and says how old the copy is', async () => {
+    const page = await admin.agent.get('/recipes').expect(200);
+    expect(names(page.text)).toEqual(['armonly-app', 'gitea', 'gone-app', 'kiwix', 'lores-test-app', 'matrix-synapse', 'multi-app', 'weird']);
+    expect(page.text).toContain('The catalogue copy is from just now.');
+    expect(page.text).toMatch(/data-recipe="lores-test-app"[\s\S]*?on this node[\s\S]*?href="\/install\/lores-test-app"/);
+    // A recipe only in the catalogue cannot be installed offline: no Install button on its card.
+    expect(page.text).not.toContain('href="/install/gitea"');
+  });
+
+  it('filters by "runs on this node" from the images’ platforms, checked in the background against the real registry', async () => {
+    const deadline = Date.now() + 60_000;
+    let shown: string[] = [];
+    // The first page starts the checks; the filter shows what has been confirmed so far.
+    while (Date.now() < deadline) {
+      shown = names((await admin.agent.get('/recipes?runs=on').expect(200)).text);
+      if (shown.includes('multi-app')) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    // lores-test-app's image is local only (no registry to ask): it is not confirmed, so not listed.
+    expect(shown).toEqual(['multi-app']);
+    const all = (await admin.agent.get('/recipes?category=Testing').expect(200)).text;
+    expect(all).toMatch(/data-recipe="armonly-app"[\s\S]*?data-fit="not-for-this-cpu"[^>]*>not for this CPU: app</);
+    expect(all).toMatch(/data-recipe="gone-app"[\s\S]*?data-fit="unknown"/);
+    expect(all).toMatch(/data-recipe="multi-app"[\s\S]*?data-fit="runs"/);
+    const arm = (await admin.agent.get('/recipes/armonly-app').expect(200)).text;
+    expect(arm).toContain('no build (only arm64)');
+    const gone = (await admin.agent.get('/recipes/gone-app').expect(200)).text;
+    expect(gone).toMatch(/unknown: [^<]*refused/);
+  });
+
+  it('searches and filters by category', async () => {
+    expect(names((await admin.agent.get('/recipes?q=chat').expect(200)).text)).toEqual(['matrix-synapse']);
+    expect(names((await admin.agent.get('/recipes?q=wikipedia').expect(200)).text)).toEqual(['kiwix']);
+    // The local recipe's README metadata gives it a category too.
+    expect(names((await admin.agent.get('/recipes?category=Development').expect(200)).text)).toEqual(['gitea', 'lores-test-app']);
+    const none = await admin.agent.get('/recipes?q=zzzz').expect(200);
+    expect(none.text).toContain('No recipe matches.');
+    await admin.agent.get(`/recipes?q=${'x'.repeat(300)}`).expect(400);
+  });
+
+  it('keeps the last good copy when the catalogue is down or answers garbage, and says so with its age', async () => {
+    node.clock.advance(3 * 86_400_000);
+    admin = await loggedIn(node); // the old session has ended by now
+    catalogue.setMode('down');
+    await admin.agent.post('/recipes/refresh').type('form').send({ _csrf: admin.csrf }).expect(303);
+    let page = await admin.agent.get('/recipes').expect(200);
+    expect(names(page.text)).toContain('gitea');
+    expect(page.text).toContain('The catalogue copy is from 3 days ago. The last refresh failed (the server answered 503 Service Unavailable) just now.');
+    catalogue.setMode('html');
+    await admin.agent.post('/recipes/refresh').type('form').send({ _csrf: admin.csrf }).expect(303);
+    page = await admin.agent.get('/recipes').expect(200);
+    expect(names(page.text)).toContain('matrix-synapse');
+    expect(page.text).toContain('The last refresh failed (the catalogue is not JSON)');
+    const refreshes = node.services.store.audit.page({ limit: 10, action: 'catalogue.refresh' });
+    expect(refreshes.slice(0, 2).map((r) => r.outcome)).toEqual(['failed', 'failed']);
+    catalogue.setMode('ok');
+    await admin.agent.post('/recipes/refresh').type('form').send({ _csrf: admin.csrf }).expect(303);
+    expect((await admin.agent.get('/recipes').expect(200)).text).toContain('The catalogue copy is from just now.');
+  });
+
+  it('shows a recipe page with scores and versions, and what an install of a local recipe needs', async () => {
+    const gitea = await admin.agent.get('/recipes/gitea').expect(200);
+    expect(gitea.text).toContain('Git with a cup of tea');
+    expect(gitea.text).toContain('4/5');
+    expect(gitea.text).toContain('1.1.0+1.22.0-rootless');
+    expect(gitea.text).toContain('gitea/gitea:1.22.0-rootless');
+    expect(gitea.text).toContain('abra must fetch the recipe first');
+    const older = await admin.agent.get('/recipes/gitea?version=1.0.0%2B1.21.0-rootless').expect(200);
+    expect(older.text).toContain('gitea/gitea:1.21.0-rootless');
+    const local = await admin.agent.get('/recipes/lores-test-app').expect(200);
+    expect(local.text).toContain('What an install needs');
+    expect(local.text).toMatch(/free of/);
+    expect(local.text).toContain('db_password');
+    expect(local.text).toContain('href="/install/lores-test-app?version=1.1.0%2B1.1"');
+    await admin.agent.get('/recipes/no-such').expect(404);
+    await admin.agent.get('/recipes/..%2Fetc').expect(400);
+    await admin.agent.get('/recipes/gitea?version=1;ls').expect(400);
+  });
+
+  it('lets a guest browse but not refresh', async () => {
+    await addUser(node, 'gus', 'guest');
+    const guest = await loggedIn(node, 'gus', 'steward password 1');
+    const page = await guest.agent.get('/recipes').expect(200);
+    expect(page.text).not.toContain('/recipes/refresh');
+    await guest.agent.post('/recipes/refresh').type('form').send({ _csrf: guest.csrf }).expect(403);
+    await supertest(node.app).get('/recipes').expect(303);
+  });
+});
