@@ -1,0 +1,676 @@
+// Downloads one ZIM file into a Kiwix library folder: resumable (HTTP Range, from `<name>.zim.part`), verified
+// (sha-256 computed while streaming, no second pass), atomic (the `.zim` appears only once verified; kiwix-serve
+// serves only `*.zim`, so a part file is never served), throttled, and honest about every fault in one sentence.
+// The caller (a durable job) owns scheduling and persistence; this module owns the bytes.
+import { createHash, type Hash } from 'node:crypto';
+import { constants as fsc, promises as fsp } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleepFor } from 'node:timers/promises';
+import { networkReason, zimFileNameSchema } from '../../adapters/kiwix/opds.ts';
+
+export type DownloadPhase = 'checking' | 'downloading';
+
+export type DownloadProgress = {
+  /** Bytes on disk and hashed so far (while `checking`: bytes of an earlier part file re-hashed so far). */
+  done: number;
+  total: number;
+  /** Moving average over the last few seconds; 0 until known. */
+  bytesPerSecond: number;
+  /** null while the speed is unknown. */
+  secondsLeft: number | null;
+  phase: DownloadPhase;
+};
+
+export type DownloadZimOptions = {
+  /** Mirror URLs, best first (as `parseMeta4` orders them). */
+  urls: string[];
+  size: number;
+  sha256: string;
+  /** The library folder (must exist); the part file lives here too, so the final rename is atomic. */
+  dir: string;
+  fileName: string;
+  /** Aborting pauses: the part file stays for a later call to resume. */
+  signal?: AbortSignal;
+  /** Bandwidth limit; a function is read for every chunk, so a changed setting applies while running. ≤ 0 / undefined = none. */
+  bytesPerSecond?: number | (() => number | undefined);
+  /** Bytes that must stay free on the disk after the download; default `freeSpaceMargin(size)`. */
+  minFreeBytes?: number;
+  onProgress?: (p: DownloadProgress) => void;
+  /** Consecutive failed attempts that made no progress before giving up (default 5). */
+  retries?: number;
+  /** First back-off delay; doubles per failed attempt, capped at 30 s (default 1 s). */
+  retryDelayMs?: number;
+  /** A connection that sends nothing for this long is treated as cut (default 60 s). */
+  stallTimeoutMs?: number;
+  /**
+   * Replace an existing `<dir>/<fileName>`. Without it an existing file is never touched and the call refuses up
+   * front. With it, the old file keeps being served until the new one is verified, then one rename swaps them.
+   * (An update to a new dated name — `…_2025-01.zim` beside `…_2024-06.zim` — needs no `replace`: both coexist,
+   * and the caller removes the old one after switching Kiwix over.)
+   */
+  replace?: boolean;
+  fetch?: typeof fetch;
+};
+
+export type DownloadZimResult = {
+  path: string;
+  bytes: number;
+  /** Length of the part file this call started from (0 for a fresh download). */
+  resumedFrom: number;
+  /** HTTP requests made. */
+  attempts: number;
+};
+
+export type ZimDownloadErrorCode =
+  | 'invalid' // bad options (a programming error or a tampered catalogue)
+  | 'missing-dir' // the library folder does not exist
+  | 'exists' // the .zim is already there and `replace` was not asked for
+  | 'busy' // this file is already being downloaded in this process
+  | 'no-space' // refused up front: not enough free disk
+  | 'disk-full' // ENOSPC while writing
+  | 'disk' // another file-system error
+  | 'hash-mismatch' // complete, but not the file the Metalink describes
+  | 'size-mismatch' // a server disagrees with the expected size
+  | 'http' // a server refused (4xx, 416, 5xx after retries)
+  | 'network' // could not connect, or the connection kept being cut
+  | 'aborted'; // paused through the signal
+
+/** How the transfer loop reacts: back off and retry, move to the next mirror, or stop. */
+type Retry = 'backoff' | 'mirror' | 'never';
+
+export class ZimDownloadError extends Error {
+  readonly code: ZimDownloadErrorCode;
+  readonly retry: Retry;
+  /** Whether `<fileName>.part` is still on disk for a later call to resume from (set when the call ends). */
+  partKept = false;
+  constructor(code: ZimDownloadErrorCode, message: string, retry: Retry = 'never', cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.name = 'ZimDownloadError';
+    this.code = code;
+    this.retry = retry;
+  }
+}
+
+const MiB = 1024 * 1024;
+/** Room to leave on the disk besides the file: logs, SQLite and Docker need some, and a Pi's SD card is small. */
+export const freeSpaceMargin = (size: number): number => Math.max(64 * MiB, Math.ceil(size * 0.02));
+/** Batches this large keep syscalls few (measured: 1 MiB reaches the disk's pace; bigger buys nothing). */
+const WRITE_BATCH_BYTES = 1 * MiB;
+const PREFIX_READ_BYTES = 4 * MiB;
+const PROGRESS_INTERVAL_MS = 250;
+const SPEED_WINDOW_MS = 5_000;
+const MAX_BACKOFF_MS = 30_000;
+
+export const partFileName = (fileName: string) => `${fileName}.part`;
+
+/** Bytes already downloaded for `fileName` in `dir` (the part file's length), 0 when there is none. */
+export async function partBytes(dir: string, fileName: string): Promise<number> {
+  return fileSize(path.join(dir, partFileName(checkFileName(fileName))));
+}
+
+/** Cancel: delete the part file (call after aborting a running download). True when there was one. */
+export async function cancelDownload(dir: string, fileName: string): Promise<boolean> {
+  const part = path.join(dir, partFileName(checkFileName(fileName)));
+  try {
+    await fsp.unlink(part);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+}
+
+/** Part files being written by this process: two writers on one file would interleave garbage. */
+const active = new Set<string>();
+
+/**
+ * Download, verify and publish one ZIM file. Resolves once `<dir>/<fileName>` exists, complete and verified, mode
+ * 0644. Rejects with a ZimDownloadError whose message is one sentence for a steward; `partKept` says whether a
+ * later call can resume.
+ */
+export async function downloadZim(options: DownloadZimOptions): Promise<DownloadZimResult> {
+  const o = checkOptions(options);
+  const part = path.join(o.dir, partFileName(o.fileName));
+  if (active.has(part)) throw new ZimDownloadError('busy', `${o.fileName} is already being downloaded.`);
+  active.add(part);
+  try {
+    return await download(o, part);
+  } catch (err) {
+    const e = asDownloadError(err, o);
+    e.partKept = (await fileSize(part)) > 0;
+    throw e;
+  } finally {
+    active.delete(part);
+  }
+}
+
+type Checked = Omit<DownloadZimOptions, 'bytesPerSecond'> & {
+  rate: () => number;
+  retries: number;
+  retryDelayMs: number;
+  stallTimeoutMs: number;
+  fetch: typeof fetch;
+};
+
+function checkOptions(o: DownloadZimOptions): Checked {
+  const bad = (why: string) => new ZimDownloadError('invalid', `Cannot download: ${why}.`);
+  const fileName = checkFileName(o.fileName);
+  if (!Number.isSafeInteger(o.size) || o.size <= 0) throw bad(`the size ${o.size} is not a positive number of bytes`);
+  if (typeof o.sha256 !== 'string' || !/^[0-9a-fA-F]{64}$/.test(o.sha256)) throw bad('the sha-256 is not 64 hexadecimal digits');
+  if (!Array.isArray(o.urls) || o.urls.length === 0 || o.urls.length > 100) throw bad('no download URL');
+  for (const u of o.urls) {
+    let url: URL | undefined;
+    try {
+      url = new URL(u);
+    } catch {}
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) throw bad(`${JSON.stringify(String(u).slice(0, 100))} is not an http(s) URL`);
+  }
+  if (typeof o.dir !== 'string' || !path.isAbsolute(o.dir)) throw bad('the library folder must be an absolute path');
+  const limit = o.bytesPerSecond;
+  const rate = typeof limit === 'function' ? () => Number(limit() ?? 0) : () => Number(limit ?? 0);
+  return {
+    ...o,
+    fileName,
+    sha256: o.sha256.toLowerCase(),
+    rate,
+    retries: Math.max(0, Math.min(100, Math.floor(o.retries ?? 5))),
+    retryDelayMs: Math.max(0, o.retryDelayMs ?? 1_000),
+    stallTimeoutMs: Math.max(100, o.stallTimeoutMs ?? 60_000),
+    fetch: o.fetch ?? fetch,
+  };
+}
+
+function checkFileName(fileName: string): string {
+  const r = zimFileNameSchema.safeParse(fileName);
+  if (!r.success) throw new ZimDownloadError('invalid', `Cannot download ${JSON.stringify(String(fileName).slice(0, 100))}: the file name ${r.error.issues[0]?.message}.`);
+  return r.data;
+}
+
+/** Mutable state of one call: what is on disk and hashed, and how many requests it took. */
+type Transfer = { done: number; hash: Hash; attempts: number; writer: PartWriter; meter: ProgressMeter; bucket: TokenBucket };
+
+async function download(o: Checked, part: string): Promise<DownloadZimResult> {
+  const dest = path.join(o.dir, o.fileName);
+  await checkDir(o.dir);
+  if (!o.replace && (await fileSize(dest, -1)) >= 0) {
+    throw new ZimDownloadError('exists', `${o.fileName} is already in the library; remove it first or ask to replace it.`);
+  }
+  let have = await fileSize(part);
+  if (have > o.size) {
+    // Left by a different file of the same name (the catalogue changed): useless, and it would fail the size checks.
+    await fsp.unlink(part);
+    have = 0;
+  }
+  await checkFreeSpace(o, o.size - have);
+
+  const fh = await openPart(part);
+  let closed = false;
+  try {
+    const t: Transfer = {
+      done: 0,
+      hash: createHash('sha256'),
+      attempts: 0,
+      writer: new PartWriter(fh, have),
+      meter: new ProgressMeter(o.size, o.onProgress),
+      bucket: new TokenBucket(o.rate),
+    };
+    // After a restart the hash state is gone (Node cannot export a sha-256 midstate), so the prefix on disk is
+    // read and hashed once before continuing. Unavoidable, and far cheaper than downloading it again.
+    await hashPrefix(fh, have, t, o.signal);
+    t.done = have;
+    if (t.done < o.size) await transfer(o, t);
+    await t.writer.drain();
+
+    const digest = t.hash.digest('hex');
+    if (digest !== o.sha256) {
+      await fh.close();
+      closed = true;
+      // Retrying the same bytes cannot help: start from nothing next time.
+      await fsp.rm(part, { force: true });
+      throw new ZimDownloadError(
+        'hash-mismatch',
+        `${o.fileName} arrived complete but its sha-256 does not match the catalogue's (got ${digest.slice(0, 12)}…, expected ${o.sha256.slice(0, 12)}…); the damaged download was deleted.`,
+      );
+    }
+    await fh.sync();
+    await fh.chmod(0o644); // readable by the Kiwix container's user (uid 1001) whatever our umask
+    await fh.close();
+    closed = true;
+    await publish(part, dest, o);
+    await syncDir(o.dir);
+    t.meter.emit(o.size, 'downloading', true);
+    return { path: dest, bytes: o.size, resumedFrom: have, attempts: t.attempts };
+  } finally {
+    if (!closed) await fh.close().catch(() => undefined);
+  }
+}
+
+async function checkDir(dir: string): Promise<void> {
+  const st = await fsp.stat(dir).catch(() => undefined);
+  if (!st?.isDirectory()) throw new ZimDownloadError('missing-dir', `The library folder ${dir} does not exist.`);
+}
+
+async function checkFreeSpace(o: Checked, remaining: number): Promise<void> {
+  const margin = o.minFreeBytes ?? freeSpaceMargin(o.size);
+  const s = await fsp.statfs(o.dir);
+  const free = s.bavail * s.bsize;
+  if (free < remaining + margin) {
+    throw new ZimDownloadError(
+      'no-space',
+      `Not enough free disk for ${o.fileName}: it needs ${formatBytes(remaining)} more plus ${formatBytes(margin)} to spare, and ${formatBytes(free)} is free.`,
+    );
+  }
+}
+
+async function openPart(part: string): Promise<FileHandle> {
+  try {
+    return await fsp.open(part, fsc.O_RDWR | fsc.O_CREAT, 0o644);
+  } catch (err) {
+    throw diskError(err, path.basename(part));
+  }
+}
+
+async function hashPrefix(fh: FileHandle, length: number, t: Transfer, signal: AbortSignal | undefined): Promise<void> {
+  if (length === 0) return;
+  const buf = Buffer.allocUnsafe(Math.min(PREFIX_READ_BYTES, length));
+  let pos = 0;
+  while (pos < length) {
+    throwIfAborted(signal);
+    const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, length - pos), pos);
+    if (bytesRead === 0) throw new ZimDownloadError('disk', 'The part file shrank while it was being checked.');
+    t.hash.update(buf.subarray(0, bytesRead));
+    pos += bytesRead;
+    t.meter.emit(pos, 'checking');
+  }
+}
+
+/** Requests until every byte is on disk: retry with back-off on cuts, next mirror on a refusal, stop on the rest. */
+async function transfer(o: Checked, t: Transfer): Promise<void> {
+  const refused = new Map<string, ZimDownloadError>();
+  let failures = 0;
+  let turn = 0;
+  while (t.done < o.size) {
+    throwIfAborted(o.signal);
+    const candidates = o.urls.filter((u) => !refused.has(u));
+    if (candidates.length === 0) throw mirrorsFailed(o, refused);
+    const url = candidates[turn % candidates.length]!;
+    const before = t.done;
+    try {
+      await attempt(o, t, url);
+      failures = 0;
+    } catch (err) {
+      if (o.signal?.aborted) throw err;
+      const e = err instanceof ZimDownloadError ? err : new ZimDownloadError('network', networkReason(err), 'backoff', err);
+      if (e.retry === 'never') throw e;
+      if (e.retry === 'mirror') {
+        refused.set(url, e);
+        continue;
+      }
+      failures = t.done > before ? 1 : failures + 1;
+      if (failures > o.retries) {
+        throw new ZimDownloadError(
+          e.code,
+          `Gave up downloading ${o.fileName} after ${failures} tries in a row without progress (${e.message}); ${formatBytes(t.done)} of ${formatBytes(o.size)} are kept to resume later.`,
+          'never',
+          e,
+        );
+      }
+      turn++; // spread retries over the mirrors
+      const delay = Math.min(MAX_BACKOFF_MS, o.retryDelayMs * 2 ** (failures - 1));
+      await abortableSleep(delay * (0.75 + Math.random() * 0.5), o.signal);
+    }
+  }
+}
+
+function mirrorsFailed(o: Checked, refused: Map<string, ZimDownloadError>): ZimDownloadError {
+  const errors = [...refused.values()];
+  if (errors.length === 1) return new ZimDownloadError(errors[0]!.code, errors[0]!.message, 'never', errors[0]);
+  const detail = [...refused].map(([url, e]) => `${new URL(url).host}: ${e.message}`).join('; ');
+  return new ZimDownloadError(errors[0]!.code, `No server would send ${o.fileName}: ${detail}`, 'never', errors[0]);
+}
+
+/** One HTTP request from `t.done` onwards, its body streamed to the hash and the part file. */
+async function attempt(o: Checked, t: Transfer, url: string): Promise<void> {
+  const host = new URL(url).host;
+  const cut = new AbortController();
+  const signal = o.signal ? AbortSignal.any([o.signal, cut.signal]) : cut.signal;
+  // A silent connection (uplink gone, peer vanished) would otherwise hang forever. Time spent in our own
+  // bandwidth limit is not the server's silence.
+  let throttling = false;
+  const stall = setTimeout(() => {
+    if (throttling) stall.refresh();
+    else cut.abort(new ZimDownloadError('network', `${host} sent nothing for ${Math.round(o.stallTimeoutMs / 1000)} s`, 'backoff'));
+  }, o.stallTimeoutMs);
+  const headers: Record<string, string> = { 'accept-encoding': 'identity' };
+  if (t.done > 0) headers.range = `bytes=${t.done}-`;
+  t.attempts++;
+  try {
+    let res: Response;
+    try {
+      res = await o.fetch(url, { headers, signal, redirect: 'follow' });
+    } catch (err) {
+      throw requestError(err, o, cut, host);
+    }
+    const body = res.body;
+    let start: number;
+    let length: number;
+    try {
+      ({ start, length } = checkResponse(res, t.done, o.size, host));
+    } catch (err) {
+      await body?.cancel().catch(() => undefined);
+      throw err;
+    }
+    if (start === 0 && t.done > 0) {
+      // The server ignored Range and sent the whole file: keep reading, but from byte 0.
+      await t.writer.truncate(0);
+      t.hash = createHash('sha256');
+      t.done = 0;
+    }
+    if (!body) throw new ZimDownloadError('network', `${host} sent no body`, 'backoff');
+
+    let received = 0;
+    try {
+      for await (const chunk of body) {
+        if (received + chunk.byteLength > length) {
+          throw new ZimDownloadError('size-mismatch', `${host} sent more than the ${o.size} bytes ${o.fileName} should have`);
+        }
+        t.hash.update(chunk);
+        await t.writer.push(chunk);
+        received += chunk.byteLength;
+        t.done += chunk.byteLength;
+        t.meter.emit(t.done, 'downloading');
+        throttling = true;
+        await t.bucket.take(chunk.byteLength, signal);
+        throttling = false;
+        stall.refresh();
+      }
+    } catch (err) {
+      await body.cancel().catch(() => undefined);
+      throw requestError(err, o, cut, host);
+    }
+    if (received < length) {
+      throw new ZimDownloadError('network', `the connection to ${host} ended at byte ${t.done} of ${o.size}`, 'backoff');
+    }
+  } finally {
+    clearTimeout(stall);
+    // What was hashed must be on disk before the next request asks for the bytes after it.
+    await t.writer.drain();
+  }
+}
+
+/** Map a failed request or body read to the right error: a pause, a stall, a disk error, or a network cut. */
+function requestError(err: unknown, o: Checked, cut: AbortController, host: string): ZimDownloadError {
+  if (err instanceof ZimDownloadError) return err;
+  if (o.signal?.aborted) return aborted(o);
+  if (cut.signal.aborted && cut.signal.reason instanceof ZimDownloadError) return cut.signal.reason;
+  return new ZimDownloadError('network', `${host}: ${networkReason(err)}`, 'backoff', err);
+}
+
+/**
+ * Check the status and size headers against what was asked. Returns the file offset the body starts at and how
+ * many bytes it should hold.
+ */
+export function checkResponse(res: Response, done: number, size: number, host: string): { start: number; length: number } {
+  // A size that disagrees means the server or the Metalink is wrong: stop and say so rather than guess which.
+  const lie = (why: string) => new ZimDownloadError('size-mismatch', `${host} ${why}, but the file has ${size} bytes`);
+  const encoding = res.headers.get('content-encoding');
+  if (encoding && encoding.toLowerCase() !== 'identity') {
+    throw new ZimDownloadError('http', `${host} sent the file ${encoding}-encoded, which breaks resuming`, 'mirror');
+  }
+  const contentLength = res.headers.get('content-length');
+  const declared = contentLength === null ? undefined : Number(contentLength);
+  if (res.status === 200) {
+    if (declared !== undefined && declared !== size) throw lie(`announced ${contentLength} bytes`);
+    return { start: 0, length: size };
+  }
+  if (res.status === 206) {
+    const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/i.exec(res.headers.get('content-range')?.trim() ?? '');
+    if (!range) throw new ZimDownloadError('http', `${host} answered a range request without a usable Content-Range`, 'mirror');
+    const [first, lastByte, total] = [Number(range[1]), Number(range[2]), range[3]];
+    if (total !== '*' && Number(total) !== size) throw lie(`says the file has ${total} bytes`);
+    if (first !== done) throw new ZimDownloadError('http', `${host} sent bytes from ${first} when asked for ${done} onwards`, 'mirror');
+    if (lastByte < first || lastByte >= size) throw lie(`sent a range ending at byte ${lastByte}`);
+    const length = lastByte - first + 1;
+    if (declared !== undefined && declared !== length) {
+      throw new ZimDownloadError('size-mismatch', `${host} announced ${contentLength} bytes for the ${length} bytes from ${first} to ${lastByte}`);
+    }
+    return { start: first, length };
+  }
+  if (res.status === 416) {
+    throw new ZimDownloadError('http', `${host} refused to continue from byte ${done} (HTTP 416): its copy may be shorter than expected`, 'mirror');
+  }
+  const transient = res.status >= 500 || res.status === 408 || res.status === 429;
+  throw new ZimDownloadError('http', `${host} answered HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`, transient ? 'backoff' : 'mirror');
+}
+
+async function publish(part: string, dest: string, o: Checked): Promise<void> {
+  try {
+    if (o.replace) {
+      await fsp.rename(part, dest); // atomic: readers see the old file or the new one, never a mix
+      return;
+    }
+    try {
+      // link() refuses to overwrite, atomically, where an exists-check-then-rename could race.
+      await fsp.link(part, dest);
+      await fsp.unlink(part);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') throw new ZimDownloadError('exists', `${o.fileName} appeared in the library during the download; the verified download is kept as ${path.basename(part)}.`);
+      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw err;
+      // File systems without hard links (exFAT/FAT USB disks): check, then rename.
+      if ((await fileSize(dest, -1)) >= 0) throw new ZimDownloadError('exists', `${o.fileName} appeared in the library during the download.`);
+      await fsp.rename(part, dest);
+    }
+  } catch (err) {
+    throw err instanceof ZimDownloadError ? err : diskError(err, o.fileName);
+  }
+}
+
+/** Make the rename durable: a power cut right after must not bring the part file back. */
+async function syncDir(dir: string): Promise<void> {
+  const d = await fsp.open(dir, 'r').catch(() => undefined);
+  await d?.sync().catch(() => undefined);
+  await d?.close().catch(() => undefined);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Writing: batches of ~1 MiB, one write in flight while the next batch fills (backpressure on the network read).
+
+class PartWriter {
+  private readonly fh: FileHandle;
+  private position: number;
+  private batch: Uint8Array[] = [];
+  private batchBytes = 0;
+  private inFlight: Promise<void> | undefined;
+
+  constructor(fh: FileHandle, position: number) {
+    this.fh = fh;
+    this.position = position;
+  }
+
+  async push(chunk: Uint8Array): Promise<void> {
+    this.batch.push(chunk);
+    this.batchBytes += chunk.byteLength;
+    if (this.batchBytes >= WRITE_BATCH_BYTES) await this.flush();
+  }
+
+  /** Everything pushed is on disk (in the page cache) when this resolves. */
+  async drain(): Promise<void> {
+    if (this.batchBytes > 0) await this.flush();
+    await this.settle();
+  }
+
+  async truncate(length: number): Promise<void> {
+    this.batch = [];
+    this.batchBytes = 0;
+    await this.settle();
+    await this.fh.truncate(length);
+    this.position = length;
+  }
+
+  private async settle(): Promise<void> {
+    const pending = this.inFlight;
+    this.inFlight = undefined;
+    await pending;
+  }
+
+  private async flush(): Promise<void> {
+    await this.settle(); // at most one write in flight: memory stays bounded and the read waits for the disk
+    const buffers = this.batch;
+    const position = this.position;
+    this.position += this.batchBytes;
+    this.batch = [];
+    this.batchBytes = 0;
+    const write = writeFully(this.fh, buffers, position);
+    write.catch(() => undefined); // observed by settle(); this only silences "unhandled" if nobody settles
+    this.inFlight = write;
+  }
+}
+
+/** writev() may write less than asked (a nearly full disk does): loop until all is written or it throws. */
+async function writeFully(fh: FileHandle, buffers: Uint8Array[], position: number): Promise<void> {
+  let rest = buffers;
+  let pos = position;
+  try {
+    while (rest.length > 0) {
+      const { bytesWritten } = await fh.writev(rest, pos);
+      if (bytesWritten === 0) throw Object.assign(new Error('write wrote nothing'), { code: 'ENOSPC' });
+      pos += bytesWritten;
+      rest = skipBytes(rest, bytesWritten);
+    }
+  } catch (err) {
+    throw diskError(err, 'the part file');
+  }
+}
+
+function skipBytes(buffers: Uint8Array[], n: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let skip = n;
+  for (const b of buffers) {
+    if (skip >= b.byteLength) {
+      skip -= b.byteLength;
+      continue;
+    }
+    out.push(skip > 0 ? b.subarray(skip) : b);
+    skip = 0;
+  }
+  return out;
+}
+
+function diskError(err: unknown, what: string): ZimDownloadError {
+  if (err instanceof ZimDownloadError) return err;
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return new ZimDownloadError('disk-full', 'The disk is full: the download stopped; free some space and resume (the part downloaded so far is kept).', 'never', err);
+  }
+  return new ZimDownloadError('disk', `Could not write the download (${code ?? (err as Error).message}) for ${what}.`, 'never', err);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Throttling and progress
+
+/** Token bucket: `rate()` bytes per second, bursts of a quarter second; reading the rate per call lets it change live. */
+class TokenBucket {
+  private readonly rate: () => number;
+  private tokens = 0;
+  private last = performance.now();
+
+  constructor(rate: () => number) {
+    this.rate = rate;
+  }
+
+  async take(bytes: number, signal: AbortSignal): Promise<void> {
+    const rate = this.rate();
+    const now = performance.now();
+    if (!(rate > 0) || !Number.isFinite(rate)) {
+      this.tokens = 0;
+      this.last = now;
+      return;
+    }
+    this.tokens = Math.min(rate / 4, this.tokens + ((now - this.last) / 1000) * rate) - bytes;
+    this.last = now;
+    // In debt: wait until the bucket would be back at zero; the refill on the next call pays the debt off.
+    if (this.tokens < 0) await abortableSleep((-this.tokens / rate) * 1000, signal);
+  }
+}
+
+/** Calls onProgress at most 4 times a second, with the speed over the last few seconds. */
+class ProgressMeter {
+  private readonly total: number;
+  private readonly onProgress: ((p: DownloadProgress) => void) | undefined;
+  private samples: { at: number; done: number }[] = [];
+  private lastEmit = Number.NEGATIVE_INFINITY;
+  private phase: DownloadPhase | undefined;
+
+  constructor(total: number, onProgress: ((p: DownloadProgress) => void) | undefined) {
+    this.total = total;
+    this.onProgress = onProgress;
+  }
+
+  emit(done: number, phase: DownloadPhase, force = false): void {
+    if (!this.onProgress) return;
+    const now = performance.now();
+    if (phase !== this.phase) {
+      // Re-hashing a part file is not download speed: start the window afresh when the phase changes.
+      this.phase = phase;
+      this.samples = [];
+    } else if (!force && now - this.lastEmit < PROGRESS_INTERVAL_MS) return;
+    this.lastEmit = now;
+    this.samples.push({ at: now, done });
+    while (this.samples.length > 2 && now - this.samples[1]!.at > SPEED_WINDOW_MS) this.samples.shift();
+    const first = this.samples[0]!;
+    const seconds = (now - first.at) / 1000;
+    const bytesPerSecond = seconds > 0 ? Math.max(0, (done - first.done) / seconds) : 0;
+    const secondsLeft = done >= this.total ? 0 : phase === 'downloading' && bytesPerSecond > 0 ? Math.round((this.total - done) / bytesPerSecond) : null;
+    try {
+      this.onProgress({ done, total: this.total, bytesPerSecond: Math.round(bytesPerSecond), secondsLeft, phase });
+    } catch {
+      // A broken progress listener must not break the download.
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Small helpers
+
+function aborted(o: Pick<Checked, 'fileName'>): ZimDownloadError {
+  return new ZimDownloadError('aborted', `The download of ${o.fileName} was paused; the part downloaded so far is kept to resume.`);
+}
+
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new ZimDownloadError('aborted', 'The download was paused.');
+}
+
+async function abortableSleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  if (ms <= 0) return;
+  await sleepFor(ms, undefined, signal ? { signal } : undefined);
+}
+
+function asDownloadError(err: unknown, o: Checked): ZimDownloadError {
+  if (err instanceof ZimDownloadError) return err.code === 'aborted' ? aborted(o) : err;
+  if (o.signal?.aborted) return aborted(o);
+  return diskError(err, o.fileName);
+}
+
+async function fileSize(file: string, missing = 0): Promise<number> {
+  try {
+    return (await fsp.stat(file)).size;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return missing;
+    throw err;
+  }
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v >= 100 ? Math.round(v) : v.toFixed(1)} ${units[i]}`;
+}
