@@ -43,8 +43,9 @@ export function buildServices(deps: AppDeps): Services {
   const { config } = deps;
   const abra = abraCommands({ bin: config.abraBin, abraDir: config.abraDir, pty: config.abraPty, timeoutMs: config.abraTimeoutMs });
   const settings = settingsService(deps.store, { nodeDomain: config.nodeDomain }, now);
+  const archFit = archFitService({ docker: deps.docker, store: deps.store, now, log: deps.log });
   return {
-    lifecycle: lifecycleService({ abra, abraDir: config.abraDir, jobs, store: deps.store, nodeDomain: () => settings.current().nodeDomain, now }),
+    lifecycle: lifecycleService({ abra, abraDir: config.abraDir, dataDir: config.dataDir, jobs, store: deps.store, archFit, nodeDomain: () => settings.current().nodeDomain, now }),
     model,
     jobs,
     power: appPower({ docker: deps.docker, store: deps.store, model, jobs, now }),
@@ -56,7 +57,7 @@ export function buildServices(deps: AppDeps): Services {
     sessions,
     people: peopleService(deps.store, sessions, now),
     settings,
-    archFit: archFitService({ docker: deps.docker, store: deps.store, now, log: deps.log }),
+    archFit,
     catalogue: catalogueService({ store: deps.store, abraDir: config.abraDir, url: config.catalogueUrl, refreshHours: config.catalogueRefreshHours, fetchText, now, log: deps.log }),
   };
 }

@@ -12,7 +12,9 @@ import type { z, ZodType } from 'zod';
 import { domainSchema, parseOrRefuse } from '../validation.ts';
 import type { Actor } from './audit.ts';
 import { applyEnvChanges, envValueSchema, parseEnvSample, readEnvValues, type EnvChanges, type EnvSample } from './env-file.ts';
+import type { ArchFitService, Fit } from './arch-fit.ts';
 import { UserFacingError } from './errors.ts';
+import { nodeCapacity, resourceFit, resourcesIn, type ResourceFit } from './resource-fit.ts';
 import { JobFailure, type JobContext, type JobRunner } from './jobs.ts';
 
 export type AbraStatus = { ok: true; version: string } | { ok: false; problem: string };
@@ -25,7 +27,10 @@ export type VersionChoice = { version: string; notes: string; images: { service:
 // Generated secret values wait here, in memory only, until their owner opens them once.
 const SECRET_TTL_MS = 30 * 60_000;
 
-export function lifecycleService(deps: { abra: Abra; abraDir: string; jobs: JobRunner; store: Store; nodeDomain: () => string; now: () => number }) {
+/** What installing a version asks of the node and of the steward. */
+export type InstallNeeds = { resources: ResourceFit; settings: number; secrets: string[]; overlays: string[] };
+
+export function lifecycleService(deps: { abra: Abra; abraDir: string; dataDir: string; jobs: JobRunner; store: Store; archFit: ArchFitService; nodeDomain: () => string; now: () => number }) {
   const { abra, abraDir, jobs, now } = deps;
   let status: AbraStatus = { ok: false, problem: 'abra has not been checked yet' };
   const secretsOnce = new Map<number, { owner: string | null; values: { name: string; value: string }[]; expires: number }>();
@@ -51,6 +56,23 @@ export function lifecycleService(deps: { abra: Abra; abraDir: string; jobs: JobR
     const text = await fileAt(abraDir, recipe, version, '.env.sample');
     if (text === undefined) throw new UserFacingError(`${recipe} ${version} has no .env.sample, so the node cannot configure it.`);
     return parseEnvSample(text);
+  }
+
+  /** Memory and disk against the node's, and what the form will ask. */
+  async function needsAt(recipe: string, version: string, sample: EnvSample): Promise<InstallNeeds | undefined> {
+    const compose = await fileAt(abraDir, recipe, version, 'compose.yml');
+    if (compose === undefined) return undefined;
+    return {
+      resources: resourceFit(resourcesIn(compose), nodeCapacity(deps.dataDir)),
+      settings: sample.fields.length,
+      secrets: sample.secrets.map((x) => x.name),
+      overlays: sample.overlays.map((o) => o.file),
+    };
+  }
+
+  /** Whether every image of the version has a build for this node's CPU (asked now, within the checker's timeout). */
+  async function fitAt(recipe: string, version: string): Promise<Fit> {
+    return deps.archFit.check((await imagesAt(abraDir, recipe, version)).filter((i) => i.image));
   }
 
   /** Turns a submitted settings form into env changes, refusing anything the recipe does not declare. */
@@ -146,24 +168,41 @@ export function lifecycleService(deps: { abra: Abra; abraDir: string; jobs: JobR
       const recipe = await knownRecipe(recipeInput);
       const version = await knownVersion(recipe, versionInput);
       const nodeDomain = deps.nodeDomain();
+      const sample = await sampleAt(recipe, version);
       return {
         recipe,
         version,
         versions: await recipeVersions(abraDir, recipe),
-        sample: await sampleAt(recipe, version),
+        sample,
         defaultDomain: nodeDomain ? `${recipe}.${nodeDomain}` : '',
+        fit: await fitAt(recipe, version),
+        needs: await needsAt(recipe, version, sample),
       };
     },
 
-    async install(input: { recipe: unknown; version: unknown; domain: unknown; deploy: boolean; form: SettingsForm }, actor: Actor): Promise<JobRow> {
+    async installNeeds(recipeInput: unknown, versionInput: unknown): Promise<InstallNeeds | undefined> {
+      const recipe = await knownRecipe(recipeInput);
+      const version = await knownVersion(recipe, versionInput);
+      const text = await fileAt(abraDir, recipe, version, '.env.sample');
+      return needsAt(recipe, version, parseEnvSample(text ?? ''));
+    },
+
+    async install(input: { recipe: unknown; version: unknown; domain: unknown; deploy: boolean; overrideArch?: boolean; form: SettingsForm }, actor: Actor): Promise<JobRow> {
       const recipe = await knownRecipe(input.recipe);
       const version = await knownVersion(recipe, input.version);
       const domain = parse(domainSchema, input.domain, 'The domain');
       if (readAppEnv(abraDir, domain) !== undefined) throw new UserFacingError(`An app called ${domain} is already installed.`, 409);
       const sample = await sampleAt(recipe, version);
       const changes = changesFrom(sample, input.form);
+      const fit = await fitAt(recipe, version);
+      const misfits = fit.services.filter((x) => x.verdict === 'not-for-this-cpu').map((x) => x.service);
+      if (misfits.length && !input.overrideArch) {
+        throw new UserFacingError(`${recipe} ${version} has no build for this node’s CPU (${misfits.join(', ')}). To install it anyway, tick “Install even though it is not built for this CPU”.`, 409);
+      }
       const app = { domain, stack: stackNameFor(domain), recipe };
-      return submit('install', app, actor, { recipe, version, deploy: input.deploy }, async (ctx) => {
+      const archOverride = misfits.length ? { archOverride: misfits } : {};
+      return submit('install', app, actor, { recipe, version, deploy: input.deploy, ...archOverride }, async (ctx) => {
+        if (misfits.length) ctx.log(`Installing although ${misfits.join(', ')} has no build for this CPU, as ${actor.name ?? 'the steward'} chose.`, 'info');
         await step(ctx, `abra app new ${recipe} ${version}`, (o) => abra.appNew({ recipe, version, domain }, o));
         writeAppEnv(abraDir, domain, applyEnvChanges(readAppEnv(abraDir, domain) ?? '', changes));
         ctx.log(`Settings written to ${envPathFor(abraDir, domain)}`, 'info');

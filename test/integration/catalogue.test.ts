@@ -1,18 +1,18 @@
 // The recipe catalogue through the real app: a local stand-in for recipes.json, merged with the bundled fixture recipe.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import supertest from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addUser, loggedIn, testNode, type TestNode } from '../support/app.ts';
-import { ABRA_DOUBLE, FIXTURE_RECIPES } from '../support/abra.ts';
+import { ABRA_DOUBLE, FIXTURE_RECIPES, abraCalls } from '../support/abra.ts';
 import { startCatalogueServer } from '../support/catalogue-server.ts';
 import { closedAddress, pushIndex, pushSingleArch, startRegistry, type Registry } from '../support/registry.ts';
 import { haveDocker } from '../support/requirements.ts';
 
 const FIXTURE = readFileSync(path.join(import.meta.dirname, '..', 'fixtures', 'catalogue', 'recipes.json'), 'utf8');
 const dockerThere = await haveDocker();
-const names = (html: string) => [...html.matchAll(/data-recipe="([^"]+)"/g)].map((m) => m[1]);
+const names = (html: string) => [...html.matchAll(/data-recipe="([^"]+)"/g)].map((m) => m[1]!);
 
 describe.skipIf(!dockerThere)('recipe catalogue', () => {
   let node: TestNode;
@@ -20,6 +20,28 @@ describe.skipIf(!dockerThere)('recipe catalogue', () => {
   let catalogue: Awaited<ReturnType<typeof startCatalogueServer>>;
   let admin: Awaited<ReturnType<typeof loggedIn>>;
   let registry: Registry;
+  let bundled: string;
+
+  /** The fixture recipe, plus a bundled recipe (a plain recipe tree) whose only image is built for arm64. */
+  function bundledRecipes(): string {
+    const dir = mkdtempSync(path.join(tmpdir(), 'lores-bundled-'));
+    cpSync(path.join(FIXTURE_RECIPES, 'lores-test-app'), path.join(dir, 'lores-test-app'), { recursive: true });
+    mkdirSync(path.join(dir, 'armonly'));
+    const compose = [
+      'version: "3.8"',
+      'services:',
+      '  app:',
+      `    image: ${registry.host}/armonly:1`,
+      '    deploy:',
+      '      resources: { reservations: { memory: 64M }, limits: { memory: 128M } }',
+      '      labels:',
+      '        - "coop-cloud.${STACK_NAME}.version=1.0.0+1"',
+    ].join('\n');
+    writeFileSync(path.join(dir, 'armonly', 'compose.yml'), compose);
+    writeFileSync(path.join(dir, 'armonly', '.env.sample'), 'TYPE=armonly\nDOMAIN=armonly.example.com\n');
+    writeFileSync(path.join(dir, 'armonly', 'README.md'), '# armonly\n\n> Only for arm64\n\n<!-- metadata -->\n* **Category**: Testing\n<!-- endmetadata -->\n');
+    return dir;
+  }
 
   /** Three more recipes whose images sit in a real local registry: multi-arch, arm64-only, and unreachable. */
   async function withRegistryRecipes(): Promise<string> {
@@ -40,7 +62,8 @@ describe.skipIf(!dockerThere)('recipe catalogue', () => {
     const body = await withRegistryRecipes();
     catalogue = await startCatalogueServer(() => body);
     abraDir = mkdtempSync(path.join(tmpdir(), 'lores-abra-'));
-    node = await testNode({ ABRA_DIR: abraDir, ABRA_BIN: ABRA_DOUBLE, BUNDLED_RECIPES_DIR: FIXTURE_RECIPES, CATALOGUE_URL: catalogue.url }, { full: true });
+    bundled = bundledRecipes();
+    node = await testNode({ ABRA_DIR: abraDir, ABRA_BIN: ABRA_DOUBLE, BUNDLED_RECIPES_DIR: bundled, CATALOGUE_URL: catalogue.url }, { full: true });
     await node.services.catalogue.refresh(); // start() began one; this waits for it
     admin = await loggedIn(node);
   });
@@ -50,11 +73,12 @@ describe.skipIf(!dockerThere)('recipe catalogue', () => {
     await catalogue?.close();
     await registry?.close();
     rmSync(abraDir, { recursive: true, force: true });
+    rmSync(bundled, { recursive: true, force: true });
   });
 
   it('lists the catalogue merged with the recipes on this node, and says how old the copy is', async () => {
     const page = await admin.agent.get('/recipes').expect(200);
-    expect(names(page.text)).toEqual(['armonly-app', 'gitea', 'gone-app', 'kiwix', 'lores-test-app', 'matrix-synapse', 'multi-app', 'weird']);
+    expect(names(page.text)).toEqual(['armonly', 'armonly-app', 'gitea', 'gone-app', 'kiwix', 'lores-test-app', 'matrix-synapse', 'multi-app', 'weird']);
     expect(page.text).toContain('The catalogue copy is from just now.');
     expect(page.text).toMatch(/data-recipe="lores-test-app"[\s\S]*?on this node[\s\S]*?href="\/install\/lores-test-app"/);
     // A recipe only in the catalogue cannot be installed offline: no Install button on its card.
@@ -129,6 +153,27 @@ describe.skipIf(!dockerThere)('recipe catalogue', () => {
     await admin.agent.get('/recipes/no-such').expect(404);
     await admin.agent.get('/recipes/..%2Fetc').expect(400);
     await admin.agent.get('/recipes/gitea?version=1;ls').expect(400);
+  });
+
+  it('asks for an explicit override before installing an app whose images are not built for this CPU', async () => {
+    const form = await admin.agent.get('/install/armonly').expect(200);
+    expect(form.text).toMatch(/data-fit="not-for-this-cpu"[^>]*>not for this CPU: app</);
+    expect(form.text).toContain('name="override_arch"');
+    expect(form.text).toMatch(/reserves 64 MB, may use up to 128 MB/);
+    const before = abraCalls(abraDir).length;
+    const refused = await admin.agent.post('/install/armonly').type('form').send({ _csrf: admin.csrf, domain: 'armonly.lores.test', version: '1.0.0+1' });
+    expect(refused.status).toBe(409);
+    expect(refused.text).toContain('has no build for this node’s CPU (app)');
+    expect(abraCalls(abraDir).length).toBe(before);
+    const denied = node.services.store.audit.page({ limit: 1, action: 'job.install' })[0]!;
+    expect(denied).toMatchObject({ outcome: 'denied', target: 'armonly' });
+    // With the box ticked it installs (not deployed: the image could not run here anyway), and the job says so.
+    const res = await admin.agent.post('/install/armonly').type('form').send({ _csrf: admin.csrf, domain: 'armonly.lores.test', version: '1.0.0+1', override_arch: 'on' });
+    expect(res.status, res.text.slice(0, 300)).toBe(303);
+    const job = await node.services.jobs.finished(Number(res.headers.location!.split('/').pop()));
+    expect(job.state).toBe('succeeded');
+    expect(job.args).toMatchObject({ archOverride: ['app'] });
+    expect(node.services.store.jobs.output(job.id).map((l) => l.line).join('\n')).toContain('Installing although app has no build for this CPU');
   });
 
   it('lets a guest browse but not refresh', async () => {

@@ -2,13 +2,10 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { recipeNameSchema, recipeVersionSchema } from '../../adapters/abra/names.ts';
-import { fileAt } from '../../adapters/recipes/checkout.ts';
 import { formatPlatform } from '../../adapters/docker/platforms.ts';
 import type { Fit } from '../../services/arch-fit.ts';
 import { categoriesOf, imagesOf, latestOf, searchCatalogue, type CatalogueEntry, type CatalogueState, type EntryVersion } from '../../services/catalogue.ts';
-import { parseEnvSample } from '../../services/env-file.ts';
 import { UserFacingError } from '../../services/errors.ts';
-import { nodeCapacity, resourceFit, resourcesIn, type ResourceFit } from '../../services/resource-fit.ts';
 import { auditRefusals } from '../audited.ts';
 import { actorOf, type Services } from '../context.ts';
 import { fitBadge, serviceFitText } from '../fit-badge.ts';
@@ -91,24 +88,10 @@ export function catalogueRoutes(s: Services, now: () => number): Router {
       services: fit?.services.map((x) => ({ ...x, text: serviceFitText(x) })) ?? [],
       nodePlatform: fit?.node ? formatPlatform(fit.node) : undefined,
       versions: [...entry.versions].reverse().map((v) => ({ ...v, badge: fitBadge(fitOf(v)) })),
-      needs: version?.onNode ? await needsOf(s, name, version.version) : undefined,
+      needs: version?.onNode ? await s.lifecycle.installNeeds(name, version.version) : undefined,
       formatBytes,
     });
   });
 
   return r;
-}
-
-/** What installing this version asks of the node and of the steward: memory, disk, settings, secrets. */
-async function needsOf(s: Services, recipe: string, version: string): Promise<{ resources: ResourceFit; settings: number; secrets: string[]; overlays: string[] } | undefined> {
-  const compose = await fileAt(s.config.abraDir, recipe, version, 'compose.yml');
-  if (compose === undefined) return undefined;
-  const sampleText = await fileAt(s.config.abraDir, recipe, version, '.env.sample');
-  const sample = sampleText === undefined ? undefined : parseEnvSample(sampleText);
-  return {
-    resources: resourceFit(resourcesIn(compose), nodeCapacity(s.config.dataDir)),
-    settings: sample?.fields.length ?? 0,
-    secrets: sample?.secrets.map((x) => x.name) ?? [],
-    overlays: sample?.overlays.map((o) => o.file) ?? [],
-  };
 }

@@ -9,6 +9,8 @@ import { parseForm } from '../forms.ts';
 import { requireRole } from '../middleware/auth.ts';
 import { render } from '../render.ts';
 import { auditRefusals } from '../audited.ts';
+import { fitBadge } from '../fit-badge.ts';
+import { formatBytes } from '../format.ts';
 
 export function lifecycleRoutes(s: Services): Router {
   const r = Router();
@@ -28,13 +30,13 @@ export function lifecycleRoutes(s: Services): Router {
 
   r.get('/install/:recipe', stewards, async (req, res) => {
     const plan = await s.lifecycle.installPlan(req.params.recipe, req.query.version);
-    render(req, res, 'install', { title: `Install ${plan.recipe}`, plan, abraMissing: abraMissing() });
+    render(req, res, 'install', { title: `Install ${plan.recipe}`, plan, badge: fitBadge(plan.fit), formatBytes, abraMissing: abraMissing() });
   });
 
   r.post('/install/:recipe', stewards, auditRefusals(s, 'job.install', async (req, res) => {
     const b = body(req);
     const job = await s.lifecycle.install(
-      { recipe: req.params.recipe, version: b.version, domain: b.domain, deploy: b.deploy !== undefined, form: b },
+      { recipe: req.params.recipe, version: b.version, domain: b.domain, deploy: b.deploy !== undefined, overrideArch: b.override_arch !== undefined, form: b },
       actorOf(req, res.locals.session),
     );
     res.redirect(303, jobPage(job.id));
