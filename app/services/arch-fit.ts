@@ -8,6 +8,7 @@ import {
   ImageLookupError,
   imagePlatforms,
   isValidImageRef,
+  localImagePlatform,
   nodePlatform,
   normalizePlatform,
   pinnedDigest,
@@ -116,6 +117,8 @@ export type ArchFitDeps = {
 export type CheckOptions = { signal?: AbortSignal; /** Ask again even when the cache is fresh. */ force?: boolean };
 
 const HOUR = 3_600_000;
+/** Marks a cached answer taken from the image already on this node because the registry did not answer. */
+const LOCAL_COPY = 'local copy; registry: ';
 
 export function archFitService(deps: ArchFitDeps) {
   const { docker, store, now, log } = deps;
@@ -174,6 +177,14 @@ export function archFitService(deps: ArchFitDeps) {
       const prev = cache.get(ref);
       // A cancelled check says nothing about the registry: not stored.
       if (e.kind === 'cancelled') return prev ?? { ref, digest: null, platforms: null, error: e.reason, checkedAt: now() };
+      // No registry answer, but a copy on this node: that copy is what the swarm will run.
+      const registryAnsweredBefore = prev?.platforms && !prev.error?.startsWith(LOCAL_COPY);
+      const local = registryAnsweredBefore ? null : await localImagePlatform(docker, ref);
+      if (local) {
+        const row: ImagePlatformsRow = { ref, digest: null, platforms: [local], error: `${LOCAL_COPY}${e.reason}`, checkedAt: now() };
+        cache.put(row);
+        return row;
+      }
       // An earlier answer stays (a tag rarely loses a platform); the error makes it retried sooner.
       const row: ImagePlatformsRow = e.digest
         ? { ref, digest: e.digest, platforms: null, error: e.reason, checkedAt: now() }
@@ -202,6 +213,9 @@ export function archFitService(deps: ArchFitDeps) {
       const platforms = row.platforms;
       if (!nodePlatform) return { ...base, verdict: 'unknown', platforms, reason: nodeProblem ?? "this node's CPU is not known yet" };
       const verdict = imageVerdict(nodePlatform, platforms);
+      if (row.error?.startsWith(LOCAL_COPY)) {
+        return { ...base, verdict, platforms, reason: `judged by the copy on this node (${formatPlatform(platforms[0]!)}); the registry could not be asked: ${row.error.slice(LOCAL_COPY.length)}` };
+      }
       return { ...base, verdict, platforms, ...(row.error ? { reason: `earlier answer; the last check failed: ${row.error}` } : {}) };
     });
     return { verdict: overallVerdict(services), node: nodePlatform, services };

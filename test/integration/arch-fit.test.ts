@@ -11,6 +11,8 @@ import { archFitService, label } from '../../app/services/arch-fit.ts';
 import { createStore, type Store } from '../../app/store/index.ts';
 import { closedAddress, pushIndex, pushSingleArch, silentServer, startRegistry, type Pushed, type Registry } from '../support/registry.ts';
 import { DOCKER_SOCKET, haveDocker } from '../support/requirements.ts';
+import { TEST_IMAGE, ensureTestImage } from '../support/swarm.ts';
+import { execa } from 'execa';
 
 const dockerThere = await haveDocker();
 
@@ -138,6 +140,25 @@ describe.skipIf(!dockerThere)('CPU fit through the real daemon and a real regist
     expect(fit.services[0]).toMatchObject({ verdict: 'unknown', reason: 'registry unreachable (connection refused)' });
     expect(label(fit)).toBe('unknown: registry unreachable (connection refused)');
     expect(store.imagePlatforms.get(ref)).toMatchObject({ platforms: null, error: 'registry unreachable (connection refused)' });
+  });
+
+  it('with no registry answer, a copy of the image on this node is judged by its own platform', async () => {
+    // Offline nodes are given their images ahead of time: tag a local image under a registry that is down.
+    await ensureTestImage();
+    const ref = `${await closedAddress()}/preloaded:1`;
+    await execa('docker', ['tag', TEST_IMAGE, ref]);
+    try {
+      const svc = service().fit;
+      const fit = await svc.check([{ service: 'app', image: ref }]);
+      expect(fit.verdict).toBe('runs');
+      expect(fit.services[0]!.reason).toMatch(/^judged by the copy on this node \(amd64\); the registry could not be asked: registry unreachable/);
+      // The answer is cached, and re-asked sooner than a registry answer would be.
+      expect(svc.cached([{ service: 'app', image: ref }]).verdict).toBe('runs');
+      const arm = await service({ node: ARM64 }).fit.check([{ service: 'app', image: ref }]);
+      expect(arm.verdict).toBe('not-for-this-cpu');
+    } finally {
+      await execa('docker', ['rmi', ref], { reject: false });
+    }
   });
 
   it('a registry host that does not resolve gives unknown (no such host)', async () => {

@@ -91,17 +91,20 @@ describe.skipIf(!dockerThere)('recipe catalogue', () => {
     // The first page starts the checks; the filter shows what has been confirmed so far.
     while (Date.now() < deadline) {
       shown = names((await admin.agent.get('/recipes?runs=on').expect(200)).text);
-      if (shown.includes('multi-app')) break;
+      if (shown.includes('multi-app') && shown.includes('lores-test-app')) break;
       await new Promise((r) => setTimeout(r, 500));
     }
-    // lores-test-app's image is local only (no registry to ask): it is not confirmed, so not listed.
-    expect(shown).toEqual(['multi-app']);
+    // lores-test-app's image has no registry to ask, but its copy on this node is built for this CPU.
+    expect(shown).toEqual(['lores-test-app', 'multi-app']);
     const all = (await admin.agent.get('/recipes?category=Testing').expect(200)).text;
     expect(all).toMatch(/data-recipe="armonly-app"[\s\S]*?data-fit="not-for-this-cpu"[^>]*>not for this CPU: app</);
     expect(all).toMatch(/data-recipe="gone-app"[\s\S]*?data-fit="unknown"/);
     expect(all).toMatch(/data-recipe="multi-app"[\s\S]*?data-fit="runs"/);
     const arm = (await admin.agent.get('/recipes/armonly-app').expect(200)).text;
     expect(arm).toContain('no build (only arm64)');
+    const local = (await admin.agent.get('/recipes/lores-test-app').expect(200)).text;
+    expect(local).toMatch(/has a build|judged by the copy on this node/);
+    expect(local).toMatch(/data-fit="runs"/);
     const gone = (await admin.agent.get('/recipes/gone-app').expect(200)).text;
     expect(gone).toMatch(/unknown: [^<]*refused/);
   });

@@ -76,6 +76,8 @@ export async function startNode(opts: StartOptions = {}): Promise<NodeProcess> {
     HOST: '127.0.0.1',
     LOG_LEVEL: 'info',
     CATALOGUE_URL: '', // no internet here
+    // abra's folder next to the data (kept across restarts with it), never the machine's ~/.abra
+    ABRA_DIR: path.join(dataDir, 'abra'),
     ...(process.env.PATH ? { PATH: process.env.PATH } : {}),
     ...(opts.adminPasswordFile ? { ADMIN_PASSWORD_FILE: opts.adminPasswordFile } : {}),
     ...opts.env,

@@ -112,6 +112,21 @@ export async function nodePlatform(docker: Docker): Promise<Platform> {
   return platformFromArch(info.Architecture, info.OSType || 'linux');
 }
 
+/**
+ * The platform of a copy of the image already on this node, or null when there is none. Offline nodes are
+ * often given their images ahead of time (`docker load`): the swarm deploys that copy without a registry.
+ */
+export async function localImagePlatform(docker: Docker, ref: string): Promise<Platform | null> {
+  if (!isValidImageRef(ref)) return null;
+  try {
+    const info = (await docker.getImage(ref).inspect()) as { Architecture?: string; Os?: string; Variant?: string };
+    if (!info.Architecture) return null;
+    return normalizePlatform({ os: info.Os || 'linux', architecture: info.Architecture, ...(info.Variant ? { variant: info.Variant } : {}) });
+  } catch {
+    return null;
+  }
+}
+
 type DistributionAnswer = { Descriptor?: { digest?: string }; Platforms?: Platform[] | null };
 type DaemonError = Error & { statusCode?: number; json?: unknown; code?: string };
 
