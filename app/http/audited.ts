@@ -10,7 +10,7 @@ export function auditRefusals(s: Services, action: string, handler: (req: Reques
     } catch (err) {
       if (err instanceof UserFacingError) {
         s.audit.record(actorOf(req, res.locals.session), action, {
-          target: typeof req.params.stack === 'string' ? req.params.stack : typeof req.params.recipe === 'string' ? req.params.recipe : undefined,
+          target: [req.params.stack, req.params.recipe, req.params.name].find((p): p is string => typeof p === 'string'),
           outcome: 'denied',
           detail: { status: err.status, error: err.message },
         });

@@ -216,6 +216,17 @@ export function lifecycleService(deps: { abra: Abra; abraDir: string; dataDir: s
       });
     },
 
+    /** Brings a catalogue recipe onto the node (abra clones it; needs the internet), so it can be installed. */
+    fetchRecipe(recipeInput: unknown, actor: Actor): JobRow {
+      const recipe = parse(recipeNameSchema, recipeInput, 'The recipe');
+      if (!status.ok) throw new UserFacingError(`The node cannot run abra: ${status.problem}`, 503);
+      return jobs.submit({ kind: 'fetch', app: null, recipe, actor, args: { recipe }, run: async (ctx) => {
+        await step(ctx, `abra recipe fetch ${recipe}`, (o) => abra.recipeFetch(recipe, o));
+        const versions = await recipeVersions(abraDir, recipe);
+        ctx.log(versions.length ? `${recipe} is on the node now, with ${versions.length} version(s); the newest is ${versions.at(-1)}.` : `${recipe} was fetched but has no published versions.`, 'info');
+      } });
+    },
+
     /** Secret values of an install, once, to the person who ran it. */
     takeSecrets(jobId: number, viewer: string): { name: string; value: string }[] | undefined {
       const entry = secretsOnce.get(jobId);

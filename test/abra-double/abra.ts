@@ -380,6 +380,21 @@ async function appLs(_: string[], f: Flags): Promise<void> {
   for (const s of Object.values(result)) for (const a of s.apps as Record<string, string>[]) out([a.server, a.recipe, a.appName, a.status, a.version].join('\t'));
 }
 
+// Where `recipe fetch` clones from: Co-op Cloud's forge in real abra; tests point it at local repositories.
+const GIT_BASE = process.env.ABRA_DOUBLE_GIT_BASE || 'https://git.coopcloud.tech/coop-cloud';
+
+async function recipeFetch([recipe = '']: string[], f: Flags): Promise<void> {
+  if (!/^[a-z0-9][a-z0-9_-]*$/.test(recipe)) fatal(f.all ? 'the abra double does not support recipe fetch --all' : 'recipe fetch needs a recipe name');
+  const dir = recipeDir(recipe);
+  if (existsSync(path.join(dir, '.git'))) {
+    await sh('git', ['-C', dir, 'fetch', '--tags', '--force', '-q', 'origin']);
+    return info(`${recipe} recipe updated`);
+  }
+  mkdirSync(path.dirname(dir), { recursive: true });
+  await sh('git', ['clone', '-q', `${GIT_BASE}/${recipe}.git`, dir]);
+  info(`${recipe} recipe fetched`);
+}
+
 async function serverAdd([host]: string[], f: Flags): Promise<void> {
   if (host || !f.local) fatal('the abra double only supports: abra server add --local');
   const dir = path.join(SERVERS, 'default');
@@ -407,6 +422,7 @@ const COMMANDS: Record<string, Cmd> = {
   'app remove': { bool: 'force:f', args: [1, 1], prompts: true, run: appRemove },
   'app restart': { bool: 'all-services:a', args: [1, 2], run: appRestart },
   'app ls': { bool: 'machine:m status:S', value: 'server:s recipe:r', args: [0, 0], run: appLs },
+  'recipe fetch': { bool: 'all:a force:f ssh:s', args: [0, 1], run: recipeFetch },
 };
 const ALIASES: Record<string, string> = { 'server list': 'server ls', 'app rm': 'app remove', 'app list': 'app ls' };
 

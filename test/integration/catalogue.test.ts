@@ -1,10 +1,11 @@
 // The recipe catalogue through the real app: a local stand-in for recipes.json, merged with the bundled fixture recipe.
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import supertest from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addUser, loggedIn, testNode, type TestNode } from '../support/app.ts';
+import { installBundledRecipes } from '../../app/adapters/recipes/checkout.ts';
 import { ABRA_DOUBLE, FIXTURE_RECIPES, abraCalls } from '../support/abra.ts';
 import { startCatalogueServer } from '../support/catalogue-server.ts';
 import { closedAddress, pushIndex, pushSingleArch, startRegistry, type Registry } from '../support/registry.ts';
@@ -177,6 +178,32 @@ describe.skipIf(!dockerThere)('recipe catalogue', () => {
     expect(job.state).toBe('succeeded');
     expect(job.args).toMatchObject({ archOverride: ['app'] });
     expect(node.services.store.jobs.output(job.id).map((l) => l.line).join('\n')).toContain('Installing although app has no build for this CPU');
+  });
+
+  it('fetches a recipe that is only in the catalogue (abra recipe fetch), after which it installs like any other', async () => {
+    // A local stand-in for Co-op Cloud's forge: matrix-synapse as a git repo with an annotated version tag.
+    const forge = mkdtempSync(path.join(tmpdir(), 'lores-forge-'));
+    const source = path.join(forge, 'src', 'matrix-synapse', '2.0.0+v1.98.0');
+    cpSync(path.join(FIXTURE_RECIPES, 'lores-test-app', '1.0.0+1.0'), source, { recursive: true });
+    await installBundledRecipes(path.join(forge, 'src'), forge, () => {});
+    symlinkSync(path.join(forge, 'recipes', 'matrix-synapse'), path.join(forge, 'recipes', 'matrix-synapse.git'));
+    process.env.ABRA_DOUBLE_GIT_BASE = `file://${path.join(forge, 'recipes')}`;
+    try {
+      const page = await admin.agent.get('/recipes/matrix-synapse').expect(200);
+      expect(page.text).toContain('action="/recipes/matrix-synapse/fetch"');
+      await admin.agent.post('/recipes/not-in-catalogue/fetch').type('form').send({ _csrf: admin.csrf }).expect(404);
+      const res = await admin.agent.post('/recipes/matrix-synapse/fetch').type('form').send({ _csrf: admin.csrf }).expect(303);
+      const job = await node.services.jobs.finished(Number(res.headers.location!.split('/').pop()));
+      expect(job.state, node.services.store.jobs.output(job.id).map((l) => l.line).join('\n')).toBe('succeeded');
+      expect(abraCalls(abraDir).map((c) => c.argv.join(' '))).toContain('recipe fetch matrix-synapse -n');
+      const after = await admin.agent.get('/recipes/matrix-synapse').expect(200);
+      expect(after.text).toContain('href="/install/matrix-synapse?version=2.0.0%2Bv1.98.0"');
+      expect(after.text).toContain('What an install needs');
+      await admin.agent.get('/install/matrix-synapse').expect(200);
+    } finally {
+      delete process.env.ABRA_DOUBLE_GIT_BASE;
+      rmSync(forge, { recursive: true, force: true });
+    }
   });
 
   it('lets a guest browse but not refresh', async () => {

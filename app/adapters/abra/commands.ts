@@ -18,6 +18,9 @@ export function abraCommands(base: AbraOptions) {
 
     serverLs: async (): Promise<{ name: string; host: string }[]> => parseMachineOutput((await run(['server', 'ls', '-m', '-n'])).lines),
 
+    /** Clones a recipe from the catalogue's forge into $ABRA_DIR/recipes (needs the internet), or refreshes its tags. */
+    recipeFetch: (recipe: string, call?: CallOptions) => run(['recipe', 'fetch', recipe, '-n'], call),
+
     appNew: (a: { recipe: string; version: string; domain: string }, call?: CallOptions) =>
       run(['app', 'new', a.recipe, a.version, '-n', '-o', '-s', 'default', '-D', a.domain], call),
 

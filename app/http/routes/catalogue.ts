@@ -70,6 +70,12 @@ export function catalogueRoutes(s: Services, now: () => number): Router {
     res.redirect(303, '/recipes');
   }));
 
+  r.post('/recipes/:name/fetch', stewards, auditRefusals(s, 'job.fetch', async (req, res) => {
+    const name = parseForm(recipeNameSchema, req.params.name, { value: 'The recipe' });
+    if (!(await s.catalogue.entry(name))?.inCatalogue) throw new UserFacingError(`There is no recipe “${name}” in the catalogue.`, 404);
+    res.redirect(303, `/jobs/${s.lifecycle.fetchRecipe(name, actorOf(req, res.locals.session)).id}`);
+  }));
+
   r.get('/recipes/:name', async (req, res) => {
     const name = parseForm(recipeNameSchema, req.params.name, { value: 'The recipe' });
     const entry = await s.catalogue.entry(name);
