@@ -8,14 +8,23 @@ import { UserFacingError } from './errors.ts';
 
 export type JobLog = (line: string, stream?: 'out' | 'err' | 'info') => void;
 export type JobContext = { job: JobRow; log: JobLog; signal: AbortSignal };
+/**
+ * Jobs in different lanes do not wait for each other: abra changes an app in minutes and needs the CPU, a ZIM
+ * download takes hours on the uplink and must not hold the app's deploys back.
+ */
+export type JobLane = 'abra' | 'download';
 export type JobSpec = {
   kind: string;
   app: string | null;
   recipe: string | null;
   args?: Record<string, unknown>;
   actor: Actor;
+  lane?: JobLane;
   run(ctx: JobContext): Promise<void>;
 };
+
+/** A job stopped on purpose (pause, cancel): it ends as interrupted with this reason, not as failed. */
+export class JobStopped extends Error {}
 
 export type JobEvent = { type: 'line'; seq: number; stream: string; line: string } | { type: 'state'; state: JobState };
 
@@ -35,40 +44,58 @@ export class JobRunner {
   readonly #audit: AuditLog;
   readonly #now: () => number;
   readonly #limit: number;
-  readonly #running = new Map<number, { kind: string; app: string | null; recipe: string | null; abort: AbortController; done: Promise<void> }>();
+  readonly #running = new Map<number, { kind: string; app: string | null; recipe: string | null; lane: JobLane; abort: AbortController; done: Promise<void> }>();
   readonly #events = new EventEmitter<Record<string, [JobEvent]>>();
 
-  constructor(store: JobStore, audit: AuditLog, opts: { now: () => number; limit?: number }) {
+  readonly #downloadLimit: number;
+
+  constructor(store: JobStore, audit: AuditLog, opts: { now: () => number; limit?: number; downloadLimit?: number }) {
     this.#store = store;
     this.#audit = audit;
     this.#now = opts.now;
     this.#limit = opts.limit ?? 2;
+    this.#downloadLimit = opts.downloadLimit ?? 2;
     this.#events.setMaxListeners(0);
   }
 
   /** Why a new job on this app/recipe cannot start now, or undefined if it can. */
-  busyReason(app: string | null, recipe: string | null): string | undefined {
-    for (const r of this.#running.values()) {
+  busyReason(app: string | null, recipe: string | null, lane: JobLane = 'abra'): string | undefined {
+    const same = [...this.#running.values()].filter((r) => r.lane === lane);
+    for (const r of same) {
       if (app && r.app === app) return `${app} is busy: a “${r.kind}” job is still running on it.`;
       if (recipe && r.recipe === recipe) return `The ${recipe} recipe is busy: a “${r.kind}” job on ${r.app ?? 'it'} is using its checkout.`;
     }
-    if (this.#running.size >= this.#limit) return `The node is busy: ${this.#running.size} jobs are running. Try again when one has finished.`;
+    const limit = lane === 'abra' ? this.#limit : this.#downloadLimit;
+    if (same.length >= limit) return `The node is busy: ${same.length} ${lane === 'abra' ? 'jobs are' : 'downloads are'} running. Try again when one has finished.`;
     return undefined;
   }
 
   /** What kind of job runs on this app right now, if any. */
   holder(app: string): string | undefined {
-    for (const r of this.#running.values()) if (r.app === app) return r.kind;
+    for (const r of this.#running.values()) if (r.app === app && r.lane === 'abra') return r.kind;
     return undefined;
+  }
+
+  /** Stops a running job on purpose (pause, cancel): it ends as interrupted, saying `reason`. */
+  stop(jobId: number, reason: string): boolean {
+    const r = this.#running.get(jobId);
+    if (!r) return false;
+    r.abort.abort(new JobStopped(reason));
+    return true;
+  }
+
+  isRunning(jobId: number): boolean {
+    return this.#running.has(jobId);
   }
 
   /** Starts the job now, or throws a 409 "busy". Returns the job's row at once; the work goes on in the background. */
   submit(spec: JobSpec): JobRow {
-    const busy = this.busyReason(spec.app, spec.recipe);
+    const lane = spec.lane ?? 'abra';
+    const busy = this.busyReason(spec.app, spec.recipe, lane);
     if (busy) throw new UserFacingError(busy, 409);
     const job = this.#store.create({ kind: spec.kind, app: spec.app, recipe: spec.recipe, args: spec.args ?? {}, actor: spec.actor.name }, this.#now());
     const abort = new AbortController();
-    const entry = { kind: spec.kind, app: spec.app, recipe: spec.recipe, abort, done: Promise.resolve() };
+    const entry = { kind: spec.kind, app: spec.app, recipe: spec.recipe, lane, abort, done: Promise.resolve() };
     this.#running.set(job.id, entry);
     entry.done = this.#execute(job, spec, abort.signal);
     return job;
@@ -84,16 +111,21 @@ export class JobRunner {
     };
     this.#store.markRunning(job.id, this.#now());
     this.#events.emit(String(job.id), { type: 'state', state: 'running' });
-    let state: 'succeeded' | 'failed' = 'succeeded';
+    let state: 'succeeded' | 'failed' | 'interrupted' = 'succeeded';
     let error: string | null = null;
     let exitCode: number | null = 0;
     try {
       await spec.run({ job: this.#store.byId(job.id)!, log, signal });
     } catch (err) {
-      state = 'failed';
-      error = err instanceof JobFailure || err instanceof UserFacingError ? err.message : `Unexpected error: ${(err as Error).message}`;
+      const stopped = signal.reason instanceof JobStopped ? signal.reason : undefined;
+      state = stopped ? 'interrupted' : 'failed';
+      error = stopped
+        ? stopped.message
+        : err instanceof JobFailure || err instanceof UserFacingError
+          ? err.message
+          : `Unexpected error: ${(err as Error).message}`;
       exitCode = err instanceof JobFailure ? err.exitCode : null;
-      log(error, 'err');
+      log(error, stopped ? 'info' : 'err');
     } finally {
       this.#store.finish(job.id, state, { exitCode, error }, this.#now());
       this.#running.delete(job.id);
