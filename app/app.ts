@@ -42,7 +42,7 @@ export function buildServices(deps: AppDeps): Services {
   const jobs = new JobRunner(deps.store.jobs, audit, { now });
   const { config } = deps;
   const abra = abraCommands({ bin: config.abraBin, abraDir: config.abraDir, pty: config.abraPty, timeoutMs: config.abraTimeoutMs });
-  const settings = settingsService(deps.store, { nodeDomain: config.nodeDomain }, now);
+  const settings = settingsService(deps.store, { nodeDomain: config.nodeDomain, downloadLimitKBps: 0 }, now);
   const archFit = archFitService({ docker: deps.docker, store: deps.store, now, log: deps.log });
   return {
     lifecycle: lifecycleService({ abra, abraDir: config.abraDir, dataDir: config.dataDir, jobs, store: deps.store, archFit, nodeDomain: () => settings.current().nodeDomain, now }),

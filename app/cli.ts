@@ -43,7 +43,7 @@ function exportConfig(): void {
   const config = loadConfig();
   const store = createStore(config.dataDir);
   try {
-    const settings = settingsService(store, { nodeDomain: config.nodeDomain }, Date.now).current();
+    const settings = settingsService(store, { nodeDomain: config.nodeDomain, downloadLimitKBps: 0 }, Date.now).current();
     const users = store.users.list().map(({ username, role, disabled }) => ({ username, role, disabled }));
     console.log(JSON.stringify({ settings, users }, null, 2));
   } finally {

@@ -1,13 +1,24 @@
 // Node-wide settings an admin edits on the settings page; env values are the defaults.
 import type { Store } from '../store/index.ts';
+import { z } from 'zod';
 import { domainSchema, parseOrRefuse } from '../validation.ts';
 
-export type NodeSettings = { nodeDomain: string };
+/** `downloadLimitKBps`: the ZIM downloads' share of a shared uplink, in KB/s; 0 means no limit. */
+export type NodeSettings = { nodeDomain: string; downloadLimitKBps: number };
+
+export const downloadLimitSchema = z.coerce
+  .number({ message: 'must be a number of KB/s' })
+  .int('must be a whole number of KB/s')
+  .min(0, 'must be 0 (no limit) or more')
+  .max(10_000_000, 'is more than any uplink');
 
 export function settingsService(store: Store, defaults: NodeSettings, now: () => number) {
   return {
     current(): NodeSettings {
-      return { nodeDomain: store.settings.get('node_domain') ?? defaults.nodeDomain };
+      return {
+        nodeDomain: store.settings.get('node_domain') ?? defaults.nodeDomain,
+        downloadLimitKBps: Number(store.settings.get('download_limit_kbps') ?? defaults.downloadLimitKBps),
+      };
     },
     /** Validates and stores the node's domain; returns the old and new value for the audit log. */
     setNodeDomain(value: string, by: string): { from: string; to: string } {
@@ -15,6 +26,16 @@ export function settingsService(store: Store, defaults: NodeSettings, now: () =>
       const from = this.current().nodeDomain;
       store.settings.set('node_domain', domain, by, now());
       return { from, to: domain };
+    },
+    /** Bytes per second for ZIM downloads (0: unlimited), read by running downloads as they go. */
+    downloadBytesPerSecond(): number {
+      return this.current().downloadLimitKBps * 1024;
+    },
+    setDownloadLimit(value: unknown, by: string): { from: number; to: number } {
+      const kbps = parseOrRefuse(downloadLimitSchema, value, { value: 'The download limit' });
+      const from = this.current().downloadLimitKBps;
+      store.settings.set('download_limit_kbps', String(kbps), by, now());
+      return { from, to: kbps };
     },
   };
 }

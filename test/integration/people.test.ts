@@ -218,6 +218,21 @@ describe('settings', () => {
     expect(JSON.parse(row.detail!)).toEqual({ from: '', to: 'node.example.org' });
   });
 
+  it('an admin sets the ZIM download limit; a bad limit is refused and changes nothing, not even the domain', async () => {
+    const { agent, csrf } = await loggedIn(node);
+    const domainBefore = node.services.settings.current().nodeDomain;
+    for (const bad of ['-1', 'fast', '1.5', '99999999999']) {
+      const res = await agent.post('/settings').type('form').send({ _csrf: csrf, nodeDomain: 'other.example.org', downloadLimitKBps: bad });
+      expect(res.status, bad).toBe(400);
+    }
+    expect(node.services.settings.current()).toMatchObject({ nodeDomain: domainBefore, downloadLimitKBps: 0 });
+    await agent.post('/settings').type('form').send({ _csrf: csrf, nodeDomain: 'node.example.org', downloadLimitKBps: '512' }).expect(303);
+    expect(node.services.settings.downloadBytesPerSecond()).toBe(512 * 1024);
+    expect((await agent.get('/settings')).text).toContain('name="downloadLimitKBps" value="512"');
+    const row = node.services.store.audit.page({ limit: 1, action: 'settings.download-limit' })[0]!;
+    expect(JSON.parse(row.detail!)).toEqual({ from: 0, to: 512 });
+  });
+
   it('takes the env NODE_DOMAIN as the default', async () => {
     const other = await testNode({ NODE_DOMAIN: 'pi.example.coop' });
     expect(other.services.settings.current().nodeDomain).toBe('pi.example.coop');

@@ -1,6 +1,7 @@
 // Admin pages: the audit log and the node's settings.
 import { Router } from 'express';
 import { z } from 'zod';
+import { downloadLimitSchema } from '../../services/settings.ts';
 import { actorOf, type Services } from '../context.ts';
 import { parseForm } from '../forms.ts';
 import { requireRole } from '../middleware/auth.ts';
@@ -11,7 +12,7 @@ const auditQuery = z.object({
   before: z.coerce.number().int().positive().optional(),
   action: z.string().regex(/^[a-z.-]{0,40}$/, 'may only hold letters, dots and dashes').optional(),
 });
-const settingsForm = z.object({ nodeDomain: z.string().max(253) });
+const settingsForm = z.object({ nodeDomain: z.string().max(253), downloadLimitKBps: z.string().max(20).optional() });
 
 export function adminRoutes(s: Services): Router {
   const r = Router();
@@ -31,8 +32,14 @@ export function adminRoutes(s: Services): Router {
 
   r.post('/settings', adminOnly, (req, res) => {
     const form = parseForm(settingsForm, req.body, { nodeDomain: 'The node’s domain' });
-    const change = s.settings.setNodeDomain(form.nodeDomain, res.locals.session!.user.username);
+    const by = res.locals.session!.user.username;
+    // The limit is checked before the domain is saved: a bad value changes nothing.
+    const limit = form.downloadLimitKBps ? parseForm(downloadLimitSchema, form.downloadLimitKBps, { value: 'The download limit' }) : undefined;
+    const change = s.settings.setNodeDomain(form.nodeDomain, by);
     s.audit.record(actorOf(req, res.locals.session), 'settings.node-domain', { target: change.to, detail: change });
+    if (limit !== undefined && limit !== s.settings.current().downloadLimitKBps) {
+      s.audit.record(actorOf(req, res.locals.session), 'settings.download-limit', { detail: s.settings.setDownloadLimit(limit, by) });
+    }
     res.redirect(303, '/settings?saved=1');
   });
 
