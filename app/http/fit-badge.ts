@@ -18,7 +18,7 @@ export function fitBadge(fit: Fit | undefined): FitBadge {
 
 /** One service's line in a version's image table. */
 export function serviceFitText(s: Fit['services'][number]): string {
-  if (s.verdict === 'runs') return 'has a build';
+  if (s.verdict === 'runs') return s.reason ? `has a build (${s.reason})` : 'has a build';
   if (s.verdict === 'not-for-this-cpu') return `no build (only ${[...new Set((s.platforms ?? []).map(formatPlatform))].join(', ')})`;
   return `unknown${s.reason ? `: ${s.reason}` : ''}`;
 }

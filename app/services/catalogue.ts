@@ -119,11 +119,13 @@ export function catalogueService(deps: { store: Store; abraDir: string; url: str
       // The checkout decides what can be installed here; the catalogue adds the versions published since.
       const versions = new Map(c.versions.map((v) => [v.version, v]));
       for (const v of h.versions) versions.set(v.version, v);
+      // The checkout's README describes what installs here; the catalogue fills in what it leaves out.
+      const localScores = h.features && (h.features.status !== null || h.features.image) ? h.features : null;
       byName.set(h.name, {
         ...c,
-        category: c.category || h.category,
-        description: c.description || h.description,
-        features: c.features ?? h.features,
+        category: h.category || c.category,
+        description: h.description || c.description,
+        features: localScores ?? c.features,
         versions: [...versions.values()].sort((a, b) => compareVersions(a.version, b.version)),
         onNode: true,
       });

@@ -36,6 +36,7 @@ const STACK = DOMAIN.replaceAll('.', '_');
 const VERSION = '1.0.0+3.8.2';
 const FIXTURE = readFileSync(path.join(REPO_ROOT, 'test', 'fixtures', 'catalogue', 'recipes.json'), 'utf8');
 const CATALOGUE_KIWIX = (JSON.parse(FIXTURE) as Record<string, { description: string }>).kiwix!.description;
+const BUNDLED_DESCRIPTION = /^>\s*(.+)$/m.exec(readFileSync(path.join(REPO_ROOT, 'recipes', 'kiwix', 'README.md'), 'utf8'))![1]!.trim();
 
 /** The recipe names the catalogue page lists, in order. */
 const listed = (page: Page) => page.locator('ul.apps > li[data-recipe]').evaluateAll((els) => els.map((e) => e.getAttribute('data-recipe')));
@@ -223,8 +224,9 @@ describe.skipIf(!canRun)('the catalogue and Kiwix in a real browser (catalogue s
     const head = main().locator('.app-head');
     expect(await head.locator('[data-fit]').getAttribute('data-fit')).toBe('runs');
     expect((await head.locator('[data-fit]').textContent())?.trim()).toBe('runs here');
-    // The catalogue's description wins over the bundled README's (catalogue first, README when it has none).
-    await main().getByText(CATALOGUE_KIWIX, { exact: true }).waitFor();
+    // The bundled checkout's README describes what installs here; it wins over the older catalogue entry.
+    await main().getByText(BUNDLED_DESCRIPTION, { exact: true }).first().waitFor();
+    expect(await main().getByText(CATALOGUE_KIWIX, { exact: true }).count()).toBe(0);
     await main().getByRole('heading', { name: `Version ${VERSION}`, level: 2 }).waitFor();
     expect(await main().locator('#images tr[data-service="app"] td[data-fit]').getAttribute('data-fit')).toBe('runs');
     await main().getByRole('heading', { name: 'What an install needs', level: 2 }).waitFor();

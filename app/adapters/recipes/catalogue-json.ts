@@ -51,7 +51,7 @@ const serviceSchema = z.object({ image: imageRef, tag: tagRef, digest: text(128)
 
 const recipeSchema = z.object({
   name: recipeNameSchema,
-  category: text(60).catch(''),
+  category: z.string().max(60).catch(''),
   description: text(1000).catch(''),
   website: url.catch(''),
   repository: url.catch(''),

@@ -57,6 +57,7 @@ export function catalogueRoutes(s: Services, now: () => number): Router {
       title: 'Install an app',
       recipes: shown.map((e) => ({ ...e, latest: latestOf(e), badge: fitBadge(fitOf(latestOf(e))) })),
       total: entries.length,
+      unchecked: entries.filter((e) => fitOf(latestOf(e))?.services.some((x) => x.verdict === 'unchecked')).length,
       categories: categoriesOf(entries),
       query,
       copy: copyNote(s.catalogue.state(), now()),
