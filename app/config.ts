@@ -28,6 +28,11 @@ const configSchema = z.object({
   // abra's recipe catalogue; empty for a node that never goes online (it then offers the recipes it has).
   CATALOGUE_URL: z.union([z.url({ protocol: /^https?$/ }), z.literal('')]).default('https://recipes.coopcloud.tech/recipes.json'),
   CATALOGUE_REFRESH_HOURS: z.coerce.number().positive().max(24 * 30).default(24),
+  // Kiwix's OPDS catalogue of ZIM files (a node may use a local mirror).
+  KIWIX_CATALOGUE_URL: z.url({ protocol: /^https?$/ }).default('https://library.kiwix.org'),
+  // The host folder under which Kiwix apps keep their ZIM files: the node writes downloads only below it (in a
+  // container, it is mounted at the same path: recipe/compose.zims.yml).
+  ZIM_ROOT: z.string().regex(/^\/[^\0]*$/, 'must be an absolute path').default('/srv/zims'),
 });
 
 export type Config = {
@@ -47,6 +52,8 @@ export type Config = {
   sessionMs: number;
   catalogueUrl: string;
   catalogueRefreshHours: number;
+  kiwixCatalogueUrl: string;
+  zimRoot: string;
 };
 
 export class ConfigError extends Error {}
@@ -100,5 +107,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sessionMs: c.SESSION_HOURS * 3600_000,
     catalogueUrl: c.CATALOGUE_URL,
     catalogueRefreshHours: c.CATALOGUE_REFRESH_HOURS,
+    kiwixCatalogueUrl: c.KIWIX_CATALOGUE_URL,
+    zimRoot: path.resolve(c.ZIM_ROOT),
   };
 }

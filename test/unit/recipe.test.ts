@@ -12,7 +12,7 @@ import { parseEnvSample, readEnvValues } from '../../app/services/env-file.ts';
 import { REPO_ROOT } from '../support/server.ts';
 
 const RECIPE = path.join(REPO_ROOT, 'recipe');
-const COMPOSE_FILES = ['compose.yml', 'compose.lan.yml'];
+const COMPOSE_FILES = ['compose.yml', 'compose.lan.yml', 'compose.zims.yml'];
 const PKG = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
 const read = (file: string) => readFileSync(path.join(RECIPE, file), 'utf8');
 
@@ -272,8 +272,9 @@ describe('recipe/: what the node’s recipe must be', () => {
     expect(['production', 'staging']).toContain(sample.get('LETS_ENCRYPT_ENV'));
     const parsed = parseEnvSample(sampleText);
     expect(parsed.secrets).toEqual([{ key: 'SECRET_ADMIN_PASSWORD_VERSION', name: 'admin_password', version: 'v1', length: 32, generate: true }]);
-    expect(parsed.overlays).toEqual([expect.objectContaining({ file: 'compose.lan.yml', enabled: false })]);
+    expect(parsed.overlays).toEqual([expect.objectContaining({ file: 'compose.lan.yml', enabled: false }), expect.objectContaining({ file: 'compose.zims.yml', enabled: false })]);
     expect(parsed.fields.find((f) => f.key === 'LAN_PORT')).toMatchObject({ optional: true });
+    expect(parsed.fields.find((f) => f.key === 'ZIM_ROOT')).toMatchObject({ optional: true, value: '/srv/zims' });
   });
 
   it('every variable the compose files use without a default is set by .env.sample or abra', () => {
@@ -331,6 +332,12 @@ describe(`recipe/ rendered with the .env.sample values (${DOCKER ? `${DOCKER} st
     expect(lan.services!.app!.image).toBe(rawApp.image);
     const unset = render(['compose.yml', 'compose.lan.yml'], deployEnv());
     expect(unset.services!.app!.ports).toEqual([expect.objectContaining({ published: 8080 })]);
+  });
+
+  it('with compose.zims.yml the ZIM folder is mounted at the same path and named to the node', () => {
+    const zims = render(['compose.yml', 'compose.zims.yml'], deployEnv({ ZIM_ROOT: '/mnt/zims' }));
+    expect(zims.services!.app!.volumes).toEqual(expect.arrayContaining([expect.objectContaining({ type: 'bind', source: '/mnt/zims', target: '/mnt/zims' })]));
+    expect(asMap(zims.services!.app!.environment).ZIM_ROOT).toBe('/mnt/zims');
   });
 
   it('the interpolation used without a docker CLI agrees with docker stack config', () => {
