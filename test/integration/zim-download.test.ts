@@ -48,8 +48,7 @@ afterAll(async () => {
 });
 
 beforeEach(() => {
-  for (const key of Object.keys(fixture.faults)) delete fixture.faults[key as keyof typeof fixture.faults];
-  fixture.requests.length = 0;
+  fixture.reset();
   lib = mkdtempSync(path.join(work, 'library-'));
 });
 
@@ -303,6 +302,33 @@ describe('downloadZim faults', () => {
     expect(libraryFiles()).toEqual([SMALL]);
   });
 
+  it.each(['chunked', 'close'] as const)('reads a %s-framed body (no Content-Length), and resumes one', async (framing) => {
+    fixture.faults.framing = framing;
+    fixture.faults.cutAfterBytes = 700_001;
+    const result = await downloadZim(optsFor(BIG));
+    expect(fixture.rangesFor(BIG)).toHaveLength(2);
+    expect(readFileSync(result.path).equals(bigBytes)).toBe(true);
+  });
+
+  it('follows a redirect to the mirror, keeping the Range header', async () => {
+    writeFileSync(path.join(lib, `${BIG}.part`), bigBytes.subarray(0, 5000));
+    const result = await downloadZim(optsFor(BIG, { urls: [`${fixture.url}/redirect/${BIG}`] }));
+    expect(fixture.requests.filter((r) => r.path.endsWith(BIG)).map((r) => [r.path, r.range])).toEqual([
+      [`/redirect/${BIG}`, 'bytes=5000-'],
+      [`/zim/${BIG}`, 'bytes=5000-'],
+    ]);
+    expect(readFileSync(result.path).equals(bigBytes)).toBe(true);
+  });
+
+  it('treats a connection that goes silent as cut, and resumes', async () => {
+    fixture.faults.stallAfterBytes = 500_000;
+    const result = await downloadZim(optsFor(BIG, { stallTimeoutMs: 300 }));
+    const ranges = fixture.rangesFor(BIG);
+    expect(ranges).toHaveLength(2);
+    expect(ranges[1]).toMatch(/^bytes=\d+-$/);
+    expect(readFileSync(result.path).equals(bigBytes)).toBe(true);
+  });
+
   it('falls over to the next mirror when one refuses', async () => {
     const result = await downloadZim(optsFor(SMALL, { urls: [`${fixture.url}/zim/missing.zim`, fixture.fileUrl(SMALL)] }));
     expect(statSync(result.path).size).toBe(SMALL_SIZE);
@@ -400,5 +426,44 @@ describe('disk full', () => {
     expect(result.resumedFrom).toBe(kept);
     expect(fixture.rangesFor(BIG)).toEqual([`bytes=${kept}-`]);
     expect(readFileSync(result.path).equals(bigBytes)).toBe(true);
+  });
+});
+
+describe('https mirrors', () => {
+  let tlsFixture: KiwixFixture | undefined;
+  let cert = '';
+
+  beforeAll(async () => {
+    try {
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', path.join(work, 'key.pem'), '-out', path.join(work, 'cert.pem'), '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'pipe' });
+    } catch (err) {
+      console.warn(`https tests skipped: openssl could not make a certificate (${String((err as Error).message).split('\n')[0]})`);
+      return;
+    }
+    cert = readFileSync(path.join(work, 'cert.pem'), 'utf8');
+    tlsFixture = await startKiwixFixture({
+      books: [{ name: SMALL, path: path.join(work, SMALL) }],
+      tls: { key: readFileSync(path.join(work, 'key.pem'), 'utf8'), cert },
+    });
+  });
+
+  afterAll(async () => {
+    await tlsFixture?.close();
+  });
+
+  it('downloads over TLS from a mirror whose CA it is given, and resumes there', async (ctx) => {
+    if (!tlsFixture) return ctx.skip();
+    tlsFixture.faults.cutAfterBytes = 100_001;
+    const result = await downloadZim({ ...optsFor(SMALL), urls: [tlsFixture.fileUrl(SMALL)], ca: cert });
+    expect(tlsFixture.rangesFor(SMALL)).toHaveLength(2);
+    expect(statSync(result.path).size).toBe(SMALL_SIZE);
+  });
+
+  it('refuses a mirror whose certificate it cannot trust, without retrying', async (ctx) => {
+    if (!tlsFixture) return ctx.skip();
+    const err = await failure(downloadZim({ ...optsFor(SMALL), urls: [tlsFixture.fileUrl(SMALL)] }));
+    expect(err.code).toBe('http');
+    expect(err.message).toMatch(/TLS certificate is not trusted/);
+    expect(libraryFiles()).toEqual([]);
   });
 });

@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, readFileSync, statSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
 
@@ -40,6 +41,10 @@ export type FixtureFaults = {
   catalogueDown?: boolean;
   /** Send file bodies at about this many bytes per second. */
   bytesPerSecond?: number;
+  /** Body framing instead of Content-Length: chunked, or close-delimited (HTTP/1.0 style). */
+  framing?: 'chunked' | 'close';
+  /** Send this many body bytes, then go silent with the connection open (once). */
+  stallAfterBytes?: number;
 };
 
 export type FixtureRequest = { method: string; path: string; range: string | undefined };
@@ -50,6 +55,8 @@ export type KiwixFixture = {
   faults: FixtureFaults;
   /** Every request, in order, with the Range header it carried. */
   requests: FixtureRequest[];
+  /** Switch every fault off and forget requests and how often faults already fired. */
+  reset(): void;
   /** Range headers of file requests for `name` (undefined for requests without one). */
   rangesFor(name: string): (string | undefined)[];
   meta4Url(name: string): string;
@@ -177,15 +184,16 @@ function meta4Xml(b: Book, base: string): string {
 }
 
 /** Start the fixture on 127.0.0.1 with a free port. */
-export async function startKiwixFixture(opts: { books: FixtureBook[]; faults?: FixtureFaults }): Promise<KiwixFixture> {
+export async function startKiwixFixture(opts: { books: FixtureBook[]; faults?: FixtureFaults; tls?: { key: string; cert: string } }): Promise<KiwixFixture> {
   const books = opts.books.map(bookOf);
   const byName = new Map(books.map((b) => [b.name, b]));
   const faults: FixtureFaults = { ...opts.faults };
   const requests: FixtureRequest[] = [];
   let cutsDone = 0;
+  let stalled = false;
   let base = '';
 
-  const server = http.createServer((req, res) => {
+  const handler: http.RequestListener = (req, res) => {
     const url = new URL(req.url ?? '/', base);
     requests.push({ method: req.method ?? 'GET', path: url.pathname, range: req.headers.range });
     if (url.pathname === '/catalog/v2/entries') {
@@ -193,6 +201,8 @@ export async function startKiwixFixture(opts: { books: FixtureBook[]; faults?: F
       res.writeHead(200, { 'content-type': 'application/atom+xml;profile=opds-catalog;kind=acquisition' });
       return void res.end(feedXml(books, base, url.searchParams));
     }
+    const redirect = /^\/redirect\/(.+)$/.exec(url.pathname);
+    if (redirect) return void res.writeHead(302, { location: `/zim/${redirect[1]}` }).end();
     const m = /^\/zim\/([^/]+?)(\.meta4)?$/.exec(url.pathname);
     const book = m ? byName.get(decodeURIComponent(m[1]!)) : undefined;
     if (!m || !book) return void res.writeHead(404).end('not found');
@@ -202,11 +212,14 @@ export async function startKiwixFixture(opts: { books: FixtureBook[]; faults?: F
     }
     const cut = faults.cutAfterBytes !== undefined && (faults.cutTimes === 'always' || cutsDone < (faults.cutTimes ?? 1));
     if (cut) cutsDone++;
-    void serveFile(req, res, book, faults, cut ? faults.cutAfterBytes : undefined).catch(() => res.destroy());
-  });
+    const stall = faults.stallAfterBytes !== undefined && !stalled;
+    if (stall) stalled = true;
+    void serveFile(req, res, book, faults, cut ? faults.cutAfterBytes : undefined, stall ? faults.stallAfterBytes : undefined).catch(() => res.destroy());
+  };
+  const server = opts.tls ? https.createServer(opts.tls, handler) : http.createServer(handler);
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  base = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
   const need = (name: string) => {
     const b = byName.get(name);
@@ -217,6 +230,12 @@ export async function startKiwixFixture(opts: { books: FixtureBook[]; faults?: F
     url: base,
     faults,
     requests,
+    reset: () => {
+      for (const key of Object.keys(faults)) delete faults[key as keyof FixtureFaults];
+      requests.length = 0;
+      cutsDone = 0;
+      stalled = false;
+    },
     rangesFor: (name) => requests.filter((r) => r.path === `/zim/${encodeURIComponent(name)}`).map((r) => r.range),
     meta4Url: (name) => `${base}/zim/${encodeURIComponent(need(name).name)}.meta4`,
     fileUrl: (name) => `${base}/zim/${encodeURIComponent(need(name).name)}`,
@@ -231,7 +250,14 @@ export async function startKiwixFixture(opts: { books: FixtureBook[]; faults?: F
 }
 
 /** Serve (part of) a file honouring one `bytes=a-b` / `bytes=a-` range, with the faults switched on. */
-async function serveFile(req: http.IncomingMessage, res: http.ServerResponse, book: Book, faults: FixtureFaults, cutAfter: number | undefined): Promise<void> {
+async function serveFile(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  book: Book,
+  faults: FixtureFaults,
+  cutAfter: number | undefined,
+  stallAfter: number | undefined,
+): Promise<void> {
   let start = 0;
   let end = book.size - 1;
   let status = 200;
@@ -247,7 +273,12 @@ async function serveFile(req: http.IncomingMessage, res: http.ServerResponse, bo
   }
   const headers: Record<string, string> = { 'content-type': 'application/octet-stream', 'accept-ranges': 'bytes' };
   const length = end - start + 1;
-  if (faults.lie !== 'extra-bytes') headers['content-length'] = String(faults.lie === 'content-length' ? length + 1000 : length);
+  if (faults.lie !== 'extra-bytes' && !faults.framing) headers['content-length'] = String(faults.lie === 'content-length' ? length + 1000 : length);
+  if (faults.framing === 'close') {
+    // No Content-Length and no chunking: the body ends when the connection does.
+    res.useChunkedEncodingByDefault = false;
+    res.shouldKeepAlive = false;
+  }
   if (status === 206) headers['content-range'] = `bytes ${start}-${end}/${faults.lie === 'content-range' ? book.size + 1000 : book.size}`;
   res.writeHead(status, headers);
   if (req.method === 'HEAD') return void res.end();
@@ -260,6 +291,10 @@ async function serveFile(req: http.IncomingMessage, res: http.ServerResponse, bo
     if (faults.corruptByteAt !== undefined && faults.corruptByteAt >= offset && faults.corruptByteAt < offset + chunk.length) {
       chunk = Buffer.from(chunk);
       chunk[faults.corruptByteAt - offset]! ^= 0xff;
+    }
+    if (stallAfter !== undefined && sent + chunk.length >= stallAfter) {
+      res.write(chunk.subarray(0, stallAfter - sent));
+      return; // silent, connection left open until the client gives up
     }
     if (cutAfter !== undefined && sent + chunk.length >= cutAfter) {
       const head = chunk.subarray(0, cutAfter - sent);
