@@ -166,6 +166,14 @@ describe('downloadZim faults', () => {
     expect(libraryFiles()).toEqual([BIG]);
   });
 
+  it('with its own HTTP client too, resumes from exactly the byte where the connection was cut', async () => {
+    fixture.faults.cutAfterBytes = 1_000_003;
+    const result = await downloadZim(optsFor(BIG));
+    // The server handed 1 000 003 bytes to the kernel before closing; every one of them reaches us before the end.
+    expect(fixture.rangesFor(BIG)).toEqual([undefined, 'bytes=1000003-']);
+    expect(readFileSync(result.path).equals(bigBytes)).toBe(true);
+  });
+
   it('keeps going through a connection that is cut again and again, as long as bytes arrive', async () => {
     fixture.faults.cutAfterBytes = 400_000;
     fixture.faults.cutTimes = 'always';
@@ -271,14 +279,23 @@ describe('downloadZim faults', () => {
     await expect(cancelDownload(lib, '../x.zim')).rejects.toThrow(/file name/);
   });
 
-  it('roughly honours the bandwidth limit, and a changed limit applies while running', async () => {
+  it('roughly honours the bandwidth limit, reports speed and time left, and a changed limit applies while running', async () => {
     const limit = 512 * 1024;
+    const progress: DownloadProgress[] = [];
     let t0 = performance.now();
-    await downloadZim(optsFor(SMALL, { bytesPerSecond: limit }));
+    await downloadZim(optsFor(SMALL, { bytesPerSecond: limit, onProgress: (p) => progress.push(p) }));
     const limited = (performance.now() - t0) / 1000;
     // 300 kB at 512 KiB/s ≈ 0.57 s, less the quarter-second burst the bucket allows.
     expect(limited).toBeGreaterThan(0.3);
     expect(limited).toBeLessThan(3);
+    const measured = progress.filter((p) => p.bytesPerSecond > 0 && p.done < p.total);
+    expect(measured.length).toBeGreaterThan(0);
+    for (const p of measured) {
+      expect(p.bytesPerSecond).toBeGreaterThan(limit / 4);
+      expect(p.bytesPerSecond).toBeLessThan(limit * 4);
+      expect(p.secondsLeft).toBeGreaterThanOrEqual(0);
+    }
+    expect(progress.length).toBeLessThanOrEqual(Math.ceil(limited * 4) + 2); // at most 4 a second, plus the last
 
     // 2 MB at 64 KiB/s would take ~32 s; lifting the limit after the first 32 kB finishes at once.
     let rate = 64 * 1024;
@@ -327,6 +344,22 @@ describe('downloadZim faults', () => {
     expect(ranges).toHaveLength(2);
     expect(ranges[1]).toMatch(/^bytes=\d+-$/);
     expect(readFileSync(result.path).equals(bigBytes)).toBe(true);
+  });
+
+  it('pauses promptly even while held back by the bandwidth limit', async () => {
+    const stop = new AbortController();
+    setTimeout(() => stop.abort(), 150);
+    const t0 = performance.now();
+    const err = await failure(downloadZim(optsFor(BIG, { bytesPerSecond: 32 * 1024, signal: stop.signal })));
+    expect(err.code).toBe('aborted');
+    expect(performance.now() - t0).toBeLessThan(1000);
+  });
+
+  it('backs off and retries a mirror that is briefly unavailable (503)', async () => {
+    fixture.faults.unavailableTimes = 2;
+    const result = await downloadZim(optsFor(SMALL));
+    expect(result.attempts).toBe(3);
+    expect(statSync(result.path).size).toBe(SMALL_SIZE);
   });
 
   it('falls over to the next mirror when one refuses', async () => {

@@ -45,6 +45,8 @@ export type FixtureFaults = {
   framing?: 'chunked' | 'close';
   /** Send this many body bytes, then go silent with the connection open (once). */
   stallAfterBytes?: number;
+  /** Answer the first this-many file requests with 503 Service Unavailable. */
+  unavailableTimes?: number;
 };
 
 export type FixtureRequest = { method: string; path: string; range: string | undefined };
@@ -191,6 +193,7 @@ export async function startKiwixFixture(opts: { books: FixtureBook[]; faults?: F
   const requests: FixtureRequest[] = [];
   let cutsDone = 0;
   let stalled = false;
+  let unavailable = 0;
   let base = '';
 
   const handler: http.RequestListener = (req, res) => {
@@ -209,6 +212,10 @@ export async function startKiwixFixture(opts: { books: FixtureBook[]; faults?: F
     if (m[2]) {
       res.writeHead(200, { 'content-type': 'application/metalink4+xml' });
       return void res.end(meta4Xml(book, base));
+    }
+    if (unavailable < (faults.unavailableTimes ?? 0)) {
+      unavailable++;
+      return void res.writeHead(503, { 'retry-after': '1' }).end('busy');
     }
     const cut = faults.cutAfterBytes !== undefined && (faults.cutTimes === 'always' || cutsDone < (faults.cutTimes ?? 1));
     if (cut) cutsDone++;
@@ -235,6 +242,7 @@ export async function startKiwixFixture(opts: { books: FixtureBook[]; faults?: F
       requests.length = 0;
       cutsDone = 0;
       stalled = false;
+      unavailable = 0;
     },
     rangesFor: (name) => requests.filter((r) => r.path === `/zim/${encodeURIComponent(name)}`).map((r) => r.range),
     meta4Url: (name) => `${base}/zim/${encodeURIComponent(need(name).name)}.meta4`,
