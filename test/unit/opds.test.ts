@@ -167,6 +167,7 @@ describe('catalogueUrl', () => {
 
   it('keeps a mirror’s path prefix and leaves empty filters out', () => {
     expect(catalogueUrl('http://192.168.1.5:8080/kiwix', {})).toBe('http://192.168.1.5:8080/kiwix/catalog/v2/entries');
+    expect(catalogueUrl('http://mirror.lan', { lang: '', category: ' ', q: '', maxSize: '', start: '', count: '' } as never)).toBe('http://mirror.lan/catalog/v2/entries');
     expect(catalogueUrl('http://mirror.lan', { lang: 'eng, fra' })).toBe('http://mirror.lan/catalog/v2/entries?lang=eng%2Cfra');
   });
 

@@ -115,7 +115,9 @@ export function catalogueBase(base: string): string {
  * UserFacingError names the bad one); empty ones are left out.
  */
 export function catalogueUrl(base: string, filters: CatalogueFilters = {}): string {
-  const f = parseOrRefuse(catalogueFiltersSchema, filters, FILTER_LABELS);
+  // Empty form fields mean "no filter", not "0" or "".
+  const given = Object.fromEntries(Object.entries(filters).filter(([, v]) => v !== undefined && v !== null && !(typeof v === 'string' && v.trim() === '')));
+  const f = parseOrRefuse(catalogueFiltersSchema, given, FILTER_LABELS);
   const url = new URL(`${catalogueBase(base)}/catalog/v2/entries`);
   if (f.lang?.length) url.searchParams.set('lang', f.lang.join(','));
   if (f.category) url.searchParams.set('category', f.category);
