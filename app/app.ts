@@ -12,6 +12,8 @@ import { abraCommands } from './adapters/abra/commands.ts';
 import { appPower } from './services/app-power.ts';
 import { archFitService } from './services/arch-fit.ts';
 import { catalogueService } from './services/catalogue.ts';
+import { zimBrowser } from './services/zim/browse.ts';
+import { zimDownloads } from './services/zim/downloads.ts';
 import { fetchText } from './adapters/remote/fetch-text.ts';
 import { auditLog } from './services/audit.ts';
 import { peopleService } from './services/people.ts';
@@ -31,6 +33,7 @@ import { userRoutes } from './http/routes/users.ts';
 import { lifecycleRoutes } from './http/routes/lifecycle.ts';
 import { jobRoutes } from './http/routes/jobs.ts';
 import { catalogueRoutes } from './http/routes/catalogue.ts';
+import { zimRoutes } from './http/routes/zims.ts';
 
 export type AppDeps = { config: Config; store: Store; docker: Docker; log: Logger; now?: () => number };
 
@@ -58,6 +61,10 @@ export function buildServices(deps: AppDeps): Services {
     people: peopleService(deps.store, sessions, now),
     settings,
     archFit,
+    zims: {
+      browser: zimBrowser({ store: deps.store, base: () => config.kiwixCatalogueUrl, now }),
+      downloads: zimDownloads({ jobs, store: deps.store, docker: deps.docker, settings, abraDir: config.abraDir, zimRoot: config.zimRoot, log: deps.log }),
+    },
     catalogue: catalogueService({ store: deps.store, abraDir: config.abraDir, url: config.catalogueUrl, refreshHours: config.catalogueRefreshHours, fetchText, now, log: deps.log }),
   };
 }
@@ -104,6 +111,7 @@ export function createApp(services: Services, now: () => number = Date.now): Exp
   app.use(appRoutes(services));
   app.use(catalogueRoutes(services, now));
   app.use(lifecycleRoutes(services));
+  app.use(zimRoutes(services, now));
   app.use(jobRoutes(services));
   app.use(userRoutes(services));
   app.use(adminRoutes(services));

@@ -22,4 +22,6 @@ export async function startServices(services: Services): Promise<void> {
   await services.model.start(); // marks itself stale and keeps retrying when Docker is down
   const interrupted = services.jobs.recover((job) => describeLiveState(services, job.app));
   if (interrupted.length) log.warn({ jobs: interrupted.map((j) => j.id) }, 'jobs interrupted by the last stop were marked so');
+  const resumed = services.zims.downloads.resumeAfterRestart();
+  if (resumed.length) log.info({ jobs: resumed.map((j) => j.id) }, 'ZIM downloads cut off by the last stop go on');
 }

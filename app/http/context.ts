@@ -10,6 +10,8 @@ import type { Lifecycle } from '../services/lifecycle.ts';
 import type { AppPower } from '../services/app-power.ts';
 import type { ArchFitService } from '../services/arch-fit.ts';
 import type { Catalogue } from '../services/catalogue.ts';
+import type { ZimBrowser } from '../services/zim/browse.ts';
+import type { ZimDownloads } from '../services/zim/downloads.ts';
 import type { Actor, AuditLog } from '../services/audit.ts';
 import type { PeopleService } from '../services/people.ts';
 import type { Session, SessionService } from '../services/sessions.ts';
@@ -30,6 +32,7 @@ export type Services = {
   lifecycle: Lifecycle;
   catalogue: Catalogue;
   archFit: ArchFitService;
+  zims: { browser: ZimBrowser; downloads: ZimDownloads };
 };
 
 declare global {

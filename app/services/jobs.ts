@@ -38,6 +38,8 @@ export class JobFailure extends Error {
 }
 
 const MAX_LINE = 4000;
+/** How a job cut off by the node stopping or restarting is described; downloads look for it to go on by themselves. */
+export const RESTART_INTERRUPTION = 'Interrupted by a restart of the node';
 
 export class JobRunner {
   readonly #store: JobStore;
@@ -148,7 +150,7 @@ export class JobRunner {
       const now = describeNow(job);
       const seq = this.#store.lastSeq(job.id) + 1;
       this.#store.appendOutput(job.id, [{ stream: 'info', line: `The node restarted while this job ran. ${now}` }], this.#now(), seq);
-      this.#store.finish(job.id, 'interrupted', { error: `Interrupted by a restart of the node. ${now}` }, this.#now());
+      this.#store.finish(job.id, 'interrupted', { error: `${RESTART_INTERRUPTION}. ${now}` }, this.#now());
       this.#audit.record({ name: job.actor, ip: null }, `job.${job.kind}`, { target: job.app ?? undefined, outcome: 'failed', detail: { job: job.id, interrupted: true } });
     }
     return left;
@@ -169,8 +171,8 @@ export class JobRunner {
     return this.#running.size;
   }
 
-  /** Asks running jobs to stop (on shutdown); they end as failed, or as interrupted on the next start. */
+  /** Asks running jobs to stop (on shutdown): they end as interrupted, now or (if the process ends first) on the next start. */
   abortAll(): void {
-    for (const r of this.#running.values()) r.abort.abort();
+    for (const r of this.#running.values()) r.abort.abort(new JobStopped(`${RESTART_INTERRUPTION}.`));
   }
 }

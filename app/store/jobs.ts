@@ -64,6 +64,18 @@ export function jobStore(db: Db) {
       const sql = `SELECT ${COLS} FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
       return (prep(db, sql).all(...args, opts.limit) as Raw[]).map(toRow);
     },
+    /** The newest job of a kind on an app whose args name this file (a download to resume, for instance). */
+    latestForFile(kind: string, app: string, fileName: string): JobRow | undefined {
+      const r = prep(db, `SELECT ${COLS} FROM jobs WHERE kind = ? AND app = ? AND json_extract(args, '$.fileName') = ? ORDER BY id DESC LIMIT 1`).get(kind, app, fileName) as Raw | undefined;
+      return r && toRow(r);
+    },
+    /** Jobs of a kind a restart cut off (error starts with `prefix`) that no newer job on the same file followed. */
+    cutOffByRestart(kind: string, prefix: string): JobRow[] {
+      const sql = `SELECT ${COLS} FROM jobs j WHERE kind = ? AND state = 'interrupted' AND substr(error, 1, ?) = ?
+        AND NOT EXISTS (SELECT 1 FROM jobs n WHERE n.kind = j.kind AND n.app = j.app AND n.id > j.id
+                        AND json_extract(n.args, '$.fileName') = json_extract(j.args, '$.fileName')) ORDER BY id`;
+      return (prep(db, sql).all(kind, prefix.length, prefix) as Raw[]).map(toRow);
+    },
     appendOutput(jobId: number, lines: { stream: string; line: string }[], now: number, firstSeq: number): void {
       const insert = prep(db, 'INSERT INTO job_output (job_id, seq, at, stream, line) VALUES (?, ?, ?, ?, ?)');
       db.transaction(() => {

@@ -1,0 +1,140 @@
+// ZIM downloads as durable jobs: verified from the Metalink's sha-256, resumable after a pause, a cut or a restart,
+// throttled by the node's setting, with live progress for the library page.
+import { EventEmitter } from 'node:events';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import type Docker from 'dockerode';
+import { fetchMeta4 } from '../../adapters/kiwix/meta4.ts';
+import type { ZimEntry } from '../../adapters/kiwix/opds.ts';
+import type { Logger } from '../../log.ts';
+import type { Store } from '../../store/index.ts';
+import type { JobRow } from '../../store/jobs.ts';
+import type { Actor } from '../audit.ts';
+import { UserFacingError } from '../errors.ts';
+import { JobFailure, RESTART_INTERRUPTION, type JobContext, type JobRunner } from '../jobs.ts';
+import type { SettingsService } from '../settings.ts';
+import { cancelDownload, downloadZim, formatBytes, partBytes, ZimDownloadError, type DownloadProgress } from './download.ts';
+import { kiwixApp } from './kiwix-apps.ts';
+import { removeZim, waitServed, zimName } from './library.ts';
+
+export const DOWNLOAD_KIND = 'zim-download';
+
+/** What a download job remembers, so a pause or a restart can pick it up again. */
+export type DownloadArgs = { domain: string; fileName: string; title: string; downloadUrl: string; size: number; replaces?: string };
+
+export type LiveProgress = DownloadProgress & { jobId: number; stack: string; fileName: string };
+
+export function zimDownloads(deps: { jobs: JobRunner; store: Store; docker: Docker; settings: SettingsService; abraDir: string; zimRoot: string; log: Logger }) {
+  const { jobs, store, docker } = deps;
+  const progress = new Map<number, LiveProgress>();
+  const events = new EventEmitter<{ progress: [string] }>();
+  events.setMaxListeners(0);
+
+  async function run(ctx: JobContext, stack: string, dir: string, a: DownloadArgs): Promise<void> {
+    const jobId = ctx.job.id;
+    ctx.log(`Reading the Metalink file ${a.downloadUrl}`, 'info');
+    if (!/\.meta4$/.test(new URL(a.downloadUrl).pathname)) throw new JobFailure('The catalogue gives no Metalink file (.meta4) for this ZIM, so the node cannot verify it; it does not download unverified files.');
+    const meta = await fetchMeta4(a.downloadUrl, { signal: ctx.signal }).catch((err: Error) => {
+      throw new JobFailure(err.message);
+    });
+    if (meta.fileName !== a.fileName) throw new JobFailure(`The Metalink file describes ${meta.fileName}, not ${a.fileName}: the catalogue and its mirror disagree, so nothing was downloaded.`);
+    const resumeFrom = await partBytes(dir, a.fileName);
+    ctx.log(`${a.fileName}: ${formatBytes(meta.size)}, sha-256 ${meta.sha256.slice(0, 16)}…, ${meta.urls.length} mirror(s)${resumeFrom ? `; resuming after ${formatBytes(resumeFrom)}` : ''}.`, 'info');
+    let nextTenth = 1;
+    try {
+      const result = await downloadZim({
+        urls: meta.urls,
+        size: meta.size,
+        sha256: meta.sha256,
+        dir,
+        fileName: a.fileName,
+        signal: ctx.signal,
+        bytesPerSecond: () => deps.settings.downloadBytesPerSecond() || undefined,
+        onProgress: (p) => {
+          progress.set(jobId, { ...p, jobId, stack, fileName: a.fileName });
+          events.emit('progress', stack);
+          // The job's history gets a line per tenth; the page gets every update.
+          while (p.phase === 'downloading' && p.total && p.done >= (p.total * nextTenth) / 10 && nextTenth <= 10) ctx.log(`${nextTenth++ * 10} % (${formatBytes(p.done)})`);
+        },
+      });
+      ctx.log(`Verified (sha-256 matches) and added to the library as ${a.fileName} after ${result.attempts} request(s).`, 'info');
+    } catch (err) {
+      if (err instanceof ZimDownloadError) {
+        if (err.code === 'aborted') throw err; // paused or cancelled: the runner says why
+        throw new JobFailure(`${err.message}${err.partKept ? ' What was downloaded is kept: Resume continues from it.' : ''}`);
+      }
+      throw err;
+    } finally {
+      progress.delete(jobId);
+      events.emit('progress', stack);
+    }
+    const served = await waitServed(docker, stack, a.fileName);
+    ctx.log(
+      served === 'served' ? 'Kiwix serves it now.' : served === 'not running' ? 'Kiwix is not running: it serves the file as soon as it starts.' : 'Kiwix has not listed it yet; it should within a minute.',
+      'info',
+    );
+    if (a.replaces && existsSync(path.join(dir, a.replaces))) {
+      const { unregisteredFirst } = await removeZim(docker, stack, dir, a.replaces);
+      ctx.log(`Removed the older ${a.replaces}${unregisteredFirst ? ' after Kiwix let go of it' : ''}.`, 'info');
+    }
+  }
+
+  function submit(stack: string, a: DownloadArgs, actor: Actor): JobRow {
+    const app = kiwixApp(deps.abraDir, deps.zimRoot, stack);
+    return jobs.submit({ kind: DOWNLOAD_KIND, app: app.stack, recipe: null, lane: 'download', actor, args: a, run: (ctx) => run(ctx, app.stack, app.zimDir, a) });
+  }
+
+  return {
+    events,
+    progressFor: (stack: string): LiveProgress[] => [...progress.values()].filter((p) => p.stack === stack),
+
+    /** Starts downloading a catalogue entry into the app's folder; `replaces` names the older file it updates. */
+    start(stack: string, entry: ZimEntry, actor: Actor, replaces?: string): JobRow {
+      const app = kiwixApp(deps.abraDir, deps.zimRoot, stack);
+      const fileName = zimName(entry.fileName);
+      if (existsSync(path.join(app.zimDir, fileName))) throw new UserFacingError(`${fileName} is already in this library.`, 409);
+      const args: DownloadArgs = { domain: app.domain, fileName, title: entry.title.slice(0, 200), downloadUrl: entry.downloadUrl, size: entry.size, ...(replaces ? { replaces: zimName(replaces) } : {}) };
+      return submit(app.stack, args, actor);
+    },
+
+    /** Continues a paused, failed or interrupted download from its part file, with the same source. */
+    resume(stack: string, fileNameInput: unknown, actor: Actor): JobRow {
+      const fileName = zimName(fileNameInput);
+      const last = store.jobs.latestForFile(DOWNLOAD_KIND, stack, fileName);
+      if (!last) throw new UserFacingError(`The node has no download of ${fileName} to resume.`, 404);
+      if (jobs.isRunning(last.id)) throw new UserFacingError(`${fileName} is downloading already.`, 409);
+      return submit(stack, last.args as DownloadArgs, actor);
+    },
+
+    /** Pauses a running download: the part file stays for Resume. */
+    pause(stack: string, fileNameInput: unknown, actor: Actor): JobRow {
+      const fileName = zimName(fileNameInput);
+      const last = store.jobs.latestForFile(DOWNLOAD_KIND, stack, fileName);
+      if (!last || !jobs.stop(last.id, `Paused by ${actor.name ?? 'a steward'}; Resume continues where it stopped.`)) throw new UserFacingError(`${fileName} is not downloading.`, 409);
+      return last;
+    },
+
+    /** Stops the download if it runs and deletes what was downloaded. */
+    async cancel(stack: string, fileNameInput: unknown, actor: Actor): Promise<{ deleted: boolean }> {
+      const app = kiwixApp(deps.abraDir, deps.zimRoot, stack);
+      const fileName = zimName(fileNameInput);
+      const last = store.jobs.latestForFile(DOWNLOAD_KIND, stack, fileName);
+      if (last && jobs.stop(last.id, `Cancelled by ${actor.name ?? 'a steward'}; the part downloaded so far is deleted.`)) await jobs.finished(last.id);
+      return { deleted: await cancelDownload(app.zimDir, fileName) };
+    },
+
+    /** After a restart: downloads the restart cut off go on by themselves (paused ones wait for their steward). */
+    resumeAfterRestart(): JobRow[] {
+      const resumed: JobRow[] = [];
+      for (const job of store.jobs.cutOffByRestart(DOWNLOAD_KIND, RESTART_INTERRUPTION).filter((j) => j.app)) {
+        try {
+          resumed.push(submit(job.app!, job.args as DownloadArgs, { name: job.actor, ip: null }));
+        } catch (err) {
+          deps.log.warn({ job: job.id, err: (err as Error).message }, 'could not resume a ZIM download after the restart');
+        }
+      }
+      return resumed;
+    },
+  };
+}
+export type ZimDownloads = ReturnType<typeof zimDownloads>;

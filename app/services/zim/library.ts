@@ -1,0 +1,116 @@
+// The ZIM files in a Kiwix app's folder: what is on disk, what kiwix-serve has in its library right now, removing
+// one without pulling it from under a reader, and which have a newer dated file in the catalogue.
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import type Docker from 'dockerode';
+import { zimFileNameSchema, type ZimEntry } from '../../adapters/kiwix/opds.ts';
+import { execRead, runningContainerOf } from '../../adapters/docker/exec.ts';
+import { partFileName } from './download.ts';
+import { UserFacingError } from '../errors.ts';
+import { parseOrRefuse } from '../../validation.ts';
+
+export type ZimFile = { fileName: string; size: number; modifiedAt: number };
+export type PartFile = { fileName: string; bytes: number };
+
+/** Where the Kiwix recipe keeps the library it builds from the folder (recipes/kiwix/entrypoint.sh). */
+const KIWIX_LIBRARY = '/tmp/library.xml';
+/** The recipe rebuilds its library every few seconds; removal waits this long at most for it to let go. */
+const UNREGISTER_WAIT_MS = 30_000;
+const REMOVING_SUFFIX = '.removing';
+
+export const zimName = (value: unknown, label = 'The ZIM file') => parseOrRefuse(zimFileNameSchema, value, { value: label });
+
+/** `*.zim` files and unfinished `*.zim.part` downloads in the folder. */
+export async function filesIn(dir: string): Promise<{ zims: ZimFile[]; parts: PartFile[] }> {
+  const zims: ZimFile[] = [];
+  const parts: PartFile[] = [];
+  for (const entry of await fsp.readdir(dir, { withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const full = path.join(dir, entry.name);
+    if (zimFileNameSchema.safeParse(entry.name).success) {
+      const st = await fsp.stat(full);
+      zims.push({ fileName: entry.name, size: st.size, modifiedAt: st.mtimeMs });
+    } else if (entry.name.endsWith('.zim.part') && zimFileNameSchema.safeParse(entry.name.slice(0, -5)).success) {
+      parts.push({ fileName: entry.name.slice(0, -5), bytes: (await fsp.stat(full)).size });
+    }
+  }
+  return { zims: zims.sort((a, b) => a.fileName.localeCompare(b.fileName)), parts };
+}
+
+/**
+ * File names kiwix-serve has in its library, read from the running container; undefined when no container runs
+ * (the app is stopped or not deployed) or it cannot be read.
+ */
+export async function servedBy(docker: Docker, stack: string): Promise<Set<string> | undefined> {
+  try {
+    const container = await runningContainerOf(docker, `${stack}_app`);
+    if (!container) return undefined;
+    const xml = await execRead(docker, container, ['cat', KIWIX_LIBRARY]);
+    return new Set([...xml.matchAll(/\bpath="([^"]+)"/g)].map((m) => path.posix.basename(m[1]!)));
+  } catch {
+    return undefined;
+  }
+}
+
+async function waitUntil(check: () => Promise<boolean>, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (await check()) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/** Waits until kiwix-serve lists the file (a fresh download); no running Kiwix or no listing in time says so. */
+export async function waitServed(docker: Docker, stack: string, fileName: string, ms = 60_000): Promise<'served' | 'not running' | 'not yet'> {
+  let running = true;
+  const served = await waitUntil(async () => {
+    const names = await servedBy(docker, stack);
+    running = names !== undefined;
+    return !running || names!.has(fileName);
+  }, ms);
+  return !running ? 'not running' : served ? 'served' : 'not yet';
+}
+
+/**
+ * Unregisters first, then deletes: the file is renamed away from `*.zim` so the recipe drops it from the library,
+ * and only once kiwix-serve no longer lists it (or no Kiwix runs) is it deleted.
+ */
+export async function removeZim(docker: Docker, stack: string, dir: string, fileName: string): Promise<{ unregisteredFirst: boolean }> {
+  const file = path.join(dir, fileName);
+  const away = `${file}${REMOVING_SUFFIX}`;
+  try {
+    await fsp.rename(file, away);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new UserFacingError(`${fileName} is not in this library.`, 404);
+    throw err;
+  }
+  const served = await servedBy(docker, stack);
+  const unregisteredFirst = served === undefined || !served.has(fileName) || (await waitUntil(async () => !(await servedBy(docker, stack))?.has(fileName), UNREGISTER_WAIT_MS));
+  await fsp.unlink(away);
+  return { unregisteredFirst };
+}
+
+/** `wikipedia_en_all_maxi_2024-01.zim` → the name without its date, and the date. */
+export function datedName(fileName: string): { base: string; date: string } | undefined {
+  const m = /^(.+)_(\d{4}-\d{2})\.zim$/.exec(fileName);
+  return m ? { base: m[1]!, date: m[2]! } : undefined;
+}
+
+/** For each file on disk, a newer dated file of the same name in the catalogue entries at hand. */
+export function updatesFor(zims: ZimFile[], entries: ZimEntry[]): Map<string, ZimEntry> {
+  const newest = new Map<string, { date: string; entry: ZimEntry }>();
+  for (const e of entries) {
+    const d = datedName(e.fileName);
+    if (d && (newest.get(d.base)?.date ?? '') < d.date) newest.set(d.base, { date: d.date, entry: e });
+  }
+  const updates = new Map<string, ZimEntry>();
+  for (const z of zims) {
+    const d = datedName(z.fileName);
+    const n = d && newest.get(d.base);
+    if (d && n && n.date > d.date) updates.set(z.fileName, n.entry);
+  }
+  return updates;
+}
+
+export { partFileName };
