@@ -4,6 +4,7 @@
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { z } from 'zod';
 import { parseOrRefuse } from '../../validation.ts';
+import { fetchText, networkReason } from '../remote/fetch-text.ts';
 
 export const DEFAULT_CATALOGUE_BASE = 'https://library.kiwix.org';
 
@@ -313,46 +314,12 @@ export async function fetchCatalogue(base: string, filters: CatalogueFilters = {
 
 /** GET a small XML document with a deadline and a size cap; shared with the Metalink fetcher. */
 export async function fetchSmallDocument(url: string, what: string, opts: FetchCatalogueOptions = {}): Promise<string> {
-  const { fetch: fetchImpl = fetch, timeoutMs = 30_000, maxBytes = MAX_CATALOGUE_BYTES } = opts;
   const host = new URL(url).host;
-  const signal = opts.signal ? AbortSignal.any([opts.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
-  const fail = (why: string) => new CatalogueError(`The ${what} at ${host} could not be read: ${why}.`);
-  let res: Response;
   try {
-    res = await fetchImpl(url, { signal, redirect: 'follow', headers: { accept: 'application/atom+xml, application/metalink4+xml, application/xml;q=0.9, */*;q=0.5' } });
+    return await fetchText(url, { maxBytes: MAX_CATALOGUE_BYTES, timeoutMs: 30_000, ...opts, accept: 'application/atom+xml, application/metalink4+xml, application/xml;q=0.9, */*;q=0.5' });
   } catch (err) {
-    throw fail(networkReason(err, timeoutMs));
+    throw new CatalogueError(`The ${what} at ${host} could not be read: ${(err as Error).message.replace(/^the server answered/, 'it answered HTTP').replace(/^the document is/, 'it is')}.`);
   }
-  if (!res.ok) {
-    await res.body?.cancel().catch(() => undefined);
-    throw fail(`it answered HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`);
-  }
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of res.body ?? []) {
-      size += chunk.byteLength;
-      if (size > maxBytes) throw fail(`it is larger than ${Math.round(maxBytes / 1024 / 1024)} MB`);
-      chunks.push(chunk);
-    }
-  } catch (err) {
-    await res.body?.cancel().catch(() => undefined);
-    if (err instanceof CatalogueError) throw err;
-    throw fail(networkReason(err, timeoutMs));
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
-/** A short reason from a fetch failure: "connection refused", "no answer within 30 s", … */
-export function networkReason(err: unknown, timeoutMs?: number): string {
-  const e = err as Error & { cause?: { code?: string; message?: string } };
-  if (e?.name === 'TimeoutError') return timeoutMs ? `no answer within ${Math.round(timeoutMs / 1000)} s` : 'no answer in time';
-  if (e?.name === 'AbortError') return 'stopped';
-  const code = e?.cause?.code ?? (e as { code?: string })?.code;
-  if (code === 'ECONNREFUSED') return 'connection refused';
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'the server’s name does not resolve (offline?)';
-  if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE') return 'the connection was cut';
-  if (code === 'ETIMEDOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') return 'the connection timed out';
-  if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return 'the network is unreachable (offline?)';
-  return String(e?.cause?.message ?? e?.message ?? err).slice(0, 200);
-}
+export { networkReason };
