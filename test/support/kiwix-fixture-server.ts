@@ -144,14 +144,16 @@ function feedXml(books: Book[], base: string, q: URLSearchParams): string {
   const categories = q.get('category')?.split(',').filter(Boolean);
   const text = q.get('q')?.toLowerCase();
   const maxSize = q.has('maxsize') ? Number(q.get('maxsize')) : undefined;
+  const name = q.get('name');
   const filtered = books.filter(
     (b) =>
+      (!name || b.bookName === name) &&
       (!langs || langs.some((l) => b.language.split(',').includes(l))) &&
       (!categories || categories.includes(b.category)) &&
       (!text || `${b.title} ${b.summary}`.toLowerCase().includes(text)) &&
       (maxSize === undefined || b.size <= maxSize),
   );
-  const anyFilter = ['lang', 'category', 'q', 'maxsize'].some((k) => q.has(k));
+  const anyFilter = ['lang', 'category', 'q', 'maxsize', 'name'].some((k) => q.has(k));
   const entries = filtered.map((b) => entryXml(b, base));
   if (!anyFilter) entries.push(MALFORMED_ENTRY, pathTrickEntry(base));
   const start = Math.max(0, Number(q.get('start') ?? 0) || 0);

@@ -89,6 +89,8 @@ export const catalogueFiltersSchema = z.object({
     .max(200, 'must be at most 200 characters')
     .refine((q) => !/[\u0000-\u001f\u007f]/.test(q), 'must be plain text')
     .optional(),
+  // One book name (`wikipedia_en_all`): every flavour and date of it, for "is there a newer one?".
+  name: bookNameSchema.optional(),
   maxSize: z.coerce.number().int('must be a whole number of bytes').positive('must be positive').max(MAX_SIZE_FILTER, 'is too large').optional(),
   start: z.coerce.number().int('must be a whole number').min(0, 'must be 0 or more').max(MAX_START, 'is too large').optional(),
   count: z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(MAX_COUNT, `must be at most ${MAX_COUNT}`).optional(),
@@ -96,7 +98,7 @@ export const catalogueFiltersSchema = z.object({
 
 export type CatalogueFilters = z.input<typeof catalogueFiltersSchema>;
 
-const FILTER_LABELS = { lang: 'Language', category: 'Category', q: 'Search text', maxSize: 'Largest size', start: 'Start', count: 'Page size' };
+const FILTER_LABELS = { name: 'Book name', lang: 'Language', category: 'Category', q: 'Search text', maxSize: 'Largest size', start: 'Start', count: 'Page size' };
 
 /** An http(s) base URL (server root, optionally with a path prefix such as `/kiwix`), without a trailing slash. */
 export function catalogueBase(base: string): string {
@@ -123,6 +125,7 @@ export function catalogueUrl(base: string, filters: CatalogueFilters = {}): stri
   if (f.lang?.length) url.searchParams.set('lang', f.lang.join(','));
   if (f.category) url.searchParams.set('category', f.category);
   if (f.q) url.searchParams.set('q', f.q);
+  if (f.name) url.searchParams.set('name', f.name);
   if (f.maxSize !== undefined) url.searchParams.set('maxsize', String(f.maxSize));
   if (f.start !== undefined) url.searchParams.set('start', String(f.start));
   if (f.count !== undefined) url.searchParams.set('count', String(f.count));

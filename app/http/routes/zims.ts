@@ -2,11 +2,11 @@
 // progress (pause, resume, cancel), and removal with a typed confirmation.
 import { Router, type Request } from 'express';
 import { z } from 'zod';
-import type { CatalogueFilters } from '../../adapters/kiwix/opds.ts';
+import { catalogueUrl, type CatalogueFilters, type ZimEntry } from '../../adapters/kiwix/opds.ts';
 import { UserFacingError } from '../../services/errors.ts';
 import { formatBytes } from '../../services/resource-fit.ts';
 import { kiwixApp, kiwixApps } from '../../services/zim/kiwix-apps.ts';
-import { filesIn, removeZim, servedBy, updatesFor, zimName } from '../../services/zim/library.ts';
+import { filesIn, removeZim, servedBy, updatesFor, zimName, type ZimFile } from '../../services/zim/library.ts';
 import { stackSchema } from '../../validation.ts';
 import { auditRefusals } from '../audited.ts';
 import { actorOf, type Services } from '../context.ts';
@@ -19,6 +19,7 @@ import { coalesce, openSse } from '../sse.ts';
 const GB = 1024 ** 3;
 /** The browse form as a steward fills it: sizes in GB, empty fields left out. */
 const browseForm = z.object({
+  name: z.string().max(200).optional(),
   lang: z.string().max(100).optional(),
   category: z.string().max(40).optional(),
   q: z.string().max(200).optional(),
@@ -31,6 +32,7 @@ function filtersFrom(input: unknown): { filters: CatalogueFilters; form: z.infer
   const maxGB = form.maxGB ? Number(form.maxGB) : undefined;
   if (maxGB !== undefined && !(maxGB > 0)) throw new UserFacingError('Largest size must be a number of GB above 0.');
   const filters: CatalogueFilters = {
+    ...(form.name ? { name: form.name } : {}),
     ...(form.lang ? { lang: form.lang } : {}),
     ...(form.category ? { category: form.category } : {}),
     ...(form.q ? { q: form.q } : {}),
@@ -38,7 +40,7 @@ function filtersFrom(input: unknown): { filters: CatalogueFilters; form: z.infer
     start: form.start ? Number(form.start) : 0,
     count: 20,
   };
-  return { filters, form, asked: Object.values(form).some(Boolean) };
+  return { filters, form, asked: Boolean(form.lang || form.category || form.q || form.maxGB || form.start) };
 }
 
 export function zimRoutes(s: Services, now: () => number): Router {
@@ -48,14 +50,33 @@ export function zimRoutes(s: Services, now: () => number): Router {
   const appOf = (req: Request) => kiwixApp(s.config.abraDir, s.config.zimRoot, parseForm(stackSchema, req.params.stack, { value: 'The app' }));
   const body = (req: Request) => (req.body ?? {}) as Record<string, unknown>;
 
-  /** Files on disk, whether Kiwix serves each, unfinished downloads, and updates the catalogue pages at hand offer. */
-  async function libraryOf(app: ReturnType<typeof appOf>, entries: Parameters<typeof updatesFor>[1]) {
+  /**
+   * Newer dated files of the books on disk, from the catalogue's answers to "every file of book X" (asked now when
+   * `ask`, else the last answers kept): only files the node downloaded know their book.
+   */
+  async function updatesOf(stack: string, zims: ZimFile[], ask: boolean): Promise<{ entries: ZimEntry[]; books: Map<string, string>; error?: string }> {
+    const books = new Map(zims.map((z) => [z.fileName, downloads.bookNameOf(stack, z.fileName)] as const).filter((b): b is [string, string] => Boolean(b[1])));
+    const entries: ZimEntry[] = [];
+    let error: string | undefined;
+    for (const name of new Set(books.values())) {
+      const { filters } = filtersFrom({ name });
+      const r = ask ? await browser.browse(filters) : browser.cached(catalogueUrl(s.config.kiwixCatalogueUrl, filters));
+      entries.push(...(r.page?.entries ?? []));
+      if (ask && r.error) error = r.error;
+    }
+    return { entries, books, error };
+  }
+
+  /** Files on disk, whether Kiwix serves each, unfinished downloads, and updates the catalogue offers. */
+  async function libraryOf(app: ReturnType<typeof appOf>, more: ZimEntry[], askForUpdates = false) {
     const { zims, parts } = await filesIn(app.zimDir);
     const served = await servedBy(s.docker, app.stack);
-    const updates = updatesFor(zims, entries);
+    const known = await updatesOf(app.stack, zims, askForUpdates);
+    const updates = updatesFor(zims, [...known.entries, ...more]);
     const live = new Map(downloads.progressFor(app.stack).map((p) => [p.fileName, p]));
     return {
-      zims: zims.map((z) => ({ ...z, sizeText: formatBytes(z.size), served: served ? served.has(z.fileName) : undefined, update: updates.get(z.fileName) })),
+      zims: zims.map((z) => ({ ...z, sizeText: formatBytes(z.size), served: served ? served.has(z.fileName) : undefined, update: updates.get(z.fileName), bookName: known.books.get(z.fileName) })),
+      updatesError: known.error,
       parts: parts.map((p) => ({ ...p, bytesText: formatBytes(p.bytes), live: live.get(p.fileName) })),
       kiwixRunning: served !== undefined,
     };
@@ -78,7 +99,7 @@ export function zimRoutes(s: Services, now: () => number): Router {
     const app = appOf(req);
     const { filters, form, asked } = filtersFrom(req.query);
     const result = asked ? await browser.browse(filters) : undefined;
-    const library = await libraryOf(app, result?.page?.entries ?? []);
+    const library = await libraryOf(app, result?.page?.entries ?? [], req.query.updates === '1');
     render(req, res, 'zims', {
       title: `ZIM library · ${app.domain}`,
       app,
@@ -119,9 +140,11 @@ export function zimRoutes(s: Services, now: () => number): Router {
   r.post('/apps/:stack/zims/download', stewards, auditRefusals(s, 'job.zim-download', (req, res) => {
     const app = appOf(req);
     const b = body(req);
-    const { filters } = filtersFrom({ lang: b.lang, category: b.category, q: b.q, maxGB: b.maxGB, start: b.start });
+    // The page the steward picked from: a search, or the "newer versions of this book" answer.
+    const searched = filtersFrom({ lang: b.lang, category: b.category, q: b.q, maxGB: b.maxGB, start: b.start }).filters;
+    const book = b.name ? filtersFrom({ name: b.name }).filters : undefined;
     const id = parseForm(z.string().regex(/^[0-9a-fA-F-]{8,64}$/, 'is not a catalogue entry'), b.id, { value: 'The entry' });
-    const entry = browser.entryFrom(filters, id);
+    const entry = browser.entryFrom(searched, id) ?? (book && browser.entryFrom(book, id));
     if (!entry) throw new UserFacingError('That entry is not on the catalogue page you saw: search again, then pick it.', 404);
     const replaces = b.replaces ? zimName(b.replaces, 'The file it updates') : undefined;
     res.redirect(303, `/jobs/${downloads.start(app.stack, entry, actorOf(req, res.locals.session), replaces).id}`);

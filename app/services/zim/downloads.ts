@@ -20,7 +20,7 @@ import { removeZim, waitServed, zimName } from './library.ts';
 export const DOWNLOAD_KIND = 'zim-download';
 
 /** What a download job remembers, so a pause or a restart can pick it up again. */
-export type DownloadArgs = { domain: string; fileName: string; title: string; downloadUrl: string; size: number; replaces?: string };
+export type DownloadArgs = { domain: string; fileName: string; bookName: string; title: string; downloadUrl: string; size: number; replaces?: string };
 
 export type LiveProgress = DownloadProgress & { jobId: number; stack: string; fileName: string };
 
@@ -88,12 +88,18 @@ export function zimDownloads(deps: { jobs: JobRunner; store: Store; docker: Dock
     events,
     progressFor: (stack: string): LiveProgress[] => [...progress.values()].filter((p) => p.stack === stack),
 
+    /** The catalogue book a file on disk was downloaded as, when the node downloaded it. */
+    bookNameOf(stack: string, fileName: string): string | undefined {
+      const args = store.jobs.latestForFile(DOWNLOAD_KIND, stack, fileName)?.args as Partial<DownloadArgs> | undefined;
+      return typeof args?.bookName === 'string' && args.bookName ? args.bookName : undefined;
+    },
+
     /** Starts downloading a catalogue entry into the app's folder; `replaces` names the older file it updates. */
     start(stack: string, entry: ZimEntry, actor: Actor, replaces?: string): JobRow {
       const app = kiwixApp(deps.abraDir, deps.zimRoot, stack);
       const fileName = zimName(entry.fileName);
       if (existsSync(path.join(app.zimDir, fileName))) throw new UserFacingError(`${fileName} is already in this library.`, 409);
-      const args: DownloadArgs = { domain: app.domain, fileName, title: entry.title.slice(0, 200), downloadUrl: entry.downloadUrl, size: entry.size, ...(replaces ? { replaces: zimName(replaces) } : {}) };
+      const args: DownloadArgs = { domain: app.domain, fileName, bookName: entry.name, title: entry.title.slice(0, 200), downloadUrl: entry.downloadUrl, size: entry.size, ...(replaces ? { replaces: zimName(replaces) } : {}) };
       return submit(app.stack, args, actor);
     },
 
