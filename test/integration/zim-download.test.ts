@@ -288,14 +288,15 @@ describe('downloadZim faults', () => {
     // 300 kB at 512 KiB/s ≈ 0.57 s, less the quarter-second burst the bucket allows.
     expect(limited).toBeGreaterThan(0.3);
     expect(limited).toBeLessThan(3);
-    const measured = progress.filter((p) => p.bytesPerSecond > 0 && p.done < p.total);
+    // Speeds after the bucket's initial burst (a busy machine can bunch the first reads together).
+    const measured = progress.filter((p) => p.bytesPerSecond > 0 && p.done < p.total && p.done > limit / 4);
     expect(measured.length).toBeGreaterThan(0);
     for (const p of measured) {
       expect(p.bytesPerSecond).toBeGreaterThan(limit / 4);
       expect(p.bytesPerSecond).toBeLessThan(limit * 4);
       expect(p.secondsLeft).toBeGreaterThanOrEqual(0);
     }
-    expect(progress.length).toBeLessThanOrEqual(Math.ceil(limited * 4) + 2); // at most 4 a second, plus the last
+    expect(progress.length).toBeLessThanOrEqual(Math.ceil(limited * 4) + 4); // at most 4 a second, plus the first and last
 
     // 2 MB at 64 KiB/s would take ~32 s; lifting the limit after the first 32 kB finishes at once.
     let rate = 64 * 1024;
