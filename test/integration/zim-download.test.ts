@@ -280,25 +280,27 @@ describe('downloadZim faults', () => {
   });
 
   it('roughly honours the bandwidth limit, reports speed and time left, and a changed limit applies while running', async () => {
-    const limit = 512 * 1024;
+    // More than the socket buffers hold, so reads keep coming while the bucket paces them: several progress samples.
+    const limit = 1024 * 1024;
     const progress: DownloadProgress[] = [];
     let t0 = performance.now();
-    await downloadZim(optsFor(SMALL, { bytesPerSecond: limit, onProgress: (p) => progress.push(p) }));
+    await downloadZim(optsFor(BIG, { bytesPerSecond: limit, onProgress: (p) => progress.push(p) }));
     const limited = (performance.now() - t0) / 1000;
-    // 300 kB at 512 KiB/s ≈ 0.57 s, less the quarter-second burst the bucket allows.
-    expect(limited).toBeGreaterThan(0.3);
-    expect(limited).toBeLessThan(3);
-    // Speeds after the bucket's initial burst (a busy machine can bunch the first reads together).
-    const measured = progress.filter((p) => p.bytesPerSecond > 0 && p.done < p.total && p.done > limit / 4);
+    // 2 MiB at 1 MiB/s ≈ 2 s, less the quarter-second burst the bucket allows.
+    expect(limited).toBeGreaterThan(1.2);
+    expect(limited).toBeLessThan(8);
+    const measured = progress.filter((p) => p.bytesPerSecond > 0 && p.done < p.total);
     expect(measured.length).toBeGreaterThan(0);
     for (const p of measured) {
-      expect(p.bytesPerSecond).toBeGreaterThan(limit / 4);
-      expect(p.bytesPerSecond).toBeLessThan(limit * 4);
+      // Loose: the bucket's first burst and a busy machine bunching reads both skew a sample.
+      expect(p.bytesPerSecond).toBeGreaterThan(limit / 8);
+      expect(p.bytesPerSecond).toBeLessThan(limit * 8);
       expect(p.secondsLeft).toBeGreaterThanOrEqual(0);
     }
     expect(progress.length).toBeLessThanOrEqual(Math.ceil(limited * 4) + 4); // at most 4 a second, plus the first and last
 
     // 2 MB at 64 KiB/s would take ~32 s; lifting the limit after the first 32 kB finishes at once.
+    rmSync(path.join(lib, BIG));
     let rate = 64 * 1024;
     t0 = performance.now();
     await downloadZim(optsFor(BIG, { bytesPerSecond: () => rate, onProgress: (p) => void (p.done > 32 * 1024 && (rate = 0)) }));
