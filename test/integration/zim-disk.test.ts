@@ -54,7 +54,7 @@ describe('a ZIM download onto a full disk', () => {
     const res = await supertest(node.app).post(`/apps/${STACK}/zims/download`).set('Cookie', cookie).type('form').send({ _csrf: csrf, id, q: 'disk' }).expect(303);
     const job = await node.services.jobs.finished(Number(res.headers.location!.split('/').pop()));
     expect(job.state).toBe('failed');
-    expect(job.error).toMatch(/^Not enough free disk for lores_disk_2024-01\.zim: it needs 3\.0 MiB more plus .* to spare, and .* is free\./);
+    expect(job.error).toMatch(/^Not enough free disk for lores_disk_2024-01\.zim: it needs 3\.0 MB more plus .* to spare, and .* is free\./);
     expect(readdirSync(zimDir)).toEqual([]);
     expect(fixture.rangesFor(BIG)).toEqual([]); // refused before asking for a byte
   });

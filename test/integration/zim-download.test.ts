@@ -427,7 +427,7 @@ describe('disk full', () => {
     // On the 4 MB tmpfs the real default margin (64 MiB) cannot fit; without one, ask for an impossible margin.
     const err = await failure(downloadZim(optsFor(BIG, { dir, minFreeBytes: mounted ? undefined : Number.MAX_SAFE_INTEGER / 2 })));
     expect(err.code).toBe('no-space');
-    expect(err.message).toMatch(/Not enough free disk for .*: it needs 2\.0 MiB more plus .* to spare/);
+    expect(err.message).toMatch(/Not enough free disk for .*: it needs 2\.0 MB more plus .* to spare/);
     expect(fixture.rangesFor(BIG)).toEqual([]);
     expect(libraryFiles(dir)).toEqual([]);
     rmSync(dir, { recursive: true });

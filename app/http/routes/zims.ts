@@ -130,9 +130,12 @@ export function zimRoutes(s: Services, now: () => number): Router {
       }
     });
     const onProgress = (stack: string) => stack === app.stack && push.poke();
+    const onLibrary = async (stack: string) => stack === app.stack && sse.send('library', renderPartial(res, 'zim-files', { app, library: await libraryOf(app, []) }));
     downloads.events.on('progress', onProgress);
+    downloads.events.on('library', onLibrary);
     sse.onClose(() => {
       downloads.events.off('progress', onProgress);
+      downloads.events.off('library', onLibrary);
       push.cancel();
     });
   });
@@ -170,7 +173,11 @@ export function zimRoutes(s: Services, now: () => number): Router {
   r.post('/apps/:stack/zims/remove', stewards, auditRefusals(s, 'zim.remove', async (req, res) => {
     const app = appOf(req);
     const fileName = zimName(body(req).fileName);
-    if (body(req).confirm !== fileName) throw new UserFacingError(`To remove it, type its file name exactly: ${fileName}`);
+    if (body(req).confirm !== fileName) {
+      // The form again, saying what to type: a steward retries without hunting for the Back button.
+      s.audit.record(actorOf(req, res.locals.session), 'zim.remove', { target: app.stack, outcome: 'denied', detail: { fileName, error: 'confirmation did not match' } });
+      return render(req, res, 'zim-remove', { title: `Remove a ZIM file · ${app.domain}`, app, fileName, error: `To remove it, type its file name exactly: ${fileName}` }, 400);
+    }
     const result = await removeZim(s.docker, app.stack, app.zimDir, fileName);
     s.audit.record(actorOf(req, res.locals.session), 'zim.remove', { target: app.stack, detail: { fileName, ...result } });
     res.redirect(303, `/apps/${app.stack}/zims`);

@@ -11,6 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleepFor } from 'node:timers/promises';
 import tls from 'node:tls';
 import { networkReason, zimFileNameSchema } from '../../adapters/kiwix/opds.ts';
+import { formatBytes } from '../resource-fit.ts';
 
 export type DownloadPhase = 'checking' | 'downloading';
 
@@ -1133,14 +1134,4 @@ async function fileSize(file: string, missing = 0): Promise<number> {
   }
 }
 
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v >= 100 ? Math.round(v) : v.toFixed(1)} ${units[i]}`;
-}
+export { formatBytes };

@@ -27,7 +27,8 @@ export type LiveProgress = DownloadProgress & { jobId: number; stack: string; fi
 export function zimDownloads(deps: { jobs: JobRunner; store: Store; docker: Docker; settings: SettingsService; abraDir: string; zimRoot: string; log: Logger }) {
   const { jobs, store, docker } = deps;
   const progress = new Map<number, LiveProgress>();
-  const events = new EventEmitter<{ progress: [string] }>();
+  // `progress`: a download moved; `library`: the files or what Kiwix serves changed (a download landed or was served).
+  const events = new EventEmitter<{ progress: [string]; library: [string] }>();
   events.setMaxListeners(0);
 
   async function run(ctx: JobContext, stack: string, dir: string, a: DownloadArgs): Promise<void> {
@@ -69,6 +70,7 @@ export function zimDownloads(deps: { jobs: JobRunner; store: Store; docker: Dock
       events.emit('progress', stack);
     }
     const served = await waitServed(docker, stack, a.fileName);
+    events.emit('library', stack);
     ctx.log(
       served === 'served' ? 'Kiwix serves it now.' : served === 'not running' ? 'Kiwix is not running: it serves the file as soon as it starts.' : 'Kiwix has not listed it yet; it should within a minute.',
       'info',
@@ -76,6 +78,7 @@ export function zimDownloads(deps: { jobs: JobRunner; store: Store; docker: Dock
     if (a.replaces && existsSync(path.join(dir, a.replaces))) {
       const { unregisteredFirst } = await removeZim(docker, stack, dir, a.replaces);
       ctx.log(`Removed the older ${a.replaces}${unregisteredFirst ? ' after Kiwix let go of it' : ''}.`, 'info');
+      events.emit('library', stack);
     }
   }
 
