@@ -42,6 +42,8 @@ async function main(): Promise<void> {
     server.closeAllConnections();
     setTimeout(() => process.exit(0), 5000).unref();
   };
+  // One failed background task (a live update, a refresh) must not take every steward's node down: log it, go on.
+  process.on('unhandledRejection', (err) => log.error({ err: err instanceof Error ? err.stack : String(err) }, 'a background task failed'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
 }

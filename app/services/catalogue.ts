@@ -31,6 +31,7 @@ export type CatalogueState = { url: string; fetchedAt: number | null; attemptedA
 export type CatalogueQuery = { q?: string; category?: string; runsHere?: boolean };
 
 const CACHE_KEY = 'recipes.json';
+const RETRY_AFTER_FAILURE_MS = 10 * 60_000;
 
 /** `ghcr.io/x/y:1.2` → image and tag; a digest-pinned or untagged reference keeps what it has. */
 export function splitImage(ref: string): { image: string; tag: string } {
@@ -88,7 +89,15 @@ export function catalogueService(deps: { store: Store; abraDir: string; url: str
     const names = listRecipes(abraDir);
     const key = names.map((n) => `${n}:${tagStamp(recipeDir(abraDir, n))}`).join(',');
     if (local?.key === key) return local.entries;
-    const entries = await Promise.all(names.map((name) => localEntry(name)));
+    // One recipe at a time (each is a few git calls; a Pi has few cores), and one broken checkout hides only itself.
+    const entries: CatalogueEntry[] = [];
+    for (const name of names) {
+      try {
+        entries.push(await localEntry(name));
+      } catch (err) {
+        log.warn({ recipe: name, err: (err as Error).message }, 'could not read a recipe checkout');
+      }
+    }
     local = { key, entries };
     return entries;
   }
@@ -97,13 +106,11 @@ export function catalogueService(deps: { store: Store; abraDir: string; url: str
     const tags = await recipeVersions(abraDir, name);
     const latest = tags.at(-1);
     const meta = readmeMetadata(latest ? ((await fileAt(abraDir, name, latest, 'README.md')) ?? '') : '');
-    const versions = await Promise.all(
-      tags.map(async (version) => ({
-        version,
-        onNode: true,
-        services: (await imagesAt(abraDir, name, version)).filter((i) => i.image).map((i) => ({ service: i.service, ...splitImage(i.image), digest: '' })),
-      })),
-    );
+    const versions: EntryVersion[] = [];
+    for (const version of tags) {
+      const images = await imagesAt(abraDir, name, version).catch(() => []); // a version whose compose.yml does not parse has no images to show
+      versions.push({ version, onNode: true, services: images.filter((i) => i.image).map((i) => ({ service: i.service, ...splitImage(i.image), digest: '' })) });
+    }
     return { name, category: meta.category, description: meta.description, website: '', repository: '', features: meta.features, versions, onNode: true, inCatalogue: false };
   }
 
@@ -170,9 +177,14 @@ export function catalogueService(deps: { store: Store; abraDir: string; url: str
     start(): void {
       if (!deps.url || timer) return;
       const everyMs = deps.refreshHours * 3600_000;
-      const copy = store.remoteCache.get(CACHE_KEY);
-      if (!copy?.fetchedAt || now() - copy.attemptedAt > everyMs) void refresh();
-      timer = setInterval(() => void refresh(), everyMs);
+      // A Pi often boots before its uplink: after a failure, try again every few minutes rather than next day.
+      const due = () => {
+        const copy = store.remoteCache.get(CACHE_KEY);
+        if (!copy?.fetchedAt) return !copy || now() - copy.attemptedAt >= RETRY_AFTER_FAILURE_MS;
+        return now() - copy.attemptedAt >= (copy.error ? RETRY_AFTER_FAILURE_MS : everyMs);
+      };
+      if (due()) void refresh();
+      timer = setInterval(() => due() && void refresh(), Math.min(RETRY_AFTER_FAILURE_MS, everyMs));
       timer.unref();
     },
     stop(): void {

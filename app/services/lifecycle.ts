@@ -62,8 +62,14 @@ export function lifecycleService(deps: { abra: Abra; abraDir: string; dataDir: s
   async function needsAt(recipe: string, version: string, sample: EnvSample): Promise<InstallNeeds | undefined> {
     const compose = await fileAt(abraDir, recipe, version, 'compose.yml');
     if (compose === undefined) return undefined;
+    let services: ReturnType<typeof resourcesIn>;
+    try {
+      services = resourcesIn(compose);
+    } catch {
+      return undefined; // a compose file that does not parse: abra will say so at install, with its own words
+    }
     return {
-      resources: resourceFit(resourcesIn(compose), nodeCapacity(deps.dataDir)),
+      resources: resourceFit(services, nodeCapacity(deps.dataDir)),
       settings: sample.fields.length,
       secrets: sample.secrets.map((x) => x.name),
       overlays: sample.overlays.map((o) => o.file),

@@ -13,18 +13,22 @@ export const downloadLimitSchema = z.coerce
   .max(10_000_000, 'is more than any uplink');
 
 export function settingsService(store: Store, defaults: NodeSettings, now: () => number) {
+  // Read on every page and on every network read of a download: kept in memory, dropped when a setting changes.
+  let cached: NodeSettings | undefined;
   return {
     current(): NodeSettings {
-      return {
+      cached ??= {
         nodeDomain: store.settings.get('node_domain') ?? defaults.nodeDomain,
         downloadLimitKBps: Number(store.settings.get('download_limit_kbps') ?? defaults.downloadLimitKBps),
       };
+      return cached;
     },
     /** Validates and stores the node's domain; returns the old and new value for the audit log. */
     setNodeDomain(value: string, by: string): { from: string; to: string } {
       const domain = parseOrRefuse(domainSchema, value, { value: 'The node’s domain' });
       const from = this.current().nodeDomain;
       store.settings.set('node_domain', domain, by, now());
+      cached = undefined;
       return { from, to: domain };
     },
     /** Bytes per second for ZIM downloads (0: unlimited), read by running downloads as they go. */
@@ -35,6 +39,7 @@ export function settingsService(store: Store, defaults: NodeSettings, now: () =>
       const kbps = parseOrRefuse(downloadLimitSchema, value, { value: 'The download limit' });
       const from = this.current().downloadLimitKBps;
       store.settings.set('download_limit_kbps', String(kbps), by, now());
+      cached = undefined;
       return { from, to: kbps };
     },
   };

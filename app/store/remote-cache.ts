@@ -26,6 +26,13 @@ export function remoteCacheStore(db: Db) {
          ON CONFLICT(key) DO UPDATE SET attempted_at = excluded.attempted_at, error = excluded.error`,
       ).run(key, url, now, error);
     },
+    /** Keeps the `keep` most recently asked documents under a key prefix (each search is one): the table stays small. */
+    prune(prefix: string, keep: number): void {
+      prep(db,
+        `DELETE FROM remote_cache WHERE substr(key, 1, ?) = ? AND key NOT IN
+           (SELECT key FROM remote_cache WHERE substr(key, 1, ?) = ? ORDER BY attempted_at DESC LIMIT ?)`,
+      ).run(prefix.length, prefix, prefix.length, prefix, keep);
+    },
   };
 }
 export type RemoteCacheStore = ReturnType<typeof remoteCacheStore>;

@@ -17,6 +17,7 @@ import { ABRA_DOUBLE } from '../support/abra.ts';
 import { ensureKiwixImage, KIWIX_IMAGE, makeTestZim, type TestZim } from '../support/kiwix.ts';
 import { haveDocker } from '../support/requirements.ts';
 import { REPO_ROOT } from '../support/server.ts';
+import { within } from '../support/poll.ts';
 import { removeStack, waitFor } from '../support/swarm.ts';
 
 // Deploys wait for a healthy task (the first probe comes 15 s in): give a busy 2-core machine time.
@@ -52,17 +53,6 @@ async function health(taskId: string): Promise<string> {
   if (c.exitCode !== 0 || !c.stdout.trim()) return 'no container';
   const h = await execa('docker', ['inspect', c.stdout.trim(), '--format', '{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}'], { reject: false });
   return h.exitCode === 0 ? h.stdout.trim() : 'gone';
-}
-
-/** Polls until `check` gives a value, or fails saying what it waited for; returns the value and how long it took. */
-async function within<T>(what: string, ms: number, check: () => Promise<T | undefined | false>): Promise<{ value: T; ms: number }> {
-  const start = Date.now();
-  for (;;) {
-    const value = await check().catch(() => undefined);
-    if (value) return { value, ms: Date.now() - start };
-    if (Date.now() - start > ms) throw new Error(`${what}: not within ${ms / 1000} s`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 describe.skipIf(!dockerThere)('the bundled Kiwix recipe, installed through the node, on the real swarm', () => {

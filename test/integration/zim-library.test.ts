@@ -13,6 +13,7 @@ import { startKiwixFixture, type KiwixFixture } from '../support/kiwix-fixture-s
 import { ensureKiwixImage, makeTestZim, type TestZim } from '../support/kiwix.ts';
 import { haveDocker } from '../support/requirements.ts';
 import { freePort, REPO_ROOT } from '../support/server.ts';
+import { within as poll } from '../support/poll.ts';
 import { removeStack } from '../support/swarm.ts';
 
 vi.setConfig({ testTimeout: 180_000, hookTimeout: 240_000 });
@@ -20,17 +21,6 @@ const dockerThere = await haveDocker();
 const id = randomBytes(3).toString('hex');
 const DOMAIN = `z${id}.lores.test`;
 const STACK = DOMAIN.replaceAll('.', '_');
-
-let debugJob: (id: number) => string = () => '';
-async function within<T>(what: string, ms: number, check: () => Promise<T | undefined | false>): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check().catch(() => undefined);
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms / 1000} s${/\((\d+)\)/.test(what) ? `\n${debugJob(Number(/\((\d+)\)/.exec(what)![1]))}` : ''}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 describe.skipIf(!dockerThere)('ZIM library: find, download (resumable, verified), serve, update, remove', () => {
   let node: TestNode;
@@ -56,7 +46,10 @@ describe.skipIf(!dockerThere)('ZIM library: find, download (resumable, verified)
     return jobId;
   };
   const output = (jobId: number) => node.services.store.jobs.output(jobId).map((l) => l.line).join('\n');
-  debugJob = (jobId) => `${JSON.stringify(node.services.store.jobs.byId(jobId))}\n${output(jobId)}`;
+  const jobState = (jobId: number) => () => `${JSON.stringify(node.services.store.jobs.byId(jobId))}\n${output(jobId)}`;
+  /** Polls for a value; the job's row and output go into the failure when one is named. */
+  const within = async <T,>(what: string, ms: number, check: () => Promise<T | undefined | false>, jobId?: number) =>
+    (await poll(what, ms, check, jobId ? jobState(jobId) : undefined)).value;
   const entryId = async (fileName: string, query = 'q=lores') => {
     const page = await get(`/apps/${STACK}/zims?${query}`).expect(200);
     const row = new RegExp(`data-zim="${fileName.replace(/\./g, '\\.')}"[\\s\\S]*?name="id" value="([^"]+)"`).exec(page.text);
@@ -182,7 +175,7 @@ describe.skipIf(!dockerThere)('ZIM library: find, download (resumable, verified)
   it('pauses a slow download and resumes it from its part file, then cancels it (part deleted); a guest can do neither', async () => {
     fixture.faults.bytesPerSecond = 512 * 1024;
     const jobId = await jobOf(await download(BIG));
-    await within(`the download runs (${jobId})`, 20_000, async () => node.services.zims.downloads.progressFor(STACK).some((p) => p.done > 256 * 1024));
+    await within('the download runs', 20_000, async () => node.services.zims.downloads.progressFor(STACK).some((p) => p.done > 256 * 1024), jobId);
     const live = await get(`/apps/${STACK}/zims`).expect(200);
     expect(live.text).toMatch(new RegExp(`data-download="${BIG.replace(/\./g, '\\.')}"[\\s\\S]*?<progress max="100" value="\\d+"`));
     await post(`/apps/${STACK}/zims/pause`, { fileName: BIG }, guestCookie).expect(403);
@@ -195,7 +188,7 @@ describe.skipIf(!dockerThere)('ZIM library: find, download (resumable, verified)
     expect((await get(`/apps/${STACK}/zims`).expect(200)).text).toContain(`data-part="${BIG}"`);
     fixture.requests.length = 0;
     const resumed = await jobOf(await post(`/apps/${STACK}/zims/resume`, { fileName: BIG }));
-    await within(`the resumed download runs (${resumed})`, 20_000, async () => node.services.zims.downloads.progressFor(STACK).some((p) => p.done > kept));
+    await within('the resumed download runs', 20_000, async () => node.services.zims.downloads.progressFor(STACK).some((p) => p.done > kept), resumed);
     expect(output(resumed)).toMatch(/resuming after/);
     expect(fixture.rangesFor(BIG)[0]).toBe(`bytes=${kept}-`);
     await post(`/apps/${STACK}/zims/cancel`, { fileName: BIG }, guestCookie).expect(403);

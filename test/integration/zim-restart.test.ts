@@ -7,6 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loginOverHttp, postForm } from '../support/http-login.ts';
 import { startKiwixFixture, type KiwixFixture } from '../support/kiwix-fixture-server.ts';
+import { within } from '../support/poll.ts';
 import { startNode, type NodeProcess } from '../support/server.ts';
 
 vi.setConfig({ testTimeout: 120_000 });
@@ -14,16 +15,6 @@ const BIG = 'lores_restart_2024-01.zim';
 const DOMAIN = 'kiwix.restart.lores.test';
 const STACK = 'kiwix_restart_lores_test';
 const PASSWORD = 'restart test admin password';
-
-async function within<T>(what: string, ms: number, check: () => Promise<T | undefined | false> | T | undefined | false): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms / 1000} s`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 describe('a ZIM download across a node restart', () => {
   let work: string;

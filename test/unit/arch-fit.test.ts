@@ -2,6 +2,7 @@
 import type Docker from 'dockerode';
 import { describe, expect, it } from 'vitest';
 import {
+  nodePlatform,
   describeDaemonError,
   formatPlatform,
   normalizePlatform,
@@ -187,6 +188,7 @@ describe('checking many images', () => {
     const asked: string[] = [];
     const docker = {
       info: async () => ({ Architecture: 'x86_64', OSType: 'linux' }),
+      version: async () => ({ Arch: 'amd64', Os: 'linux' }),
       modem: {
         dial(opts: { path: string }, cb: (err: Error | null, data: unknown) => void) {
           asked.push(opts.path);
@@ -212,5 +214,17 @@ describe('checking many images', () => {
     expect(got.verdict).toBe('not-for-this-cpu');
     expect(label(got)).toBe('not for this CPU: db (arm64 only)');
     expect(fit.cached(images)).toEqual(got);
+  });
+});
+
+describe("this node's CPU", () => {
+  const daemon = (Arch: string | undefined, Architecture: string) => ({ version: async () => ({ Arch, Os: 'linux' }), info: async () => ({ Architecture, OSType: 'linux' }) }) as unknown as Docker;
+  it('is what the daemon pulls for, not what the kernel says', async () => {
+    // 32-bit Raspberry Pi OS on a 64-bit kernel: uname says aarch64, Docker pulls arm/v7.
+    expect(await nodePlatform(daemon('arm', 'aarch64'))).toEqual({ os: 'linux', architecture: 'arm', variant: 'v7' });
+    expect(await nodePlatform(daemon('arm', 'armv6l'))).toEqual({ os: 'linux', architecture: 'arm', variant: 'v6' });
+    expect(await nodePlatform(daemon('arm64', 'aarch64'))).toEqual({ os: 'linux', architecture: 'arm64', variant: 'v8' });
+    expect(await nodePlatform(daemon('amd64', 'x86_64'))).toEqual({ os: 'linux', architecture: 'amd64' });
+    expect(await nodePlatform(daemon(undefined, 'x86_64'))).toEqual({ os: 'linux', architecture: 'amd64' });
   });
 });

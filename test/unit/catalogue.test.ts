@@ -37,6 +37,8 @@ describe('recipes.json', () => {
   it('refuses a document that is not a catalogue at all', () => {
     expect(() => parseCatalogue('<html>captive portal</html>')).toThrow(/not JSON/);
     expect(() => parseCatalogue('[1,2]')).toThrow(/not a JSON object/);
+    // An error body is a JSON object too; it must not replace a good copy as a one-recipe catalogue.
+    expect(() => parseCatalogue('{"message":"rate limited"}')).toThrow(/lists no recipes/);
   });
 });
 

@@ -105,11 +105,21 @@ export function formatPlatform(p: Platform): string {
   return p.os === 'linux' ? arch : `${p.os}/${arch}`;
 }
 
-/** This node's platform, from the daemon (what it pulls for), not from Node's process.arch. */
+/**
+ * This node's platform as the daemon pulls for it: `/version`'s Arch is the daemon's own build (GOARCH). `/info`'s
+ * Architecture is the kernel's (`uname -m`), which says aarch64 on a 32-bit Raspberry Pi OS with a 64-bit kernel,
+ * where Docker pulls arm/v7. The kernel's answer is used only for the arm variant, or when /version has none.
+ */
 export async function nodePlatform(docker: Docker): Promise<Platform> {
-  const info = (await docker.info()) as { Architecture?: string; OSType?: string };
+  const [version, info] = await Promise.all([
+    docker.version() as Promise<{ Arch?: string; Os?: string }>,
+    docker.info() as Promise<{ Architecture?: string; OSType?: string }>,
+  ]);
+  const os = version.Os || info.OSType || 'linux';
+  if (version.Arch === 'arm') return { os, architecture: 'arm', variant: info.Architecture === 'armv6l' ? 'v6' : 'v7' };
+  if (version.Arch) return platformFromArch(version.Arch, os);
   if (!info.Architecture) throw new Error('Docker did not say which CPU this node has');
-  return platformFromArch(info.Architecture, info.OSType || 'linux');
+  return platformFromArch(info.Architecture, os);
 }
 
 /**

@@ -97,6 +97,9 @@ export function parseCatalogue(body: string): CatalogueParse {
     }
     recipes.push({ ...r.data, name: key, versions: versionsOf(r.data.versions) });
   }
+  // An error body such as {"message": "…"} is an object too: a catalogue lists recipes with versions.
+  const looksLikeRecipes = Object.values(doc).some((v) => typeof v === 'object' && v !== null && Array.isArray((v as { versions?: unknown }).versions));
+  if (!looksLikeRecipes) throw new Error('the document lists no recipes with versions');
   return { recipes: recipes.sort((a, b) => a.name.localeCompare(b.name)), skipped };
 }
 

@@ -34,7 +34,8 @@ export function adminRoutes(s: Services): Router {
     const form = parseForm(settingsForm, req.body, { nodeDomain: 'The node’s domain' });
     const by = res.locals.session!.user.username;
     // The limit is checked before the domain is saved: a bad value changes nothing.
-    const limit = form.downloadLimitKBps ? parseForm(downloadLimitSchema, form.downloadLimitKBps, { value: 'The download limit' }) : undefined;
+    // An emptied field means "no limit"; a form without the field leaves the limit alone.
+    const limit = form.downloadLimitKBps === undefined ? undefined : form.downloadLimitKBps.trim() === '' ? 0 : parseForm(downloadLimitSchema, form.downloadLimitKBps, { value: 'The download limit' });
     const change = s.settings.setNodeDomain(form.nodeDomain, by);
     s.audit.record(actorOf(req, res.locals.session), 'settings.node-domain', { target: change.to, detail: change });
     if (limit !== undefined && limit !== s.settings.current().downloadLimitKBps) {

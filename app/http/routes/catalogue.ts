@@ -45,7 +45,11 @@ export function catalogueRoutes(s: Services, now: () => number): Router {
     if (warming) return;
     const unchecked = entries.map(latestOf).filter((v): v is EntryVersion => Boolean(v && v.services.length && fitOf(v)?.services.some((x) => x.verdict === 'unchecked')));
     if (!unchecked.length) return;
-    warming = Promise.allSettled(unchecked.map((v) => s.archFit.check(imagesOf(v)))).finally(() => (warming = undefined));
+    // One version after another: each check already asks for its images a few at a time, and every registry
+    // answer counts as a pull against anonymous rate limits.
+    warming = (async () => {
+      for (const v of unchecked) await s.archFit.check(imagesOf(v)).catch(() => undefined);
+    })().finally(() => (warming = undefined));
   }
 
   r.get('/recipes', async (req, res) => {

@@ -58,9 +58,14 @@ export function zimRoutes(s: Services, now: () => number): Router {
     const books = new Map(zims.map((z) => [z.fileName, downloads.bookNameOf(stack, z.fileName)] as const).filter((b): b is [string, string] => Boolean(b[1])));
     const entries: ZimEntry[] = [];
     let error: string | undefined;
-    for (const name of new Set(books.values())) {
-      const { filters } = filtersFrom({ name });
-      const r = ask ? await browser.browse(filters) : browser.cached(catalogueUrl(s.config.kiwixCatalogueUrl, filters));
+    // All books at once: a silent uplink costs one timeout, not one per book.
+    const answers = await Promise.all(
+      [...new Set(books.values())].map((name) => {
+        const { filters } = filtersFrom({ name });
+        return ask ? browser.browse(filters) : browser.cached(catalogueUrl(s.config.kiwixCatalogueUrl, filters));
+      }),
+    );
+    for (const r of answers) {
       entries.push(...(r.page?.entries ?? []));
       if (ask && r.error) error = r.error;
     }
@@ -120,17 +125,23 @@ export function zimRoutes(s: Services, now: () => number): Router {
     const app = appOf(req);
     const sse = openSse(req, res);
     let active = downloads.progressFor(app.stack).length;
-    const push = coalesce(500, async () => {
+    // Never rejects: a folder that went away (an unplugged disk) must not take the node down with it.
+    const sendLibrary = () =>
+      libraryOf(app, []).then(
+        (library) => void sse.send('library', renderPartial(res, 'zim-files', { app, library })),
+        (err: Error) => s.log.warn({ stack: app.stack, err: err.message }, 'could not read the ZIM folder for a live update'),
+      );
+    const push = coalesce(500, () => {
       sse.send('progress', renderPartial(res, 'zim-progress', { progress: progressView(app.stack), app }));
       // A download that ended changes the files on disk: send the library once then.
       const nowActive = downloads.progressFor(app.stack).length;
       if (nowActive !== active) {
         active = nowActive;
-        sse.send('library', renderPartial(res, 'zim-files', { app, library: await libraryOf(app, []) }));
+        void sendLibrary();
       }
     });
     const onProgress = (stack: string) => stack === app.stack && push.poke();
-    const onLibrary = async (stack: string) => stack === app.stack && sse.send('library', renderPartial(res, 'zim-files', { app, library: await libraryOf(app, []) }));
+    const onLibrary = (stack: string) => stack === app.stack && void sendLibrary();
     downloads.events.on('progress', onProgress);
     downloads.events.on('library', onLibrary);
     sse.onClose(() => {

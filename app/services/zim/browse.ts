@@ -4,7 +4,10 @@ import type { Store } from '../../store/index.ts';
 
 export type BrowseResult = { page: CataloguePage | undefined; url: string; fetchedAt: number | null; error: string | null; fromCache: boolean };
 
-const keyOf = (url: string) => `opds:${url}`;
+const PREFIX = 'opds:';
+const keyOf = (url: string) => `${PREFIX}${url}`;
+/** Searches kept for offline use; anyone logged in can search, so the copies are capped. */
+const KEEP_PAGES = 200;
 
 export function zimBrowser(deps: { store: Store; base: () => string; now: () => number; fetchDocument?: typeof fetchSmallDocument }) {
   const fetchDocument = deps.fetchDocument ?? fetchSmallDocument;
@@ -18,9 +21,11 @@ export function zimBrowser(deps: { store: Store; base: () => string; now: () => 
         const body = await fetchDocument(url, 'catalogue', { timeoutMs: 20_000 });
         const page = parse(body, url); // a page that does not parse never replaces a good copy
         deps.store.remoteCache.saved(keyOf(url), url, body, deps.now());
+        deps.store.remoteCache.prune(PREFIX, KEEP_PAGES);
         return { page, url, fetchedAt: deps.now(), error: null, fromCache: false };
       } catch (err) {
         deps.store.remoteCache.failed(keyOf(url), url, (err as Error).message, deps.now());
+        deps.store.remoteCache.prune(PREFIX, KEEP_PAGES);
         return { ...this.cached(url), error: (err as Error).message };
       }
     },

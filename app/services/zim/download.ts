@@ -278,7 +278,8 @@ async function checkFreeSpace(o: Checked, remaining: number): Promise<void> {
 
 async function openPart(part: string): Promise<FileHandle> {
   try {
-    return await fsp.open(part, fsc.O_RDWR | fsc.O_CREAT, 0o644);
+    // O_NOFOLLOW: a part file planted as a symlink must not make root write, chmod or truncate its target.
+    return await fsp.open(part, fsc.O_RDWR | fsc.O_CREAT | fsc.O_NOFOLLOW, 0o644);
   } catch (err) {
     throw diskError(err, path.basename(part));
   }

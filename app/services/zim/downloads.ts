@@ -1,6 +1,7 @@
 // ZIM downloads as durable jobs: verified from the Metalink's sha-256, resumable after a pause, a cut or a restart,
 // throttled by the node's setting, with live progress for the library page.
 import { EventEmitter } from 'node:events';
+import { setTimeout as sleepFor } from 'node:timers/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type Docker from 'dockerode';
@@ -13,11 +14,30 @@ import type { Actor } from '../audit.ts';
 import { UserFacingError } from '../errors.ts';
 import { JobFailure, RESTART_INTERRUPTION, type JobContext, type JobRunner } from '../jobs.ts';
 import type { SettingsService } from '../settings.ts';
-import { cancelDownload, downloadZim, formatBytes, partBytes, ZimDownloadError, type DownloadProgress } from './download.ts';
-import { kiwixApp } from './kiwix-apps.ts';
+import { cancelDownload, downloadZim, formatBytes, partBytes, partFileName, ZimDownloadError, type DownloadProgress } from './download.ts';
+import { kiwixApp, kiwixApps } from './kiwix-apps.ts';
 import { removeZim, waitServed, zimName } from './library.ts';
 
 export const DOWNLOAD_KIND = 'zim-download';
+/** After a restart the ZIM disk or the network may come up late: try for an hour. */
+const RESUME_ATTEMPTS = 60;
+const RESUME_RETRY_MS = 60_000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms).unref());
+
+/** A Metalink fetch tried three times, 5 s then 20 s apart: an uplink often needs a moment after a restart. */
+async function withRetries<T>(call: () => Promise<T>, ctx: JobContext): Promise<T> {
+  for (const wait of [5000, 20_000]) {
+    try {
+      return await call();
+    } catch (err) {
+      if (ctx.signal.aborted) throw err;
+      ctx.log(`${(err as Error).message} Trying again in ${wait / 1000} s.`, 'info');
+      await sleepFor(wait, undefined, { signal: ctx.signal }).catch(() => undefined); // a pause ends the wait
+
+    }
+  }
+  return call();
+}
 
 /** What a download job remembers, so a pause or a restart can pick it up again. */
 export type DownloadArgs = { domain: string; fileName: string; bookName: string; title: string; downloadUrl: string; size: number; replaces?: string };
@@ -35,7 +55,7 @@ export function zimDownloads(deps: { jobs: JobRunner; store: Store; docker: Dock
     const jobId = ctx.job.id;
     ctx.log(`Reading the Metalink file ${a.downloadUrl}`, 'info');
     if (!/\.meta4$/.test(new URL(a.downloadUrl).pathname)) throw new JobFailure('The catalogue gives no Metalink file (.meta4) for this ZIM, so the node cannot verify it; it does not download unverified files.');
-    const meta = await fetchMeta4(a.downloadUrl, { signal: ctx.signal }).catch((err: Error) => {
+    const meta = await withRetries(() => fetchMeta4(a.downloadUrl, { signal: ctx.signal }), ctx).catch((err: Error) => {
       throw new JobFailure(err.message);
     });
     if (meta.fileName !== a.fileName) throw new JobFailure(`The Metalink file describes ${meta.fileName}, not ${a.fileName}: the catalogue and its mirror disagree, so nothing was downloaded.`);
@@ -75,9 +95,10 @@ export function zimDownloads(deps: { jobs: JobRunner; store: Store; docker: Dock
       served === 'served' ? 'Kiwix serves it now.' : served === 'not running' ? 'Kiwix is not running: it serves the file as soon as it starts.' : 'Kiwix has not listed it yet; it should within a minute.',
       'info',
     );
-    if (a.replaces && existsSync(path.join(dir, a.replaces))) {
-      const { unregisteredFirst } = await removeZim(docker, stack, dir, a.replaces);
-      ctx.log(`Removed the older ${a.replaces}${unregisteredFirst ? ' after Kiwix let go of it' : ''}.`, 'info');
+    if (a.replaces) {
+      // Someone may have removed the old file meanwhile: then there is nothing left to do.
+      const removed = await removeZim(docker, stack, dir, a.replaces).catch((err: Error) => (err instanceof UserFacingError ? undefined : Promise.reject(err)));
+      ctx.log(removed ? `Removed the older ${a.replaces}${removed.unregisteredFirst ? ' after Kiwix let go of it' : ''}.` : `The older ${a.replaces} was already gone.`, 'info');
       events.emit('library', stack);
     }
   }
@@ -102,6 +123,9 @@ export function zimDownloads(deps: { jobs: JobRunner; store: Store; docker: Dock
       const app = kiwixApp(deps.abraDir, deps.zimRoot, stack);
       const fileName = zimName(entry.fileName);
       if (existsSync(path.join(app.zimDir, fileName))) throw new UserFacingError(`${fileName} is already in this library.`, 409);
+      if (replaces !== undefined && (zimName(replaces) === fileName || !existsSync(path.join(app.zimDir, replaces)))) {
+        throw new UserFacingError(`${replaces.slice(0, 200)} is not an older file in this library that ${fileName} could replace.`);
+      }
       const args: DownloadArgs = { domain: app.domain, fileName, bookName: entry.name, title: entry.title.slice(0, 200), downloadUrl: entry.downloadUrl, size: entry.size, ...(replaces ? { replaces: zimName(replaces) } : {}) };
       return submit(app.stack, args, actor);
     },
@@ -123,25 +147,42 @@ export function zimDownloads(deps: { jobs: JobRunner; store: Store; docker: Dock
       return last;
     },
 
-    /** Stops the download if it runs and deletes what was downloaded. */
+    /**
+     * Stops the download of this file into this folder, whichever Kiwix app started it (two apps may share a
+     * folder), and deletes what was downloaded.
+     */
     async cancel(stack: string, fileNameInput: unknown, actor: Actor): Promise<{ deleted: boolean }> {
       const app = kiwixApp(deps.abraDir, deps.zimRoot, stack);
       const fileName = zimName(fileNameInput);
-      const last = store.jobs.latestForFile(DOWNLOAD_KIND, stack, fileName);
-      if (last && jobs.stop(last.id, `Cancelled by ${actor.name ?? 'a steward'}; the part downloaded so far is deleted.`)) await jobs.finished(last.id);
+      for (const other of kiwixApps(deps.abraDir, deps.zimRoot).filter((o) => o.zimDir === app.zimDir)) {
+        const last = store.jobs.latestForFile(DOWNLOAD_KIND, other.stack, fileName);
+        if (last && jobs.stop(last.id, `Cancelled by ${actor.name ?? 'a steward'}; the part downloaded so far is deleted.`)) {
+          // A job past its last byte may still wait on Kiwix for a while: do not hold the steward's request for it.
+          await Promise.race([jobs.finished(last.id), sleep(5000)]);
+        }
+      }
       return { deleted: await cancelDownload(app.zimDir, fileName) };
     },
 
-    /** After a restart: downloads the restart cut off go on by themselves (paused ones wait for their steward). */
-    resumeAfterRestart(): JobRow[] {
+    /**
+     * After a restart: downloads the restart cut off go on by themselves (paused ones wait for their steward). One
+     * whose part file is gone was discarded; one that cannot start yet (its disk not mounted) is tried again later.
+     */
+    resumeAfterRestart(attempt = 1): JobRow[] {
       const resumed: JobRow[] = [];
+      let waiting = 0;
       for (const job of store.jobs.cutOffByRestart(DOWNLOAD_KIND, RESTART_INTERRUPTION).filter((j) => j.app)) {
+        const a = job.args as DownloadArgs;
+        const app = kiwixApps(deps.abraDir, deps.zimRoot).find((k) => k.stack === job.app);
+        if (app?.zimDir && !existsSync(path.join(app.zimDir, partFileName(a.fileName)))) continue;
         try {
-          resumed.push(submit(job.app!, job.args as DownloadArgs, { name: job.actor, ip: null }));
+          resumed.push(submit(job.app!, a, { name: job.actor, ip: null }));
         } catch (err) {
-          deps.log.warn({ job: job.id, err: (err as Error).message }, 'could not resume a ZIM download after the restart');
+          waiting++;
+          deps.log.warn({ job: job.id, err: (err as Error).message, attempt }, 'could not resume a ZIM download after the restart yet');
         }
       }
+      if (waiting && attempt < RESUME_ATTEMPTS) setTimeout(() => this.resumeAfterRestart(attempt + 1), RESUME_RETRY_MS).unref();
       return resumed;
     },
   };

@@ -1,5 +1,5 @@
 // The Kiwix apps this node runs and the ZIM folder of each: where downloads may go, and only there.
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { listInstalled, readAppEnv } from '../../adapters/abra/app-env.ts';
 import { readEnvValues } from '../env-file.ts';
@@ -22,10 +22,12 @@ function zimDirOf(envText: string, zimRoot: string): { zimDir: string | null; pr
   if (!raw || !path.isAbsolute(raw)) return { zimDir: null, problem: 'Its ZIM_FILES_PATH is not set to an absolute folder.' };
   const dir = path.resolve(raw);
   const root = path.resolve(zimRoot);
-  if (dir !== root && !dir.startsWith(root + path.sep)) {
-    return { zimDir: null, problem: `Its ZIM folder ${dir} is outside the node’s ZIM folder ${root} (ZIM_ROOT), so the node does not write there.` };
-  }
+  const outside = (d: string, r: string) => d !== r && !d.startsWith(r + path.sep);
+  const problem = `Its ZIM folder ${dir} is outside the node’s ZIM folder ${root} (ZIM_ROOT), so the node does not write there.`;
+  if (outside(dir, root)) return { zimDir: null, problem };
   if (!existsSync(dir) || !statSync(dir).isDirectory()) return { zimDir: null, problem: `Its ZIM folder ${dir} does not exist on this machine (or is not mounted into the node).` };
+  // Symlinks may not lead a folder out of the root: compare where both really are.
+  if (outside(realpathSync(dir), realpathSync(root))) return { zimDir: null, problem };
   return { zimDir: dir };
 }
 

@@ -1,5 +1,6 @@
 // The ZIM files in a Kiwix app's folder: what is on disk, what kiwix-serve has in its library right now, removing
 // one without pulling it from under a reader, and which have a newer dated file in the catalogue.
+import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type Docker from 'dockerode';
@@ -16,22 +17,28 @@ export type PartFile = { fileName: string; bytes: number };
 const KIWIX_LIBRARY = '/tmp/library.xml';
 /** The recipe rebuilds its library every few seconds; removal waits this long at most for it to let go. */
 const UNREGISTER_WAIT_MS = 30_000;
-const REMOVING_SUFFIX = '.removing';
+/** `<file>.removing-<random>`: unique, so two removals of files with the same name never collide. */
+const REMOVING = /\.zim\.removing-[0-9a-f]{8}$/;
+const STALE_REMOVAL_MS = 10 * 60_000;
 
 export const zimName = (value: unknown, label = 'The ZIM file') => parseOrRefuse(zimFileNameSchema, value, { value: label });
 
-/** `*.zim` files and unfinished `*.zim.part` downloads in the folder. */
+/** `*.zim` files and unfinished `*.zim.part` downloads in the folder; a file that vanishes meanwhile is left out. */
 export async function filesIn(dir: string): Promise<{ zims: ZimFile[]; parts: PartFile[] }> {
   const zims: ZimFile[] = [];
   const parts: PartFile[] = [];
   for (const entry of await fsp.readdir(dir, { withFileTypes: true })) {
     if (!entry.isFile()) continue;
-    const full = path.join(dir, entry.name);
+    // Publishing, removing or discarding renames files while we look: a missing one is simply gone.
+    const st = await fsp.stat(path.join(dir, entry.name)).catch(() => undefined);
+    if (!st) continue;
     if (zimFileNameSchema.safeParse(entry.name).success) {
-      const st = await fsp.stat(full);
       zims.push({ fileName: entry.name, size: st.size, modifiedAt: st.mtimeMs });
     } else if (entry.name.endsWith('.zim.part') && zimFileNameSchema.safeParse(entry.name.slice(0, -5)).success) {
-      parts.push({ fileName: entry.name.slice(0, -5), bytes: (await fsp.stat(full)).size });
+      parts.push({ fileName: entry.name.slice(0, -5), bytes: st.size });
+    } else if (REMOVING.test(entry.name) && Date.now() - st.mtimeMs > STALE_REMOVAL_MS) {
+      // A removal cut off by a restart left this behind: it is no longer served, so finish the job.
+      await fsp.unlink(path.join(dir, entry.name)).catch(() => undefined);
     }
   }
   return { zims: zims.sort((a, b) => a.fileName.localeCompare(b.fileName)), parts };
@@ -78,7 +85,7 @@ export async function waitServed(docker: Docker, stack: string, fileName: string
  */
 export async function removeZim(docker: Docker, stack: string, dir: string, fileName: string): Promise<{ unregisteredFirst: boolean }> {
   const file = path.join(dir, fileName);
-  const away = `${file}${REMOVING_SUFFIX}`;
+  const away = `${file}.removing-${randomBytes(4).toString('hex')}`;
   try {
     await fsp.rename(file, away);
   } catch (err) {
