@@ -15,13 +15,14 @@ export function render(req: Request, res: Response, view: string, data: PageData
     user: res.locals.session?.user,
     csrfToken: res.locals.csrfToken,
     path: req.path,
+    host: req.hostname,
   });
   res.status(status).type('html').send(html);
 }
 
 /** A partial as an HTML string, for SSE pushes and htmx swaps. `it` carries the viewer like a page does. */
 export function renderPartial(res: Response, partial: string, data: Record<string, unknown>): string {
-  return eta.render(`./partials/${partial}`, { ...data, user: res.locals.session?.user, csrfToken: res.locals.csrfToken });
+  return eta.render(`./partials/${partial}`, { ...data, user: res.locals.session?.user, csrfToken: res.locals.csrfToken, host: res.req.hostname });
 }
 
 export type ErrorPage = { status: number; title: string; message: string };

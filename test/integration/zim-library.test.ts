@@ -122,6 +122,8 @@ describe.skipIf(!dockerThere)('ZIM library: find, download (resumable, verified)
     expect((await get('/zims').expect(200)).text).toContain(`href="/apps/${STACK}/zims"`);
     const app = await get(`/apps/${STACK}`).expect(200);
     expect(app.text).toContain(`href="/apps/${STACK}/zims"`);
+    // The LAN overlay's host-mode port, as a link a steward on the LAN can follow.
+    expect(app.text).toContain(`data-lan-port="${port}"`);
     const all = await get(`/apps/${STACK}/zims?q=lores`).expect(200);
     for (const f of ['lores_wiki_2024-01.zim', 'lores_wiki_2025-03.zim', 'lores_med_2024-06.zim']) expect(all.text).toContain(`data-zim="${f}"`);
     expect(all.text).toContain('From the catalogue just now');

@@ -8,7 +8,7 @@ const task = (over: Partial<TaskState> = {}): TaskState => ({
 });
 const service = (over: Partial<ServiceState> = {}): ServiceState => ({
   id: 's', name: 'wiki_app', stack: 'wiki', image: 'x:1', mode: 'replicated', desired: 1, running: 1, labels: {},
-  updateStatus: null, tasks: [task()], lastFailure: null, ...over,
+  updateStatus: null, tasks: [task()], lastFailure: null, ports: [], ...over,
 });
 const node: NodeState = { id: 'n1', hostname: 'pi', role: 'manager', availability: 'active', state: 'ready', architecture: 'aarch64', cpus: 4, memoryBytes: 4 * 2 ** 30 };
 

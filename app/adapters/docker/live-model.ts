@@ -37,6 +37,8 @@ export type ServiceState = {
   tasks: TaskState[];
   /** The newest task that failed, even after swarm replaced it: a crash loop shows here, not in `tasks`. */
   lastFailure: { at: string; error: string; exitCode: number | null } | null;
+  /** TCP ports published on the hosts (a LAN overlay's way in, without Traefik). */
+  ports: { published: number; target: number; mode: string }[];
 };
 
 export type NodeState = {
@@ -73,6 +75,7 @@ type RawService = {
     Labels?: Record<string, string>;
     Mode: { Replicated?: { Replicas?: number }; Global?: object };
     TaskTemplate: { ContainerSpec?: { Image?: string } };
+    EndpointSpec?: { Ports?: { PublishedPort?: number; TargetPort?: number; PublishMode?: string; Protocol?: string }[] };
   };
   UpdateStatus?: { State?: string; Message?: string };
 };
@@ -388,6 +391,9 @@ export class LiveModel extends EventEmitter<{ change: [stacks: Set<string | null
       lastFailure: failed
         ? { at: failed.Status.Timestamp ?? '', error: failed.Status.Err ?? failed.Status.Message ?? 'failed', exitCode: failed.Status.ContainerStatus?.ExitCode ?? null }
         : null,
+      ports: (s.Spec.EndpointSpec?.Ports ?? [])
+        .filter((p) => p.PublishedPort && (p.Protocol ?? 'tcp') === 'tcp')
+        .map((p) => ({ published: p.PublishedPort!, target: p.TargetPort ?? 0, mode: p.PublishMode ?? 'ingress' })),
     };
   }
 

@@ -208,7 +208,7 @@ async function download(o: Checked, part: string): Promise<DownloadZimResult> {
   const dest = path.join(o.dir, o.fileName);
   await checkDir(o.dir);
   if (!o.replace && (await fileSize(dest, -1)) >= 0) {
-    throw new ZimDownloadError('exists', `${o.fileName} is already in the library; remove it first or ask to replace it.`);
+    throw new ZimDownloadError('exists', `${o.fileName} is already in the library; remove it first.`);
   }
   let have = await fileSize(part);
   if (have > o.size) {

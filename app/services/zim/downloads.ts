@@ -48,6 +48,7 @@ export function zimDownloads(deps: { jobs: JobRunner; store: Store; docker: Dock
   const { jobs, store, docker } = deps;
   const progress = new Map<number, LiveProgress>();
   // `progress`: a download moved; `library`: the files or what Kiwix serves changed (a download landed or was served).
+  const progressOf = (stack: string): LiveProgress[] => [...progress.values()].filter((p) => p.stack === stack);
   const events = new EventEmitter<{ progress: [string]; library: [string] }>();
   events.setMaxListeners(0);
 
@@ -105,12 +106,17 @@ export function zimDownloads(deps: { jobs: JobRunner; store: Store; docker: Dock
 
   function submit(stack: string, a: DownloadArgs, actor: Actor): JobRow {
     const app = kiwixApp(deps.abraDir, deps.zimRoot, stack);
+    // Downloads share the uplink: one at a time per Kiwix app, said in a steward's words.
+    const running = progressOf(app.stack)[0];
+    if (jobs.busyReason(app.stack, null, 'download')) {
+      throw new UserFacingError(running ? `${running.fileName} is downloading for ${app.domain}: wait for it, or pause it, then start this one.` : `Another download is running: wait for it, or pause it, then start this one.`, 409);
+    }
     return jobs.submit({ kind: DOWNLOAD_KIND, app: app.stack, recipe: null, lane: 'download', actor, args: a, run: (ctx) => run(ctx, app.stack, app.zimDir, a) });
   }
 
   return {
     events,
-    progressFor: (stack: string): LiveProgress[] => [...progress.values()].filter((p) => p.stack === stack),
+    progressFor: progressOf,
 
     /** The catalogue book a file on disk was downloaded as, when the node downloaded it. */
     bookNameOf(stack: string, fileName: string): string | undefined {
