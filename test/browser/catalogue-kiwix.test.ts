@@ -6,16 +6,15 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { execa } from 'execa';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ABRA_DOUBLE } from '../support/abra.ts';
-import { cspErrors, launchChromium, watchErrors } from '../support/browser.ts';
+import { closePage, cspErrors, openPage } from '../support/browser.ts';
 import { startCatalogueServer } from '../support/catalogue-server.ts';
 import { ensureKiwixImage, makeTestZim, type TestZim } from '../support/kiwix.ts';
 import { haveChromium, haveDocker } from '../support/requirements.ts';
 import { freePort, REPO_ROOT, startNode, type NodeProcess } from '../support/server.ts';
-import { removeStack } from '../support/swarm.ts';
+import { removeStackAndObjects } from '../support/swarm.ts';
 
 // A real deploy that waits for a healthy kiwix-serve task, on a machine other tests keep busy.
 vi.setConfig({ testTimeout: 300_000 });
@@ -120,27 +119,14 @@ describe.skipIf(!canRun)('the catalogue and Kiwix in a real browser (catalogue s
         ABRA_TIMEOUT_SECONDS: '150',
       },
     });
-    browser = await launchChromium();
-    context = await browser.newContext();
-    context.setDefaultTimeout(ACTION_TIMEOUT_MS);
-    context.setDefaultNavigationTimeout(ACTION_TIMEOUT_MS);
-    page = await context.newPage();
-    errors = watchErrors(page);
+    ({ browser, context, page, errors } = await openPage(ACTION_TIMEOUT_MS));
   }, 180_000);
 
   afterAll(async () => {
-    const others = errors.filter((e) => !cspErrors([e]).length);
-    if (others.length) console.log(`console errors on the node's pages that were not CSP violations:\n${others.join('\n')}`);
-    await context?.close().catch(() => {});
-    await browser?.close().catch(() => {});
+    await closePage({ browser, context, errors });
     if (node) await node.stop();
     await catalogue?.close();
-    await removeStack(STACK, 90_000);
-    for (const kind of ['config', 'secret'] as const) {
-      const ls = await execa('docker', [kind, 'ls', '--format', '{{.Name}}'], { reject: false });
-      const ours = ls.stdout.split('\n').filter((n) => n.startsWith(`${STACK}_`));
-      if (ours.length) await execa('docker', [kind, 'rm', ...ours], { reject: false });
-    }
+    await removeStackAndObjects(STACK, 90_000);
     for (const d of [node?.dataDir, secretDir, zimDir]) if (d) rmSync(d, { recursive: true, force: true });
     console.info(`catalogue/kiwix browser timings (ms): ${JSON.stringify(timings)}`);
   }, 180_000);

@@ -18,7 +18,7 @@ import { ensureKiwixImage, KIWIX_IMAGE, makeTestZim, type TestZim } from '../sup
 import { haveDocker } from '../support/requirements.ts';
 import { REPO_ROOT } from '../support/server.ts';
 import { within } from '../support/poll.ts';
-import { removeStack, waitFor } from '../support/swarm.ts';
+import { removeStackAndObjects, waitFor } from '../support/swarm.ts';
 
 // Deploys wait for a healthy task (the first probe comes 15 s in): give a busy 2-core machine time.
 vi.setConfig({ testTimeout: 180_000, hookTimeout: 120_000 });
@@ -109,10 +109,7 @@ describe.skipIf(!dockerThere)('the bundled Kiwix recipe, installed through the n
 
   afterAll(async () => {
     node?.close();
-    await removeStack(STACK, 60_000);
-    const configs = await execa('docker', ['config', 'ls', '--format', '{{.Name}}'], { reject: false });
-    const ours = configs.stdout.split('\n').filter((n) => n.startsWith(`${STACK}_`));
-    if (ours.length) await execa('docker', ['config', 'rm', ...ours], { reject: false });
+    await removeStackAndObjects(STACK, 60_000);
     for (const d of [abraDir, zimDir, workDir]) if (d) rmSync(d, { recursive: true, force: true });
     console.info(`kiwix integration timings (ms): ${JSON.stringify(timings)}`);
   });

@@ -1,10 +1,9 @@
 // The ZIM library through the real app: the bundled Kiwix recipe deployed on the real swarm (stand-in kiwix-serve),
 // a local OPDS + mirror fixture serving real tiny ZIMs, and downloads as jobs with every fault the issue names.
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { execa } from 'execa';
 import supertest from 'supertest';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { addUser, testNode, type TestNode } from '../support/app.ts';
@@ -14,7 +13,7 @@ import { ensureKiwixImage, makeTestZim, type TestZim } from '../support/kiwix.ts
 import { haveDocker } from '../support/requirements.ts';
 import { freePort, REPO_ROOT } from '../support/server.ts';
 import { within as poll } from '../support/poll.ts';
-import { removeStack } from '../support/swarm.ts';
+import { removeStackAndObjects } from '../support/swarm.ts';
 
 vi.setConfig({ testTimeout: 180_000, hookTimeout: 240_000 });
 const dockerThere = await haveDocker();
@@ -111,10 +110,7 @@ describe.skipIf(!dockerThere)('ZIM library: find, download (resumable, verified)
     node?.services.jobs.abortAll();
     node?.close();
     await fixture?.close();
-    await removeStack(STACK, 60_000);
-    const configs = await execa('docker', ['config', 'ls', '--format', '{{.Name}}'], { reject: false });
-    const ours = configs.stdout.split('\n').filter((n) => n.startsWith(`${STACK}_`));
-    if (ours.length) await execa('docker', ['config', 'rm', ...ours], { reject: false });
+    await removeStackAndObjects(STACK, 60_000);
     for (const d of [abraDir, zimRoot, work]) if (d) rmSync(d, { recursive: true, force: true });
   });
 

@@ -1,5 +1,5 @@
 // Debian's Chromium driven by playwright-core, as the browser tests share it.
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { CHROMIUM } from './requirements.ts';
 
 /** Headless, as root, with the background traffic this offline machine refuses turned off. */
@@ -30,3 +30,23 @@ export function watchErrors(page: Page): string[] {
 }
 
 export const cspErrors = (errors: string[]) => errors.filter((e) => /content security policy/i.test(e));
+
+export type BrowserPage = { browser: Browser; context: BrowserContext; page: Page; errors: string[] };
+
+/** A browser, one page with the given action timeout, and the errors its console reports. */
+export async function openPage(actionTimeoutMs: number): Promise<BrowserPage> {
+  const browser = await launchChromium();
+  const context = await browser.newContext();
+  context.setDefaultTimeout(actionTimeoutMs);
+  context.setDefaultNavigationTimeout(actionTimeoutMs);
+  const page = await context.newPage();
+  return { browser, context, page, errors: watchErrors(page) };
+}
+
+/** Closes it all, printing console errors that were not CSP violations (those fail the tests themselves). */
+export async function closePage(b: Partial<BrowserPage>): Promise<void> {
+  const others = (b.errors ?? []).filter((e) => !cspErrors([e]).length);
+  if (others.length) console.log(`console errors on the node's pages that were not CSP violations:\n${others.join('\n')}`);
+  await b.context?.close().catch(() => {});
+  await b.browser?.close().catch(() => {});
+}

@@ -88,6 +88,16 @@ export async function removeStack(stack: string, timeoutMs = 30_000): Promise<vo
   }
 }
 
+/** Removes a stack as `abra app undeploy` + `remove` would leave nothing: its containers, then its configs and secrets. */
+export async function removeStackAndObjects(stack: string, timeoutMs = 60_000): Promise<void> {
+  await removeStack(stack, timeoutMs);
+  for (const kind of ['config', 'secret'] as const) {
+    const ls = await execa('docker', [kind, 'ls', '--format', '{{.Name}}'], { reject: false });
+    const ours = ls.stdout.split('\n').filter((n) => n.startsWith(`${stack}_`));
+    if (ours.length) await execa('docker', [kind, 'rm', ...ours], { reject: false });
+  }
+}
+
 /** Polls until `check` returns true or time runs out; returns what it last saw for the assertion message. */
 export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 20_000, everyMs = 100): Promise<boolean> {
   const until = Date.now() + timeoutMs;
