@@ -70,11 +70,12 @@ export function catalogueService(deps: { store: Store; abraDir: string; url: str
 
   /** The catalogue copy, parsed once per fetched body. */
   function remote() {
-    const copy = store.remoteCache.get(CACHE_KEY);
-    const fetchedAt = copy?.fetchedAt ?? null;
+    // The body (hundreds of kB) is read and parsed only when a newer copy arrived.
+    const fetchedAt = store.remoteCache.state(CACHE_KEY)?.fetchedAt ?? null;
     if (parsed.fetchedAt !== fetchedAt) {
       try {
-        const p = copy?.body ? parseCatalogue(copy.body) : { recipes: [], skipped: [] };
+        const body = store.remoteCache.get(CACHE_KEY)?.body;
+        const p = body ? parseCatalogue(body) : { recipes: [], skipped: [] };
         parsed = { fetchedAt, recipes: p.recipes, skipped: p.skipped.length };
       } catch (err) {
         log.warn({ err: (err as Error).message }, 'the stored catalogue copy does not parse');
@@ -160,7 +161,7 @@ export function catalogueService(deps: { store: Store; abraDir: string; url: str
   }
 
   function state(): CatalogueState {
-    const copy = store.remoteCache.get(CACHE_KEY);
+    const copy = store.remoteCache.state(CACHE_KEY);
     return { url: deps.url, fetchedAt: copy?.fetchedAt ?? null, attemptedAt: copy?.attemptedAt ?? null, error: copy?.error ?? null, skipped: remote().skipped };
   }
 
@@ -179,7 +180,7 @@ export function catalogueService(deps: { store: Store; abraDir: string; url: str
       const everyMs = deps.refreshHours * 3600_000;
       // A Pi often boots before its uplink: after a failure, try again every few minutes rather than next day.
       const due = () => {
-        const copy = store.remoteCache.get(CACHE_KEY);
+        const copy = store.remoteCache.state(CACHE_KEY);
         if (!copy?.fetchedAt) return !copy || now() - copy.attemptedAt >= RETRY_AFTER_FAILURE_MS;
         return now() - copy.attemptedAt >= (copy.error ? RETRY_AFTER_FAILURE_MS : everyMs);
       };

@@ -12,6 +12,13 @@ export function remoteCacheStore(db: Db) {
       const row = prep(db, 'SELECT * FROM remote_cache WHERE key = ?').get(key) as Row | undefined;
       return row && fromRow(row);
     },
+    /** When the copy was fetched and how the latest refresh went, without reading the (large) body. */
+    state(key: string): Omit<RemoteCopy, 'body'> | undefined {
+      const row = prep(db, 'SELECT key, url, NULL AS body, fetched_at, attempted_at, error FROM remote_cache WHERE key = ?').get(key) as Row | undefined;
+      if (!row) return undefined;
+      const { body: _, ...rest } = fromRow(row);
+      return rest;
+    },
     /** A fresh copy replaces the old one. */
     saved(key: string, url: string, body: string, now: number): void {
       prep(db,
