@@ -153,6 +153,8 @@ export function lifecycleService(deps: { abra: Abra; abraDir: string; dataDir: s
 
   return {
     status: () => status,
+    /** Why abra cannot run, for the pages that would use it; undefined when it can. */
+    problem: (): string | undefined => (status.ok ? undefined : status.problem),
 
     /** At start: is abra there, and is this machine its `default` server? Never fatal: pages say what is missing. */
     async checkAbra(): Promise<AbraStatus> {

@@ -65,7 +65,7 @@ export function catalogueRoutes(s: Services, now: () => number): Router {
       categories: categoriesOf(entries),
       query,
       copy: copyNote(s.catalogue.state(), now()),
-      abraMissing: s.lifecycle.status().ok ? undefined : (s.lifecycle.status() as { problem: string }).problem,
+      abraMissing: s.lifecycle.problem(),
     });
   });
 

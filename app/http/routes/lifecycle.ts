@@ -26,11 +26,10 @@ export function lifecycleRoutes(s: Services): Router {
     return app as AppView & { installed: NonNullable<AppView['installed']> };
   }
   const jobPage = (id: number) => `/jobs/${id}`;
-  const abraMissing = () => (s.lifecycle.status().ok ? undefined : (s.lifecycle.status() as { problem: string }).problem);
 
   r.get('/install/:recipe', stewards, async (req, res) => {
     const plan = await s.lifecycle.installPlan(req.params.recipe, req.query.version);
-    render(req, res, 'install', { title: `Install ${plan.recipe}`, plan, badge: fitBadge(plan.fit), formatBytes, abraMissing: abraMissing() });
+    render(req, res, 'install', { title: `Install ${plan.recipe}`, plan, badge: fitBadge(plan.fit), formatBytes, abraMissing: s.lifecycle.problem() });
   });
 
   r.post('/install/:recipe', stewards, auditRefusals(s, 'job.install', async (req, res) => {
