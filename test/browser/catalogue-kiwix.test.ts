@@ -12,6 +12,7 @@ import { ABRA_DOUBLE } from '../support/abra.ts';
 import { closePage, cspErrors, openPage } from '../support/browser.ts';
 import { startCatalogueServer } from '../support/catalogue-server.ts';
 import { ensureKiwixImage, makeTestZim, type TestZim } from '../support/kiwix.ts';
+import { within as poll } from '../support/poll.ts';
 import { haveChromium, haveDocker } from '../support/requirements.ts';
 import { freePort, REPO_ROOT, startNode, type NodeProcess } from '../support/server.ts';
 import { removeStackAndObjects } from '../support/swarm.ts';
@@ -40,21 +41,8 @@ const BUNDLED_DESCRIPTION = /^>\s*(.+)$/m.exec(readFileSync(path.join(REPO_ROOT,
 /** The recipe names the catalogue page lists, in order. */
 const listed = (page: Page) => page.locator('ul.apps > li[data-recipe]').evaluateAll((els) => els.map((e) => e.getAttribute('data-recipe')));
 
-/** Polls until `check` gives a value, or fails saying what it waited for. */
-async function within<T>(what: string, ms: number, check: () => Promise<T | undefined | false>, everyMs = 500): Promise<T> {
-  const until = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value) return value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > until) throw new Error(`${what}: not within ${ms / 1000} s${last ? ` (last error: ${(last as Error).message})` : ''}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
+/** Polls every half second until `check` gives a value (see test/support/poll.ts). */
+const within = async <T,>(what: string, ms: number, check: () => Promise<T | undefined | false>, everyMs = 500): Promise<T> => (await poll(what, ms, check, { everyMs })).value;
 
 describe.skipIf(!canRun)('the catalogue and Kiwix in a real browser (catalogue stand-in, abra test double, real swarm)', () => {
   let browser: Browser;

@@ -20,6 +20,7 @@ import { closePage, cspErrors, openPage } from '../support/browser.ts';
 import { loginOverHttp, postForm } from '../support/http-login.ts';
 import { startKiwixFixture, type KiwixFixture } from '../support/kiwix-fixture-server.ts';
 import { ensureKiwixImage, makeTestZim, type TestZim } from '../support/kiwix.ts';
+import { within as poll } from '../support/poll.ts';
 import { haveChromium, haveDocker } from '../support/requirements.ts';
 import { freePort, REPO_ROOT, startNode, type NodeProcess } from '../support/server.ts';
 import { removeStackAndObjects } from '../support/swarm.ts';
@@ -65,21 +66,8 @@ function padding(): string {
   return words.join(' ');
 }
 
-/** Polls until `check` gives a value, or fails saying what it waited for. */
-async function within<T>(what: string, ms: number, check: () => Promise<T | undefined | false>, everyMs = 500): Promise<T> {
-  const until = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value) return value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > until) throw new Error(`${what}: not within ${ms / 1000} s${last ? ` (last error: ${(last as Error).message})` : ''}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
+/** Polls every half second until `check` gives a value (see test/support/poll.ts). */
+const within = async <T,>(what: string, ms: number, check: () => Promise<T | undefined | false>, everyMs = 500): Promise<T> => (await poll(what, ms, check, { everyMs })).value;
 
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 

@@ -4,7 +4,6 @@
 // without a restart, and the service stays up with no ZIM at all.
 import { randomBytes } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -16,7 +15,7 @@ import { addUser, testNode, type TestNode } from '../support/app.ts';
 import { ABRA_DOUBLE } from '../support/abra.ts';
 import { ensureKiwixImage, KIWIX_IMAGE, makeTestZim, type TestZim } from '../support/kiwix.ts';
 import { haveDocker } from '../support/requirements.ts';
-import { REPO_ROOT } from '../support/server.ts';
+import { freePort, REPO_ROOT } from '../support/server.ts';
 import { within } from '../support/poll.ts';
 import { removeStackAndObjects, waitFor } from '../support/swarm.ts';
 
@@ -30,14 +29,6 @@ const SERVICE = `${STACK}_app`;
 const BUNDLED = path.join(REPO_ROOT, 'recipes');
 const VERSION = '1.0.0+3.8.2';
 
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
 
 type Task = { id: string; desired: string; state: string; error: string };
 async function tasks(): Promise<Task[]> {

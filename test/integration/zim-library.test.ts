@@ -48,7 +48,7 @@ describe.skipIf(!dockerThere)('ZIM library: find, download (resumable, verified)
   const jobState = (jobId: number) => () => `${JSON.stringify(node.services.store.jobs.byId(jobId))}\n${output(jobId)}`;
   /** Polls for a value; the job's row and output go into the failure when one is named. */
   const within = async <T,>(what: string, ms: number, check: () => Promise<T | undefined | false>, jobId?: number) =>
-    (await poll(what, ms, check, jobId ? jobState(jobId) : undefined)).value;
+    (await poll(what, ms, check, { detail: jobId ? jobState(jobId) : undefined })).value;
   const entryId = async (fileName: string, query = 'q=lores') => {
     const page = await get(`/apps/${STACK}/zims?${query}`).expect(200);
     const row = new RegExp(`data-zim="${fileName.replace(/\./g, '\\.')}"[\\s\\S]*?name="id" value="([^"]+)"`).exec(page.text);

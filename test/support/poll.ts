@@ -1,13 +1,22 @@
 // Waiting for something the swarm, kiwix-serve or a download does in its own time: poll until a check gives a
-// value, or fail saying what was awaited (and, via `detail`, what the state was then).
+// value, or fail saying what was awaited, the check's last error, and (via `detail`) what the state was then.
 export type Waited<T> = { value: T; ms: number };
+export type PollOptions = { detail?: () => string; everyMs?: number };
 
-export async function within<T>(what: string, ms: number, check: () => Promise<T | undefined | false> | T | undefined | false, detail?: () => string): Promise<Waited<T>> {
+export async function within<T>(what: string, ms: number, check: () => Promise<T | undefined | false> | T | undefined | false, opts: PollOptions = {}): Promise<Waited<T>> {
   const start = Date.now();
+  let last: unknown;
   for (;;) {
-    const value = await Promise.resolve().then(check).catch(() => undefined);
-    if (value) return { value, ms: Date.now() - start };
-    if (Date.now() - start > ms) throw new Error(`${what}: not within ${ms / 1000} s${detail ? `\n${detail()}` : ''}`);
-    await new Promise((r) => setTimeout(r, 250));
+    try {
+      const value = await check();
+      if (value) return { value, ms: Date.now() - start };
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() - start > ms) {
+      const lastError = last ? ` (last error: ${(last as Error).message})` : '';
+      throw new Error(`${what}: not within ${ms / 1000} s${lastError}${opts.detail ? `\n${opts.detail()}` : ''}`);
+    }
+    await new Promise((r) => setTimeout(r, opts.everyMs ?? 250));
   }
 }

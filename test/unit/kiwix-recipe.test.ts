@@ -4,7 +4,6 @@
 // library-mode contract run against the host's real kiwix-serve (Debian's kiwix-tools) — no Docker needed.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -15,7 +14,8 @@ import { declaredVersion, installBundledRecipes, recipeVersions } from '../../ap
 import { parseEnvSample, readEnvValues } from '../../app/services/env-file.ts';
 import { makeTestZim } from '../support/kiwix.ts';
 import { inCI } from '../support/requirements.ts';
-import { REPO_ROOT } from '../support/server.ts';
+import { within } from '../support/poll.ts';
+import { freePort, REPO_ROOT } from '../support/server.ts';
 
 const RECIPES = path.join(REPO_ROOT, 'recipes');
 const RECIPE = path.join(RECIPES, 'kiwix');
@@ -301,24 +301,6 @@ if (!KIWIX_THERE) {
   console.warn('SKIPPING the entrypoint run: apt-get install kiwix-tools zim-tools');
 }
 
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-
-async function until<T>(what: string, check: () => Promise<T | undefined | false>, ms: number): Promise<{ value: T; after: number }> {
-  const start = Date.now();
-  for (;;) {
-    const value = await check().catch(() => undefined);
-    if (value) return { value, after: Date.now() - start };
-    if (Date.now() - start > ms) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 // Polls every 3 s, kiwix-serve notices a new library within a second or so: seconds per step on a busy machine.
 describe.skipIf(!KIWIX_THERE)('recipes/kiwix/entrypoint.sh with the real kiwix-serve (library mode contract)', { timeout: 45_000 }, () => {
@@ -356,7 +338,7 @@ describe.skipIf(!KIWIX_THERE)('recipes/kiwix/entrypoint.sh with the real kiwix-s
   });
 
   it('serves an empty library with no ZIM file, and keeps running', async () => {
-    await until('the OPDS root', async () => (await get('/catalog/v2/root.xml')).status === 200, 15_000);
+    await within('the OPDS root', 15_000, async () => (await get('/catalog/v2/root.xml')).status === 200, { everyMs: 200 });
     expect(await books()).toBe(0);
     await new Promise((r) => setTimeout(r, 3500)); // one poll later: still there
     expect(child.exitCode).toBeNull();
@@ -371,14 +353,14 @@ describe.skipIf(!KIWIX_THERE)('recipes/kiwix/entrypoint.sh with the real kiwix-s
     expect(await books(), 'a .part file is not served').toBe(0);
 
     renameSync(part, path.join(zims, 'ep_test_2026-01.zim'));
-    const served = await until('the article', async () => (await get(made.urlPath)).text.includes(made.articleText), 15_000);
-    expect(served.after).toBeLessThan(10_000);
+    const served = await within('the article', 15_000, async () => (await get(made.urlPath)).text.includes(made.articleText), { everyMs: 200 });
+    expect(served.ms).toBeLessThan(10_000);
     // --nodatealiases: the book is also served without its date.
     expect((await get('/ep_test/article.html')).text).toContain(made.articleText);
     expect(await books()).toBe(1);
 
     renameSync(path.join(zims, 'ep_test_2026-01.zim'), path.join(zims, 'ep_test_2026-01.zim.old'));
-    await until('the book to leave the catalogue', async () => (await books()) === 0, 15_000);
+    await within('the book to leave the catalogue', 15_000, async () => (await books()) === 0, { everyMs: 200 });
     expect((await get(made.urlPath)).status).toBe(404);
     expect(child.exitCode).toBeNull();
     expect(output).toContain('library');
@@ -386,7 +368,7 @@ describe.skipIf(!KIWIX_THERE)('recipes/kiwix/entrypoint.sh with the real kiwix-s
 
   it('leaves out a file that is not a ZIM, and keeps serving', async () => {
     writeFileSync(path.join(zims, 'broken.zim'), 'not a zim');
-    await until('the skip to be logged', async () => output.includes('skipped'), 15_000);
+    await within('the skip to be logged', 15_000, async () => output.includes('skipped'), { everyMs: 200 });
     expect((await get('/catalog/v2/root.xml')).status).toBe(200);
     expect(await books()).toBe(0);
   });
@@ -395,6 +377,6 @@ describe.skipIf(!KIWIX_THERE)('recipes/kiwix/entrypoint.sh with the real kiwix-s
     const gone = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     child.kill('SIGTERM');
     expect(await gone).toBe(0);
-    await until('the port to close', async () => !(await get('/').then(() => true, () => false)), 5000);
+    await within('the port to close', 5000, async () => !(await get('/').then(() => true, () => false)), { everyMs: 200 });
   });
 });
