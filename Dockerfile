@@ -154,6 +154,8 @@ COPY --from=build /src/package.json ./package.json
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 COPY --from=sources /ctx/recipes ./recipes
+# The node's own recipe: the version this image is (its label), and a tag abra can roll back to offline.
+COPY --from=sources /ctx/recipe ./recipes/lores-node
 COPY --from=abra /out/ /
 RUN set -eu; mkdir -p /data /abra; \
     ABRA_DIR=/tmp/abra-check script -qec 'abra --version' /dev/null; rm -rf /tmp/abra-check

@@ -8,6 +8,7 @@ import type { Store } from './store/index.ts';
 import { LiveModel } from './adapters/docker/live-model.ts';
 import { JobRunner } from './services/jobs.ts';
 import { lifecycleService } from './services/lifecycle.ts';
+import { nodeSelf, selfIdentity } from './services/node-self.ts';
 import { abraCommands } from './adapters/abra/commands.ts';
 import { appPower } from './services/app-power.ts';
 import { archFitService } from './services/arch-fit.ts';
@@ -47,8 +48,11 @@ export function buildServices(deps: AppDeps): Services {
   const abra = abraCommands({ bin: config.abraBin, abraDir: config.abraDir, pty: config.abraPty, timeoutMs: config.abraTimeoutMs });
   const settings = settingsService(deps.store, { nodeDomain: config.nodeDomain, downloadLimitKBps: 0 }, now);
   const archFit = archFitService({ docker: deps.docker, store: deps.store, now, log: deps.log });
+  const identity = selfIdentity({ stack: config.selfStack, env: config.selfEnv, bundledRecipesDir: config.bundledRecipesDir });
+  const self = nodeSelf({ identity, env: config.selfEnv, bundledRecipesDir: config.bundledRecipesDir, abraDir: config.abraDir, docker: deps.docker, jobs, log: deps.log, now });
   return {
-    lifecycle: lifecycleService({ abra, abraDir: config.abraDir, dataDir: config.dataDir, jobs, store: deps.store, archFit, nodeDomain: () => settings.current().nodeDomain, now }),
+    lifecycle: lifecycleService({ abra, abraDir: config.abraDir, dataDir: config.dataDir, jobs, store: deps.store, archFit, self, nodeDomain: () => settings.current().nodeDomain, now }),
+    self,
     model,
     jobs,
     power: appPower({ docker: deps.docker, store: deps.store, model, jobs, now }),

@@ -4,7 +4,7 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { domainSchema } from './validation.ts';
+import { domainSchema, stackSchema } from './validation.ts';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -33,6 +33,8 @@ const configSchema = z.object({
   // The host folder under which Kiwix apps keep their ZIM files: the node writes downloads only below it (in a
   // container, it is mounted at the same path: recipe/compose.zims.yml).
   ZIM_ROOT: z.string().regex(/^\/[^\0]*$/, 'must be an absolute path').default('/srv/zims'),
+  // Set by the node's own recipe (its STACK_NAME): the node then manages itself like one of its apps.
+  LORES_SELF_STACK: z.union([stackSchema, z.literal('')]).default(''),
 });
 
 export type Config = {
@@ -54,6 +56,10 @@ export type Config = {
   catalogueRefreshHours: number;
   kiwixCatalogueUrl: string;
   zimRoot: string;
+  /** The node's own stack when it runs from its recipe, else ''. */
+  selfStack: string;
+  /** The node's own app env values, as its recipe passes them (`LORES_ENV_<KEY>`), to write its abra env file. */
+  selfEnv: Record<string, string>;
 };
 
 export class ConfigError extends Error {}
@@ -79,6 +85,8 @@ function readSecretFiles(env: NodeJS.ProcessEnv): Record<string, string | undefi
 
 /** Settings where empty means "none" rather than "the default". */
 const KEEP_EMPTY = new Set(['NODE_DOMAIN', 'CATALOGUE_URL']);
+
+const SELF_ENV_PREFIX = 'LORES_ENV_';
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const raw = readSecretFiles(env);
@@ -109,5 +117,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     catalogueRefreshHours: c.CATALOGUE_REFRESH_HOURS,
     kiwixCatalogueUrl: c.KIWIX_CATALOGUE_URL,
     zimRoot: path.resolve(c.ZIM_ROOT),
+    selfStack: c.LORES_SELF_STACK,
+    selfEnv: Object.fromEntries(
+      Object.entries(env)
+        .filter(([k, v]) => k.startsWith(SELF_ENV_PREFIX) && /^[A-Z_][A-Z0-9_]*$/.test(k.slice(SELF_ENV_PREFIX.length)) && v !== undefined)
+        .map(([k, v]) => [k.slice(SELF_ENV_PREFIX.length), v!]),
+    ),
   };
 }

@@ -16,11 +16,18 @@ export async function startServices(services: Services): Promise<void> {
   const abra = await services.lifecycle.checkAbra();
   if (abra.ok) log.info({ abra: abra.version }, 'abra is ready');
   else log.warn({ problem: abra.problem }, 'abra is not usable: app lifecycle pages will say so');
+  try {
+    services.self.adopt();
+  } catch (err) {
+    log.error({ err: (err as Error).message }, 'could not write the node’s own env file: it cannot upgrade itself');
+  }
   // The CPU is read once, so the first catalogue page can already say what runs here.
   await services.archFit.node().catch((err: Error) => log.warn({ err: err.message }, 'could not read this node’s CPU from Docker'));
   services.catalogue.start(); // refreshes in the background; pages show the last copy meanwhile
   await services.model.start(); // marks itself stale and keeps retrying when Docker is down
-  const interrupted = services.jobs.recover((job) => describeLiveState(services, job.app));
+  // The node's own upgrade, if one was under way, is finished here; other cut-off jobs are marked interrupted.
+  const continued = services.self.continueCutOff(services.store.jobs.unfinished());
+  const interrupted = services.jobs.recover((job) => describeLiveState(services, job.app), (job) => continued.has(job.id));
   if (interrupted.length) log.warn({ jobs: interrupted.map((j) => j.id) }, 'jobs interrupted by the last stop were marked so');
   const resumed = services.zims.downloads.resumeAfterRestart();
   if (resumed.length) log.info({ jobs: resumed.map((j) => j.id) }, 'ZIM downloads cut off by the last stop go on');

@@ -1,4 +1,5 @@
 // What the HTTP layer is built from: the services, and the few facts routes need about the request.
+import type { NodeSelf } from '../services/node-self.ts';
 import type Docker from 'dockerode';
 import type { Request } from 'express';
 import type { Config } from '../config.ts';
@@ -30,6 +31,8 @@ export type Services = {
   jobs: JobRunner;
   power: AppPower;
   lifecycle: Lifecycle;
+  /** The node as one of its own apps (its env file, its own upgrades). */
+  self: NodeSelf;
   catalogue: Catalogue;
   archFit: ArchFitService;
   zims: { browser: ZimBrowser; downloads: ZimDownloads };

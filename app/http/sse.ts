@@ -2,8 +2,11 @@
 import type { Request, Response } from 'express';
 
 export type SseChannel = {
-  /** Sends one event; returns false when the socket's buffer is full (the caller should wait for `drain`). */
-  send(event: string, html: string): boolean;
+  /**
+   * Sends one event; returns false when the socket's buffer is full (the caller should wait for `drain`). With
+   * `id`, a browser that reconnects by itself says where it was (Last-Event-ID).
+   */
+  send(event: string, html: string, id?: number): boolean;
   onClose(fn: () => void): void;
   readonly closed: boolean;
 };
@@ -32,13 +35,13 @@ export function openSse(req: Request, res: Response): SseChannel {
   req.on('close', close);
   res.on('close', close);
   return {
-    send(event, html) {
+    send(event, html, id) {
       if (closed) return false;
       // The same page state twice is nothing new for the viewer (append-only events are never identical in a row).
       if (event !== 'line' && lastSent.get(event) === html) return true;
       if (event !== 'line') lastSent.set(event, html);
       const data = html.split('\n').map((l) => `data: ${l}`).join('\n');
-      return res.write(`event: ${event}\n${data}\n\n`);
+      return res.write(`${id === undefined ? '' : `id: ${id}\n`}event: ${event}\n${data}\n\n`);
     },
     onClose(fn) {
       closers.push(fn);

@@ -7,7 +7,7 @@ import type { Actor, AuditLog } from './audit.ts';
 import { UserFacingError } from './errors.ts';
 
 export type JobLog = (line: string, stream?: 'out' | 'err' | 'info') => void;
-export type JobContext = { job: JobRow; log: JobLog; signal: AbortSignal };
+export type JobContext = { job: JobRow; log: JobLog; signal: AbortSignal; setPhase(phase: string | null): void };
 /**
  * Jobs in different lanes do not wait for each other: abra changes an app in minutes and needs the CPU, a ZIM
  * download takes hours on the uplink and must not hold the app's deploys back.
@@ -20,8 +20,16 @@ export type JobSpec = {
   args?: Record<string, unknown>;
   actor: Actor;
   lane?: JobLane;
+  /**
+   * The node's own upgrade: the swarm replaces this process midway, and the next process finishes the job
+   * (see `continueJob`). A shutdown leaves such a job running in the store instead of interrupting it.
+   */
+  survivesRestart?: boolean;
   run(ctx: JobContext): Promise<void>;
 };
+
+/** What taking over a job left running by the previous process needs: who it was for and the rest of its work. */
+export type JobContinuation = Pick<JobSpec, 'actor' | 'lane' | 'survivesRestart' | 'run'>;
 
 /** A job stopped on purpose (pause, cancel): it ends as interrupted with this reason, not as failed. */
 export class JobStopped extends Error {}
@@ -46,7 +54,7 @@ export class JobRunner {
   readonly #audit: AuditLog;
   readonly #now: () => number;
   readonly #limit: number;
-  readonly #running = new Map<number, { kind: string; app: string | null; recipe: string | null; lane: JobLane; abort: AbortController; done: Promise<void> }>();
+  readonly #running = new Map<number, { kind: string; app: string | null; recipe: string | null; lane: JobLane; survivesRestart: boolean; abort: AbortController; done: Promise<void> }>();
   readonly #events = new EventEmitter<Record<string, [JobEvent]>>();
 
   readonly #downloadLimit: number;
@@ -96,14 +104,27 @@ export class JobRunner {
     const busy = this.busyReason(spec.app, spec.recipe, lane);
     if (busy) throw new UserFacingError(busy, 409);
     const job = this.#store.create({ kind: spec.kind, app: spec.app, recipe: spec.recipe, args: spec.args ?? {}, actor: spec.actor.name }, this.#now());
-    const abort = new AbortController();
-    const entry = { kind: spec.kind, app: spec.app, recipe: spec.recipe, lane, abort, done: Promise.resolve() };
-    this.#running.set(job.id, entry);
-    entry.done = this.#execute(job, spec, abort.signal);
+    this.#start(job, spec, false);
     return job;
   }
 
-  async #execute(job: JobRow, spec: JobSpec, signal: AbortSignal): Promise<void> {
+  /**
+   * Finishes, in this process, a job the previous process left running on purpose (`survivesRestart`): its
+   * output goes on where it stopped, and it ends (and is audited) like any job.
+   */
+  continueJob(job: JobRow, spec: JobContinuation): void {
+    if (this.#running.has(job.id)) return;
+    this.#start(job, { ...spec, kind: job.kind, app: job.app, recipe: job.recipe, args: job.args }, true);
+  }
+
+  #start(job: JobRow, spec: JobSpec, continued: boolean): void {
+    const abort = new AbortController();
+    const entry = { kind: spec.kind, app: spec.app, recipe: spec.recipe, lane: spec.lane ?? 'abra', survivesRestart: spec.survivesRestart ?? false, abort, done: Promise.resolve() };
+    this.#running.set(job.id, entry);
+    entry.done = this.#execute(job, spec, abort.signal, continued);
+  }
+
+  async #execute(job: JobRow, spec: JobSpec, signal: AbortSignal, continued: boolean): Promise<void> {
     let seq = this.#store.lastSeq(job.id) + 1;
     const log: JobLog = (line, stream = 'out') => {
       const text = line.length > MAX_LINE ? `${line.slice(0, MAX_LINE)}…` : line;
@@ -111,13 +132,17 @@ export class JobRunner {
       this.#events.emit(String(job.id), { type: 'line', seq, stream, line: text });
       seq += 1;
     };
-    this.#store.markRunning(job.id, this.#now());
+    const setPhase = (phase: string | null) => {
+      this.#store.setPhase(job.id, phase);
+      this.#events.emit(String(job.id), { type: 'state', state: 'running' });
+    };
+    if (!continued) this.#store.markRunning(job.id, this.#now());
     this.#events.emit(String(job.id), { type: 'state', state: 'running' });
     let state: 'succeeded' | 'failed' | 'interrupted' = 'succeeded';
     let error: string | null = null;
     let exitCode: number | null = 0;
     try {
-      await spec.run({ job: this.#store.byId(job.id)!, log, signal });
+      await spec.run({ job: this.#store.byId(job.id)!, log, signal, setPhase });
     } catch (err) {
       const stopped = signal.reason instanceof JobStopped ? signal.reason : undefined;
       state = stopped ? 'interrupted' : 'failed';
@@ -144,8 +169,8 @@ export class JobRunner {
    * At start: jobs a previous process left queued or running were cut off. Mark them interrupted,
    * and note what the live state says now, so the steward sees the truth rather than a stuck spinner.
    */
-  recover(describeNow: (job: JobRow) => string): JobRow[] {
-    const left = this.#store.unfinished();
+  recover(describeNow: (job: JobRow) => string, continuedElsewhere: (job: JobRow) => boolean = () => false): JobRow[] {
+    const left = this.#store.unfinished().filter((job) => !continuedElsewhere(job));
     for (const job of left) {
       const now = describeNow(job);
       const seq = this.#store.lastSeq(job.id) + 1;
@@ -173,6 +198,6 @@ export class JobRunner {
 
   /** Asks running jobs to stop (on shutdown): they end as interrupted, now or (if the process ends first) on the next start. */
   abortAll(): void {
-    for (const r of this.#running.values()) r.abort.abort(new JobStopped(`${RESTART_INTERRUPTION}.`));
+    for (const r of this.#running.values()) if (!r.survivesRestart) r.abort.abort(new JobStopped(`${RESTART_INTERRUPTION}.`));
   }
 }

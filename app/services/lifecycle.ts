@@ -16,6 +16,7 @@ import type { ArchFitService, Fit } from './arch-fit.ts';
 import { UserFacingError } from './errors.ts';
 import { nodeCapacity, resourceFit, resourcesIn, type ResourceFit } from './resource-fit.ts';
 import { JobFailure, type JobContext, type JobRunner } from './jobs.ts';
+import type { NodeSelf } from './node-self.ts';
 
 export type AbraStatus = { ok: true; version: string } | { ok: false; problem: string };
 
@@ -30,7 +31,7 @@ const SECRET_TTL_MS = 30 * 60_000;
 /** What installing a version asks of the node and of the steward. */
 export type InstallNeeds = { resources: ResourceFit; settings: number; secrets: string[]; overlays: string[] };
 
-export function lifecycleService(deps: { abra: Abra; abraDir: string; dataDir: string; jobs: JobRunner; store: Store; archFit: ArchFitService; nodeDomain: () => string; now: () => number }) {
+export function lifecycleService(deps: { abra: Abra; abraDir: string; dataDir: string; jobs: JobRunner; store: Store; archFit: ArchFitService; self: NodeSelf; nodeDomain: () => string; now: () => number }) {
   const { abra, abraDir, jobs, now } = deps;
   let status: AbraStatus = { ok: false, problem: 'abra has not been checked yet' };
   const secretsOnce = new Map<number, { owner: string | null; values: { name: string; value: string }[]; expires: number }>();
@@ -133,7 +134,12 @@ export function lifecycleService(deps: { abra: Abra; abraDir: string; dataDir: s
   function submit(kind: string, app: InstalledApp | { domain: string; stack: string; recipe: string }, actor: Actor, args: Record<string, unknown>, run: (ctx: JobContext) => Promise<void>): JobRow {
     if (!status.ok) throw new UserFacingError(`The node cannot run abra: ${status.problem}`, 503);
     const usesCheckout = !['restart', 'undeploy'].includes(kind);
-    return jobs.submit({ kind, app: app.stack, recipe: usesCheckout ? app.recipe : null, actor, args: { domain: app.domain, ...args }, run });
+    const self = deps.self.isSelf(app.stack);
+    if (self && !['upgrade', 'rollback'].includes(kind)) {
+      throw new UserFacingError(`This is the node itself: from its own page it can only be upgraded or rolled back. To ${kind} it, use abra from a terminal.`, 409);
+    }
+    // The node's own upgrade is finished by the node that replaces this one.
+    return jobs.submit({ kind, app: app.stack, recipe: usesCheckout ? app.recipe : null, actor, args: { domain: app.domain, ...args, ...(self ? { self } : {}) }, survivesRestart: self, run });
   }
 
   async function versionChoices(recipe: string, from: string | null, direction: 'newer' | 'older'): Promise<VersionChoice[]> {
@@ -265,6 +271,7 @@ export function lifecycleService(deps: { abra: Abra; abraDir: string; dataDir: s
       const app = installedApp(domainInput);
       if (!app.version) throw new UserFacingError(`${app.domain} has no recipe version in its env file.`);
       const changes = changesFrom(await sampleAt(app.recipe, app.version), form);
+      if (redeploy && deps.self.isSelf(app.stack)) throw new UserFacingError('This is the node itself: save its settings without redeploying, then redeploy it with abra from a terminal.', 409);
       if (jobs.holder(app.stack)) throw new UserFacingError(`${app.domain} is busy: a “${jobs.holder(app.stack)}” job is running on it.`, 409);
       writeAppEnv(abraDir, app.domain, applyEnvChanges(app.text, changes));
       const changed = [...changes.set.keys(), ...[...changes.unset].map((k) => `-${k}`)];
@@ -291,9 +298,12 @@ export function lifecycleService(deps: { abra: Abra; abraDir: string; dataDir: s
       const newer = app.version ? compareVersions(version, app.version) : 1;
       if (direction === 'upgrade' && newer <= 0) throw new UserFacingError(`${version} is not newer than ${app.version}.`);
       if (direction === 'rollback' && newer >= 0) throw new UserFacingError(`${version} is not older than ${app.version}.`);
+      const self = deps.self.isSelf(app.stack);
       return submit(direction, app, actor, { from: app.version, to: version }, async (ctx) => {
         const call = direction === 'upgrade' ? abra.appUpgrade : abra.appRollback;
-        await step(ctx, `abra app ${direction} ${app.domain} ${version}`, (o) => call({ domain: app.domain, version }, o));
+        // The node's own: abra must not wait for a convergence it will not live to see (the swarm stops this process).
+        await step(ctx, `abra app ${direction} ${app.domain} ${version}`, (o) => call({ domain: app.domain, version, noConverge: self }, o));
+        if (self) await deps.self.awaitReplacement(ctx, version);
       });
     },
 

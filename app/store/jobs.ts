@@ -14,12 +14,14 @@ export type JobRow = {
   finishedAt: number | null;
   exitCode: number | null;
   error: string | null;
+  /** What a running job is waiting for, in words for the page; null when there is nothing to say. */
+  phase: string | null;
 };
 export type OutputLine = { seq: number; at: number; stream: string; line: string };
 
 type Raw = Omit<JobRow, 'args'> & { args: string };
 const COLS =
-  'id, kind, app, recipe, args, actor, state, created_at AS createdAt, started_at AS startedAt, finished_at AS finishedAt, exit_code AS exitCode, error';
+  'id, kind, app, recipe, args, actor, state, created_at AS createdAt, started_at AS startedAt, finished_at AS finishedAt, exit_code AS exitCode, error, phase';
 const toRow = (r: Raw): JobRow => ({ ...r, args: JSON.parse(r.args) as Record<string, unknown> });
 
 export function jobStore(db: Db) {
@@ -37,8 +39,11 @@ export function jobStore(db: Db) {
     markRunning(id: number, now: number): void {
       prep(db, "UPDATE jobs SET state = 'running', started_at = ? WHERE id = ?").run(now, id);
     },
+    setPhase(id: number, phase: string | null): void {
+      prep(db, 'UPDATE jobs SET phase = ? WHERE id = ?').run(phase, id);
+    },
     finish(id: number, state: Exclude<JobState, 'queued' | 'running'>, fields: { exitCode?: number | null; error?: string | null }, now: number): void {
-      prep(db, 'UPDATE jobs SET state = ?, finished_at = ?, exit_code = ?, error = ? WHERE id = ?').run(
+      prep(db, 'UPDATE jobs SET state = ?, finished_at = ?, exit_code = ?, error = ?, phase = NULL WHERE id = ?').run(
         state,
         now,
         fields.exitCode ?? null,

@@ -113,4 +113,12 @@ export const migrations: Migration[] = [
       CREATE INDEX image_platforms_digest ON image_platforms(digest);
     `,
   },
+  {
+    version: 5,
+    name: 'what a running job is waiting for',
+    sql: `
+      -- A running job may say what it waits for (the node's own upgrade: "restarting", then "checking"); pages show it.
+      ALTER TABLE jobs ADD COLUMN phase TEXT;
+    `,
+  },
 ];

@@ -42,21 +42,30 @@ export function jobRoutes(s: Services): Router {
     const stateHtml = (current: JobRow) =>
       renderPartial(res, 'job-state', { job: current, hasSecrets: s.lifecycle.hasSecrets(current.id) && current.actor === res.locals.session?.user.username });
     const sse = openSse(req, res);
-    // Lines written between the page's render and this connection are sent first, then new ones as they come.
-    let lastSeq = typeof req.query.after === 'string' ? Number(req.query.after) : -1;
+    // A browser that reconnected by itself says which line it has (Last-Event-ID): it gets the lines after it.
+    // Otherwise the page has the lines up to `after` from its render, or, when the connection was made anew
+    // after a cut (the node's own restart), perhaps more: then the whole output is sent once, to replace it.
+    const lastEventId = req.get('Last-Event-ID');
+    let lastSeq = lastEventId !== undefined && /^\d+$/.test(lastEventId) ? Number(lastEventId) : /^-?\d+$/.test(String(req.query.after)) ? Number(req.query.after) : -1;
     const sendLine = (l: { seq: number; stream: string; line: string }) => {
       if (l.seq <= lastSeq) return;
       lastSeq = l.seq;
-      sse.send('line', renderPartial(res, 'job-line', { line: l }));
+      sse.send('line', renderPartial(res, 'job-line', { line: l }), l.seq);
     };
     const pushApp = coalesce(200, () => sse.send('app', renderPartial(res, 'job-app', { app: appOf(row) })));
     const unsubscribe = s.jobs.subscribe(row.id, (e) => {
       if (e.type === 'line') sendLine(e);
       else sse.send('state', stateHtml(s.store.jobs.byId(row.id)!));
     });
-    for (const l of s.store.jobs.output(row.id, lastSeq)) sendLine(l);
-    const current = s.store.jobs.byId(row.id)!;
-    if (current.state !== 'running' && current.state !== 'queued') sse.send('state', stateHtml(current));
+    const missed = s.store.jobs.output(row.id, lastSeq);
+    if (lastEventId === undefined && missed.length) {
+      const all = s.store.jobs.output(row.id);
+      lastSeq = all.at(-1)!.seq;
+      sse.send('output', renderPartial(res, 'job-output', { lines: all }), lastSeq);
+    } else {
+      for (const l of missed) sendLine(l);
+    }
+    sse.send('state', stateHtml(s.store.jobs.byId(row.id)!));
     const onModel = (stacks: Set<string | null>) => row.app && stacks.has(row.app) && pushApp.poke();
     s.model.on('change', onModel);
     sse.onClose(() => {
