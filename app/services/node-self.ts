@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type Docker from 'dockerode';
-import { readAppEnv, writeAppEnv } from '../adapters/abra/app-env.ts';
+import { readAppEnv, serverDir, writeAppEnv } from '../adapters/abra/app-env.ts';
 import { declaredVersion } from '../adapters/recipes/checkout.ts';
 import type { Logger } from '../log.ts';
 import type { JobRow } from '../store/jobs.ts';
@@ -119,6 +119,8 @@ export function nodeSelf(deps: {
      */
     adopt(): 'written' | 'kept' | undefined {
       if (!identity) return undefined;
+      // abra's server folder is made by `abra server add --local` (at start): without it, abra cannot run anyway.
+      if (!existsSync(serverDir(abraDir))) return undefined;
       if (readAppEnv(abraDir, identity.domain) === undefined) {
         writeAppEnv(abraDir, identity.domain, envFileFor(identity));
         log.info({ domain: identity.domain }, 'wrote the node’s own abra env file, so it can be upgraded like any app');

@@ -1,9 +1,10 @@
 // The node as a Co-op Cloud app on the real swarm: its image built from the repo's Dockerfile (a base made
 // here from this machine's Node 24, the abra test double as abra), deployed from recipe/ with compose.lan.yml
-// and the .env.sample values as abra would, then upgraded, then "upgraded" to an unhealthy version that the
-// swarm must roll back by itself. Prints image_mb, container_rss_mb and rollback_s.
+// and the .env.sample values as abra would. Then it upgrades itself from its own page (the job page follows
+// it across the restart), and "upgrades" itself to an unhealthy version that the swarm must roll back by
+// itself, the rolled-back node recording the failure. Prints image_mb, container_rss_mb and rollback_s.
 import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,9 +12,11 @@ import { stackNameFor } from '../../app/adapters/abra/names.ts';
 import { loginOverHttp, postForm } from '../support/http-login.ts';
 import { buildDerivedImage, buildNodeImage, ensureBaseImage, HOST_CA_BUNDLE, imageSizeMb, removeImages } from '../support/image.ts';
 import { haveDocker } from '../support/requirements.ts';
+import { closePage, cspErrors, openPage, type BrowserPage } from '../support/browser.ts';
+import { within } from '../support/poll.ts';
 import { freePort } from '../support/server.ts';
 import { coopCloudStack, deployStack, ensureTestImage, removeStack, waitFor } from '../support/swarm.ts';
-import { deployRelease, generatedPassword, lanAppEnv, RECIPE_DIR, runningContainers, serviceInspect, tmp, type Container, type RecipeRelease } from './recipe-stack.ts';
+import { deployRelease, generatedPassword, lanAppEnv, makeForge, RECIPE_DIR, runningContainers, serviceInspect, tmp, writeReleaseTree, type Container, type RecipeRelease } from './recipe-stack.ts';
 
 const canRun = await haveDocker();
 const RUN = randomBytes(3).toString('hex');
@@ -23,6 +26,9 @@ const SERVICE = `${STACK}_app`;
 const SIBLING = `e2e${RUN}sib_lores_test`;
 const SECRET = `${STACK}_admin_password_v1`;
 const IMAGE = 'e2e-lores-node';
+/** What the Dockerfile builds; each version below is it with that version's recipe bundled (and a docker CLI for the abra double). */
+const BUILT = `${IMAGE}:${RUN}-built`;
+const WITH_CLI = `${IMAGE}:${RUN}-cli`;
 const TAG = { v1: `${IMAGE}:${RUN}-1`, v2: `${IMAGE}:${RUN}-2`, bad: `${IMAGE}:${RUN}-bad` };
 const KEEP = process.env.E2E_KEEP === '1';
 /** Swarm's own time to start or replace a task; the machine may be shared with benchmarks. */
@@ -34,6 +40,8 @@ const seconds = (ms: number) => (ms / 1000).toFixed(1);
 describe.skipIf(!canRun)('the node image, deployed from its recipe on the swarm', () => {
   const started = Date.now();
   const work = tmp('e2e-node-image-');
+  const forge = path.join(work, 'forge');
+  let browserPage: Partial<BrowserPage> = {};
   const password = generatedPassword();
   const steward = { username: `steward${RUN}`, password: `steward password ${RUN}` };
   const nodeDomainSetting = `e2e-${RUN}.example.org`;
@@ -98,17 +106,29 @@ describe.skipIf(!canRun)('the node image, deployed from its recipe on the swarm'
     base = await ensureBaseImage(log);
     log(`base image ${base}`);
     const t0 = Date.now();
-    await buildNodeImage(TAG.v1, {
+    await buildNodeImage(BUILT, {
       base,
       abraSource: 'test/abra-double',
       extraCaCert: HOST_CA_BUNDLE,
       onLine: (line) => /^(Step \d+\/\d+ : (FROM|RUN)|Successfully|added \d+|removed \d+)/.test(line) && log(`build: ${line.slice(0, 110)}`),
     });
-    log(`built ${TAG.v1} in ${seconds(Date.now() - t0)} s`);
-    await execa('docker', ['tag', TAG.v1, TAG.v2]);
-    // The unhealthy version: the same node, told to listen on another port than the recipe's 3000, so the
-    // recipe's healthcheck (and Traefik, and the LAN port) find nothing there. It keeps running, unhealthy.
-    await buildDerivedImage(TAG.bad, `FROM ${TAG.v1}\nENV PORT=3001\n`);
+    log(`built ${BUILT} in ${seconds(Date.now() - t0)} s`);
+    // The abra double runs `docker stack deploy` inside the node (real abra speaks to the Docker API itself).
+    const cliContext = path.join(work, 'cli');
+    mkdirSync(cliContext);
+    copyFileSync('/usr/bin/docker', path.join(cliContext, 'docker'));
+    await buildDerivedImage(WITH_CLI, `FROM ${BUILT}\nCOPY docker /usr/local/bin/docker\n`, cliContext);
+    // Each release bundles its own recipe (so the node knows which version it is). The unhealthy one is the same
+    // node told to listen on another port than the recipe's 3000, so the recipe's healthcheck (and Traefik, and
+    // the LAN port) find nothing there. It keeps running, unhealthy.
+    for (const [name, release] of Object.entries(releases)) {
+      const context = path.join(work, `image-${name}`);
+      writeReleaseTree(release, path.join(context, 'recipe'));
+      const extra = name === 'bad' ? 'ENV PORT=3001\n' : '';
+      await buildDerivedImage(release.image, `FROM ${WITH_CLI}\nRUN rm -rf /srv/lores-node/recipes/lores-node\nCOPY recipe /srv/lores-node/recipes/lores-node\n${extra}`, context);
+    }
+    // The releases after the first, in the recipe's forge, for the node to fetch.
+    await makeForge([releases.v2, releases.bad], forge);
     await ensureTestImage();
 
     lanPort = await freePort();
@@ -125,7 +145,8 @@ describe.skipIf(!canRun)('the node image, deployed from its recipe on the swarm'
     // Containers are gone (removeStack waited); a removed container can hold its volume a moment longer.
     const volumes = [`${STACK}_data`, `${STACK}_abra`];
     await waitFor(async () => (await execa('docker', ['volume', 'rm', ...volumes], { reject: false })).exitCode === 0 || !(await volumesLeft(volumes)), 30_000, 500);
-    await removeImages(Object.values(TAG));
+    await closePage(browserPage);
+    await removeImages([...Object.values(TAG), WITH_CLI, BUILT]);
     rmSync(work, { recursive: true, force: true });
     log(`e2e total ${seconds(Date.now() - started)} s`);
   }, 180_000);
@@ -136,7 +157,7 @@ describe.skipIf(!canRun)('the node image, deployed from its recipe on the swarm'
   }
 
   it('is the image the Dockerfile promises: compiled output and production dependencies only, tini, healthcheck, labels', async () => {
-    const { stdout } = await execa('docker', ['image', 'inspect', TAG.v1, '--format', '{{json .Config}}']);
+    const { stdout } = await execa('docker', ['image', 'inspect', BUILT, '--format', '{{json .Config}}']);
     const config = JSON.parse(stdout) as { Labels: Record<string, string>; Entrypoint: string[]; Cmd: string[]; Healthcheck?: { Test: string[] }; Env: string[] };
     expect(config.Labels).toMatchObject({ 'org.opencontainers.image.version': '0.1.0', 'org.opencontainers.image.licenses': 'AGPL-3.0-or-later' });
     expect(config.Entrypoint).toEqual(['tini', '--']);
@@ -144,8 +165,8 @@ describe.skipIf(!canRun)('the node image, deployed from its recipe on the swarm'
     expect(config.Healthcheck?.Test.join(' ')).toContain('/healthz');
     expect(config.Env).toEqual(expect.arrayContaining(['NODE_ENV=production', 'HOST=0.0.0.0', 'PORT=3000', 'DATA_DIR=/data', 'ABRA_DIR=/abra', 'BUNDLED_RECIPES_DIR=/srv/lores-node/recipes']));
     const inside = await execa('docker', [
-      'run', '--rm', '--entrypoint', 'sh', TAG.v1, '-c',
-      'test -f dist/app/server.js && test -d dist/app/views && test -d recipes && test ! -e app && test ! -e node_modules/typescript && test ! -e node_modules/vitest && ' +
+      'run', '--rm', '--entrypoint', 'sh', BUILT, '-c',
+      'test -f dist/app/server.js && test -d dist/app/views && test -f recipes/lores-node/compose.yml && test -f recipes/kiwix/compose.yml && test ! -e app && test ! -e node_modules/typescript && test ! -e node_modules/vitest && ' +
         'test -d node_modules/better-sqlite3 && test ! -e node_modules/better-sqlite3/deps && id -u && ' +
         'for c in abra git script bash tini; do command -v "$c" >/dev/null || { echo "missing $c"; exit 1; }; done',
     ], { reject: false });
@@ -165,7 +186,7 @@ describe.skipIf(!canRun)('the node image, deployed from its recipe on the swarm'
     const svc = await serviceInspect(SERVICE);
     expect(svc.labels).toMatchObject({ 'traefik.enable': 'true', [`coop-cloud.${STACK}.version`]: '0.1.0+0.1.0', [`coop-cloud.${STACK}.recipe`]: 'lores-node' });
     expect(svc.labels[`traefik.http.routers.${STACK}.rule`]).toBe(`Host(\`${DOMAIN}\`)`);
-    console.log(`image_mb: ${(await imageSizeMb(TAG.v1)).toFixed(1)}`);
+    console.log(`image_mb: ${(await imageSizeMb(BUILT)).toFixed(1)}`);
   });
 
   it('lets the admin log in with the password from the secret, and keeps what people change', async () => {
@@ -226,21 +247,73 @@ describe.skipIf(!canRun)('the node image, deployed from its recipe on the swarm'
     console.log(`container_rss_mb: ${(kb / 1024).toFixed(1)}`);
   });
 
-  it('upgrades to a second version and keeps people, settings and the audit log', async () => {
-    const t0 = Date.now();
-    await deployRelease(appEnv, releases.v2, work);
-    await healthyOn(TAG.v2);
-    log(`v2 healthy ${seconds(Date.now() - t0)} s after the upgrade`);
-    await expectDataKept();
-    // Let the update finish its monitor window, as abra's convergence wait would, before the next one.
-    const done = await waitFor(async () => (await serviceInspect(SERVICE)).update?.State === 'completed', CONVERGE_MS, 1000);
-    expect(done, JSON.stringify((await serviceInspect(SERVICE)).update)).toBe(true);
-    expect((await serviceInspect(SERVICE)).labels[`coop-cloud.${STACK}.version`]).toBe('0.1.1+0.1.0');
+  it('is one of its own apps: it wrote its abra env file from its recipe, and offers the releases fetched into its recipe', async () => {
+    const [c] = await runningContainers(SERVICE);
+    const env = (await execa('docker', ['exec', c!.id, 'cat', `/abra/servers/default/${DOMAIN}.env`])).stdout;
+    expect(env).toMatch(/^TYPE=lores-node:0\.1\.0\+0\.1\.0$/m);
+    expect(env).toMatch(new RegExp(`^DOMAIN=${DOMAIN.replace(/\./g, '\\.')}$`, 'm'));
+    expect(env).toMatch(new RegExp(`^LAN_PORT=${lanPort}$`, 'm'));
+    expect(env).toMatch(/^COMPOSE_FILE="\$COMPOSE_FILE:compose\.lan\.yml"$/m);
+    expect(env).toMatch(/^SECRET_ADMIN_PASSWORD_VERSION=v1 # length=32$/m);
+    expect(env).toMatch(/^#ZIM_ROOT=/m); // left out by the operator: still left out
+    // A new release reaches the node's recipe checkout, as `abra recipe fetch` brings it from the recipe's forge.
+    await execa('docker', ['cp', forge, `${c!.id}:/tmp/forge`]);
+    await execa('docker', ['exec', c!.id, 'git', '-C', '/abra/recipes/lores-node', 'fetch', '-q', '/tmp/forge', 'refs/tags/*:refs/tags/*']);
+    const admin = await login('admin', password);
+    const appPage = await page(admin.cookie, `/apps/${STACK}`);
+    expect(appPage).toContain(`href="/apps/${STACK}/upgrade"`);
+    expect(appPage).toContain('This is the node itself');
+    expect(appPage).not.toContain(`action="/apps/${STACK}/undeploy"`);
+    const choices = await page(admin.cookie, `/apps/${STACK}/upgrade`);
+    expect(choices).toContain('value="0.1.1+0.1.0"');
+    expect(choices).toContain('value="0.1.2+0.1.0"');
+    // What would leave no page to come back to is refused, and says why.
+    const refused = await postForm(url, `/apps/${STACK}/undeploy`, admin, {});
+    expect(refused.status).toBe(409);
+    expect(await refused.text()).toContain('This is the node itself');
   });
 
-  it('is rolled back by the swarm from an unhealthy version, and nothing is lost', async () => {
+  it('upgrades itself from its own page: the open job page says it is restarting, reconnects by itself, and shows success; nothing is lost', async () => {
+    browserPage = await openPage(30_000);
+    const { page: tab, errors } = browserPage as BrowserPage;
+    await tab.goto(`${url}/login`);
+    await tab.fill('input[name="username"]', 'admin');
+    await tab.fill('input[name="password"]', password);
+    await Promise.all([tab.waitForURL(`${url}/`), tab.click('button[type="submit"]')]);
+    await tab.goto(`${url}/apps/${STACK}/upgrade`);
     const t0 = Date.now();
-    await deployRelease(appEnv, releases.bad, work);
+    await Promise.all([tab.waitForURL(/\/jobs\/\d+$/), tab.click('form:has(input[value="0.1.1+0.1.0"]) button[type="submit"]')]);
+    await tab.evaluate('window.__notReloaded = 1');
+    // "Restarting…": the phase the old node wrote before the swarm stopped it, or the page's own note once its
+    // connection dropped.
+    await tab.locator('[data-phase]:text-matches("restarting", "i"), [data-reconnecting]').first().waitFor({ state: 'attached', timeout: 120_000 });
+    log(`the job page said “restarting” ${seconds(Date.now() - t0)} s after the click`);
+    await tab.waitForSelector('#job-state [data-state="succeeded"]', { timeout: CONVERGE_MS });
+    log(`the job page showed success ${seconds(Date.now() - t0)} s after the click, without a reload`);
+    expect(await tab.evaluate('window.__notReloaded')).toBe(1);
+    expect(await tab.locator('[data-reconnecting]').count()).toBe(0);
+    const output = (await tab.textContent('#job-output')) ?? '';
+    expect(output).toContain('abra app upgrade');
+    expect(output).toContain('The node is back, running 0.1.1+0.1.0.');
+    expect(output).toContain('The node runs 0.1.1+0.1.0 now');
+    expect(output.split('The node is back').length).toBe(2); // the reconnect did not repeat lines
+    expect(cspErrors(errors)).toEqual([]);
+
+    await healthyOn(TAG.v2);
+    await expectDataKept();
+    const svc = await serviceInspect(SERVICE);
+    expect(svc.image).toBe(TAG.v2);
+    expect(svc.labels[`coop-cloud.${STACK}.version`]).toBe('0.1.1+0.1.0');
+    expect(svc.update?.State).toBe('completed');
+  });
+
+  it('is rolled back by the swarm from an unhealthy version it was upgraded to from its page; the job says so, and nothing is lost', async () => {
+    const admin = await login('admin', password);
+    const t0 = Date.now();
+    const res = await postForm(url, `/apps/${STACK}/upgrade`, admin, { version: '0.1.2+0.1.0' });
+    expect(res.status).toBe(303);
+    const jobPath = res.headers.get('location') ?? '';
+    expect(jobPath).toMatch(/^\/jobs\/\d+$/);
     const states: string[] = [];
     const rolledBack = await waitFor(
       async () => {
@@ -263,6 +336,17 @@ describe.skipIf(!canRun)('the node image, deployed from its recipe on the swarm'
     expect(svc.image).toBe(TAG.v2);
     expect(svc.labels[`coop-cloud.${STACK}.version`]).toBe('0.1.1+0.1.0');
     await healthyOn(TAG.v2);
+    // The node the swarm rolled back to finds the job, sees it does not run the target, and says why.
+    const { value: job } = await within('the upgrade job to end', CONVERGE_MS, async () => {
+      const html = await page(admin.cookie, jobPath);
+      return html.includes('data-state="failed"') ? html : undefined;
+    });
+    expect(job).toContain('0.1.2+0.1.0 did not become healthy, so the swarm rolled the node back to 0.1.1+0.1.0');
     await expectDataKept();
+    const [c] = await runningContainers(SERVICE);
+    const env = (await execa('docker', ['exec', c!.id, 'cat', `/abra/servers/default/${DOMAIN}.env`])).stdout;
+    expect(env).toMatch(/^TYPE=lores-node:0\.1\.1\+0\.1\.0$/m); // the version that runs, not the one abra wrote
+    const audit = await page(admin.cookie, '/audit');
+    expect(audit).toContain('job.upgrade');
   });
 });

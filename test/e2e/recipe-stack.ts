@@ -1,6 +1,6 @@
 // Deploying recipe/ the way abra does it, for the end-to-end tests: the app's env file made from .env.sample,
 // read the way abra reads it, the compose files it names, abra's own labels on `app`, `docker stack deploy`.
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -61,24 +61,27 @@ export type RecipeRelease = {
  * (what a release changes), the other compose files of COMPOSE_FILE unchanged, plus the labels abra itself puts
  * on `app`; deployed with the env file's values and STACK_NAME, local images (no registry look-up).
  */
+/**
+ * The recipe as a release of it would be: recipe/ with its compose.yml naming the release's image and version
+ * (what `abra recipe release` changes), written to `dir`.
+ */
+export function writeReleaseTree(release: RecipeRelease, dir: string): void {
+  cpSync(RECIPE_DIR, dir, { recursive: true });
+  const file = path.join(dir, 'compose.yml');
+  const text = readFileSync(file, 'utf8');
+  const images = text.match(/^(\s*image:\s*)\S+\s*$/gm) ?? [];
+  const versions = text.match(/coop-cloud\.\$\{STACK_NAME\}\.version=[^"\s]+/g) ?? [];
+  if (images.length !== 1 || versions.length !== 1) throw new Error(`compose.yml should name one image and one version label (${images.length}, ${versions.length})`);
+  writeFileSync(file, text.replace(/^(\s*image:\s*)\S+\s*$/m, `$1${release.image}`).replace(/(coop-cloud\.\$\{STACK_NAME\}\.version=)[^"\s]+/, `$1${release.version}`));
+}
+
 export async function deployRelease(appEnvText: string, release: RecipeRelease, workDir: string): Promise<{ stack: string; files: string[] }> {
   const env = readAppEnv(appEnvText);
   const stack = env.STACK_NAME || stackNameFor(env.DOMAIN ?? '');
   const files = (env.COMPOSE_FILE || 'compose.yml').split(':').filter(Boolean);
   const dir = mkdtempSync(path.join(workDir, `release-${release.version}-`));
+  writeReleaseTree(release, dir);
   writeFileSync(path.join(dir, '.env'), appEnvText);
-  for (const f of files) {
-    let text = readFileSync(path.join(RECIPE_DIR, f), 'utf8');
-    if (f === 'compose.yml') {
-      const images = text.match(/^(\s*image:\s*)\S+\s*$/gm) ?? [];
-      const versions = text.match(/coop-cloud\.\$\{STACK_NAME\}\.version=[^"\s]+/g) ?? [];
-      if (images.length !== 1 || versions.length !== 1) throw new Error(`compose.yml should name one image and one version label (${images.length}, ${versions.length})`);
-      text = text.replace(/^(\s*image:\s*)\S+\s*$/m, `$1${release.image}`).replace(/(coop-cloud\.\$\{STACK_NAME\}\.version=)[^"\s]+/, `$1${release.version}`);
-      writeFileSync(path.join(dir, f), text);
-    } else {
-      copyFileSync(path.join(RECIPE_DIR, f), path.join(dir, f));
-    }
-  }
   // abra labels the app service with the recipe, the deployed version and chaos=false on every deploy.
   const abraLabels = {
     version: '3.8',
@@ -137,3 +140,20 @@ export function generatedPassword(length = 32): string {
 }
 
 export const tmp = (prefix: string) => mkdtempSync(path.join(tmpdir(), prefix));
+
+/**
+ * The recipe's forge, as `abra recipe release` leaves it: a git repository with one commit and annotated tag per
+ * release (for the node to fetch new versions of itself from).
+ */
+export async function makeForge(releases: RecipeRelease[], dir: string): Promise<void> {
+  const git = (...args: string[]) => execa('git', ['-C', dir, '-c', 'user.name=e2e', '-c', 'user.email=e2e@lores.invalid', ...args]);
+  mkdirSync(dir, { recursive: true });
+  await git('init', '-q', '-b', 'main');
+  for (const release of releases) {
+    for (const entry of readdirSync(dir)) if (entry !== '.git') rmSync(path.join(dir, entry), { recursive: true, force: true });
+    writeReleaseTree(release, dir);
+    await git('add', '-A');
+    await git('commit', '-q', '-m', `lores-node ${release.version}`);
+    await git('tag', '-a', release.version, '-m', `lores-node ${release.version}`);
+  }
+}

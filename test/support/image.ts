@@ -213,9 +213,10 @@ export async function buildNodeImage(tag: string, opts: BuildOptions): Promise<v
   if (r.exitCode !== 0) throw new Error(`docker build of ${tag} failed (exit ${r.exitCode}):\n${[...lines, partial].slice(-60).join('\n')}`);
 }
 
-/** A one-line Dockerfile on top of an image, built from stdin (no context). */
-export async function buildDerivedImage(tag: string, dockerfile: string): Promise<void> {
-  await execa('docker', ['build', '-q', '-t', tag, '-'], { env: DOCKER_ENV, input: dockerfile });
+/** A short Dockerfile on top of an image, built from stdin, with no context or with the files of `contextDir`. */
+export async function buildDerivedImage(tag: string, dockerfile: string, contextDir?: string): Promise<void> {
+  const from = contextDir ? ['-f', '-', contextDir] : ['-'];
+  await execa('docker', ['build', '-q', '-t', tag, ...from], { env: DOCKER_ENV, input: dockerfile });
 }
 
 /** The image's uncompressed size in MB (10^6 bytes, as `docker images` counts). */

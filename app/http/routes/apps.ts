@@ -48,6 +48,7 @@ export function appRoutes(s: Services): Router {
     recent: [...(s.model.recent.get(app.stack) ?? [])].reverse(),
     busy: s.jobs.holder(app.stack),
     jobs: s.store.jobs.list({ limit: 5, app: app.stack }),
+    isSelf: s.self.isSelf(app.stack),
   });
 
   r.get('/', (req, res) => {

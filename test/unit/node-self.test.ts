@@ -1,0 +1,156 @@
+// The node as one of its own apps: its env file written from what its recipe passes, and its own upgrade job
+// outliving the process that started it, finished by the next one by the version it runs. Real SQLite file; the
+// swarm's answer about the node's service is given here (the real swarm does this in test/e2e).
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type Docker from 'dockerode';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { envPathFor, serverDir } from '../../app/adapters/abra/app-env.ts';
+import { createLogger } from '../../app/log.ts';
+import { auditLog } from '../../app/services/audit.ts';
+import { JobRunner } from '../../app/services/jobs.ts';
+import { nodeSelf, selfIdentity, UNSET } from '../../app/services/node-self.ts';
+import { createStore, type Store } from '../../app/store/index.ts';
+import { RECIPE_DIR } from '../e2e/recipe-stack.ts';
+
+const DOMAIN = 'node.lores.test';
+const STACK = 'node_lores_test';
+const log = createLogger('silent');
+type Update = { State: string; Message?: string } | undefined;
+
+/** What the swarm says of the node's service: only its update status matters here. */
+const swarmSaying = (update: () => Update) => ({ getService: () => ({ inspect: async () => ({ UpdateStatus: update() }) }) }) as unknown as Docker;
+
+describe('the node as one of its own apps', () => {
+  let dir: string;
+  let bundled: string;
+  let abraDir: string;
+  let store: Store;
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'lores-self-'));
+    bundled = path.join(dir, 'recipes');
+    abraDir = path.join(dir, 'abra');
+    cpSync(RECIPE_DIR, path.join(bundled, 'lores-node'), { recursive: true });
+    mkdirSync(serverDir(abraDir), { recursive: true }); // as `abra server add --local` leaves it
+    store = createStore(path.join(dir, 'data'));
+  });
+  afterEach(() => {
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const bundledVersion = () => /coop-cloud\.\$\{STACK_NAME\}\.version=([^"\s]+)/.exec(readFileSync(path.join(bundled, 'lores-node', 'compose.yml'), 'utf8'))![1]!;
+  const setBundledVersion = (v: string) => {
+    const file = path.join(bundled, 'lores-node', 'compose.yml');
+    writeFileSync(file, readFileSync(file, 'utf8').replace(/(coop-cloud\.\$\{STACK_NAME\}\.version=)[^"\s]+/, `$1${v}`));
+  };
+  const self = (env: Record<string, string>, jobs: JobRunner, update: () => Update = () => undefined) =>
+    nodeSelf({ identity: selfIdentity({ stack: STACK, env, bundledRecipesDir: bundled }), env, bundledRecipesDir: bundled, abraDir, docker: swarmSaying(update), jobs, log, now: Date.now });
+  const runner = () => new JobRunner(store.jobs, auditLog(store.audit, Date.now), { now: Date.now });
+
+  it('knows itself only when run from its recipe: a stack, a domain, and its own recipe bundled', () => {
+    expect(selfIdentity({ stack: '', env: { DOMAIN }, bundledRecipesDir: bundled })).toBeUndefined();
+    expect(selfIdentity({ stack: STACK, env: {}, bundledRecipesDir: bundled })).toBeUndefined();
+    expect(selfIdentity({ stack: STACK, env: { DOMAIN }, bundledRecipesDir: path.join(dir, 'none') })).toBeUndefined();
+    expect(selfIdentity({ stack: STACK, env: { DOMAIN }, bundledRecipesDir: bundled })).toEqual({ stack: STACK, domain: DOMAIN, version: bundledVersion() });
+  });
+
+  it('writes no env file before abra has its server folder', () => {
+    rmSync(serverDir(abraDir), { recursive: true });
+    expect(self({ DOMAIN }, runner()).adopt()).toBeUndefined();
+  });
+
+  it('writes its abra env file once from its .env.sample and the values passed in, then only keeps its version line true', () => {
+    const env = {
+      DOMAIN,
+      NODE_DOMAIN: 'lores.test',
+      LETS_ENCRYPT_ENV: '',
+      SECRET_ADMIN_PASSWORD_VERSION: 'v2',
+      COMPOSE_FILE: 'compose.yml:compose.lan.yml',
+      LAN_PORT: '8081',
+      ZIM_ROOT: UNSET,
+      EXTRA_DOMAINS: ', `other.lores.test`',
+      TIMEOUT: UNSET,
+    };
+    expect(self(env, runner()).adopt()).toBe('written');
+    const text = readFileSync(envPathFor(abraDir, DOMAIN), 'utf8');
+    expect(text).toMatch(new RegExp(`^TYPE=lores-node:${bundledVersion().replace(/[.+]/g, '\\$&')}$`, 'm'));
+    expect(text).toMatch(/^DOMAIN=node\.lores\.test$/m);
+    expect(text).toMatch(/^LETS_ENCRYPT_ENV=""$/m); // empty on purpose (no ACME) stays empty, not the sample's default
+    expect(text).toMatch(/^SECRET_ADMIN_PASSWORD_VERSION=v2 # length=32$/m);
+    expect(text).toMatch(/^COMPOSE_FILE="\$COMPOSE_FILE:compose\.lan\.yml"$/m);
+    expect(text).toMatch(/^#COMPOSE_FILE="\$COMPOSE_FILE:compose\.zims\.yml"$/m);
+    expect(text).toMatch(/^LAN_PORT=8081$/m);
+    expect(text).toMatch(/^#ZIM_ROOT=/m); // left out by the operator: still left out
+    expect(text).toMatch(/^#EXTRA_DOMAINS=/m); // backticks and quotes: left to the operator's abra
+    expect(text).not.toContain('other.lores.test');
+
+    // An operator's later edits stay; only the version line follows the image that runs.
+    writeFileSync(envPathFor(abraDir, DOMAIN), text.replace('LAN_PORT=8081', 'LAN_PORT=9090'));
+    setBundledVersion('9.9.9+9.9.9');
+    expect(self(env, runner()).adopt()).toBe('kept');
+    const after = readFileSync(envPathFor(abraDir, DOMAIN), 'utf8');
+    expect(after).toMatch(/^TYPE=lores-node:9\.9\.9\+9\.9\.9$/m);
+    expect(after).toMatch(/^LAN_PORT=9090$/m);
+  });
+
+  it('leaves its own upgrade running at shutdown; the next process finishes it as succeeded once the swarm is done', async () => {
+    const env = { DOMAIN, COMPOSE_FILE: 'compose.yml' };
+    const before = runner();
+    const target = bundledVersion();
+    let started!: () => void;
+    const waiting = new Promise<void>((r) => (started = r));
+    const job = before.submit({
+      kind: 'upgrade', app: STACK, recipe: 'lores-node', actor: { name: 'sam', ip: null }, args: { domain: DOMAIN, from: '0.0.1+0.0.1', to: target, self: true }, survivesRestart: true,
+      run: async (ctx) => {
+        ctx.log('abra app upgrade …');
+        ctx.setPhase('Restarting');
+        started();
+        await new Promise(() => {}); // the swarm stops this process
+      },
+    });
+    await waiting;
+    before.abortAll(); // what shutdown does
+    expect(store.jobs.byId(job.id)).toMatchObject({ state: 'running', phase: 'Restarting' });
+
+    // The next process: the swarm first still updating, then done.
+    let answers = 0;
+    const after = runner();
+    const next = self(env, after, () => (++answers < 2 ? { State: 'updating' } : { State: 'completed' }));
+    const left = store.jobs.unfinished();
+    const taken = next.continueCutOff(left);
+    expect(taken).toEqual(new Set([job.id]));
+    expect(after.recover(() => '', (j) => taken.has(j.id))).toEqual([]);
+    const done = await after.finished(job.id);
+    expect(done).toMatchObject({ state: 'succeeded', phase: null });
+    const lines = store.jobs.output(job.id).map((l) => l.line);
+    expect(lines[0]).toBe('abra app upgrade …');
+    expect(lines).toContain(`The node is back, running ${target}.`);
+    expect(store.jobs.output(job.id).map((l) => l.seq)).toEqual(lines.map((_, i) => i)); // one unbroken output
+  });
+
+  it('records a failure when the next process is not the target: rolled back by the swarm, or simply restarted', async () => {
+    const env = { DOMAIN, COMPOSE_FILE: 'compose.yml' };
+    const submitLeftOver = (to: string) =>
+      store.jobs.create({ kind: 'upgrade', app: STACK, recipe: 'lores-node', args: { domain: DOMAIN, to, self: true }, actor: 'sam' }, Date.now());
+    const rolledBack = submitLeftOver('7.7.7+7.7.7');
+    const restarted = submitLeftOver('8.8.8+8.8.8');
+    const notOurs = store.jobs.create({ kind: 'deploy', app: 'other_lores_test', recipe: 'x', args: {}, actor: 'sam' }, Date.now());
+    for (const j of [rolledBack, restarted, notOurs]) store.jobs.markRunning(j.id, Date.now());
+
+    const after = runner();
+    let update: Update = { State: 'rollback_completed', Message: 'rollback completed' };
+    const next = self(env, after, () => update);
+    const taken = next.continueCutOff(store.jobs.unfinished().filter((j) => j.id === rolledBack.id));
+    expect((await after.finished(rolledBack.id)).error).toBe(
+      `The node did not move to 7.7.7+7.7.7: 7.7.7+7.7.7 did not become healthy, so the swarm rolled the node back to ${bundledVersion()} (rollback completed).`,
+    );
+    update = undefined;
+    next.continueCutOff(store.jobs.unfinished().filter((j) => j.id === restarted.id));
+    expect((await after.finished(restarted.id)).error).toBe(`The node did not move to 8.8.8+8.8.8: it restarted on ${bundledVersion()}.`);
+    // Any other job cut off by the restart is interrupted as before.
+    after.recover(() => 'Live state now: unknown.', (j) => taken.has(j.id));
+    expect(store.jobs.byId(notOurs.id)!.state).toBe('interrupted');
+  });
+});
