@@ -1,4 +1,6 @@
 // Starts the node: reads config, opens the store, connects to Docker, and listens.
+// First: keeps dockerode's unused SSH and gRPC code out of memory (see the module).
+import './adapters/docker/lean-load.ts';
 import { once } from 'node:events';
 import { ConfigError, loadConfig } from './config.ts';
 import { createDocker } from './adapters/docker/client.ts';
