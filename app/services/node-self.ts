@@ -31,7 +31,8 @@ export function selfIdentity(opts: { stack: string; env: Record<string, string>;
   return version ? { stack: opts.stack, domain, version } : undefined;
 }
 
-type UpdateStatus = { state: string; message: string } | null;
+/** The swarm's update of the node's service: its state, message and when it started (ms; 0 when unknown). */
+type UpdateStatus = { state: string; message: string; startedAt: number } | null;
 
 const WATCH_EVERY_MS = 2000;
 /** How long the old process waits to be replaced, and the new one for the swarm to call the update done. */
@@ -51,8 +52,9 @@ export function nodeSelf(deps: {
   const { identity, abraDir, log } = deps;
 
   async function updateStatus(stack: string): Promise<UpdateStatus> {
-    const info = (await deps.docker.getService(`${stack}_app`).inspect()) as { UpdateStatus?: { State?: string; Message?: string } };
-    return info.UpdateStatus?.State ? { state: info.UpdateStatus.State, message: info.UpdateStatus.Message ?? '' } : null;
+    const info = (await deps.docker.getService(`${stack}_app`).inspect()) as { UpdateStatus?: { State?: string; Message?: string; StartedAt?: string } };
+    const u = info.UpdateStatus;
+    return u?.State ? { state: u.State, message: u.Message ?? '', startedAt: Date.parse(u.StartedAt ?? '') || 0 } : null;
   }
 
   /** The env file's recipe line moved to the version running now: the swarm, not an interrupted abra, has the last word. */
@@ -99,7 +101,7 @@ export function nodeSelf(deps: {
     ctx.setPhase(`Checking: the node runs ${target}; the swarm watches it for a while before it calls the update done.`);
     const deadline = deps.now() + SETTLED_WITHIN_MS;
     for (;;) {
-      const status = await updateStatus(self.stack).catch((err: Error) => ({ state: 'unknown', message: err.message }));
+      const status = await updateStatus(self.stack).catch((err: Error) => ({ state: 'unknown', message: err.message, startedAt: 0 }));
       if (!status || status.state === 'completed') break;
       if (status.state === 'paused') throw new JobFailure(`The swarm paused the node’s update${status.message ? `: ${status.message}` : ''}.`);
       if (deps.now() > deadline) throw new JobFailure(`The swarm has not finished the node’s update after ${SETTLED_WITHIN_MS / 60_000} minutes (${status.state}).`);
@@ -142,7 +144,8 @@ export function nodeSelf(deps: {
       while (deps.now() < deadline) {
         await sleep(WATCH_EVERY_MS, undefined, { signal: ctx.signal });
         const status = await updateStatus(identity.stack).catch(() => null);
-        if (status && ['rollback_completed', 'paused', 'rollback_paused'].includes(status.state)) {
+        // Only an update that started with this job counts: the status of an earlier one may still be showing.
+        if (status && status.startedAt >= ctx.job.createdAt && ['rollback_completed', 'paused', 'rollback_paused'].includes(status.state)) {
           throw new JobFailure(`The swarm did not replace the node (its update is “${status.state.replace('_', ' ')}”${status.message ? `: ${status.message}` : ''}).`);
         }
       }

@@ -17,7 +17,7 @@ import { RECIPE_DIR } from '../e2e/recipe-stack.ts';
 const DOMAIN = 'node.lores.test';
 const STACK = 'node_lores_test';
 const log = createLogger('silent');
-type Update = { State: string; Message?: string } | undefined;
+type Update = { State: string; Message?: string; StartedAt?: string } | undefined;
 
 /** What the swarm says of the node's service: only its update status matters here. */
 const swarmSaying = (update: () => Update) => ({ getService: () => ({ inspect: async () => ({ UpdateStatus: update() }) }) }) as unknown as Docker;
@@ -128,6 +128,19 @@ describe('the node as one of its own apps', () => {
     expect(lines[0]).toBe('abra app upgrade …');
     expect(lines).toContain(`The node is back, running ${target}.`);
     expect(store.jobs.output(job.id).map((l) => l.seq)).toEqual(lines.map((_, i) => i)); // one unbroken output
+  });
+
+  it('while waiting to be replaced, heeds only an update that started with the job: an earlier rollback is no verdict', async () => {
+    const jobs = runner();
+    const earlier = new Date(Date.now() - 60_000).toISOString();
+    let polls = 0;
+    const node = self({ DOMAIN, COMPOSE_FILE: 'compose.yml' }, jobs, () =>
+      ++polls < 2 ? { State: 'rollback_completed', StartedAt: earlier } : { State: 'paused', Message: 'update paused due to failure', StartedAt: new Date().toISOString() },
+    );
+    const job = jobs.submit({ kind: 'upgrade', app: STACK, recipe: 'lores-node', actor: { name: 'sam', ip: null }, args: { to: '9.9.9+9.9.9', self: true }, survivesRestart: true, run: (ctx) => node.awaitReplacement(ctx, '9.9.9+9.9.9') });
+    const done = await jobs.finished(job.id);
+    expect(polls).toBe(2);
+    expect(done.error).toBe('The swarm did not replace the node (its update is “paused”: update paused due to failure).');
   });
 
   it('records a failure when the next process is not the target: rolled back by the swarm, or simply restarted', async () => {
