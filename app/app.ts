@@ -49,7 +49,7 @@ export function buildServices(deps: AppDeps): Services {
   const settings = settingsService(deps.store, { nodeDomain: config.nodeDomain, downloadLimitKBps: 0 }, now);
   const archFit = archFitService({ docker: deps.docker, store: deps.store, now, log: deps.log });
   const identity = selfIdentity({ stack: config.selfStack, env: config.selfEnv, bundledRecipesDir: config.bundledRecipesDir });
-  const self = nodeSelf({ identity, env: config.selfEnv, bundledRecipesDir: config.bundledRecipesDir, abraDir: config.abraDir, docker: deps.docker, jobs, log: deps.log, now });
+  const self = nodeSelf({ identity, env: config.selfEnv, bundledRecipesDir: config.bundledRecipesDir, abraDir: config.abraDir, docker: deps.docker, jobs, settings: deps.store.settings, log: deps.log, now });
   return {
     lifecycle: lifecycleService({ abra, abraDir: config.abraDir, dataDir: config.dataDir, jobs, store: deps.store, archFit, self, nodeDomain: () => settings.current().nodeDomain, now }),
     self,

@@ -17,7 +17,7 @@ export async function startServices(services: Services): Promise<void> {
   if (abra.ok) log.info({ abra: abra.version }, 'abra is ready');
   else log.warn({ problem: abra.problem }, 'abra is not usable: app lifecycle pages will say so');
   try {
-    services.self.adopt();
+    await services.self.adopt();
   } catch (err) {
     log.error({ err: (err as Error).message }, 'could not write the node’s own env file: it cannot upgrade itself');
   }

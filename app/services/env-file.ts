@@ -116,7 +116,11 @@ export type EnvChanges = {
   overlays: Map<string, boolean>;
 };
 
-const formatValue = (v: string) => (v === '' || /\s/.test(v) ? `"${v}"` : v);
+// Values from forms keep to the safe characters of envValueSchema. Others (the node's own recipe values, such as
+// EXTRA_DOMAINS with its backticks, checked by their caller to hold no single quote or line break) are written
+// between single quotes, which abra's env reader takes literally.
+const SAFE_VALUE = /^[A-Za-z0-9 _.,:/@+=%*~^-]*$/;
+const formatValue = (v: string) => (!SAFE_VALUE.test(v) ? `'${v}'` : v === '' || /\s/.test(v) ? `"${v}"` : v);
 
 /** Applies changes to an env file's text, keeping every other line byte for byte. */
 export function applyEnvChanges(text: string, changes: EnvChanges): string {

@@ -58,6 +58,8 @@ export class JobRunner {
   readonly #events = new EventEmitter<Record<string, [JobEvent]>>();
 
   readonly #downloadLimit: number;
+  /** Set at shutdown: a job that survives restarts must not record an outcome on the way out (the next process does). */
+  #shuttingDown = false;
 
   constructor(store: JobStore, audit: AuditLog, opts: { now: () => number; limit?: number; downloadLimit?: number }) {
     this.#store = store;
@@ -69,8 +71,12 @@ export class JobRunner {
   }
 
   /** Why a new job on this app/recipe cannot start now, or undefined if it can. */
-  busyReason(app: string | null, recipe: string | null, lane: JobLane = 'abra'): string | undefined {
+  busyReason(app: string | null, recipe: string | null, lane: JobLane = 'abra', survivesRestart = false): string | undefined {
     const same = [...this.#running.values()].filter((r) => r.lane === lane);
+    // The node's own upgrade restarts it: nothing may start meanwhile, and it may not cut off jobs under way.
+    const restarting = same.find((r) => r.survivesRestart);
+    if (restarting) return `The node is ${restarting.kind === 'rollback' ? 'rolling itself back' : 'upgrading itself'}: wait until it is back.`;
+    if (survivesRestart && same.length) return `Wait until the running job${same.length > 1 ? 's have' : ' has'} finished: the node restarts itself, which would cut ${same.length > 1 ? 'them' : 'it'} off.`;
     for (const r of same) {
       if (app && r.app === app) return `${app} is busy: a “${r.kind}” job is still running on it.`;
       if (recipe && r.recipe === recipe) return `The ${recipe} recipe is busy: a “${r.kind}” job on ${r.app ?? 'it'} is using its checkout.`;
@@ -101,7 +107,7 @@ export class JobRunner {
   /** Starts the job now, or throws a 409 "busy". Returns the job's row at once; the work goes on in the background. */
   submit(spec: JobSpec): JobRow {
     const lane = spec.lane ?? 'abra';
-    const busy = this.busyReason(spec.app, spec.recipe, lane);
+    const busy = this.busyReason(spec.app, spec.recipe, lane, spec.survivesRestart);
     if (busy) throw new UserFacingError(busy, 409);
     const job = this.#store.create({ kind: spec.kind, app: spec.app, recipe: spec.recipe, args: spec.args ?? {}, actor: spec.actor.name }, this.#now());
     this.#start(job, spec, false);
@@ -154,6 +160,10 @@ export class JobRunner {
       exitCode = err instanceof JobFailure ? err.exitCode : null;
       log(error, stopped ? 'info' : 'err');
     } finally {
+      if (this.#shuttingDown && spec.survivesRestart) {
+        this.#running.delete(job.id);
+        return; // left running on purpose: the next process finishes it
+      }
       this.#store.finish(job.id, state, { exitCode, error }, this.#now());
       this.#running.delete(job.id);
       this.#audit.record(spec.actor, `job.${spec.kind}`, {
@@ -198,6 +208,7 @@ export class JobRunner {
 
   /** Asks running jobs to stop (on shutdown): they end as interrupted, now or (if the process ends first) on the next start. */
   abortAll(): void {
+    this.#shuttingDown = true;
     for (const r of this.#running.values()) if (!r.survivesRestart) r.abort.abort(new JobStopped(`${RESTART_INTERRUPTION}.`));
   }
 }

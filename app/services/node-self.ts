@@ -1,7 +1,8 @@
-// The node as one of its own apps. Run from its recipe, it writes its own abra env file (so abra can upgrade
-// it like any app), and it finishes its own upgrade across the restart that the upgrade causes: the old
-// process starts the job and is replaced by the swarm (stop-first); the new process finds the job still
-// running, compares the version it runs with the target, and records success or failure.
+// The node as one of its own apps. Run from its recipe, it keeps its own abra env file (so abra can upgrade it
+// like any app), and it finishes its own upgrade across the restart that the upgrade causes: the old process
+// starts the job and is replaced by the swarm (stop-first); the new process finds the job still running, reads
+// the version the swarm runs (the deployed version label, which a rollback puts back) against the target, and
+// records success or failure.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -9,8 +10,10 @@ import type Docker from 'dockerode';
 import { readAppEnv, serverDir, writeAppEnv } from '../adapters/abra/app-env.ts';
 import { declaredVersion } from '../adapters/recipes/checkout.ts';
 import type { Logger } from '../log.ts';
+import type { SettingsStore } from '../store/settings.ts';
 import type { JobRow } from '../store/jobs.ts';
-import { applyEnvChanges, envValueSchema, readEnvValues } from './env-file.ts';
+import { domainSchema } from '../validation.ts';
+import { applyEnvChanges, envValueSchema, parseEnvSample, readEnvValues, type EnvChanges } from './env-file.ts';
 import { JobFailure, type JobContext, type JobRunner } from './jobs.ts';
 
 export const SELF_RECIPE = 'lores-node';
@@ -18,26 +21,37 @@ export const SELF_RECIPE = 'lores-node';
 export const UNSET = '<unset>';
 /** Job kinds that replace the node's own container. */
 const SELF_KINDS = new Set(['upgrade', 'rollback']);
+/** Keys abra itself writes: never taken from the recipe's values. */
+const ABRA_KEYS = new Set(['TYPE', 'RECIPE', 'STACK_NAME']);
+/** Where the node remembers the values it last copied into its env file, to notice an operator's redeploy. */
+const COPIED_KEY = 'self.env';
 
-/** Which app the node itself is: its stack and domain, and the recipe version this image carries. */
+/** Which app the node itself is: its stack and domain, and the recipe version its image carries. */
 export type SelfIdentity = { stack: string; domain: string; version: string };
 
 /** The node's identity when it runs from its recipe (stack and domain given, its own recipe bundled); else undefined. */
 export function selfIdentity(opts: { stack: string; env: Record<string, string>; bundledRecipesDir: string }): SelfIdentity | undefined {
-  const domain = opts.env.DOMAIN;
+  const domain = domainSchema.safeParse(opts.env.DOMAIN);
   const compose = path.join(opts.bundledRecipesDir, SELF_RECIPE, 'compose.yml');
-  if (!opts.stack || !domain || !existsSync(compose)) return undefined;
+  if (!opts.stack || !domain.success || !existsSync(compose)) return undefined;
   const version = declaredVersion(readFileSync(compose, 'utf8'));
-  return version ? { stack: opts.stack, domain, version } : undefined;
+  return version ? { stack: opts.stack, domain: domain.data, version } : undefined;
 }
 
 /** The swarm's update of the node's service: its state, message and when it started (ms; 0 when unknown). */
-type UpdateStatus = { state: string; message: string; startedAt: number } | null;
+type UpdateStatus = { state: string; message: string; startedAt: number };
+/** What the swarm says of the node's service: the deployed recipe version (label) and its latest update. */
+type Deployed = { version: string | undefined; update: UpdateStatus | null };
 
 const WATCH_EVERY_MS = 2000;
 /** How long the old process waits to be replaced, and the new one for the swarm to call the update done. */
 const REPLACED_WITHIN_MS = 15 * 60_000;
 const SETTLED_WITHIN_MS = 10 * 60_000;
+/** A deploy that changed no task (labels only) replaces nobody: the old process calls it done after this. */
+const UNCHANGED_TASK_MS = 20_000;
+
+/** A value safe to write between single quotes on one line of an env file. */
+const quotable = (v: string) => v.length <= 500 && !/['\n\r\0]/.test(v);
 
 export function nodeSelf(deps: {
   identity: SelfIdentity | undefined;
@@ -46,69 +60,112 @@ export function nodeSelf(deps: {
   abraDir: string;
   docker: Docker;
   jobs: JobRunner;
+  settings: SettingsStore;
   log: Logger;
   now: () => number;
 }) {
   const { identity, abraDir, log } = deps;
 
-  async function updateStatus(stack: string): Promise<UpdateStatus> {
-    const info = (await deps.docker.getService(`${stack}_app`).inspect()) as { UpdateStatus?: { State?: string; Message?: string; StartedAt?: string } };
+  async function deployed(stack: string): Promise<Deployed> {
+    const info = (await deps.docker.getService(`${stack}_app`).inspect()) as {
+      Spec?: { Labels?: Record<string, string> };
+      UpdateStatus?: { State?: string; Message?: string; StartedAt?: string };
+    };
     const u = info.UpdateStatus;
-    return u?.State ? { state: u.State, message: u.Message ?? '', startedAt: Date.parse(u.StartedAt ?? '') || 0 } : null;
+    return {
+      version: info.Spec?.Labels?.[`coop-cloud.${stack}.version`],
+      update: u?.State ? { state: u.State, message: u.Message ?? '', startedAt: Date.parse(u.StartedAt ?? '') || 0 } : null,
+    };
   }
 
-  /** The env file's recipe line moved to the version running now: the swarm, not an interrupted abra, has the last word. */
-  function syncEnvVersion(self: SelfIdentity): void {
+  /** The latest update, if it started with this job (an earlier one's status may still be showing). */
+  const updateSince = (d: Deployed, job: JobRow): UpdateStatus | null => (d.update && d.update.startedAt >= job.createdAt ? d.update : null);
+  const saying = (u: UpdateStatus) => (u.message ? ` (${u.message})` : '');
+
+  /** The recipe's values as env changes; values that cannot be written safely are left to the operator's abra. */
+  function recipeChanges(sampleText: string): EnvChanges {
+    const sample = parseEnvSample(sampleText);
+    const changes: EnvChanges = { set: new Map(), unset: new Set(), overlays: new Map() };
+    for (const [key, value] of Object.entries(deps.env)) {
+      if (ABRA_KEYS.has(key)) continue;
+      if (key === 'COMPOSE_FILE') {
+        const files = new Set(value.split(':'));
+        for (const o of sample.overlays) changes.overlays.set(o.file, files.has(o.file));
+      } else if (value === UNSET) {
+        changes.unset.add(key); // left out by the operator: commented out (only optional settings can be)
+      } else if (envValueSchema.safeParse(value).success || quotable(value)) {
+        changes.set.set(key, value);
+      } else {
+        log.warn({ key }, 'a setting of the node’s recipe holds a quote or a line break: the node leaves it to abra');
+      }
+    }
+    return changes;
+  }
+
+  /** The env file's recipe line names the deployed version: the swarm, not an interrupted abra, has the last word. */
+  function syncEnvVersion(self: SelfIdentity, version: string): void {
     const text = readAppEnv(abraDir, self.domain);
     if (text === undefined) return;
     const key = readEnvValues(text).has('RECIPE') ? 'RECIPE' : 'TYPE';
-    const want = `${SELF_RECIPE}:${self.version}`;
+    const want = `${SELF_RECIPE}:${version}`;
     if (readEnvValues(text).get(key) === want) return;
     writeAppEnv(abraDir, self.domain, applyEnvChanges(text, { set: new Map([[key, want]]), unset: new Set(), overlays: new Map() }));
-    log.info({ version: self.version }, 'the node’s env file now names the version it runs');
+    log.info({ version }, 'the node’s env file now names the version the swarm runs');
   }
 
-  /** The env file abra would have made for the node: its own .env.sample with the values its recipe passed in. */
-  function envFileFor(self: SelfIdentity): string {
-    const sample = readFileSync(path.join(deps.bundledRecipesDir, SELF_RECIPE, '.env.sample'), 'utf8');
-    const set = new Map<string, string>([['TYPE', `${SELF_RECIPE}:${self.version}`]]);
-    const overlays = new Map<string, boolean>();
-    for (const [key, value] of Object.entries(deps.env)) {
-      if (value === UNSET) continue;
-      if (key === 'COMPOSE_FILE') {
-        for (const file of value.split(':').slice(1)) overlays.set(file, true);
-      } else if (envValueSchema.safeParse(value).success) {
-        set.set(key, value);
-      } else {
-        // Values the node's forms would refuse (quotes, backticks) stay with the operator's abra.
-        log.warn({ key }, 'a setting of the node’s recipe holds characters the node does not write: set it with abra');
+  /** The old process, after abra has handed the new spec to the swarm: wait to be replaced (stop-first). */
+  async function awaitReplacement(self: SelfIdentity, ctx: JobContext, target: string): Promise<void> {
+    ctx.setPhase(`Restarting: the swarm is replacing the node with ${target}. This page reconnects by itself.`);
+    ctx.log(`The swarm is replacing the node with ${target}; the next node finishes this job.`, 'info');
+    const deadline = deps.now() + REPLACED_WITHIN_MS;
+    let unchangedSince: number | undefined;
+    while (deps.now() < deadline) {
+      await sleep(WATCH_EVERY_MS, undefined, { signal: ctx.signal });
+      const d = await deployed(self.stack).catch(() => undefined);
+      if (!d) continue;
+      const update = updateSince(d, ctx.job);
+      if (update && ['rollback_completed', 'paused', 'rollback_paused'].includes(update.state)) {
+        throw new JobFailure(`The swarm did not replace the node: its update is “${update.state.replace('_', ' ')}”${saying(update)}.`);
+      }
+      // Nothing to replace: the deploy changed the service's labels or settings, not its task.
+      const taken = d.version === target && (!update || update.state === 'completed');
+      unchangedSince = taken ? (unchangedSince ?? deps.now()) : undefined;
+      if (unchangedSince !== undefined && deps.now() - unchangedSince >= UNCHANGED_TASK_MS) {
+        syncEnvVersion(self, target);
+        ctx.log(`The swarm took ${target} without restarting the node.`, 'info');
+        return;
       }
     }
-    return applyEnvChanges(sample, { set, unset: new Set(), overlays });
+    throw new JobFailure(`The swarm did not replace the node within ${REPLACED_WITHIN_MS / 60_000} minutes.`);
   }
 
-  /** A self job cut off by the restart: finish it here, by the version this process runs. */
+  /** The new process: a self job cut off by the restart, finished by what the swarm runs now. */
   async function verify(self: SelfIdentity, ctx: JobContext): Promise<void> {
     const target = String(ctx.job.args.to ?? '');
-    ctx.log(`The node is back, running ${self.version}.`, 'info');
-    if (self.version !== target) {
-      const status = await updateStatus(self.stack).catch(() => null);
-      const why = status?.state.startsWith('rollback')
-        ? `${target} did not become healthy, so the swarm rolled the node back to ${self.version}${status.message ? ` (${status.message})` : ''}`
-        : `it restarted on ${self.version}`;
-      throw new JobFailure(`The node did not move to ${target}: ${why}.`);
-    }
-    ctx.setPhase(`Checking: the node runs ${target}; the swarm watches it for a while before it calls the update done.`);
+    ctx.log('The node is back after its restart.', 'info');
+    ctx.setPhase(`Checking: the swarm watches the new node for a while before it calls the update to ${target} done.`);
     const deadline = deps.now() + SETTLED_WITHIN_MS;
+    let problem = '';
     for (;;) {
-      const status = await updateStatus(self.stack).catch((err: Error) => ({ state: 'unknown', message: err.message, startedAt: 0 }));
-      if (!status || status.state === 'completed') break;
-      if (status.state === 'paused') throw new JobFailure(`The swarm paused the node’s update${status.message ? `: ${status.message}` : ''}.`);
-      if (deps.now() > deadline) throw new JobFailure(`The swarm has not finished the node’s update after ${SETTLED_WITHIN_MS / 60_000} minutes (${status.state}).`);
+      const d = await deployed(self.stack).catch((err: Error) => ((problem = `Docker does not answer: ${err.message}`), undefined));
+      if (d) {
+        const update = updateSince(d, ctx.job);
+        if (update?.state.startsWith('rollback')) {
+          throw new JobFailure(`The node did not move to ${target}: it did not become healthy, so the swarm rolled it back to ${d.version ?? 'the previous version'}${saying(update)}.`);
+        }
+        if (update?.state === 'paused') throw new JobFailure(`The swarm paused the node’s update to ${target}${saying(update)}.`);
+        const settled = !update || update.state === 'completed';
+        if (settled && d.version !== target) throw new JobFailure(`The node did not move to ${target}: the swarm runs ${d.version ?? 'an unknown version'}.`);
+        if (settled) {
+          syncEnvVersion(self, target);
+          ctx.log(`The node runs ${target} now, and the swarm has finished its update.`, 'info');
+          return;
+        }
+        problem = `the swarm’s update is still “${update.state}”`;
+      }
+      if (deps.now() > deadline) throw new JobFailure(`The node’s update to ${target} did not settle within ${SETTLED_WITHIN_MS / 60_000} minutes: ${problem}.`);
       await sleep(WATCH_EVERY_MS, undefined, { signal: ctx.signal });
     }
-    syncEnvVersion(self);
-    ctx.log(`The node runs ${target} now, and the swarm has finished its update.`, 'info');
   }
 
   return {
@@ -116,40 +173,42 @@ export function nodeSelf(deps: {
     isSelf: (stack: string | null) => !!identity && stack === identity.stack,
 
     /**
-     * At start: makes sure abra knows the node as an app (its env file, written once from what the recipe passed
-     * in), and that the file names the version that runs.
+     * At start: makes sure abra knows the node as an app. Its env file is written from the recipe's .env.sample and
+     * the values the recipe passed in; later, those values are copied again only when they changed (an operator
+     * redeployed the node with abra), so settings saved on the node's own page stay. Its version line follows the
+     * version the swarm has deployed.
      */
-    adopt(): 'written' | 'kept' | undefined {
+    async adopt(): Promise<'written' | 'updated' | 'kept' | undefined> {
       if (!identity) return undefined;
       // abra's server folder is made by `abra server add --local` (at start): without it, abra cannot run anyway.
       if (!existsSync(serverDir(abraDir))) return undefined;
-      if (readAppEnv(abraDir, identity.domain) === undefined) {
-        writeAppEnv(abraDir, identity.domain, envFileFor(identity));
+      const d = await deployed(identity.stack).catch(() => undefined);
+      const settled = d?.version && (!d.update || ['completed', 'rollback_completed'].includes(d.update.state));
+      const version = settled ? d.version! : identity.version;
+      const copied = JSON.stringify(Object.entries(deps.env).sort(([a], [b]) => a.localeCompare(b)));
+      const text = readAppEnv(abraDir, identity.domain);
+      let outcome: 'written' | 'updated' | 'kept' = 'kept';
+      if (text === undefined) {
+        const sample = readFileSync(path.join(deps.bundledRecipesDir, SELF_RECIPE, '.env.sample'), 'utf8');
+        const changes = recipeChanges(sample);
+        changes.set.set('TYPE', `${SELF_RECIPE}:${version}`);
+        writeAppEnv(abraDir, identity.domain, applyEnvChanges(sample, changes));
         log.info({ domain: identity.domain }, 'wrote the node’s own abra env file, so it can be upgraded like any app');
-        return 'written';
+        outcome = 'written';
+      } else if (deps.settings.get(COPIED_KEY) !== copied) {
+        writeAppEnv(abraDir, identity.domain, applyEnvChanges(text, recipeChanges(text)));
+        log.info({ domain: identity.domain }, 'the node was redeployed with other settings: its env file now has them');
+        outcome = 'updated';
       }
-      syncEnvVersion(identity);
-      return 'kept';
+      deps.settings.set(COPIED_KEY, copied, null, deps.now());
+      if (settled) syncEnvVersion(identity, version);
+      return outcome;
     },
 
-    /**
-     * The old process's part, after abra has handed the new spec to the swarm: wait to be replaced. The swarm stops
-     * this process (stop-first); the job stays running in the store for the next one. Returns only by failing.
-     */
+    /** Returns only when the swarm took the change without a restart; otherwise the swarm stops this process first. */
     async awaitReplacement(ctx: JobContext, target: string): Promise<void> {
       if (!identity) throw new JobFailure('The node does not run from its recipe, so it cannot replace itself.');
-      ctx.setPhase(`Restarting: the swarm is replacing the node with ${target}. This page reconnects by itself.`);
-      ctx.log(`The swarm is replacing the node with ${target}; the next node finishes this job.`, 'info');
-      const deadline = deps.now() + REPLACED_WITHIN_MS;
-      while (deps.now() < deadline) {
-        await sleep(WATCH_EVERY_MS, undefined, { signal: ctx.signal });
-        const status = await updateStatus(identity.stack).catch(() => null);
-        // Only an update that started with this job counts: the status of an earlier one may still be showing.
-        if (status && status.startedAt >= ctx.job.createdAt && ['rollback_completed', 'paused', 'rollback_paused'].includes(status.state)) {
-          throw new JobFailure(`The swarm did not replace the node (its update is “${status.state.replace('_', ' ')}”${status.message ? `: ${status.message}` : ''}).`);
-        }
-      }
-      throw new JobFailure(`The swarm did not replace the node within ${REPLACED_WITHIN_MS / 60_000} minutes.`);
+      await awaitReplacement(identity, ctx, target);
     },
 
     /** At start, before other left-over jobs are marked interrupted: takes over the node's own upgrade, if one was under way. */

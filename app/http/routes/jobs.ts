@@ -66,6 +66,7 @@ export function jobRoutes(s: Services): Router {
       for (const l of missed) sendLine(l);
     }
     sse.send('state', stateHtml(s.store.jobs.byId(row.id)!));
+    if (row.app) pushApp.poke(); // after a reconnect the app's state may have moved on (the node's own upgrade)
     const onModel = (stacks: Set<string | null>) => row.app && stacks.has(row.app) && pushApp.poke();
     s.model.on('change', onModel);
     sse.onClose(() => {
