@@ -27,8 +27,7 @@ const toRow = (r: Raw): JobRow => ({ ...r, args: JSON.parse(r.args) as Record<st
 export function jobStore(db: Db) {
   return {
     create(j: { kind: string; app: string | null; recipe: string | null; args: Record<string, unknown>; actor: string | null }, now: number): JobRow {
-      const info = db
-        .prepare("INSERT INTO jobs (kind, app, recipe, args, actor, state, created_at) VALUES (?, ?, ?, ?, ?, 'queued', ?)")
+      const info = prep(db, "INSERT INTO jobs (kind, app, recipe, args, actor, state, created_at) VALUES (?, ?, ?, ?, ?, 'queued', ?)")
         .run(j.kind, j.app, j.recipe, JSON.stringify(j.args), j.actor, now);
       return this.byId(Number(info.lastInsertRowid))!;
     },

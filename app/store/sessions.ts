@@ -18,8 +18,7 @@ export function sessionStore(db: Db) {
       ).run(s.idHash, s.userId, s.csrfToken, s.createdAt, s.expiresAt, s.ip, s.userAgent);
     },
     byIdHash(idHash: string): SessionRow | undefined {
-      const r = db
-        .prepare(
+      const r = prep(db, 
           'SELECT id_hash AS idHash, user_id AS userId, csrf_token AS csrfToken, created_at AS createdAt, expires_at AS expiresAt, ip, user_agent AS userAgent FROM sessions WHERE id_hash = ?',
         )
         .get(idHash) as SessionRow | undefined;

@@ -13,8 +13,7 @@ export function stoppedServiceStore(db: Db) {
       })();
     },
     forStack(stack: string): StoppedService[] {
-      return db
-        .prepare('SELECT stack, service, mode, replicas, stopped_at AS stoppedAt, stopped_by AS stoppedBy FROM stopped_services WHERE stack = ?')
+      return prep(db, 'SELECT stack, service, mode, replicas, stopped_at AS stoppedAt, stopped_by AS stoppedBy FROM stopped_services WHERE stack = ?')
         .all(stack) as StoppedService[];
     },
     forget(stack: string, service: string): void {

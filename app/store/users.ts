@@ -32,14 +32,12 @@ export function userStore(db: Db) {
     },
     /** The user and their password hash, for checking a login. */
     credentials(username: string): { user: User; passwordHash: string } | undefined {
-      const row = db
-        .prepare(`SELECT ${cols}, password_hash FROM users WHERE username = ?`)
+      const row = prep(db, `SELECT ${cols}, password_hash FROM users WHERE username = ?`)
         .get(username) as (UserRow & { password_hash: string }) | undefined;
       return row && { user: toUser(row), passwordHash: row.password_hash };
     },
     create(input: { username: string; role: Role; passwordHash: string }, now: number): User {
-      const info = db
-        .prepare('INSERT INTO users (username, role, password_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?)')
+      const info = prep(db, 'INSERT INTO users (username, role, password_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?)')
         .run(input.username, input.role, input.passwordHash, now, now);
       return this.byId(Number(info.lastInsertRowid))!;
     },
