@@ -9,8 +9,9 @@ import { sleep } from './stats.ts';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const ENTRY = 'dist/app/server.js';
-// As `npm run start:dist` and the image run it: a small young generation keeps an idle node's memory down.
-const NODE_FLAGS = ['--max-semi-space-size=1'];
+// As `npm run start:dist` and the image run it (see the Dockerfile's CMD for why these flags).
+// BENCH_NODE_FLAGS="..." replaces them, for trying V8 flags that NODE_OPTIONS refuses.
+const NODE_FLAGS = process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(/\s+/).filter(Boolean) : ['--max-semi-space-size=1', '--no-maglev', '--no-turbofan'];
 const START_TIMEOUT_MS = 20_000;
 
 export type BenchNode = {

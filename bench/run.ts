@@ -193,6 +193,7 @@ async function main(): Promise<void> {
   );
   figure('node_version', process.version);
   if (process.env.BENCH_NODE_OPTIONS) figure('node_options', process.env.BENCH_NODE_OPTIONS);
+  if (process.env.BENCH_NODE_FLAGS) figure('node_flags', process.env.BENCH_NODE_FLAGS);
   if (process.env.BENCH_CHILD_ENV) figure('child_env', process.env.BENCH_CHILD_ENV);
 
   await ensureTestImage();

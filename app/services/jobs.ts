@@ -179,8 +179,8 @@ export class JobRunner {
    * At start: jobs a previous process left queued or running were cut off. Mark them interrupted,
    * and note what the live state says now, so the steward sees the truth rather than a stuck spinner.
    */
-  recover(describeNow: (job: JobRow) => string, continuedElsewhere: (job: JobRow) => boolean = () => false): JobRow[] {
-    const left = this.#store.unfinished().filter((job) => !continuedElsewhere(job));
+  recover(describeNow: (job: JobRow) => string, takenOver: (job: JobRow) => boolean = () => false): JobRow[] {
+    const left = this.#store.unfinished().filter((job) => !takenOver(job));
     for (const job of left) {
       const now = describeNow(job);
       const seq = this.#store.lastSeq(job.id) + 1;

@@ -161,7 +161,7 @@ describe.skipIf(!canRun)('the node image, deployed from its recipe on the swarm'
     const config = JSON.parse(stdout) as { Labels: Record<string, string>; Entrypoint: string[]; Cmd: string[]; Healthcheck?: { Test: string[] }; Env: string[] };
     expect(config.Labels).toMatchObject({ 'org.opencontainers.image.version': '0.1.0', 'org.opencontainers.image.licenses': 'AGPL-3.0-or-later' });
     expect(config.Entrypoint).toEqual(['tini', '--']);
-    expect(config.Cmd).toEqual(['node', '--max-semi-space-size=1', 'dist/app/server.js']);
+    expect(config.Cmd).toEqual(['node', '--max-semi-space-size=1', '--no-maglev', '--no-turbofan', 'dist/app/server.js']);
     expect(config.Healthcheck?.Test.join(' ')).toContain('/healthz');
     expect(config.Env).toEqual(expect.arrayContaining(['NODE_ENV=production', 'HOST=0.0.0.0', 'PORT=3000', 'DATA_DIR=/data', 'ABRA_DIR=/abra', 'BUNDLED_RECIPES_DIR=/srv/lores-node/recipes']));
     const inside = await execa('docker', [
