@@ -330,15 +330,16 @@ describeRestart('the node across a Docker daemon restart', () => {
     expect(node.services.model.stats.fullSyncs - syncsAfter, 'full resyncs after recovery').toBeLessThanOrEqual(1);
 
     // Swarm starts the app's task again after the daemon restart (that is Docker's time, which varies a lot on a
-    // busy machine); once Docker shows it running, events must bring it to the model within a few seconds.
+    // busy machine: 124 s once in CI); once Docker shows it running, events must bring it to the model within a
+    // few seconds. The bound only keeps the wait finite.
     const dockerShows = async () =>
       (await execa('docker', ['service', 'ls', '--filter', `name=${STACK}_app`, '--format', '{{.Replicas}}'], { reject: false })).stdout.trim().startsWith('1/1');
-    const dockerRan = await waitFor(dockerShows, 120_000, 500);
+    const dockerRan = await waitFor(dockerShows, 240_000, 500);
     const dockerAt = Date.now();
     console.log(`swarm ran the app again ${dockerAt - answeredAt} ms after dockerd answered`);
-    expect(dockerRan, 'swarm did not start the app again within 120 s of the restart').toBe(true);
+    expect(dockerRan, 'swarm did not start the app again within 240 s of the restart').toBe(true);
     const runningAgain = await waitFor(() => app()?.running === 1 && app()?.desired === 1, 10_000);
     console.log(`the node showed it ${Date.now() - dockerAt} ms after Docker did`);
     expect(runningAgain, `app after restart: ${JSON.stringify(app()?.services.map((s) => [s.name, s.running, s.desired]))}`).toBe(true);
-  }, START_TIMEOUT_MS + 180_000);
+  }, START_TIMEOUT_MS + 300_000);
 });
