@@ -106,9 +106,10 @@ export function nodeSelf(deps: {
   function syncEnvVersion(self: SelfIdentity, version: string): void {
     const text = readAppEnv(abraDir, self.domain);
     if (text === undefined) return;
-    const key = readEnvValues(text).has('RECIPE') ? 'RECIPE' : 'TYPE';
+    const values = readEnvValues(text);
+    const key = values.has('RECIPE') ? 'RECIPE' : 'TYPE';
     const want = `${SELF_RECIPE}:${version}`;
-    if (readEnvValues(text).get(key) === want) return;
+    if (values.get(key) === want) return;
     writeAppEnv(abraDir, self.domain, applyEnvChanges(text, { set: new Map([[key, want]]), unset: new Set(), overlays: new Map() }));
     log.info({ version }, 'the node’s env file now names the version the swarm runs');
   }
