@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Request, Response } from 'express';
 import { Eta } from 'eta';
+import type { PageCache } from './page-cache.ts';
 
 const viewsDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'views');
 const eta = new Eta({ views: viewsDir, cache: process.env.NODE_ENV !== 'development', autoTrim: false });
@@ -21,15 +22,29 @@ if (eta.config.cache && eta.resolvePath) {
 
 export type PageData = Record<string, unknown> & { title: string };
 
-export function render(req: Request, res: Response, view: string, data: PageData, status = 200): void {
-  const html = eta.render(`./pages/${view}`, {
+function renderPage(req: Request, res: Response, view: string, data: PageData): string {
+  return eta.render(`./pages/${view}`, {
     ...data,
     user: res.locals.session?.user,
     csrfToken: res.locals.csrfToken,
     path: req.path,
     host: req.hostname,
   });
-  res.status(status).type('html').send(html);
+}
+
+export function render(req: Request, res: Response, view: string, data: PageData, status = 200): void {
+  res.status(status).type('html').send(renderPage(req, res, view, data));
+}
+
+/**
+ * A page from `cache` under `key` plus the viewer (user, CSRF token, host, path), rendered only when not kept.
+ * `key` must name everything else the page shows. Its ETag lets a reload that changed nothing get a 304.
+ */
+export function renderKept(req: Request, res: Response, cache: PageCache, key: string, view: string, data: () => PageData): void {
+  const user = res.locals.session?.user;
+  const viewer = `${user?.id}\0${user?.username}\0${user?.role}\0${res.locals.csrfToken}\0${req.hostname}\0${req.path}`;
+  const page = cache.get(`${view}\0${key}\0${viewer}`, () => renderPage(req, res, view, data()));
+  res.set('ETag', page.etag).type('html').send(page.body);
 }
 
 /** A partial as an HTML string, for SSE pushes and htmx swaps. `it` carries the viewer like a page does. */

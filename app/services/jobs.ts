@@ -60,6 +60,11 @@ export class JobRunner {
   readonly #downloadLimit: number;
   /** Set at shutdown: a job that survives restarts must not record an outcome on the way out (the next process does). */
   #shuttingDown = false;
+  /** Goes up whenever a job starts or ends, so pages showing which apps are busy can be kept until it moves. */
+  #version = 0;
+  get version(): number {
+    return this.#version;
+  }
 
   constructor(store: JobStore, audit: AuditLog, opts: { now: () => number; limit?: number; downloadLimit?: number }) {
     this.#store = store;
@@ -127,6 +132,7 @@ export class JobRunner {
     const abort = new AbortController();
     const entry = { kind: spec.kind, app: spec.app, recipe: spec.recipe, lane: spec.lane ?? 'abra', survivesRestart: spec.survivesRestart ?? false, abort, done: Promise.resolve() };
     this.#running.set(job.id, entry);
+    this.#version += 1;
     entry.done = this.#execute(job, spec, abort.signal, continued);
   }
 
@@ -162,10 +168,12 @@ export class JobRunner {
     } finally {
       if (this.#shuttingDown && spec.survivesRestart) {
         this.#running.delete(job.id);
+        this.#version += 1;
         return; // left running on purpose: the next process finishes it
       }
       this.#store.finish(job.id, state, { exitCode, error }, this.#now());
       this.#running.delete(job.id);
+      this.#version += 1;
       this.#audit.record(spec.actor, `job.${spec.kind}`, {
         target: spec.app ?? spec.recipe ?? undefined,
         outcome: state === 'succeeded' ? 'ok' : 'failed',

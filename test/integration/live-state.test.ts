@@ -130,6 +130,19 @@ describe.skipIf(!dockerThere)('live node state on the real swarm', () => {
     expect(node.services.model.stats.serviceRereads).toBeGreaterThan(0);
   });
 
+  it('a plain reload of the dashboard shows a change as soon as the model has it (the page cache follows the model)', async () => {
+    await waitFor(() => app(WIKI)?.running === 4, 30_000);
+    const shows = (html: string, replicas: string) => new RegExp(`data-stack="${WIKI}"[^]*?<span class="replicas">${replicas}</span>`).test(html);
+    const before = await supertest(node.app).get('/').set('Cookie', stewardCookie).expect(200);
+    expect(shows(before.text, '4/4')).toBe(true);
+    await execa('docker', ['service', 'scale', '--detach', `${WIKI}_db=2`]);
+    expect(await waitFor(() => app(WIKI)?.desired === 3, 10_000)).toBe(true);
+    const after = await supertest(node.app).get('/').set('Cookie', stewardCookie).set('If-None-Match', before.headers.etag!).expect(200);
+    expect(shows(after.text, '\\d/3')).toBe(true);
+    await execa('docker', ['service', 'scale', '--detach', `${WIKI}_db=3`]);
+    expect(await waitFor(() => app(WIKI)?.running === 4, 30_000)).toBe(true);
+  });
+
   it('stop scales every service to 0 and remembers the counts; start restores them; audited; guests refused', async () => {
     await waitFor(() => app(WIKI)?.running === 4, 30_000);
     const guest = await supertest(node.app).post(`/apps/${WIKI}/stop`).set('Cookie', guestCookie).type('form').send({ _csrf: 'x' });

@@ -252,6 +252,19 @@ describe('HTTP edges', () => {
     expect(home.headers['content-security-policy']).not.toContain('unsafe-inline');
   });
 
+  it('answers a reload of an unchanged dashboard with 304, and never serves one viewer’s page to another', async () => {
+    const { agent: admin, csrf } = await loggedIn(node);
+    const first = await admin.get('/').expect(200);
+    const etag = first.headers.etag!;
+    expect(etag).toBeTruthy();
+    await admin.get('/').set('If-None-Match', etag).expect(304);
+    const steward = await addUser(node, 'sam', 'steward');
+    const { agent: other } = await loggedIn(node, steward.username, steward.password);
+    const theirs = await other.get('/').set('If-None-Match', etag).expect(200);
+    expect(theirs.text).toContain('sam');
+    expect(theirs.text).not.toContain(csrf);
+  });
+
   it('serves htmx and the stylesheet from the node itself', async () => {
     const htmx = await supertest(node.app).get('/assets/vendor/htmx.min.js').expect(200);
     expect(htmx.text).toContain('htmx');

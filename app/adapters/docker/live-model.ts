@@ -127,6 +127,11 @@ export class LiveModel extends EventEmitter<{ change: [stacks: Set<string | null
   status: ModelStatus = { stale: true, since: Date.now(), error: 'not yet synced', syncedAt: null };
   /** How the model stayed current: full reads vs re-reads of single services named by events. */
   readonly stats = { fullSyncs: 0, serviceRereads: 0 };
+  /** Goes up with every change and status announced, so what is derived from the model can be kept until it moves. */
+  #version = 0;
+  get version(): number {
+    return this.#version;
+  }
 
   #docker: Docker;
   #log: Logger;
@@ -202,6 +207,7 @@ export class LiveModel extends EventEmitter<{ change: [stacks: Set<string | null
     }
     this.#setNodes(nodes);
     this.stats.fullSyncs += 1;
+    this.#version += 1;
     this.emit('change', changed);
   }
 
@@ -298,7 +304,10 @@ export class LiveModel extends EventEmitter<{ change: [stacks: Set<string | null
     try {
       await Promise.all(ids.map((id) => this.#rereadService(id, changed)));
       if (nodes) this.#setNodes((await this.#docker.listNodes()) as unknown as RawNode[]);
-      if (changed.size || nodes) this.emit('change', changed);
+      if (changed.size || nodes) {
+        this.#version += 1;
+        this.emit('change', changed);
+      }
     } catch (err) {
       this.#log.warn({ err: (err as Error).message }, 'targeted re-read failed; resyncing');
       this.#fail(err as Error);
@@ -440,6 +449,9 @@ export class LiveModel extends EventEmitter<{ change: [stacks: Set<string | null
   #setStatus(status: ModelStatus): void {
     const was = this.status;
     this.status = status;
-    if (was.stale !== status.stale || was.error !== status.error) this.emit('status', status);
+    if (was.stale !== status.stale || was.error !== status.error) {
+      this.#version += 1;
+      this.emit('status', status);
+    }
   }
 }

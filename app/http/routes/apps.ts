@@ -9,7 +9,8 @@ import { stackSchema } from '../../validation.ts';
 import { actorOf, type Services } from '../context.ts';
 import { parseForm } from '../forms.ts';
 import { requireRole } from '../middleware/auth.ts';
-import { render, renderPartial } from '../render.ts';
+import { PageCache } from '../page-cache.ts';
+import { render, renderKept, renderPartial } from '../render.ts';
 import { auditRefusals } from '../audited.ts';
 import { coalesce, openSse } from '../sse.ts';
 
@@ -18,6 +19,9 @@ const logsQuery = z.object({
   tail: z.coerce.number().int().min(1).max(5000).default(200),
 });
 const PUSH_EVERY_MS = 100;
+// A few viewers' dashboards, each kept for at most a second (see page-cache.ts for what moves without an event).
+const DASHBOARDS_KEPT = 16;
+const DASHBOARD_KEPT_MS = 1000;
 
 export function appRoutes(s: Services): Router {
   const r = Router();
@@ -51,8 +55,10 @@ export function appRoutes(s: Services): Router {
     isSelf: s.self.isSelf(app.stack),
   });
 
+  const dashboards = new PageCache({ maxEntries: DASHBOARDS_KEPT, ttlMs: DASHBOARD_KEPT_MS });
   r.get('/', (req, res) => {
-    render(req, res, 'dashboard', { title: 'Apps', ...dashboardData() });
+    const shows = `${s.model.version}\0${s.jobs.version}\0${s.settings.current().nodeDomain}`;
+    renderKept(req, res, dashboards, shows, 'dashboard', () => ({ title: 'Apps', ...dashboardData() }));
   });
 
   r.get('/live', (req, res) => {
