@@ -8,7 +8,28 @@ export type Session = { idHash: string; user: User; csrfToken: string; expiresAt
 const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
 export const newToken = () => randomBytes(32).toString('base64url');
 
+/**
+ * A resolved session is kept this long before the database is asked again, unless this process wrote to users or
+ * sessions meanwhile (a logout, a disabled user: at once). Only writes by another process (the CLI's password
+ * reset) wait up to this long. Every page load resolves a session; this spares it a hash and two queries.
+ */
+const RECHECK_MS = 1000;
+const MAX_KEPT = 256;
+
 export function sessionService(store: Store, opts: { lifetimeMs: number; now: () => number }) {
+  const kept = new Map<string, { session: Session; accountsVersion: number; checkedAt: number }>(); // by cookie token
+  const lookUp = (token: string): Session | undefined => {
+    const idHash = hashToken(token);
+    const row = store.sessions.byIdHash(idHash);
+    if (!row) return undefined;
+    if (row.expiresAt <= opts.now()) {
+      store.sessions.remove(idHash);
+      return undefined;
+    }
+    const user = store.users.byId(row.userId);
+    if (!user || user.disabled) return undefined;
+    return Object.freeze({ idHash, user: Object.freeze(user), csrfToken: row.csrfToken, expiresAt: row.expiresAt });
+  };
   return {
     /** Start a session with a fixed end: it is not extended by use. */
     start(user: User, client: { ip: string; userAgent: string }): { token: string; session: Session } {
@@ -28,16 +49,18 @@ export function sessionService(store: Store, opts: { lifetimeMs: number; now: ()
     },
     /** The live session for a cookie token, or undefined when unknown, expired or the user is disabled. */
     resolve(token: string): Session | undefined {
-      const idHash = hashToken(token);
-      const row = store.sessions.byIdHash(idHash);
-      if (!row) return undefined;
-      if (row.expiresAt <= opts.now()) {
-        store.sessions.remove(idHash);
-        return undefined;
+      const now = opts.now();
+      const hit = kept.get(token);
+      if (hit && hit.accountsVersion === store.accountsVersion() && now - hit.checkedAt < RECHECK_MS && hit.session.expiresAt > now) {
+        return hit.session;
       }
-      const user = store.users.byId(row.userId);
-      if (!user || user.disabled) return undefined;
-      return { idHash, user, csrfToken: row.csrfToken, expiresAt: row.expiresAt };
+      kept.delete(token);
+      const session = lookUp(token);
+      if (session) {
+        if (kept.size >= MAX_KEPT) kept.clear();
+        kept.set(token, { session, accountsVersion: store.accountsVersion(), checkedAt: now });
+      }
+      return session;
     },
     end(idHash: string): void {
       store.sessions.remove(idHash);

@@ -6,6 +6,9 @@ import { migrations, type Migration } from './migrations.ts';
 
 export type Db = Database.Database;
 
+/** Counts a store's writes, so an in-memory copy of what it holds knows when to read again. */
+export type WriteCounter = { count: number };
+
 const statements = new WeakMap<Db, Map<string, Database.Statement>>();
 
 /** Compiles each SQL text once per connection: pages run the same few queries on every request. */
@@ -15,6 +18,14 @@ export function prep(db: Db, sql: string): Database.Statement {
   let stmt = cache.get(sql);
   if (!stmt) cache.set(sql, (stmt = db.prepare(sql)));
   return stmt;
+}
+
+/** `prep` for statements that change rows: each use counts in `writes`. */
+export function prepWrite(db: Db, writes: WriteCounter): (sql: string) => Database.Statement {
+  return (sql) => {
+    writes.count += 1;
+    return prep(db, sql);
+  };
 }
 
 export function openDb(dataDir: string, list: Migration[] = migrations): Db {

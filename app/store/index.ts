@@ -13,9 +13,12 @@ export type Store = ReturnType<typeof createStore>;
 
 export function createStore(dataDir: string) {
   const db: Db = openDb(dataDir);
+  const accountWrites = { count: 0 };
   return {
-    users: userStore(db),
-    sessions: sessionStore(db),
+    users: userStore(db, accountWrites),
+    sessions: sessionStore(db, accountWrites),
+    /** Goes up with every write to users or sessions made through this store (not by other processes). */
+    accountsVersion: () => accountWrites.count,
     audit: auditStore(db),
     settings: settingsStore(db),
     stoppedServices: stoppedServiceStore(db),

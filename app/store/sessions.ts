@@ -1,4 +1,4 @@
-import { prep, type Db } from './db.ts';
+import { prep, prepWrite, type Db, type WriteCounter } from './db.ts';
 
 export type SessionRow = {
   idHash: string;
@@ -10,11 +10,11 @@ export type SessionRow = {
   userAgent: string;
 };
 
-export function sessionStore(db: Db) {
+export function sessionStore(db: Db, writes: WriteCounter = { count: 0 }) {
+  const write = prepWrite(db, writes);
   return {
     insert(s: SessionRow): void {
-      prep(db, 
-        'INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, expires_at, ip, user_agent) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      write('INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, expires_at, ip, user_agent) VALUES (?, ?, ?, ?, ?, ?, ?)',
       ).run(s.idHash, s.userId, s.csrfToken, s.createdAt, s.expiresAt, s.ip, s.userAgent);
     },
     byIdHash(idHash: string): SessionRow | undefined {
@@ -32,13 +32,13 @@ export function sessionStore(db: Db) {
       ).n;
     },
     remove(idHash: string): void {
-      prep(db, 'DELETE FROM sessions WHERE id_hash = ?').run(idHash);
+      write('DELETE FROM sessions WHERE id_hash = ?').run(idHash);
     },
     removeForUser(userId: number): number {
-      return prep(db, 'DELETE FROM sessions WHERE user_id = ?').run(userId).changes;
+      return write('DELETE FROM sessions WHERE user_id = ?').run(userId).changes;
     },
     removeExpired(now: number): number {
-      return prep(db, 'DELETE FROM sessions WHERE expires_at <= ?').run(now).changes;
+      return write('DELETE FROM sessions WHERE expires_at <= ?').run(now).changes;
     },
   };
 }

@@ -1,4 +1,4 @@
-import { prep, type Db } from './db.ts';
+import { prep, prepWrite, type Db, type WriteCounter } from './db.ts';
 import type { Role } from '../validation.ts';
 
 export type User = {
@@ -17,7 +17,8 @@ const toUser = (r: UserRow): User => ({
   createdAt: r.created_at,
 });
 
-export function userStore(db: Db) {
+export function userStore(db: Db, writes: WriteCounter = { count: 0 }) {
+  const write = prepWrite(db, writes);
   const cols = 'id, username, role, disabled, created_at';
   return {
     count(): number {
@@ -37,18 +38,18 @@ export function userStore(db: Db) {
       return row && { user: toUser(row), passwordHash: row.password_hash };
     },
     create(input: { username: string; role: Role; passwordHash: string }, now: number): User {
-      const info = prep(db, 'INSERT INTO users (username, role, password_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?)')
+      const info = write('INSERT INTO users (username, role, password_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?)')
         .run(input.username, input.role, input.passwordHash, now, now);
       return this.byId(Number(info.lastInsertRowid))!;
     },
     setPassword(id: number, passwordHash: string, now: number): void {
-      prep(db, 'UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?').run(passwordHash, now, id);
+      write('UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?').run(passwordHash, now, id);
     },
     setDisabled(id: number, disabled: boolean, now: number): void {
-      prep(db, 'UPDATE users SET disabled = ?, updated_at = ? WHERE id = ?').run(disabled ? 1 : 0, now, id);
+      write('UPDATE users SET disabled = ?, updated_at = ? WHERE id = ?').run(disabled ? 1 : 0, now, id);
     },
     remove(id: number): void {
-      prep(db, 'DELETE FROM users WHERE id = ?').run(id);
+      write('DELETE FROM users WHERE id = ?').run(id);
     },
   };
 }
