@@ -1,5 +1,7 @@
-// HTTP for the bench over node:http with explicit keep-alive agents: timing a request, logging in, following SSE.
+// HTTP for the bench: timing a request, logging in and following SSE over node:http with explicit keep-alive agents;
+// load from lean raw connections.
 import http from 'node:http';
+import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { takeSseEvents } from '../test/support/sse.ts';
 
@@ -180,4 +182,72 @@ export function statusesOf(html: string): Map<string, string> {
   const out = new Map<string, string>();
   for (const m of html.matchAll(/data-stack="([^"]+)" data-status="([^"]+)"/g)) if (m[1] && m[2]) out.set(m[1], m[2]);
   return out;
+}
+
+/**
+ * One keep-alive HTTP/1.1 connection issuing `GET path` back to back until `deadline` (performance.now() ms),
+ * pushing each request's time onto `times`. It is a load generator, not a general client: it reads only the status
+ * line and Content-Length (the node answers pages with one; a response without it counts as an error and ends this
+ * connection). node:http's client costs about twice the CPU per request, CPU that on a 2-core machine the node under
+ * test would otherwise have, so load figures measured with it describe the client as much as the node.
+ */
+export function loadConnection(
+  port: number,
+  path: string,
+  cookie: string,
+  deadline: number,
+  times: number[],
+  onError: (why: string) => void,
+): Promise<void> {
+  const request = Buffer.from(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nCookie: ${cookie}\r\n\r\n`, 'latin1');
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    socket.setNoDelay(true);
+    let started = 0;
+    let head = ''; // the response head so far, until its blank line is seen
+    let bodyLeft = -1; // body bytes still to come, once the head is read
+    let status = 0;
+    let done = false;
+    const finish = (why?: string) => {
+      if (done) return;
+      done = true;
+      if (why) {
+        onError(why);
+        socket.destroy();
+      } else socket.end();
+      resolve();
+    };
+    const next = () => {
+      if (performance.now() >= deadline) return finish();
+      head = '';
+      bodyLeft = -1;
+      started = performance.now();
+      socket.write(request);
+    };
+    socket.setTimeout(10_000, () => {
+      times.push(performance.now() - started);
+      finish(`GET ${path} timed out`);
+    });
+    socket.on('connect', next);
+    socket.on('data', (chunk: Buffer) => {
+      let bodyBytes = chunk.length;
+      if (bodyLeft < 0) {
+        head += chunk.toString('latin1');
+        const end = head.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        status = Number(head.slice(9, 12));
+        const length = /\r\ncontent-length: *(\d+)/i.exec(head.slice(0, end))?.[1];
+        if (length === undefined) return finish(`GET ${path} answered ${status} without Content-Length`);
+        bodyLeft = Number(length);
+        bodyBytes = head.length - (end + 4); // latin1: one char per byte
+      }
+      bodyLeft -= bodyBytes;
+      if (bodyLeft > 0) return;
+      times.push(performance.now() - started);
+      if (status !== 200) onError(`GET ${path} answered ${status}`);
+      next();
+    });
+    socket.on('error', (err) => finish(err.message));
+    socket.on('close', () => finish(`the node closed the connection during GET ${path}`));
+  });
 }
