@@ -68,16 +68,26 @@ async function waitForAllRunning(port: number, cookie: string): Promise<void> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const until = Date.now() + DEPLOY_WAIT_MS;
   let seen = 0;
+  let behind: string[] = [];
   try {
     while (Date.now() < until) {
       const page = await get(port, '/', { agent, cookie, keepBody: true });
       if (page.status !== 200) throw new Error(`GET / answered ${page.status} while waiting for the stacks`);
       const statuses = statusesOf(page.body);
-      const running = stacks.filter((s) => statuses.get(s) === 'running' && replicasOf(page.body, s)?.running === 1).length;
+      const replicas = (s: string) => replicasOf(page.body, s);
+      behind = stacks.filter((s) => statuses.get(s) !== 'running' || replicas(s)?.running !== 1);
+      const running = STACKS - behind.length;
       if (running !== seen) log(`dashboard shows ${running}/${STACKS} bench stacks running`);
       seen = running;
       if (running === STACKS) return;
       await sleep(1000);
+    }
+    // Say what the dashboard and the swarm each say of the stacks still behind: a slow swarm or a stale node?
+    const page = (await get(port, '/', { agent, cookie, keepBody: true })).body;
+    for (const s of behind.slice(0, 3)) {
+      const r = replicasOf(page, s);
+      const ps = await execa('docker', ['service', 'ps', '--no-trunc', '--format', '{{.CurrentState}} {{.Error}}', `${s}_app`], { reject: false });
+      log(`${s}: dashboard says ${statusesOf(page).get(s) ?? 'nothing'} ${r ? `${r.running}/${r.desired}` : ''}; docker service ps says: ${ps.stdout || ps.stderr}`);
     }
     throw new Error(`only ${seen}/${STACKS} bench stacks showed as running within ${DEPLOY_WAIT_MS / 1000} s`);
   } finally {
