@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Request, Response } from 'express';
 import { Eta } from 'eta';
-import type { PageCache } from './page-cache.ts';
+import { gzippedBody, type PageCache } from './page-cache.ts';
 
 const viewsDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'views');
 const eta = new Eta({ views: viewsDir, cache: process.env.NODE_ENV !== 'development', autoTrim: false });
@@ -38,13 +38,16 @@ export function render(req: Request, res: Response, view: string, data: PageData
 
 /**
  * A page from `cache` under `key` plus the viewer (user, CSRF token, host, path), rendered only when not kept.
- * `key` must name everything else the page shows. Its ETag lets a reload that changed nothing get a 304.
+ * `key` must name everything else the page shows. Its ETag lets a reload that changed nothing get a 304; browsers
+ * that take gzip get the kept gzip copy.
  */
 export function renderKept(req: Request, res: Response, cache: PageCache, key: string, view: string, data: () => PageData): void {
   const user = res.locals.session?.user;
   const viewer = `${user?.id}\0${user?.username}\0${user?.role}\0${res.locals.csrfToken}\0${req.hostname}\0${req.path}`;
   const page = cache.get(`${view}\0${key}\0${viewer}`, () => renderPage(req, res, view, data()));
-  res.set('ETag', page.etag).type('html').send(page.body);
+  res.set('ETag', page.etag).vary('Accept-Encoding').type('html');
+  if (req.acceptsEncodings('gzip', 'identity') === 'gzip') res.set('Content-Encoding', 'gzip').send(gzippedBody(page));
+  else res.send(page.body);
 }
 
 /** A partial as an HTML string, for SSE pushes and htmx swaps. `it` carries the viewer like a page does. */

@@ -252,12 +252,19 @@ describe('HTTP edges', () => {
     expect(home.headers['content-security-policy']).not.toContain('unsafe-inline');
   });
 
-  it('answers a reload of an unchanged dashboard with 304, and never serves one viewer’s page to another', async () => {
+  it('answers a reload of an unchanged dashboard with 304, gzips it for browsers that take it, and never serves one viewer’s page to another', async () => {
     const { agent: admin, csrf } = await loggedIn(node);
     const first = await admin.get('/').expect(200);
     const etag = first.headers.etag!;
     expect(etag).toBeTruthy();
     await admin.get('/').set('If-None-Match', etag).expect(304);
+    const gzipped = await admin.get('/').set('Accept-Encoding', 'gzip, deflate, br').expect(200);
+    expect(gzipped.headers['content-encoding']).toBe('gzip');
+    expect(gzipped.headers.vary).toMatch(/Accept-Encoding/);
+    const plain = await admin.get('/').set('Accept-Encoding', 'identity').expect(200);
+    expect(plain.headers['content-encoding']).toBeUndefined();
+    expect(gzipped.text).toBe(plain.text); // the same kept page, unpacked by the client
+    expect(plain.text).toContain('<h1>Apps</h1>');
     const steward = await addUser(node, 'sam', 'steward');
     const { agent: other } = await loggedIn(node, steward.username, steward.password);
     const theirs = await other.get('/').set('If-None-Match', etag).expect(200);

@@ -1,6 +1,7 @@
 // The dashboard's page cache: kept while the key holds and the short lifetime lasts, bounded in entries.
 import { describe, expect, it } from 'vitest';
-import { PageCache } from '../../app/http/page-cache.ts';
+import { gunzipSync } from 'node:zlib';
+import { PageCache, gzippedBody } from '../../app/http/page-cache.ts';
 
 function counted(text: string) {
   const render = () => {
@@ -49,5 +50,14 @@ describe('PageCache', () => {
     expect(render.calls).toBe(3);
     cache.get('a', render);
     expect(render.calls).toBe(4);
+  });
+
+  it('gzips a kept page once, to the same bytes', () => {
+    const cache = new PageCache({ maxEntries: 2, ttlMs: 60_000 });
+    const page = cache.get('k', () => '<li>app</li>\n'.repeat(500));
+    const gz = gzippedBody(page);
+    expect(gzippedBody(cache.get('k', () => 'not rendered again'))).toBe(gz);
+    expect(gunzipSync(gz).equals(page.body)).toBe(true);
+    expect(gz.length).toBeLessThan(page.body.length / 10);
   });
 });
