@@ -10,7 +10,7 @@ export type SessionRow = {
   userAgent: string;
 };
 
-export function sessionStore(db: Db, writes: WriteCounter = { count: 0 }) {
+export function sessionStore(db: Db, writes: WriteCounter) {
   const write = prepWrite(db, writes);
   return {
     insert(s: SessionRow): void {

@@ -17,7 +17,7 @@ const toUser = (r: UserRow): User => ({
   createdAt: r.created_at,
 });
 
-export function userStore(db: Db, writes: WriteCounter = { count: 0 }) {
+export function userStore(db: Db, writes: WriteCounter) {
   const write = prepWrite(db, writes);
   const cols = 'id, username, role, disabled, created_at';
   return {
