@@ -23,10 +23,14 @@ const BIG = 'wikipedia_en_test_maxi_2024-01.zim';
 const SMALL = 'gutenberg_fr_test_2024-02.zim';
 const BIG_SIZE = 2 * 1024 * 1024 + 12_345; // odd, so no boundary lines up by luck
 const SMALL_SIZE = 300_001;
+/** Over two of the resume check's 4 MiB reads, so its two buffers take turns. */
+const LONG = 'wikipedia_en_long_mini_2024-03.zim';
+const LONG_SIZE = 9 * 1024 * 1024 + 777;
 
 let work: string;
 let fixture: KiwixFixture;
 let bigBytes: Buffer;
+let longBytes: Buffer;
 let lib: string;
 
 beforeAll(async () => {
@@ -34,10 +38,13 @@ beforeAll(async () => {
   bigBytes = randomBytes(BIG_SIZE);
   writeFileSync(path.join(work, BIG), bigBytes);
   writeFileSync(path.join(work, SMALL), randomBytes(SMALL_SIZE));
+  longBytes = randomBytes(LONG_SIZE);
+  writeFileSync(path.join(work, LONG), longBytes);
   fixture = await startKiwixFixture({
     books: [
       { name: BIG, path: path.join(work, BIG), title: 'Test Wikipedia', language: 'eng', category: 'wikipedia' },
       { name: SMALL, path: path.join(work, SMALL), title: 'Livres de test', language: 'fra', category: 'gutenberg', summary: 'Des livres' },
+      { name: LONG, path: path.join(work, LONG), title: 'Long Wikipedia', language: 'eng', category: 'wikipedia' },
     ],
   });
 });
@@ -108,17 +115,17 @@ function countingFetch(delivered: number[]): typeof fetch {
 describe('catalogue and Metalink from the fixture', () => {
   it('lists books, skips the malformed and path-trick entries, and filters', async () => {
     const all = await fetchCatalogue(fixture.url, { count: 50 });
-    expect(all.entries.map((e) => e.fileName).sort()).toEqual([SMALL, BIG].sort());
+    expect(all.entries.map((e) => e.fileName).sort()).toEqual([SMALL, BIG, LONG].sort());
     expect(all.skipped).toHaveLength(FIXTURE_EXTRA_ENTRIES);
     expect(all.skipped.map((s) => s.reason).join(' ')).toMatch(/no download link.*plain \.zim/);
-    expect(all.total).toBe(2 + FIXTURE_EXTRA_ENTRIES);
+    expect(all.total).toBe(3 + FIXTURE_EXTRA_ENTRIES);
 
     const fra = await fetchCatalogue(fixture.url, { lang: 'fra' });
     expect(fra.entries.map((e) => e.fileName)).toEqual([SMALL]);
     expect(fra.entries[0]).toMatchObject({ size: SMALL_SIZE, language: 'fra', category: 'gutenberg', downloadUrl: fixture.meta4Url(SMALL) });
     expect((await fetchCatalogue(fixture.url, { q: 'livres' })).entries).toHaveLength(1);
     expect((await fetchCatalogue(fixture.url, { maxSize: SMALL_SIZE })).entries.map((e) => e.fileName)).toEqual([SMALL]);
-    expect((await fetchCatalogue(fixture.url, { category: 'wikipedia' })).entries.map((e) => e.fileName)).toEqual([BIG]);
+    expect((await fetchCatalogue(fixture.url, { category: 'wikipedia' })).entries.map((e) => e.fileName).sort()).toEqual([BIG, LONG].sort());
     const page2 = await fetchCatalogue(fixture.url, { start: 1, count: 1 });
     expect(page2).toMatchObject({ start: 1, perPage: 1 });
   });
@@ -266,6 +273,18 @@ describe('downloadZim faults', () => {
     const result = await downloadZim(optsFor(BIG));
     expect(result).toMatchObject({ resumedFrom: BIG_SIZE, attempts: 0 });
     expect(fixture.rangesFor(BIG)).toEqual([]);
+  });
+
+  it('re-hashes a long part file read by read, in order (else it would not verify), then downloads only the rest', async () => {
+    const kept = 8 * 1024 * 1024 + 4321; // three reads: 4 MiB, 4 MiB, the odd rest
+    writeFileSync(path.join(lib, `${LONG}.part`), longBytes.subarray(0, kept));
+    const checked: number[] = [];
+    const result = await downloadZim(optsFor(LONG, { onProgress: (p) => p.phase === 'checking' && checked.push(p.done) }));
+    expect(result.resumedFrom).toBe(kept);
+    expect(checked.length).toBeGreaterThan(0); // throttled to a few a second
+    expect(checked.every((done) => done > 0 && done <= kept)).toBe(true);
+    expect(fixture.rangesFor(LONG)).toEqual([`bytes=${kept}-`]);
+    expect(readFileSync(result.path).equals(longBytes)).toBe(true);
   });
 
   it('cancel deletes the part file', async () => {
