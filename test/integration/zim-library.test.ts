@@ -135,6 +135,16 @@ describe.skipIf(!dockerThere)('ZIM library: find, download (resumable, verified)
     expect(inFolder()).toEqual([]);
   });
 
+  it('says whether downloads run at full speed or limited, and to what', async () => {
+    expect((await get(`/apps/${STACK}/zims`).expect(200)).text).toContain('Downloads run at full speed; on a shared uplink an admin can set a limit on the Settings page.');
+    node.services.settings.setDownloadLimit(512, 'test');
+    try {
+      expect((await get(`/apps/${STACK}/zims`).expect(200)).text).toContain('Downloads are limited to 512 KB/s, to share the uplink');
+    } finally {
+      node.services.settings.setDownloadLimit(0, 'test');
+    }
+  });
+
   it('downloads with the connection cut halfway: resumes from the right byte, verifies, and Kiwix serves it without a restart', async () => {
     const size = fixture.size('lores_med_2024-06.zim');
     fixture.faults.cutAfterBytes = Math.floor(size / 2);
