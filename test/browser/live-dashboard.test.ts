@@ -1,5 +1,6 @@
 // Live updates in a real Chromium against the real node process and the real swarm: a scale from outside
-// shows on the open dashboard and the open app page over SSE, without a reload.
+// shows on the open dashboard and the open app page over SSE, without a reload; and behind a proxy that answers
+// 502 while the node is away (Traefik during a restart), the page is back within seconds of the node.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,6 +10,7 @@ import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DOCKER_SOCKET, haveChromium, haveDocker } from '../support/requirements.ts';
 import { cspErrors, launchChromium, watchErrors } from '../support/browser.ts';
+import { startGateway, type Gateway } from '../support/gateway.ts';
 import { startNode, type NodeProcess } from '../support/server.ts';
 import { coopCloudStack, deployStack, ensureTestImage, removeStack } from '../support/swarm.ts';
 
@@ -53,6 +55,18 @@ describe.skipIf(!canRun)('live dashboard in a real browser', () => {
   /** Waits until the page's live connection is open, so a change made now cannot fall before it. */
   async function waitForLive(page: Page): Promise<void> {
     await page.waitForFunction('window.__sseOpen > 0', undefined, { timeout: ACTION_TIMEOUT_MS });
+  }
+
+  /** Logs in as the admin created from ADMIN_PASSWORD_FILE, through `base` (the node, or a proxy in front of it). */
+  async function logIn(page: Page, base: string): Promise<void> {
+    await page.goto(`${base}/`);
+    await page.waitForURL(/\/login(\?|$)/);
+    await page.getByRole('heading', { name: 'Log in' }).waitFor();
+    await page.getByLabel('Username').fill('admin');
+    await page.getByLabel('Password').fill(ADMIN_PASSWORD);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.waitForURL(`${base}/`);
+    await page.getByRole('heading', { name: 'Apps', level: 1 }).waitFor();
   }
 
   /** Marks the current document; a full reload or navigation would drop the mark. */
@@ -138,15 +152,7 @@ describe.skipIf(!canRun)('live dashboard in a real browser', () => {
   it('shows a scale from outside on the open dashboard, then on the open app page, without a reload', async () => {
     const { page, errors } = await newPage();
 
-    // Log in as the admin created from ADMIN_PASSWORD_FILE.
-    await page.goto(`${node.url}/`);
-    await page.waitForURL(/\/login(\?|$)/);
-    await page.getByRole('heading', { name: 'Log in' }).waitFor();
-    await page.getByLabel('Username').fill('admin');
-    await page.getByLabel('Password').fill(ADMIN_PASSWORD);
-    await page.getByRole('button', { name: 'Log in' }).click();
-    await page.waitForURL(`${node.url}/`);
-    await page.getByRole('heading', { name: 'Apps', level: 1 }).waitFor();
+    await logIn(page, node.url);
 
     // The app's card, once its one task runs. The first paint may predate that; the live push brings it.
     const card = page.locator(`li[data-stack="${STACK}"]`);
@@ -188,4 +194,47 @@ describe.skipIf(!canRun)('live dashboard in a real browser', () => {
 
     expect(cspErrors(errors), errors.join('\n')).toEqual([]);
   }, 4 * (DOCKER_TIMEOUT_MS + LIVE_TIMEOUT_MS));
+
+  it('is back within seconds of the node behind a proxy that answered 502 meanwhile, and follows changes again', async () => {
+    const gateway: Gateway = await startGateway(node.port);
+    try {
+      const { page, errors } = await newPage();
+      await logIn(page, gateway.url);
+      const card = page.locator(`li[data-stack="${STACK}"]`);
+      const cardReplicas = card.locator('.replicas');
+      await pageFollows(page, cardReplicas, '1/1');
+      await waitForLive(page);
+      await mark(page);
+      const opened = async () => Number(await page.evaluate('window.__sseOpen'));
+      const openedBefore = await opened();
+
+      // The node is away: the live stream is cut, and every new request gets a 502, as Traefik answers.
+      gateway.down();
+      await page.locator('[sse-connect][data-reconnecting]').waitFor();
+      // Long enough that htmx's own back-off (0.5 s doubling, up to 64 s) would wait another ~13 s from here.
+      const AWAY_MS = 20_000;
+      await new Promise((r) => setTimeout(r, AWAY_MS));
+      const badGateways = gateway.badGateways;
+      gateway.up();
+      const backAt = Date.now();
+      // Polled from here: a polling waitForFunction would evaluate a string in the page, which its CSP forbids.
+      await expect.poll(opened, { timeout: 30_000, interval: 100 }).toBeGreaterThan(openedBefore);
+      const backMs = Date.now() - backAt;
+      console.log(`behind a 502-answering proxy for ${AWAY_MS / 1000} s: ${badGateways} tries, back ${backMs} ms after the node`);
+      expect(backMs, 'the page should reconnect about every 2 s, not after a growing back-off').toBeLessThan(6000);
+      expect(badGateways, 'steady tries while away, not a back-off').toBeGreaterThanOrEqual(8);
+      await page.locator('[sse-connect]:not([data-reconnecting])').waitFor();
+      expect(gateway.openStreams('/live'), 'one live stream, not one per try').toBe(1);
+      expect(await opened()).toBe(openedBefore + 1);
+
+      // The new connection carries swaps again, on the same document.
+      await scale(2);
+      await pageFollows(page, cardReplicas, '2/2');
+      expect(await marked(page), 'the dashboard was reloaded instead of reconnected').toBe(1);
+      expect(gateway.openStreams('/live')).toBe(1);
+      expect(cspErrors(errors), errors.join('\n')).toEqual([]);
+    } finally {
+      await gateway.close();
+    }
+  }, 2 * (DOCKER_TIMEOUT_MS + LIVE_TIMEOUT_MS));
 });
