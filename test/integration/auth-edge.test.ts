@@ -9,6 +9,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ADMIN_PASSWORD, csrfFrom, testNode, type TestNode } from '../support/app.ts';
 import { REPO_ROOT } from '../support/server.ts';
 import { createStore } from '../../app/store/index.ts';
+import { createDocker } from '../../app/adapters/docker/client.ts';
+import { createLogger } from '../../app/log.ts';
+import { trustedProxies } from '../../app/http/trusted-proxies.ts';
+import { DOCKER_SOCKET, haveDocker } from '../support/requirements.ts';
+
+const dockerThere = await haveDocker();
 
 let node: TestNode | undefined;
 afterEach(() => {
@@ -81,6 +87,26 @@ describe('client addresses', () => {
       expect((await client.login('nobody', 'guess')).status).toBe(401);
     }
     expect(auditRows(node, 'login.failed').map((r) => r.ip)).toContain('198.51.100.12');
+  });
+
+  it.skipIf(!dockerThere)('docker-network:proxy trusts the proxy network\'s subnets, read from Docker, and not a LAN client', async () => {
+    const docker = createDocker(DOCKER_SOCKET);
+    const network = (await docker.getNetwork('proxy').inspect()) as { IPAM: { Config: { Subnet: string }[] } };
+    const subnet = network.IPAM.Config[0]!.Subnet; // e.g. 10.0.1.0/24
+    const proxies = trustedProxies({ addresses: [], dockerNetworks: ['proxy'] }, docker, createLogger('silent'));
+    await proxies.ready;
+    expect(proxies.ranges()).toContain(subnet);
+    const inside = subnet.replace(/\.0\/\d+$/, '.2');
+    expect(proxies.trusts(inside)).toBe(true);
+    expect(proxies.trusts(`::ffff:${inside}`)).toBe(true);
+    expect(proxies.trusts('127.0.0.1')).toBe(false);
+    expect(proxies.trusts('192.168.1.50')).toBe(false);
+    proxies.stop();
+
+    // In the app: this test's peer (127.0.0.1, like a client on the LAN port) cannot claim another address.
+    node = await testNode({ TRUST_PROXY: 'docker-network:proxy', DOCKER_SOCKET });
+    await new Browser(node.app, { 'X-Forwarded-For': '198.51.100.1' }).login('nobody', 'guess');
+    expect(auditRows(node, 'login.failed').map((r) => r.ip)).toEqual(['127.0.0.1']);
   });
 
   it('trusts nothing but loopback unless told', async () => {
