@@ -13,7 +13,7 @@ export type Scope = 'address' | 'account' | 'device';
 
 export type Attempt = {
   address: string;
-  /** The account tried, when it exists; unknown names have no account counter (they cannot be locked out). */
+  /** The account tried (unknown names too, so that a hold does not tell which exist) and a stamp of its password. */
   account?: { name: string; stamp: string };
   /** The known-device id when the browser carried a valid mark for this account. */
   device?: string;

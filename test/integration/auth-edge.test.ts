@@ -71,9 +71,9 @@ describe('client addresses', () => {
     node = await testNode({ TRUST_PROXY: '10.200.0.0/16' }); // the test's peer, 127.0.0.1, is not the proxy
     const statuses: number[] = [];
     for (let i = 0; i < 12; i++) {
-      // a new made-up address each time, and an unknown account, so only the address limit can hold it
+      // a new made-up address and account name each time, so only the address limit can hold it
       const spoofer = new Browser(node.app, { 'X-Forwarded-For': `198.51.100.${i + 1}` });
-      statuses.push((await spoofer.login('nobody', 'guess')).status);
+      statuses.push((await spoofer.login(`nobody${i}`, 'guess')).status);
     }
     expect(statuses.slice(0, 11)).toEqual(Array(11).fill(401));
     expect(statuses[11]).toBe(429);
@@ -84,7 +84,7 @@ describe('client addresses', () => {
     node = await testNode({ TRUST_PROXY: 'loopback' });
     for (let i = 0; i < 12; i++) {
       const client = new Browser(node.app, { 'X-Forwarded-For': `198.51.100.${i + 1}` });
-      expect((await client.login('nobody', 'guess')).status).toBe(401);
+      expect((await client.login(`nobody${i}`, 'guess')).status).toBe(401);
     }
     expect(auditRows(node, 'login.failed').map((r) => r.ip)).toContain('198.51.100.12');
   });
@@ -116,6 +116,17 @@ describe('client addresses', () => {
 });
 
 describe('login limits', () => {
+  it('holds an unknown account name like a real one: a hold does not tell which accounts exist', async () => {
+    node = await testNode();
+    const held = async (username: string) => {
+      const statuses: number[] = [];
+      for (let i = 0; i < 7; i++) statuses.push((await new Browser(node!.app, { 'X-Forwarded-For': `192.0.2.${i + 1}` }).login(username, 'guess')).status);
+      return statuses;
+    };
+    expect(await held('admin')).toEqual([401, 401, 401, 401, 401, 401, 429]);
+    expect(await held('nobody')).toEqual([401, 401, 401, 401, 401, 401, 429]);
+  });
+
   it('ten wrong passwords from an attacker do not stop the admin logging in from a browser that logged in before', async () => {
     node = await testNode();
     // All from one address, as behind a proxy that shows every client as one.

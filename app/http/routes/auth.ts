@@ -45,12 +45,12 @@ export function authRoutes(s: Services, now: () => number): { public: Router; pr
   const pub = Router();
   const limiter = new LoginLimiter({ now });
 
-  /** What the limiter holds a login attempt by: the address, the account if it exists, a known device of it. */
+  /** What the limiter holds a login attempt by: the address, the account, a known device of it. */
   function loginAttempt(req: Request, username: string): { attempt: Attempt; credentials?: { user: User; passwordHash: string } } {
     const credentials = s.store.users.credentials(username);
-    const attempt: Attempt = { address: clientIp(req) };
+    // Unknown names are counted like real ones: a hold must not tell which accounts exist.
+    const attempt: Attempt = { address: clientIp(req), account: { name: username, stamp: credentials ? passwordStamp(credentials.passwordHash) : '' } };
     if (!credentials) return { attempt };
-    attempt.account = { name: credentials.user.username, stamp: passwordStamp(credentials.passwordHash) };
     const mark = { id: credentials.user.id, passwordHash: credentials.passwordHash };
     for (const value of readCookies(req, KNOWN_DEVICE_COOKIE)) {
       const device = verifyKnownDevice(value, mark, now());
