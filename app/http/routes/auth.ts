@@ -46,11 +46,11 @@ export function authRoutes(s: Services, now: () => number): { public: Router; pr
   const limiter = new LoginLimiter({ now });
 
   /** What the limiter holds a login attempt by: the address, the account, a known device of it. */
-  function loginAttempt(req: Request, username: string): { attempt: Attempt; credentials?: { user: User; passwordHash: string } } {
+  function loginAttempt(req: Request, username: string): Attempt {
     const credentials = s.store.users.credentials(username);
     // Unknown names are counted like real ones: a hold must not tell which accounts exist.
     const attempt: Attempt = { address: clientIp(req), account: { name: username, stamp: credentials ? passwordStamp(credentials.passwordHash) : '' } };
-    if (!credentials) return { attempt };
+    if (!credentials) return attempt;
     const mark = { id: credentials.user.id, passwordHash: credentials.passwordHash };
     for (const value of readCookies(req, KNOWN_DEVICE_COOKIE)) {
       const device = verifyKnownDevice(value, mark, now());
@@ -59,7 +59,7 @@ export function authRoutes(s: Services, now: () => number): { public: Router; pr
         break;
       }
     }
-    return { attempt, credentials };
+    return attempt;
   }
 
   function auditLockout(req: Request, target: string | undefined, lockout: Lockout | undefined): void {
@@ -92,14 +92,15 @@ export function authRoutes(s: Services, now: () => number): { public: Router; pr
   pub.post('/login', requireCsrf(), async (req, res) => {
     const form = parseForm(loginForm, req.body, { username: 'Username', password: 'Password' });
     const next = safeNextPath(form.next);
-    const { attempt } = loginAttempt(req, form.username);
+    const attempt = loginAttempt(req, form.username);
     const verdict = limiter.begin(attempt);
     if (!verdict.allowed) return render(req, res, 'login', { title: 'Log in', next, error: tooManyAttempts(res, verdict) }, 429);
     const user = await s.people.authenticate(form.username, form.password);
     if (!user) {
       s.audit.record({ name: null, ip: clientIp(req) }, 'login.failed', { target: form.username, outcome: 'denied' });
       auditLockout(req, form.username, verdict.lockout);
-      return render(req, res, 'login', { title: 'Log in', next, error: 'Wrong username or password, or the account is disabled.' }, 401);
+      const wait = verdict.lockout ? ` Too many attempts: wait ${verdict.lockout.seconds} seconds before the next one.` : '';
+      return render(req, res, 'login', { title: 'Log in', next, error: `Wrong username or password, or the account is disabled.${wait}` }, 401);
     }
     limiter.succeeded(attempt);
     logIn(req, res, user, next);
