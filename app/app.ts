@@ -26,6 +26,8 @@ import { errorHandler, notFound } from './http/errors.ts';
 import { requireUser } from './http/middleware/auth.ts';
 import { requireCsrf } from './http/middleware/csrf.ts';
 import { loadSession } from './http/middleware/session.ts';
+import { noStore } from './http/middleware/no-store.ts';
+import { trustedProxies } from './http/trusted-proxies.ts';
 import { adminRoutes } from './http/routes/admin.ts';
 import { authRoutes } from './http/routes/auth.ts';
 import { appRoutes } from './http/routes/apps.ts';
@@ -76,7 +78,10 @@ export function buildServices(deps: AppDeps): Services {
 export function createApp(services: Services, now: () => number = Date.now): Express {
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', services.config.trustProxy.split(',').map((s) => s.trim()));
+  // X-Forwarded-* (client address, HTTPS) only from the proxies TRUST_PROXY names: the login limiter and the
+  // cookies' Secure/__Host- names depend on it.
+  const proxies = trustedProxies(services.config.trustProxy, services.docker, services.log);
+  app.set('trust proxy', (address: string) => proxies.trusts(address));
 
   app.use(
     helmet({
@@ -101,9 +106,10 @@ export function createApp(services: Services, now: () => number = Date.now): Exp
   app.use(express.urlencoded({ extended: false, limit: '64kb', parameterLimit: 200 }));
   app.use(express.json({ limit: '64kb' }));
 
-  app.use(assetRoutes());
-  app.use(healthRoutes(services));
+  app.use(assetRoutes()); // the only responses a browser may keep
+  app.use(noStore);
   app.use(loadSession(services.sessions));
+  app.use(healthRoutes(services)); // without login; details for a logged-in admin
 
   const auth = authRoutes(services, now);
   app.use(auth.public);

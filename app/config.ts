@@ -1,5 +1,6 @@
 // One place that reads the environment (and *_FILE secrets), validates it and fails fast.
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,8 +23,9 @@ const configSchema = z.object({
   ABRA_TIMEOUT_SECONDS: z.coerce.number().int().min(5).max(6 * 3600).default(1200),
   BUNDLED_RECIPES_DIR: z.string().min(1).default(path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'recipes')),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
-  // Which proxies may set X-Forwarded-*: Traefik reaches the node over a private overlay network.
-  TRUST_PROXY: z.string().min(1).default('loopback, linklocal, uniquelocal'),
+  // Which peers may set X-Forwarded-* (the client's address, HTTPS): nothing but loopback unless told. The recipe
+  // names Traefik's overlay network (`docker-network:proxy`), resolved to its subnets at start.
+  TRUST_PROXY: z.string().min(1).default('loopback'),
   SESSION_HOURS: z.coerce.number().positive().max(24 * 30).default(12),
   // abra's recipe catalogue; empty for a node that never goes online (it then offers the recipes it has).
   CATALOGUE_URL: z.union([z.url({ protocol: /^https?$/ }), z.literal('')]).default('https://recipes.coopcloud.tech/recipes.json'),
@@ -50,7 +52,7 @@ export type Config = {
   abraTimeoutMs: number;
   bundledRecipesDir: string;
   logLevel: (typeof LOG_LEVELS)[number];
-  trustProxy: string;
+  trustProxy: TrustProxy;
   sessionMs: number;
   catalogueUrl: string;
   catalogueRefreshHours: number;
@@ -63,6 +65,33 @@ export type Config = {
 };
 
 export class ConfigError extends Error {}
+
+/** TRUST_PROXY parsed: address names (`loopback`, `linklocal`, `uniquelocal`), IPs and CIDRs; Docker networks by name. */
+export type TrustProxy = { addresses: string[]; dockerNetworks: string[] };
+
+const ADDRESS_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+const DOCKER_NETWORK = /^docker-network:([A-Za-z0-9][A-Za-z0-9_.-]{0,127})$/;
+
+/** `none`, or a comma-separated list of the forms above; anything else is a config error naming the item. */
+export function parseTrustProxy(value: string): TrustProxy {
+  const trust: TrustProxy = { addresses: [], dockerNetworks: [] };
+  if (value.trim() === 'none') return trust;
+  for (const item of value.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const network = DOCKER_NETWORK.exec(item);
+    if (network) trust.dockerNetworks.push(network[1]!);
+    else if (ADDRESS_NAMES.has(item) || isCidr(item)) trust.addresses.push(item);
+    else throw new ConfigError(`Invalid configuration:\n  TRUST_PROXY: "${item}" is not loopback, linklocal, uniquelocal, an IP address, a CIDR subnet or docker-network:<name>`);
+  }
+  return trust;
+}
+
+function isCidr(item: string): boolean {
+  const [ip, prefix, ...rest] = item.split('/');
+  const family = isIP(ip ?? '');
+  if (!family || rest.length) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+}
 
 // Settings that may come from a file (`NAME_FILE`), as Docker secrets do (/run/secrets/...).
 const FILE_SETTINGS = ['ADMIN_PASSWORD'] as const;
@@ -111,7 +140,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     abraTimeoutMs: c.ABRA_TIMEOUT_SECONDS * 1000,
     bundledRecipesDir: path.resolve(c.BUNDLED_RECIPES_DIR),
     logLevel: c.LOG_LEVEL,
-    trustProxy: c.TRUST_PROXY,
+    trustProxy: parseTrustProxy(c.TRUST_PROXY),
     sessionMs: c.SESSION_HOURS * 3600_000,
     catalogueUrl: c.CATALOGUE_URL,
     catalogueRefreshHours: c.CATALOGUE_REFRESH_HOURS,

@@ -1,5 +1,5 @@
 // Opens the SQLite file in WAL mode and brings its schema up to date.
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { migrations, type Migration } from './migrations.ts';
@@ -28,10 +28,35 @@ export function prepWrite(db: Db, writes: WriteCounter): (sql: string) => Databa
   };
 }
 
-export function openDb(dataDir: string, list: Migration[] = migrations): Db {
+const DB_FILE = 'lores-node.sqlite';
+
+/** chmod, where this process may: a folder it does not own (a dev's shared ./data) is left as it is. */
+function restrict(file: string, mode: number): void {
+  try {
+    chmodSync(file, mode);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw err;
+  }
+}
+
+/**
+ * DATA_DIR 0700 and the database with its -wal and -shm files 0600, whatever the umask: they hold password hashes
+ * and session tokens. Existing files from before are put right too.
+ */
+function privateFiles(dataDir: string): string {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const db = new Database(path.join(dataDir, 'lores-node.sqlite'));
+  restrict(dataDir, 0o700);
+  const file = path.join(dataDir, DB_FILE);
+  if (!existsSync(file)) closeSync(openSync(file, 'a', 0o600)); // SQLite gives -wal and -shm the file's mode
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) if (existsSync(f)) restrict(f, 0o600);
+  return file;
+}
+
+export function openDb(dataDir: string, list: Migration[] = migrations): Db {
+  const file = privateFiles(dataDir);
+  const db = new Database(file);
   db.pragma('journal_mode = WAL');
+  for (const f of [`${file}-wal`, `${file}-shm`]) if (existsSync(f)) restrict(f, 0o600);
   // NORMAL is durable across a process crash (kill -9) in WAL mode; only power loss may drop the last commit.
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');

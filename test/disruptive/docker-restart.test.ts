@@ -280,7 +280,7 @@ describeRestart('the node across a Docker daemon restart', () => {
     const appPage = await get(`/apps/${STACK}`);
     expect(appPage.status).toBe(200);
     expect(appPage.text).toContain('Docker does not answer');
-    const health = await fetch(`${base}/healthz`);
+    const health = await fetch(`${base}/healthz`, { headers: { cookie } }); // details are for a logged-in admin
     expect(health.status).toBe(200);
     const body = (await health.json()) as { docker: { ok: boolean; error?: string }; store: { ok: boolean } };
     expect(body.docker.ok).toBe(false);
@@ -313,7 +313,7 @@ describeRestart('the node across a Docker daemon restart', () => {
     expect(page.status).toBe(200);
     expect(page.text).not.toContain('Docker does not answer');
     expect(page.text).toContain(`data-stack="${STACK}"`);
-    const health = (await (await fetch(`${base}/healthz`)).json()) as { docker: { ok: boolean } };
+    const health = (await (await fetch(`${base}/healthz`, { headers: { cookie } })).json()) as { docker: { ok: boolean } };
     expect(health.docker.ok).toBe(true);
 
     // It stays current: one resync, not a loop of reconnects (each would flash the banner on open pages).

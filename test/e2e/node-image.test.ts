@@ -180,7 +180,9 @@ describe.skipIf(!canRun)('the node image, deployed from its recipe on the swarm'
     expect(files).toEqual(['compose.yml', 'compose.lan.yml']);
     await healthyOn(TAG.v1);
     log(`healthy on the LAN port ${seconds(Date.now() - t0)} s after deploy`);
-    const health = (await (await fetch(`${url}/healthz`)).json()) as { status: string; docker: { ok: boolean; swarm?: string } };
+    expect(await (await fetch(`${url}/healthz`)).json()).toEqual({ status: 'ok' }); // no details without login
+    const admin = await login('admin', password);
+    const health = (await (await fetch(`${url}/healthz`, { headers: { cookie: admin.cookie } })).json()) as { status: string; docker: { ok: boolean; swarm?: string } };
     expect(health.status).toBe('ok');
     expect(health.docker).toMatchObject({ ok: true, swarm: 'active' });
     const svc = await serviceInspect(SERVICE);

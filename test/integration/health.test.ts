@@ -1,7 +1,7 @@
 // /healthz against the real Docker daemon, and against a socket where nothing answers.
 import supertest from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testNode, type TestNode } from '../support/app.ts';
+import { loggedIn, testNode, type TestNode } from '../support/app.ts';
 import { DOCKER_SOCKET, haveDocker } from '../support/requirements.ts';
 
 const dockerThere = await haveDocker();
@@ -13,9 +13,17 @@ describe.skipIf(!dockerThere)('healthz with Docker', () => {
   });
   afterAll(() => node.close());
 
-  it('reports the process, the store and the real daemon, without login', async () => {
+  it('answers up or down without login, and nothing more', async () => {
     const res = await supertest(node.app).get('/healthz').expect(200);
+    expect(res.body).toEqual({ status: 'ok' });
+  });
+
+  // Was "without login": the pid, memory and versions help an attacker; a logged-in admin still sees them.
+  it('reports the process, the store and the real daemon to a logged-in admin', async () => {
+    const { agent } = await loggedIn(node);
+    const res = await agent.get('/healthz').expect(200);
     expect(res.body.status).toBe('ok');
+    expect(res.body.process.pid).toBe(process.pid);
     expect(res.body.version).toMatch(/^\d+\.\d+\.\d+/);
     expect(res.body.store.ok).toBe(true);
     expect(res.body.docker.ok).toBe(true);
@@ -27,7 +35,9 @@ describe.skipIf(!dockerThere)('healthz with Docker', () => {
 describe('healthz with Docker down', () => {
   it('stays 200 and says Docker does not answer', async () => {
     const node = await testNode({ DOCKER_SOCKET: '/nonexistent/docker.sock' });
-    const res = await supertest(node.app).get('/healthz').expect(200);
+    expect((await supertest(node.app).get('/healthz').expect(200)).body).toEqual({ status: 'ok' });
+    const { agent } = await loggedIn(node);
+    const res = await agent.get('/healthz').expect(200);
     expect(res.body.status).toBe('ok');
     expect(res.body.docker).toEqual({ ok: false, error: expect.stringContaining('ENOENT') });
     node.close();

@@ -20,6 +20,15 @@ describe('config', () => {
     expect(loadConfig({ ADMIN_PASSWORD_FILE: path.join(dir, 'pw') }).adminPassword).toBe('a long secret value');
   });
 
+  it('trusts only loopback by default; TRUST_PROXY takes names, IPs, CIDRs and Docker networks', () => {
+    expect(loadConfig({}).trustProxy).toEqual({ addresses: ['loopback'], dockerNetworks: [] });
+    expect(loadConfig({ TRUST_PROXY: 'none' }).trustProxy).toEqual({ addresses: [], dockerNetworks: [] });
+    expect(loadConfig({ TRUST_PROXY: 'loopback, 10.0.1.0/24, fd00::1, docker-network:proxy' }).trustProxy).toEqual({
+      addresses: ['loopback', '10.0.1.0/24', 'fd00::1'],
+      dockerNetworks: ['proxy'],
+    });
+  });
+
   it('ignores *_FILE variables it does not own', () => {
     expect(() => loadConfig({ SOMETHING_ELSE_FILE: '/nonexistent' })).not.toThrow();
   });
@@ -30,6 +39,9 @@ describe('config', () => {
     [{ NODE_DOMAIN: 'not a domain' }, 'NODE_DOMAIN'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
     [{ ADMIN_PASSWORD_FILE: '/nonexistent/secret' }, 'ADMIN_PASSWORD_FILE: cannot read /nonexistent/secret'],
+    [{ TRUST_PROXY: 'loopback, traefik' }, 'TRUST_PROXY: "traefik"'],
+    [{ TRUST_PROXY: '10.0.0.0/33' }, 'TRUST_PROXY'],
+    [{ TRUST_PROXY: 'docker-network:' }, 'TRUST_PROXY'],
   ])('fails fast with a message naming the setting: %o', (env, name) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(name);

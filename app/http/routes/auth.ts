@@ -5,12 +5,13 @@ import { passwordSchema } from '../../validation.ts';
 import { UserFacingError } from '../../services/errors.ts';
 import { newToken } from '../../services/sessions.ts';
 import { actorOf, clientIp, type Services } from '../context.ts';
-import { PRELOGIN_CSRF_COOKIE, SESSION_COOKIE, clearCookie, setCookie } from '../cookies.ts';
+import { KNOWN_DEVICE_COOKIE, PRELOGIN_CSRF_COOKIE, SESSION_COOKIE, clearCookie, readCookies, setCookie } from '../cookies.ts';
 import { parseForm, safeNextPath } from '../forms.ts';
+import { KNOWN_DEVICE_MS, issueKnownDevice, passwordStamp, verifyKnownDevice } from '../known-device.ts';
 import { requireCsrf } from '../middleware/csrf.ts';
-import { rateLimit } from '../middleware/rate-limit.ts';
+import { LoginLimiter, type Attempt, type Lockout, type Verdict } from '../../services/login-limiter.ts';
 import type { User } from '../../store/users.ts';
-import { render } from '../render.ts';
+import { render, renderError } from '../render.ts';
 
 const loginForm = z.object({
   username: z.string().trim().toLowerCase().min(1, 'is required').max(64),
@@ -28,14 +29,55 @@ function ensurePreloginCsrf(req: Request, res: Response): void {
   setCookie(req, res, PRELOGIN_CSRF_COOKIE, res.locals.csrfToken);
 }
 
+const WHO_IS_HELD: Record<string, string> = {
+  address: 'from your address',
+  account: 'for this account',
+  device: 'from this browser',
+};
+
+/** 429 with Retry-After and a message that says how long to wait. */
+function tooManyAttempts(res: Response, verdict: Extract<Verdict, { allowed: false }>): string {
+  res.set('Retry-After', String(verdict.retryAfterSeconds));
+  return `Too many attempts ${WHO_IS_HELD[verdict.scope]}. Wait ${verdict.retryAfterSeconds} seconds and try again.`;
+}
+
 export function authRoutes(s: Services, now: () => number): { public: Router; private: Router } {
   const pub = Router();
-  const limitAttempts = rateLimit({ limit: 10, windowMs: 60_000, now });
+  const limiter = new LoginLimiter({ now });
+
+  /** What the limiter holds a login attempt by: the address, the account, a known device of it. */
+  function loginAttempt(req: Request, username: string): Attempt {
+    const credentials = s.store.users.credentials(username);
+    // Unknown names are counted like real ones: a hold must not tell which accounts exist.
+    const attempt: Attempt = { address: clientIp(req), account: { name: username, stamp: credentials ? passwordStamp(credentials.passwordHash) : '' } };
+    if (!credentials) return attempt;
+    const mark = { id: credentials.user.id, passwordHash: credentials.passwordHash };
+    for (const value of readCookies(req, KNOWN_DEVICE_COOKIE)) {
+      const device = verifyKnownDevice(value, mark, now());
+      if (device) {
+        attempt.device = device;
+        break;
+      }
+    }
+    return attempt;
+  }
+
+  function auditLockout(req: Request, target: string | undefined, lockout: Lockout | undefined): void {
+    if (!lockout) return;
+    s.audit.record({ name: null, ip: clientIp(req) }, 'login.locked', {
+      target,
+      outcome: 'denied',
+      detail: { scope: lockout.scope, seconds: lockout.seconds, failures: lockout.failures },
+    });
+  }
 
   function logIn(req: Request, res: Response, user: User, next: string): void {
     const { token } = s.sessions.start(user, { ip: clientIp(req), userAgent: req.get('User-Agent') ?? '' });
     setCookie(req, res, SESSION_COOKIE, token, s.config.sessionMs);
     clearCookie(req, res, PRELOGIN_CSRF_COOKIE);
+    // This browser is now known for this account: others' wrong guesses will not hold it at the login form.
+    const credentials = s.store.users.credentials(user.username);
+    if (credentials) setCookie(req, res, KNOWN_DEVICE_COOKIE, issueKnownDevice(user.id, credentials.passwordHash, now()), KNOWN_DEVICE_MS);
     s.audit.record({ name: user.username, ip: clientIp(req) }, 'login');
     res.redirect(303, next);
   }
@@ -47,14 +89,20 @@ export function authRoutes(s: Services, now: () => number): { public: Router; pr
     render(req, res, 'login', { title: 'Log in', next: safeNextPath(req.query.next) });
   });
 
-  pub.post('/login', limitAttempts, requireCsrf(), async (req, res) => {
+  pub.post('/login', requireCsrf(), async (req, res) => {
     const form = parseForm(loginForm, req.body, { username: 'Username', password: 'Password' });
     const next = safeNextPath(form.next);
+    const attempt = loginAttempt(req, form.username);
+    const verdict = limiter.begin(attempt);
+    if (!verdict.allowed) return render(req, res, 'login', { title: 'Log in', next, error: tooManyAttempts(res, verdict) }, 429);
     const user = await s.people.authenticate(form.username, form.password);
     if (!user) {
       s.audit.record({ name: null, ip: clientIp(req) }, 'login.failed', { target: form.username, outcome: 'denied' });
-      return render(req, res, 'login', { title: 'Log in', next, error: 'Wrong username or password, or the account is disabled.' }, 401);
+      auditLockout(req, form.username, verdict.lockout);
+      const wait = verdict.lockout ? ` Too many attempts: wait ${verdict.lockout.seconds} seconds before the next one.` : '';
+      return render(req, res, 'login', { title: 'Log in', next, error: `Wrong username or password, or the account is disabled.${wait}` }, 401);
     }
+    limiter.succeeded(attempt);
     logIn(req, res, user, next);
   });
 
@@ -64,16 +112,22 @@ export function authRoutes(s: Services, now: () => number): { public: Router; pr
     render(req, res, 'setup', { title: 'Set up this node' });
   });
 
-  pub.post('/setup', limitAttempts, requireCsrf(), async (req, res) => {
+  // The setup token is held per address, like a password from an unknown browser.
+  pub.post('/setup', requireCsrf(), async (req, res) => {
     const form = parseForm(setupForm, req.body, { token: 'Setup token', password: 'Password', confirm: 'Confirmation' });
+    const attempt: Attempt = { address: clientIp(req) };
+    const verdict = limiter.begin(attempt);
+    if (!verdict.allowed) return renderError(req, res, { status: 429, title: 'Too many attempts', message: tooManyAttempts(res, verdict) });
     try {
       const admin = await s.people.completeSetup(form.token, form.password);
+      limiter.succeeded(attempt);
       s.audit.record({ name: admin.username, ip: clientIp(req) }, 'setup.admin-created', { target: admin.username });
       logIn(req, res, admin, '/');
     } catch (err) {
       if (err instanceof UserFacingError && err.status === 403) {
         s.audit.record({ name: null, ip: clientIp(req) }, 'setup.failed', { outcome: 'denied' });
-      }
+        auditLockout(req, undefined, verdict.lockout);
+      } else limiter.succeeded(attempt); // not a wrong token (already set up, a conflict): nothing guessed
       throw err;
     }
   });

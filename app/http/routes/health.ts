@@ -1,4 +1,5 @@
-// GET /healthz, without login: for the swarm healthcheck and for operators.
+// GET /healthz, without login: up or down, for the swarm healthcheck and load balancers. The details (process,
+// version, Docker's version and swarm state) help an attacker more than a passer-by: only a logged-in admin sees them.
 import { Router } from 'express';
 import { dockerStatus } from '../../adapters/docker/client.ts';
 import type { Services } from '../context.ts';
@@ -8,10 +9,12 @@ export function healthRoutes(s: Services): Router {
   const r = Router();
   r.get('/healthz', async (_req, res) => {
     const store = s.store.answers();
+    const status = store ? 'ok' : 'failing';
+    if (res.locals.session?.user.role !== 'admin') return res.status(store ? 200 : 503).json({ status });
     const docker = await dockerStatus(s.docker, 1500);
     // Docker being down is reported, not fatal: the node can still show its pages and recover.
     res.status(store ? 200 : 503).json({
-      status: store ? 'ok' : 'failing',
+      status,
       version: NODE_VERSION,
       process: { pid: process.pid, uptimeSeconds: Math.round(process.uptime()), rssBytes: process.memoryUsage.rss() },
       store: { ok: store },
