@@ -14,20 +14,21 @@ const DETAIL_STRING_MAX = 500;
 const DETAIL_ITEMS_MAX = 50;
 const DETAIL_DEPTH_MAX = 4;
 
-/** Line breaks and tabs become spaces; other control characters (C0, DEL, C1) and invisible format characters go. */
-const controls = (text: string) => text.replace(/[\t\n\r]/g, ' ').replace(/[\p{Cc}\p{Cf}]/gu, '');
+/** At most `max` characters, an ellipsis saying it was cut (never half of a surrogate pair). */
+const cut = (text: string, max: number) => (text.length <= max ? text : `${text.slice(0, max - 1).replace(/[\uD800-\uDBFF]$/, '')}…`);
 
-/** `text` without control characters, at most `max` characters long (an ellipsis says it was cut). */
+/** `text` on one line without control characters (C0, DEL, C1) or invisible format characters, at most `max` long. */
 export function cleanText(text: string, max: number): string {
-  const clean = controls(text);
-  if (clean.length <= max) return clean;
-  return `${clean.slice(0, max - 1).replace(/[\uD800-\uDBFF]$/, '')}…`;
+  return cut(text.replace(/[\t\n\r]/g, ' ').replace(/[\p{Cc}\p{Cf}]/gu, ''), max);
 }
+
+/** Detail strings keep their line breaks (JSON escapes them), but not other control characters. */
+const cleanDetailText = (text: string) => cut(text.replace(/[^\P{Cc}\n]|\p{Cf}/gu, ''), DETAIL_STRING_MAX);
 
 /** A detail within bounds: strings cut, long lists shortened, deep nesting flattened, the whole capped in size. */
 export function boundedDetail(detail: Record<string, unknown>): Record<string, unknown> {
   const bound = (value: unknown, depth: number): unknown => {
-    if (typeof value === 'string') return cleanTextKeepingLines(value);
+    if (typeof value === 'string') return cleanDetailText(value);
     if (value === null || typeof value !== 'object') return value;
     if (depth >= DETAIL_DEPTH_MAX) return '…';
     if (Array.isArray(value)) {
@@ -43,12 +44,6 @@ export function boundedDetail(detail: Record<string, unknown>): Record<string, u
   if (size <= AUDIT_DETAIL_MAX) return bounded;
   return { truncated: true, size, keys: Object.keys(bounded).slice(0, 20) };
 }
-
-/** Detail strings keep their line breaks (JSON escapes them), but not other control characters. */
-const cleanTextKeepingLines = (text: string) => {
-  const clean = text.replace(/[^\P{Cc}\n]|\p{Cf}/gu, '');
-  return clean.length <= DETAIL_STRING_MAX ? clean : `${clean.slice(0, DETAIL_STRING_MAX - 1).replace(/[\uD800-\uDBFF]$/, '')}…`;
-};
 
 export function auditLog(store: AuditStore, now: () => number): AuditLog {
   return {
