@@ -56,3 +56,4 @@ describe('a failed secret generate', () => {
     expect(err.message).not.toContain(SECRET);
   });
 });
+

@@ -110,8 +110,10 @@ export async function runAbra(args: string[], opts: AbraRunOptions): Promise<Abr
   return { lines, exitCode };
 }
 
-/** Longest output searched for a JSON document: abra's -m answers are small; anything bigger is not one. */
-const MAX_JSON_SEARCH = 1_000_000;
+/** Output searched for a JSON document, and brackets tried as its start: abra's -m answers are small and come
+ *  early, and these bounds keep a pathological output (thousands of unclosed brackets) from costing seconds. */
+const MAX_JSON_SEARCH = 64 * 1024;
+const MAX_JSON_STARTS = 200;
 
 /** Where the bracket opened at `start` closes (strings and escapes respected), or -1 if it never does. */
 function closingBracket(text: string, start: number): number {
@@ -138,9 +140,11 @@ function closingBracket(text: string, start: number): number {
  */
 export function findJson<T>(lines: string[], accept: (value: unknown) => value is T): T | undefined {
   const text = stripVTControlCharacters(lines.join('\n')).slice(0, MAX_JSON_SEARCH);
-  for (let start = 0; start < text.length; start++) {
+  let tried = 0;
+  for (let start = 0; start < text.length && tried < MAX_JSON_STARTS; start++) {
     const c = text[start];
     if (c !== '[' && c !== '{') continue;
+    tried++;
     const end = closingBracket(text, start);
     if (end < 0) continue;
     try {
