@@ -16,7 +16,7 @@ import { catalogueService } from './services/catalogue.ts';
 import { zimBrowser } from './services/zim/browse.ts';
 import { zimDownloads } from './services/zim/downloads.ts';
 import { fetchText } from './adapters/remote/fetch-text.ts';
-import { auditLog } from './services/audit.ts';
+import { auditLog, auditRetention } from './services/audit.ts';
 import { peopleService } from './services/people.ts';
 import { sessionService } from './services/sessions.ts';
 import { settingsService } from './services/settings.ts';
@@ -63,6 +63,7 @@ export function buildServices(deps: AppDeps): Services {
     store: deps.store,
     docker: deps.docker,
     audit,
+    auditRetention: auditRetention({ store: deps.store.audit, audit, days: () => settings.current().auditRetentionDays, now, onError: (err) => deps.log.warn({ err: err.message }, 'could not prune the audit log') }),
     sessions,
     people: peopleService(deps.store, sessions, now),
     settings,

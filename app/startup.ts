@@ -10,6 +10,7 @@ export async function startServices(services: Services): Promise<void> {
   if (boot.setupToken) {
     log.warn({ setupToken: boot.setupToken }, `first run: open /setup and enter this setup token: ${boot.setupToken}`);
   }
+  services.auditRetention.start(); // now, then daily
   await installBundledRecipes(config.bundledRecipesDir, config.abraDir, (msg) => log.info(msg)).catch((err: Error) =>
     log.error({ err: err.message }, 'could not install the bundled recipes'),
   );

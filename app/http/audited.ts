@@ -1,7 +1,33 @@
 // Refused actions are audited too: a job audits its own outcome, but a request turned away never becomes a job.
 import type { Request, RequestHandler, Response } from 'express';
+import type { ZodType } from 'zod';
+import { recipeNameSchema } from '../adapters/abra/names.ts';
+import { cleanText } from '../services/audit.ts';
 import { UserFacingError } from '../services/errors.ts';
+import { stackSchema } from '../validation.ts';
 import { actorOf, type Services } from './context.ts';
+
+/** The path parameters an audited route may name its target by, and what a valid one looks like. */
+const TARGET_PARAMS: [string, ZodType][] = [
+  ['stack', stackSchema],
+  ['recipe', recipeNameSchema],
+  ['name', recipeNameSchema],
+];
+const INVALID_SHOWN = 40;
+
+/**
+ * What the refusal was about, from the path: a valid name as it is; anything else (often the very reason for the
+ * refusal) as a short clean sample marked invalid, never the raw text of what was sent.
+ */
+export function auditTarget(params: Request['params']): string | undefined {
+  for (const [key, schema] of TARGET_PARAMS) {
+    const value = params[key];
+    if (typeof value !== 'string') continue;
+    if (schema.safeParse(value).success) return value;
+    return `(invalid, ${value.length} chars) ${cleanText(value, INVALID_SHOWN)}`;
+  }
+  return undefined;
+}
 
 export function auditRefusals(s: Services, action: string, handler: (req: Request, res: Response) => unknown): RequestHandler {
   return async (req, res) => {
@@ -10,7 +36,7 @@ export function auditRefusals(s: Services, action: string, handler: (req: Reques
     } catch (err) {
       if (err instanceof UserFacingError) {
         s.audit.record(actorOf(req, res.locals.session), action, {
-          target: [req.params.stack, req.params.recipe, req.params.name].find((p): p is string => typeof p === 'string'),
+          target: auditTarget(req.params),
           outcome: 'denied',
           detail: { status: err.status, error: err.message },
         });

@@ -13,7 +13,7 @@ import type { ArchFitService } from '../services/arch-fit.ts';
 import type { Catalogue } from '../services/catalogue.ts';
 import type { ZimBrowser } from '../services/zim/browse.ts';
 import type { ZimDownloads } from '../services/zim/downloads.ts';
-import type { Actor, AuditLog } from '../services/audit.ts';
+import type { Actor, AuditLog, AuditRetention } from '../services/audit.ts';
 import type { PeopleService } from '../services/people.ts';
 import type { Session, SessionService } from '../services/sessions.ts';
 import type { SettingsService } from '../services/settings.ts';
@@ -24,6 +24,8 @@ export type Services = {
   store: Store;
   docker: Docker;
   audit: AuditLog;
+  /** Deletes audit rows past the retention setting: at start, daily, and when the setting changes. */
+  auditRetention: AuditRetention;
   people: PeopleService;
   sessions: SessionService;
   settings: SettingsService;

@@ -13,6 +13,21 @@ export type SseChannel = {
 
 const HEARTBEAT_MS = 20_000;
 
+/** Every line break an EventSource knows: CRLF, a bare CR and a bare LF each end a line. */
+const LINE_BREAK = /\r\n|\r|\n/;
+
+/**
+ * One event as the stream's text. Everything the node writes to an SSE stream goes through here. The data is split
+ * on CR, LF and CRLF alike, so text from a container's log or a Docker label can never end its `data:` line
+ * early and start a field of its own (`event:`, `id:`, `retry:`); the browser joins the lines back with LF.
+ */
+export function sseEvent(event: string, data: string, id?: number): string {
+  const name = event.replace(/[\r\n]/g, '');
+  const idLine = id !== undefined && Number.isSafeInteger(id) ? `id: ${id}\n` : '';
+  const dataLines = data.split(LINE_BREAK).map((l) => `data: ${l}`).join('\n');
+  return `${idLine}event: ${name}\n${dataLines}\n\n`;
+}
+
 export function openSse(req: Request, res: Response): SseChannel {
   res.status(200).set({
     'Content-Type': 'text/event-stream; charset=utf-8',
@@ -40,8 +55,7 @@ export function openSse(req: Request, res: Response): SseChannel {
       // The same page state twice is nothing new for the viewer (append-only events are never identical in a row).
       if (event !== 'line' && lastSent.get(event) === html) return true;
       if (event !== 'line') lastSent.set(event, html);
-      const data = html.split('\n').map((l) => `data: ${l}`).join('\n');
-      return res.write(`${id === undefined ? '' : `id: ${id}\n`}event: ${event}\n${data}\n\n`);
+      return res.write(sseEvent(event, html, id));
     },
     onClose(fn) {
       closers.push(fn);

@@ -3,8 +3,19 @@ import type { Store } from '../store/index.ts';
 import { z } from 'zod';
 import { domainSchema, parseOrRefuse } from '../validation.ts';
 
-/** `downloadLimitKBps`: the ZIM downloads' share of a shared uplink, in KB/s; 0 means no limit. */
-export type NodeSettings = { nodeDomain: string; downloadLimitKBps: number };
+/**
+ * `downloadLimitKBps`: the ZIM downloads' share of a shared uplink, in KB/s; 0 means no limit.
+ * `auditRetentionDays`: how long audit rows are kept before the daily prune deletes them.
+ */
+export type NodeSettings = { nodeDomain: string; downloadLimitKBps: number; auditRetentionDays: number };
+
+export const DEFAULT_AUDIT_RETENTION_DAYS = 365;
+
+export const auditRetentionSchema = z.coerce
+  .number({ message: 'must be a number of days' })
+  .int('must be a whole number of days')
+  .min(1, 'must be at least 1 day')
+  .max(36_500, 'must be at most 36500 days (100 years)');
 
 export const downloadLimitSchema = z.coerce
   .number({ message: 'must be a number of KB/s' })
@@ -12,7 +23,8 @@ export const downloadLimitSchema = z.coerce
   .min(0, 'must be 0 (no limit) or more')
   .max(10_000_000, 'is more than any uplink');
 
-export function settingsService(store: Store, defaults: NodeSettings, now: () => number) {
+export function settingsService(store: Store, given: Omit<NodeSettings, 'auditRetentionDays'> & { auditRetentionDays?: number }, now: () => number) {
+  const defaults: NodeSettings = { auditRetentionDays: DEFAULT_AUDIT_RETENTION_DAYS, ...given };
   // Read on every page and on every network read of a download: kept in memory, dropped when a setting changes.
   let cached: NodeSettings | undefined;
   return {
@@ -20,6 +32,7 @@ export function settingsService(store: Store, defaults: NodeSettings, now: () =>
       cached ??= {
         nodeDomain: store.settings.get('node_domain') ?? defaults.nodeDomain,
         downloadLimitKBps: Number(store.settings.get('download_limit_kbps') ?? defaults.downloadLimitKBps),
+        auditRetentionDays: Number(store.settings.get('audit_retention_days') ?? defaults.auditRetentionDays),
       };
       return cached;
     },
@@ -41,6 +54,14 @@ export function settingsService(store: Store, defaults: NodeSettings, now: () =>
       store.settings.set('download_limit_kbps', String(kbps), by, now());
       cached = undefined;
       return { from, to: kbps };
+    },
+    /** Days of audit log kept; the next prune (daily, at start, or right after this change) applies it. */
+    setAuditRetention(value: unknown, by: string): { from: number; to: number } {
+      const days = parseOrRefuse(auditRetentionSchema, value, { value: 'The audit log retention' });
+      const from = this.current().auditRetentionDays;
+      store.settings.set('audit_retention_days', String(days), by, now());
+      cached = undefined;
+      return { from, to: days };
     },
   };
 }

@@ -24,6 +24,10 @@ export function auditStore(db: Db) {
         entry.detail ? JSON.stringify(entry.detail) : null,
       );
     },
+    /** Deletes the rows older than `at` (one statement on the `audit_at` index); returns how many went. */
+    deleteBefore(at: number): number {
+      return prep(db, 'DELETE FROM audit_log WHERE at < ?').run(at).changes;
+    },
     /** Newest first; `beforeId` pages back through history. */
     page(opts: { limit: number; beforeId?: number; action?: string }): AuditRow[] {
       const where: string[] = [];

@@ -121,4 +121,18 @@ export const migrations: Migration[] = [
       ALTER TABLE jobs ADD COLUMN phase TEXT;
     `,
   },
+  {
+    // Numbered apart from 6, 7…: another branch may add migrations meanwhile (see the report of issue #14).
+    version: 10,
+    name: 'audit rows written before targets and details were bounded, brought within bounds',
+    sql: `
+      -- Line breaks and tabs in a target become spaces, escape and NUL characters go (the audit page shows targets).
+      UPDATE audit_log SET target = replace(replace(replace(replace(replace(target, char(13), ' '), char(10), ' '), char(9), ' '), char(27), ''), char(0), '')
+        WHERE instr(target, char(13)) OR instr(target, char(10)) OR instr(target, char(9)) OR instr(target, char(27)) OR instr(target, char(0));
+      -- Targets at most 200 characters, as app/services/audit.ts now writes them.
+      UPDATE audit_log SET target = substr(target, 1, 199) || '…' WHERE length(target) > 200;
+      -- Details at most 4000 characters of JSON; a longer one keeps only that it was cut and its size.
+      UPDATE audit_log SET detail = json_object('truncated', json('true'), 'size', length(detail)) WHERE length(detail) > 4000;
+    `,
+  },
 ];

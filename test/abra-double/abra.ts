@@ -225,7 +225,9 @@ async function deploy(app: App, version: string, f: Flags): Promise<void> {
 
 // ---- secrets -----------------------------------------------------------------------------------------------------
 const WORDS = 'acorn amber apple basil birch bramble brook clover comet coral cedar daisy delta dune ember fable fern flint grove harbor hazel heron iris ivy juniper kestrel lagoon lantern maple meadow moss nectar oak orchid otter pebble pine quartz raven reed river sage sparrow spruce thistle tide tulip valley willow wren yarrow'.split(' ');
-function secretValue(mods: Record<string, string>): string {
+function secretValue(mods: Record<string, string>, name: string): string {
+  // Tests that look for leaks need to know the values: ABRA_DOUBLE_SECRET_PREFIX makes them `<prefix><name>`.
+  if (process.env.ABRA_DOUBLE_SECRET_PREFIX) return `${process.env.ABRA_DOUBLE_SECRET_PREFIX}${name}`;
   if (!mods.length) return Array.from({ length: 4 }, () => WORDS[randomInt(WORDS.length)]).join('-');
   const chars = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789' + (mods.charset?.includes('special') ? '!@#%^&*()-_=+[]{}:,.?' : '');
   return Array.from({ length: Number(mods.length) }, () => chars[randomInt(chars.length)]).join('');
@@ -242,13 +244,34 @@ async function secretGenerate([domain = '', only, onlyVersion]: string[], f: Fla
     if (mods.generate === 'false') continue;
     const version = only ? onlyVersion! : value;
     const dockerName = `${app.stack}_${name}_${version}`;
-    const secret = secretValue(mods);
+    const secret = secretValue(mods, name);
     await sh('docker', ['secret', 'create', dockerName, '-'], { input: secret });
     result.push({ name, version, 'generated name': dockerName, value: secret });
   }
   if (only && !result.length) fatal(`${only} is not a secret of ${domain}`);
-  if (f.machine) out(JSON.stringify(result));
+  if (f.machine) machineSecrets(result);
   else for (const s of result) out(`${s.name}\t${s.version}\t${s.value}`);
+}
+
+/**
+ * The -m answer, or (ABRA_DOUBLE_SECRETS_OUTPUT, for tests of the node's parsing and of leaks) a noisier one:
+ * `noisy`: spinner frames, colours and carriage returns on the JSON's line, log lines before and after;
+ * `unparseable`: the values in JSON cut short; `panic`: the JSON, then a Go panic and exit code 2 (no FATA line).
+ */
+function machineSecrets(result: Record<string, string>[]): void {
+  const json = JSON.stringify(result);
+  const mode = process.env.ABRA_DOUBLE_SECRETS_OUTPUT;
+  if (mode === 'noisy') {
+    warn('[beta] secrets are generated {once}');
+    process.stdout.write(`\u001b[?25l\u280b generating secrets…\r\u2819 generating secrets…\r\u001b[2K\u001b[32m${json}\u001b[0m\r\n`);
+    info('secrets generated ✓ [done]');
+  } else if (mode === 'unparseable') {
+    process.stdout.write(`\u280b ${json.slice(0, -2)}\n`);
+  } else if (mode === 'panic') {
+    out(json);
+    process.stderr.write('panic: runtime error: invalid memory address or nil pointer dereference\ngoroutine 1 [running]:\n');
+    process.exit(2);
+  } else out(json);
 }
 
 // ---- commands ----------------------------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ describe('command line', () => {
       store.close();
     }
     const exported = await cli(['export-config']);
-    expect(JSON.parse(exported.stdout)).toEqual({ settings: { nodeDomain: '', downloadLimitKBps: 0 }, users: [{ username: 'admin', role: 'admin', disabled: false }] });
+    expect(JSON.parse(exported.stdout)).toEqual({ settings: { nodeDomain: '', downloadLimitKBps: 0, auditRetentionDays: 365 }, users: [{ username: 'admin', role: 'admin', disabled: false }] });
     expect(exported.stdout).not.toContain('scrypt');
   });
 

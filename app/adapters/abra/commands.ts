@@ -1,9 +1,27 @@
 // One typed function per abra command the node uses. Always -n and every needed argument.
-import { type AbraResult, type AbraRunOptions, parseMachineOutput, runAbra } from './run.ts';
+import { AbraError, type AbraResult, type AbraRunOptions, findJson, parseMachineOutput, reasonFrom, runAbra } from './run.ts';
 
 export type AbraOptions = Omit<AbraRunOptions, 'onLine' | 'signal'>;
 export type CallOptions = { onLine?: (line: string) => void; signal?: AbortSignal };
 export type GeneratedSecret = { name: string; version: string; dockerName: string; value: string };
+
+type SecretRow = Record<string, unknown>;
+/** abra's `secret generate -m` answer: a list of objects, each naming a secret (an empty list when there is none). */
+const isSecretList = (v: unknown): v is SecretRow[] =>
+  Array.isArray(v) && v.every((s) => s !== null && typeof s === 'object' && !Array.isArray(s) && typeof (s as SecretRow).name === 'string');
+
+/**
+ * A failed `secret generate` told without what it printed: abra may have printed the values before failing (or
+ * panicking). Only its FATA/ERRO lines are kept, with every value it printed blotted out, and its lines dropped.
+ */
+export function secretSafeError(err: AbraError): AbraError {
+  const values = (findJson(err.lines, isSecretList) ?? []).flatMap((s) => [s.value, s.password]).filter((v): v is string => typeof v === 'string' && v !== '');
+  const blot = (line: string) => values.reduce((l, v) => l.split(v).join('••••'), line);
+  const fatal = err.lines.filter((l) => /^\s*(FATA|ERRO|FATAL|ERROR)\b/.test(l) && !/[[{]/.test(l)).map(blot);
+  if (err.exitCode === null) return new AbraError(err.message, null, []); // timeout, shutdown, not started: no output in it
+  const why = fatal.length ? `: ${reasonFrom(fatal)}` : ` with exit code ${err.exitCode} (its output is not shown: it may hold secret values)`;
+  return new AbraError(`abra failed${why}`, err.exitCode, []);
+}
 
 export function abraCommands(base: AbraOptions) {
   const run = (args: string[], call: CallOptions = {}): Promise<AbraResult> => runAbra(args, { ...base, ...call });
@@ -24,12 +42,18 @@ export function abraCommands(base: AbraOptions) {
     appNew: (a: { recipe: string; version: string; domain: string }, call?: CallOptions) =>
       run(['app', 'new', a.recipe, a.version, '-n', '-o', '-s', 'default', '-D', a.domain], call),
 
-    /** Generates every secret the env file declares; the values come back once and are never stored. */
+    /**
+     * Generates every secret the env file declares; the values come back once and are never stored. Nothing abra
+     * printed leaves this function: not as job output, and not in an error (see `secretSafeError`).
+     */
     secretGenerateAll: async (domain: string, call?: CallOptions): Promise<GeneratedSecret[]> => {
-      const { lines } = await run(['app', 'secret', 'generate', domain, '--all', '-m', '-n', '-o'], { signal: call?.signal });
-      const parsed = parseMachineOutput<Record<string, unknown>[]>(lines);
-      if (!Array.isArray(parsed)) throw new Error('abra printed secrets in a shape the node does not know');
-      return parsed.map((s) => ({
+      let lines: string[];
+      try {
+        ({ lines } = await run(['app', 'secret', 'generate', domain, '--all', '-m', '-n', '-o'], { signal: call?.signal }));
+      } catch (err) {
+        throw err instanceof AbraError ? secretSafeError(err) : err;
+      }
+      return parseMachineOutput(lines, isSecretList).map((s) => ({
         name: String(s.name ?? ''),
         version: String(s.version ?? ''),
         dockerName: String(s['generated name'] ?? ''),

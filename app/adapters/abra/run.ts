@@ -110,17 +110,60 @@ export async function runAbra(args: string[], opts: AbraRunOptions): Promise<Abr
   return { lines, exitCode };
 }
 
-/** The JSON document in abra's -m output (log lines may surround it when stderr shares the terminal). */
-export function parseMachineOutput<T>(lines: string[]): T {
-  const start = lines.findIndex((l) => /^\s*[[{]/.test(l));
-  if (start >= 0) {
-    for (let end = lines.length; end > start; end--) {
-      try {
-        return JSON.parse(lines.slice(start, end).join('\n')) as T;
-      } catch {
-        // keep shrinking: trailing log lines are not JSON
-      }
+/** Output searched for a JSON document, and brackets tried as its start: abra's -m answers are small and come
+ *  early, and these bounds keep a pathological output (thousands of unclosed brackets) from costing seconds. */
+const MAX_JSON_SEARCH = 64 * 1024;
+const MAX_JSON_STARTS = 200;
+
+/** Where the bracket opened at `start` closes (strings and escapes respected), or -1 if it never does. */
+function closingBracket(text: string, start: number): number {
+  let depth = 0;
+  let inString = false;
+  for (let i = start; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === '\\') i++;
+      else if (c === '"') inString = false;
+    } else if (c === '"') inString = true;
+    else if (c === '[' || c === '{') depth++;
+    else if (c === ']' || c === '}') {
+      depth--;
+      if (depth === 0) return i;
     }
   }
-  throw new AbraError(`abra printed something that is not the expected JSON: ${lines.join(' ').slice(0, 200) || '(nothing)'}`, 0, lines);
+  return -1;
+}
+
+/**
+ * The first JSON document in noisy output that `accept` takes: abra's spinner frames, colours, carriage returns
+ * and log lines may come before, after or on the same line as it (stderr shares the pty). Undefined if none.
+ */
+export function findJson<T>(lines: string[], accept: (value: unknown) => value is T): T | undefined {
+  const text = stripVTControlCharacters(lines.join('\n')).slice(0, MAX_JSON_SEARCH);
+  let tried = 0;
+  for (let start = 0; start < text.length && tried < MAX_JSON_STARTS; start++) {
+    const c = text[start];
+    if (c !== '[' && c !== '{') continue;
+    tried++;
+    const end = closingBracket(text, start);
+    if (end < 0) continue;
+    try {
+      const value: unknown = JSON.parse(text.slice(start, end + 1));
+      if (accept(value)) return value;
+    } catch {
+      // not JSON (a spinner's "[=  ]", a log line's braces): look further on
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The JSON document in abra's -m output. When there is none, the error says so without quoting the output:
+ * what abra printed may hold secret values, and error messages reach job pages, the audit log and the logs.
+ */
+export function parseMachineOutput<T>(lines: string[], accept: (value: unknown) => value is T = (v): v is T => v !== null && typeof v === 'object'): T {
+  const found = findJson(lines, accept);
+  if (found !== undefined) return found;
+  const printed = lines.filter((l) => l.trim()).length;
+  throw new AbraError(`abra printed something that is not the expected JSON (${printed} line${printed === 1 ? '' : 's'}, not shown here)`, 0, []);
 }

@@ -1,7 +1,7 @@
 // Admin pages: the audit log and the node's settings.
 import { Router } from 'express';
 import { z } from 'zod';
-import { downloadLimitSchema } from '../../services/settings.ts';
+import { auditRetentionSchema, downloadLimitSchema } from '../../services/settings.ts';
 import { actorOf, type Services } from '../context.ts';
 import { parseForm } from '../forms.ts';
 import { requireRole } from '../middleware/auth.ts';
@@ -12,7 +12,7 @@ const auditQuery = z.object({
   before: z.coerce.number().int().positive().optional(),
   action: z.string().regex(/^[a-z.-]{0,40}$/, 'may only hold letters, dots and dashes').optional(),
 });
-const settingsForm = z.object({ nodeDomain: z.string().max(253), downloadLimitKBps: z.string().max(20).optional() });
+const settingsForm = z.object({ nodeDomain: z.string().max(253), downloadLimitKBps: z.string().max(20).optional(), auditRetentionDays: z.string().max(20).optional() });
 
 export function adminRoutes(s: Services): Router {
   const r = Router();
@@ -36,10 +36,16 @@ export function adminRoutes(s: Services): Router {
     // The limit is checked before the domain is saved: a bad value changes nothing.
     // An emptied field means "no limit"; a form without the field leaves the limit alone.
     const limit = form.downloadLimitKBps === undefined ? undefined : form.downloadLimitKBps.trim() === '' ? 0 : parseForm(downloadLimitSchema, form.downloadLimitKBps, { value: 'The download limit' });
+    // Likewise the audit log's retention: checked first, left alone when the form does not carry it.
+    const retention = form.auditRetentionDays === undefined ? undefined : parseForm(auditRetentionSchema, form.auditRetentionDays, { value: 'The audit log retention' });
     const change = s.settings.setNodeDomain(form.nodeDomain, by);
     s.audit.record(actorOf(req, res.locals.session), 'settings.node-domain', { target: change.to, detail: change });
     if (limit !== undefined && limit !== s.settings.current().downloadLimitKBps) {
       s.audit.record(actorOf(req, res.locals.session), 'settings.download-limit', { detail: s.settings.setDownloadLimit(limit, by) });
+    }
+    if (retention !== undefined && retention !== s.settings.current().auditRetentionDays) {
+      s.audit.record(actorOf(req, res.locals.session), 'settings.audit-retention', { detail: s.settings.setAuditRetention(retention, by) });
+      s.auditRetention.prune(); // a shorter retention applies at once
     }
     res.redirect(303, '/settings?saved=1');
   });

@@ -10,15 +10,18 @@ import { actorOf, type Services } from '../context.ts';
 import { parseForm } from '../forms.ts';
 import { requireRole } from '../middleware/auth.ts';
 import { PageCache } from '../page-cache.ts';
-import { render, renderKept, renderPartial } from '../render.ts';
+import { render, renderError, renderKept, renderPartial } from '../render.ts';
 import { auditRefusals } from '../audited.ts';
 import { coalesce, openSse } from '../sse.ts';
+import { StreamQuota } from '../stream-quota.ts';
 
 const logsQuery = z.object({
   service: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/, 'is not a service name').optional(),
   tail: z.coerce.number().int().min(1).max(5000).default(200),
 });
 const PUSH_EVERY_MS = 100;
+/** Followed logs open at once per person (each holds a connection to Docker). */
+const LOG_STREAMS_PER_PERSON = 4;
 // A few viewers' dashboards, each kept for at most a second (see page-cache.ts for what moves without an event).
 const DASHBOARDS_KEPT = 16;
 const DASHBOARD_KEPT_MS = 1000;
@@ -104,7 +107,13 @@ export function appRoutes(s: Services): Router {
     }));
   }
 
-  r.get('/apps/:stack/logs', async (req, res) => {
+  // Logs often carry tokens and addresses: stewards and admins only, and a few followed at once per person.
+  const logStreams = new StreamQuota(LOG_STREAMS_PER_PERSON);
+  const streamsFull = () =>
+    `You already follow ${logStreams.limit} logs live (in other tabs or windows). Close one of them to follow this one; until then, reload to see the latest lines.`;
+  const viewerKey = (res: Response) => String(res.locals.session!.user.id);
+
+  r.get('/apps/:stack/logs', stewards, async (req, res) => {
     const app = findApp(req);
     const q = parseForm(logsQuery, req.query, { service: 'Service', tail: 'Lines' });
     const service = app.services.find((x) => x.name === (q.service ?? app.services[0]?.name));
@@ -119,28 +128,42 @@ export function appRoutes(s: Services): Router {
     });
     // Docker merges the tasks' logs task by task; the RFC 3339 timestamps put them back in time order.
     lines.sort((a, b) => a.text.slice(0, 30).localeCompare(b.text.slice(0, 30)));
-    render(req, res, 'logs', { title: `Logs · ${app.domain ?? app.stack}`, app, service, tail: q.tail, lines });
+    // At the cap the page does not follow: it says why instead of asking for a stream that would be refused.
+    const notFollowing = logStreams.full(viewerKey(res)) ? streamsFull() : undefined;
+    render(req, res, 'logs', { title: `Logs · ${app.domain ?? app.stack}`, app, service, tail: q.tail, lines, notFollowing });
   });
 
-  r.get('/apps/:stack/logs/stream', async (req, res: Response) => {
+  r.get('/apps/:stack/logs/stream', stewards, async (req, res: Response) => {
     const app = findApp(req);
     const q = parseForm(logsQuery, req.query, { service: 'Service', tail: 'Lines' });
     const service = app.services.find((x) => x.name === q.service);
     if (!service) throw new UserFacingError('That service is not part of this app.', 404);
+    const release = logStreams.take(viewerKey(res));
+    if (!release) return renderError(req, res, { status: 429, title: 'Too many log streams', message: streamsFull() });
     const sse = openSse(req, res);
+    sse.onClose(release);
     // tail=0 here: the page already shows the last lines; the stream only adds new ones.
-    const stream = await serviceLogs(s.docker, service.id, {
-      tail: 0,
-      follow: true,
-      onLine: (line) => {
-        const ok = sse.send('line', renderPartial(res, 'log-line', { line }));
-        if (!ok) {
-          // Bounded memory per viewer: stop reading from Docker until the browser catches up.
-          stream.pause();
-          res.once('drain', () => stream.resume());
-        }
-      },
-    });
+    let stream: Awaited<ReturnType<typeof serviceLogs>>;
+    try {
+      stream = await serviceLogs(s.docker, service.id, {
+        tail: 0,
+        follow: true,
+        onLine: (line) => {
+          const ok = sse.send('line', renderPartial(res, 'log-line', { line }));
+          if (!ok) {
+            // Bounded memory per viewer: stop reading from Docker until the browser catches up.
+            stream.pause();
+            res.once('drain', () => stream.resume());
+          }
+        },
+      });
+    } catch (err) {
+      release();
+      res.end();
+      throw err;
+    }
+    // The viewer may have left while Docker answered: then nothing would ever close this stream.
+    if (sse.closed) return void stream.destroy();
     stream.on('end', () => sse.send('line', '<div class="log-line muted">— the log stream ended —</div>'));
     sse.onClose(() => stream.destroy());
   });
