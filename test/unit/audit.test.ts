@@ -94,10 +94,10 @@ describe('audit retention', () => {
   });
 });
 
-describe('migration 10', () => {
+describe('migration 6 (audit bounds)', () => {
   it('brings rows written before the bounds within them', () => {
     const dir = tempDir();
-    const before = openDb(dir, migrations.filter((m) => m.version < 10));
+    const before = openDb(dir, migrations.filter((m) => m.version < 6));
     const insert = before.prepare('INSERT INTO audit_log (at, actor, ip, action, target, outcome, detail) VALUES (1, NULL, NULL, ?, ?, ?, ?)');
     insert.run('job.deploy', `a\r\nb\u001bc${'x'.repeat(5000)}`, 'denied', JSON.stringify({ error: 'e'.repeat(9000) }));
     insert.run('login', 'sam', 'ok', '{"a":1}');

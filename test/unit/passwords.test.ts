@@ -9,7 +9,7 @@ describe('password hashes', () => {
     expect(a).not.toBe(b);
     expect(await verifyPassword('correct horse battery', a)).toBe(true);
     expect(await verifyPassword('correct horse batterY', a)).toBe(false);
-  });
+  }, 30_000); // four scrypt runs of 32 MiB each
   it('refuses malformed stored hashes instead of throwing', async () => {
     expect(await verifyPassword('x', 'md5$abc')).toBe(false);
     expect(await verifyPassword('x', '')).toBe(false);
