@@ -184,7 +184,7 @@ export function parseEnv(text: string): EnvDoc {
           continue;
         }
       }
-      if (!DECORATION.test(body)) help.push(body.replace(/^#+\s*/, '').trim());
+      if (!DECORATION.test(body)) help.push(body.replace(/^#+\s*/, '').replace(/\s+#+$/, '').trim());
       continue;
     }
     const stmt = scanKey(text, start);

@@ -164,10 +164,12 @@ function applyOverlays(text: string, wanted: Map<string, boolean>): string {
     } else edits.added.push(`COMPOSE_FILE="$COMPOSE_FILE:${key}"`);
   }
   let out = edits.result();
-  if (!matches(out, wanted)) {
-    // A `COMPOSE_FILE="compose.yml:compose.x.yml"` line replaces what earlier lines switched on: write it as an
-    // addition to them instead.
-    for (const x of switchedOn) if (!x.o.appends) edits.replaced.set(x.a.line, `COMPOSE_FILE="$COMPOSE_FILE:${x.o.key}"${doc.lines[x.a.line]!.slice(x.a.valueEnd)}`);
+  // A `COMPOSE_FILE="compose.yml:compose.x.yml"` line replaces what earlier lines switched on: write the later ones as
+  // additions (`$COMPOSE_FILE:compose.x.yml`) instead, then, if need be, the first one too.
+  const wholeLists = switchedOn.filter((x) => !x.o.appends).sort((p, q) => p.a.line - q.a.line);
+  for (const rewriteFrom of [1, 0]) {
+    if (matches(out, wanted)) break;
+    for (const x of wholeLists.slice(rewriteFrom)) edits.replaced.set(x.a.line, `COMPOSE_FILE="$COMPOSE_FILE:${x.o.key}"${doc.lines[x.a.line]!.slice(x.a.valueEnd)}`);
     out = edits.result();
   }
   if (!matches(out, wanted)) throw new OverlayConflict([...wanted].filter(([, on]) => on).map(([k]) => k));
