@@ -71,7 +71,8 @@ export function changesFrom(sample: EnvSample, current: EnvDoc, form: SettingsFo
       continue;
     }
     const value = sent ?? before;
-    if (active && value === before) continue; // untouched: its line stays as it is
+    // Untouched: its line stays as it is. A setting the file lacks (a newer sample's) is left to abra's defaults too.
+    if (value === before && (active || (!f.optional && !f.overlay))) continue;
     const problem = value === before ? undefined : valueProblem(value);
     if (problem) errors[`env.${f.key}`] = problem;
     else changes.set.set(f.key, value);
