@@ -238,14 +238,27 @@ export function lifecycleService(deps: { abra: Abra; abraDir: string; dataDir: s
     async configure(domainInput: unknown, form: SettingsForm, redeploy: boolean, actor: Actor): Promise<{ changed: string[]; job?: JobRow }> {
       const app = installedApp(domainInput);
       if (!app.version) throw new UserFacingError(`${app.domain} has no recipe version in its env file.`);
-      const changes = changesFrom(await sampleAt(app.recipe, app.version), form, app.text);
+      const sample = await sampleAt(app.recipe, app.version);
+      const changes = changesFrom(sample, form, app.text);
       if (redeploy && deps.self.isSelf(app.stack)) throw new UserFacingError('This is the node itself: save its settings without redeploying, then redeploy it with abra from a terminal.', 409);
       if (jobs.holder(app.stack)) throw new UserFacingError(`${app.domain} is busy: a “${jobs.holder(app.stack)}” job is running on it.`, 409);
-      writeAppEnv(abraDir, app.domain, applyEnvChanges(app.text, changes));
-      const changed = [...changes.set.keys(), ...[...changes.unset].map((k) => `-${k}`)];
-      if (!redeploy) return { changed };
-      const job = submit('deploy', app, actor, { reason: 'config' }, async (ctx) => {
-        await step(ctx, `abra app deploy ${app.domain} --force`, (o) => abra.appDeploy({ domain: app.domain, force: true }, o));
+      const text = applyEnvChanges(app.text, changes);
+      // Secrets switched on with an overlay are generated now, before any deploy needs them.
+      const had = new Set(secretsAfter(sample, app.text).map((x) => x.key));
+      const fresh = secretsAfter(sample, text).filter((x) => x.generate && !had.has(x.key));
+      if (fresh.length && deps.self.isSelf(app.stack)) throw new UserFacingError('This is the node itself: switch on options that need new secrets with abra from a terminal.', 409);
+      writeAppEnv(abraDir, app.domain, text);
+      const changed = [...changes.set.keys(), ...[...changes.unset].map((k) => `-${k}`), ...[...changes.overlays].map(([o, on]) => `${on ? '+' : '-'}${o}`)];
+      if (!redeploy && !fresh.length) return { changed };
+      const job = submit(redeploy ? 'deploy' : 'secrets', app, actor, { reason: 'config' }, async (ctx) => {
+        if (fresh.length) {
+          const generated = [];
+          for (const x of fresh) generated.push(...(await step(ctx, `abra app secret generate ${app.domain} ${x.name} ${x.version}`, (o) => abra.secretGenerate(app.domain, x.name, x.version, o))));
+          // Values are never logged or stored: only their names go to the job output.
+          secretsOnce.set(ctx.job.id, { owner: actor.name, values: generated.map((g) => ({ name: g.name, value: g.value })), expires: now() + SECRET_TTL_MS });
+          ctx.log(`Generated ${generated.length} secret(s): ${generated.map((g) => g.name).join(', ')}. Their values are shown once on this page.`, 'info');
+        }
+        if (redeploy) await step(ctx, `abra app deploy ${app.domain} --force`, (o) => abra.appDeploy({ domain: app.domain, force: true }, o));
       });
       return { changed, job };
     },

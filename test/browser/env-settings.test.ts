@@ -162,5 +162,33 @@ describe.skipIf(!canRun)('settings forms take what real .env.sample files hold (
       ['CITY=Bibliothèque de Saint-Étienne', 'CITY=Lyon'],
     ]);
     expect(cspErrors(b.errors)).toEqual([]);
+    stepsDone = 3;
+  });
+
+  it('4. switches on the worker option: its secret is generated then, and it deploys beside the aliases overlay', async () => {
+    expect(stepsDone).toBe(3);
+    const before = readFileSync(envFile(), 'utf8');
+    await b.page.goto(`${node.url}/apps/${STACK}/config`);
+    await main().getByRole('heading', { name: `Settings of ${DOMAIN}`, level: 1 }).waitFor();
+    const worker = main().locator('[data-overlay="compose.worker.yml"]');
+    expect(await worker.textContent()).toContain('worker_token');
+    await worker.locator('input[name="overlay.compose.worker.yml"]').check();
+    await main().getByLabel('Redeploy with these settings now').check();
+    await main().getByRole('button', { name: 'Save', exact: true }).click();
+    const output = await jobSucceeds('deploy');
+    expect(output).toContain('Generated 1 secret(s): worker_token');
+
+    // Its whole-list COMPOSE_FILE line would drop the aliases overlay above it: it is written as an addition.
+    const after = readFileSync(envFile(), 'utf8').split('\n');
+    const changed = before.split('\n').map((l, i) => [l, after[i]]).filter(([l, a]) => l !== a);
+    expect(changed).toEqual([
+      ['#COMPOSE_FILE="compose.yml:compose.worker.yml"', 'COMPOSE_FILE="$COMPOSE_FILE:compose.worker.yml"'],
+      ['#SECRET_WORKER_TOKEN_VERSION=v1 # length=24', 'SECRET_WORKER_TOKEN_VERSION=v1 # length=24'],
+    ]);
+    const services = await execa('docker', ['service', 'ls', '--filter', `label=com.docker.stack.namespace=${STACK}`, '--format', '{{.Name}}']);
+    expect(services.stdout.split('\n').sort()).toEqual([`${STACK}_app`, `${STACK}_worker`]);
+    const labels = JSON.parse((await execa('docker', ['service', 'inspect', `${STACK}_app`, '--format', '{{json .Spec.Labels}}'])).stdout) as Record<string, string>;
+    expect(labels[`traefik.http.routers.${STACK}-aliases.rule`]).toBeDefined();
+    expect(cspErrors(b.errors)).toEqual([]);
   });
 });

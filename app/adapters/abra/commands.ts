@@ -5,6 +5,18 @@ export type AbraOptions = Omit<AbraRunOptions, 'onLine' | 'signal'>;
 export type CallOptions = { onLine?: (line: string) => void; signal?: AbortSignal };
 export type GeneratedSecret = { name: string; version: string; dockerName: string; value: string };
 
+/** The secrets abra printed with -m: names, versions and values (shown once, never stored). */
+function generated(lines: string[]): GeneratedSecret[] {
+  const parsed = parseMachineOutput<Record<string, unknown>[]>(lines);
+  if (!Array.isArray(parsed)) throw new Error('abra printed secrets in a shape the node does not know');
+  return parsed.map((s) => ({
+    name: String(s.name ?? ''),
+    version: String(s.version ?? ''),
+    dockerName: String(s['generated name'] ?? ''),
+    value: String(s.value ?? s.password ?? ''),
+  }));
+}
+
 export function abraCommands(base: AbraOptions) {
   const run = (args: string[], call: CallOptions = {}): Promise<AbraResult> => runAbra(args, { ...base, ...call });
   // -D: LAN and .local domains fail abra's DNS checks; the node checks domains itself.
@@ -25,17 +37,11 @@ export function abraCommands(base: AbraOptions) {
       run(['app', 'new', a.recipe, a.version, '-n', '-o', '-s', 'default', '-D', a.domain], call),
 
     /** Generates every secret the env file declares; the values come back once and are never stored. */
-    secretGenerateAll: async (domain: string, call?: CallOptions): Promise<GeneratedSecret[]> => {
-      const { lines } = await run(['app', 'secret', 'generate', domain, '--all', '-m', '-n', '-o'], { signal: call?.signal });
-      const parsed = parseMachineOutput<Record<string, unknown>[]>(lines);
-      if (!Array.isArray(parsed)) throw new Error('abra printed secrets in a shape the node does not know');
-      return parsed.map((s) => ({
-        name: String(s.name ?? ''),
-        version: String(s.version ?? ''),
-        dockerName: String(s['generated name'] ?? ''),
-        value: String(s.value ?? s.password ?? ''),
-      }));
-    },
+    secretGenerateAll: async (domain: string, call?: CallOptions): Promise<GeneratedSecret[]> => generated((await run(['app', 'secret', 'generate', domain, '--all', '-m', '-n', '-o'], { signal: call?.signal })).lines),
+
+    /** Generates one secret (one switched on later, with its overlay); its value comes back once. */
+    secretGenerate: async (domain: string, name: string, version: string, call?: CallOptions): Promise<GeneratedSecret[]> =>
+      generated((await run(['app', 'secret', 'generate', domain, name, version, '-m', '-n', '-o'], { signal: call?.signal })).lines),
 
     appDeploy: (a: { domain: string; version?: string; force?: boolean; noConverge?: boolean }, call?: CallOptions) =>
       run(['app', 'deploy', a.domain, ...(a.version ? [a.version] : []), ...deployFlags(a), '-o'], call),
