@@ -87,6 +87,9 @@ describe('the .env.sample corpus', () => {
       const values = parseEnv(out).values;
       for (const f of overlay.files) expect((values.get('COMPOSE_FILE') ?? '').split(':')).toContain(f);
       for (const x of owned) expect(values.has(x.key), x.key).toBe(true);
+      // The other overlays keep their state (a whole-list line must not drop one switched on above it).
+      const deployed = (values.get('COMPOSE_FILE') ?? 'compose.yml').split(':');
+      for (const o of sample.overlays.filter((x) => x !== overlay)) expect(o.files.every((f) => deployed.includes(f)), o.file).toBe(o.enabled);
     });
   });
 });

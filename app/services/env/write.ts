@@ -163,22 +163,24 @@ function applyOverlays(text: string, wanted: Map<string, boolean>): string {
       switchedOn.push(candidate);
     } else edits.added.push(`COMPOSE_FILE="$COMPOSE_FILE:${key}"`);
   }
+  // Overlays not named keep the state they had.
+  const expected = new Map([...lines.map((x) => [x.o.key, isOn(x.o.files)] as const), ...wanted]);
   let out = edits.result();
   // A `COMPOSE_FILE="compose.yml:compose.x.yml"` line replaces what earlier lines switched on: write the later ones as
   // additions (`$COMPOSE_FILE:compose.x.yml`) instead, then, if need be, the first one too.
   const wholeLists = switchedOn.filter((x) => !x.o.appends).sort((p, q) => p.a.line - q.a.line);
   for (const rewriteFrom of [1, 0]) {
-    if (matches(out, wanted)) break;
+    if (matches(out, expected)) break;
     for (const x of wholeLists.slice(rewriteFrom)) edits.replaced.set(x.a.line, `COMPOSE_FILE="$COMPOSE_FILE:${x.o.key}"${doc.lines[x.a.line]!.slice(x.a.valueEnd)}`);
     out = edits.result();
   }
-  if (!matches(out, wanted)) throw new OverlayConflict([...wanted].filter(([, on]) => on).map(([k]) => k));
+  if (!matches(out, expected)) throw new OverlayConflict([...wanted].filter(([, on]) => on).map(([k]) => k));
   return out;
 }
 
-function matches(text: string, wanted: Map<string, boolean>): boolean {
+function matches(text: string, expected: Map<string, boolean>): boolean {
   const files = new Set(composeFilesAfter(parseEnv(text)));
-  return [...wanted].every(([key, on]) => key.split(':').every((f) => files.has(f)) === on);
+  return [...expected].every(([key, on]) => key.split(':').every((f) => files.has(f)) === on);
 }
 
 export class OverlayConflict extends Error {
