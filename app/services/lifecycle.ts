@@ -11,7 +11,9 @@ import type { JobRow } from '../store/jobs.ts';
 import type { z, ZodType } from 'zod';
 import { domainSchema, parseOrRefuse } from '../validation.ts';
 import type { Actor } from './audit.ts';
-import { applyEnvChanges, envValueSchema, parseEnvSample, readEnvValues, type EnvChanges, type EnvSample } from './env-file.ts';
+import { applyEnvChanges, parseEnvSample, readEnvValues, type EnvChanges, type EnvSample } from './env-file.ts';
+import { changesFrom as envChangesFrom, secretsAfter, settingsFor, type SettingsForm } from './env/form.ts';
+import { parseEnv } from './env/parse.ts';
 import type { ArchFitService, Fit } from './arch-fit.ts';
 import { UserFacingError } from './errors.ts';
 import { nodeCapacity, resourceFit, resourcesIn, type ResourceFit } from './resource-fit.ts';
@@ -20,8 +22,7 @@ import type { NodeSelf } from './node-self.ts';
 
 export type AbraStatus = { ok: true; version: string } | { ok: false; problem: string };
 
-/** What a settings form sends: `env.<KEY>` values, `enable.<KEY>` for opt-ins, `overlay.<file>` switches. */
-export type SettingsForm = Record<string, unknown>;
+export type { SettingsForm };
 
 export type VersionChoice = { version: string; notes: string; images: { service: string; from: string | null; to: string }[] };
 
@@ -72,7 +73,7 @@ export function lifecycleService(deps: { abra: Abra; abraDir: string; dataDir: s
     return {
       resources: resourceFit(services, nodeCapacity(deps.dataDir)),
       settings: sample.fields.length,
-      secrets: sample.secrets.map((x) => x.name),
+      secrets: sample.secrets.filter((x) => !x.optional).map((x) => x.name),
       overlays: sample.overlays.map((o) => o.file),
     };
   }
@@ -82,33 +83,9 @@ export function lifecycleService(deps: { abra: Abra; abraDir: string; dataDir: s
     return deps.archFit.check((await imagesAt(abraDir, recipe, version)).filter((i) => i.image));
   }
 
-  /** Turns a submitted settings form into env changes, refusing anything the recipe does not declare. */
-  function changesFrom(sample: EnvSample, form: SettingsForm): EnvChanges {
-    const fields = new Map(sample.fields.map((f) => [f.key, f]));
-    const overlays = new Set(sample.overlays.map((o) => o.file));
-    const changes: EnvChanges = { set: new Map(), unset: new Set(), overlays: new Map() };
-    for (const [name, raw] of Object.entries(form)) {
-      const [kind, ...rest] = name.split('.');
-      const key = rest.join('.');
-      if (kind === 'env' || kind === 'enable') {
-        const field = fields.get(key);
-        if (!field) throw new UserFacingError(`“${key.slice(0, 64)}” is not a setting of this recipe.`);
-        // An opt-in left unticked stays commented out: what its box holds is neither used nor checked.
-        const used = !(field.optional && form[`enable.${key}`] === undefined);
-        if (kind === 'env' && used) changes.set.set(key, parse(envValueSchema, raw, key));
-      } else if (kind === 'overlay') {
-        if (!overlays.has(key)) throw new UserFacingError(`“${key.slice(0, 64)}” is not an option of this recipe.`);
-      }
-    }
-    for (const f of sample.fields) {
-      if (!f.optional) continue;
-      if (form[`enable.${f.key}`] === undefined) {
-        changes.set.delete(f.key);
-        changes.unset.add(f.key);
-      }
-    }
-    for (const o of sample.overlays) changes.overlays.set(o.file, form[`overlay.${o.file}`] !== undefined);
-    return changes;
+  /** Turns a submitted settings form into env changes against the file it was made from (the sample, at install). */
+  function changesFrom(sample: EnvSample, form: SettingsForm, currentText: string = sample.text): EnvChanges {
+    return envChangesFrom(sample, parseEnv(currentText), form, currentText);
   }
 
   function installedApp(domain: unknown): InstalledApp & { text: string } {
@@ -220,7 +197,7 @@ export function lifecycleService(deps: { abra: Abra; abraDir: string; dataDir: s
         await step(ctx, `abra app new ${recipe} ${version}`, (o) => abra.appNew({ recipe, version, domain }, o));
         writeAppEnv(abraDir, domain, applyEnvChanges(readAppEnv(abraDir, domain) ?? '', changes));
         ctx.log(`Settings written to ${envPathFor(abraDir, domain)}`, 'info');
-        if (sample.secrets.some((s) => s.generate)) {
+        if (secretsAfter(sample, applyEnvChanges(sample.text, changes)).some((s) => s.generate)) {
           const generated = await step(ctx, 'abra app secret generate --all', (o) => abra.secretGenerateAll(domain, o));
           // Values are never logged or stored: only their names go to the job output.
           secretsOnce.set(ctx.job.id, { owner: actor.name, values: generated.map((g) => ({ name: g.name, value: g.value })), expires: now() + SECRET_TTL_MS });
@@ -253,31 +230,35 @@ export function lifecycleService(deps: { abra: Abra; abraDir: string; dataDir: s
     async configPlan(domainInput: unknown) {
       const app = installedApp(domainInput);
       if (!app.version) throw new UserFacingError(`${app.domain} has no recipe version in its env file.`);
-      const sample = await sampleAt(app.recipe, app.version);
-      const values = readEnvValues(app.text);
-      const overlaysOn = new Set([...app.text.matchAll(/^COMPOSE_FILE="?\$COMPOSE_FILE:([A-Za-z0-9._-]+\.ya?ml)"?\s*$/gm)].map((m) => m[1]));
-      return {
-        app,
-        sample: {
-          ...sample,
-          fields: sample.fields.map((f) => ({ ...f, value: values.get(f.key) ?? f.value, enabled: values.has(f.key) })),
-          overlays: sample.overlays.map((o) => ({ ...o, enabled: overlaysOn.has(o.file) })),
-        },
-      };
+      // The recipe's sample says what the settings are; the app's env file what they hold now.
+      return { app, sample: settingsFor(await sampleAt(app.recipe, app.version), parseEnv(app.text)) };
     },
 
     /** Saves settings (audited by the caller); with `redeploy`, a job redeploys the app with them. */
     async configure(domainInput: unknown, form: SettingsForm, redeploy: boolean, actor: Actor): Promise<{ changed: string[]; job?: JobRow }> {
       const app = installedApp(domainInput);
       if (!app.version) throw new UserFacingError(`${app.domain} has no recipe version in its env file.`);
-      const changes = changesFrom(await sampleAt(app.recipe, app.version), form);
+      const sample = await sampleAt(app.recipe, app.version);
+      const changes = changesFrom(sample, form, app.text);
       if (redeploy && deps.self.isSelf(app.stack)) throw new UserFacingError('This is the node itself: save its settings without redeploying, then redeploy it with abra from a terminal.', 409);
       if (jobs.holder(app.stack)) throw new UserFacingError(`${app.domain} is busy: a “${jobs.holder(app.stack)}” job is running on it.`, 409);
-      writeAppEnv(abraDir, app.domain, applyEnvChanges(app.text, changes));
-      const changed = [...changes.set.keys(), ...[...changes.unset].map((k) => `-${k}`)];
-      if (!redeploy) return { changed };
-      const job = submit('deploy', app, actor, { reason: 'config' }, async (ctx) => {
-        await step(ctx, `abra app deploy ${app.domain} --force`, (o) => abra.appDeploy({ domain: app.domain, force: true }, o));
+      const text = applyEnvChanges(app.text, changes);
+      // Secrets switched on with an overlay are generated now, before any deploy needs them.
+      const had = new Set(secretsAfter(sample, app.text).map((x) => x.key));
+      const fresh = secretsAfter(sample, text).filter((x) => x.generate && !had.has(x.key));
+      if (fresh.length && deps.self.isSelf(app.stack)) throw new UserFacingError('This is the node itself: switch on options that need new secrets with abra from a terminal.', 409);
+      writeAppEnv(abraDir, app.domain, text);
+      const changed = [...changes.set.keys(), ...[...changes.unset].map((k) => `-${k}`), ...[...changes.overlays].map(([o, on]) => `${on ? '+' : '-'}${o}`)];
+      if (!redeploy && !fresh.length) return { changed };
+      const job = submit(redeploy ? 'deploy' : 'secrets', app, actor, { reason: 'config' }, async (ctx) => {
+        if (fresh.length) {
+          const generated = [];
+          for (const x of fresh) generated.push(...(await step(ctx, `abra app secret generate ${app.domain} ${x.name} ${x.version}`, (o) => abra.secretGenerate(app.domain, x.name, x.version, o))));
+          // Values are never logged or stored: only their names go to the job output.
+          secretsOnce.set(ctx.job.id, { owner: actor.name, values: generated.map((g) => ({ name: g.name, value: g.value })), expires: now() + SECRET_TTL_MS });
+          ctx.log(`Generated ${generated.length} secret(s): ${generated.map((g) => g.name).join(', ')}. Their values are shown once on this page.`, 'info');
+        }
+        if (redeploy) await step(ctx, `abra app deploy ${app.domain} --force`, (o) => abra.appDeploy({ domain: app.domain, force: true }, o));
       });
       return { changed, job };
     },

@@ -111,8 +111,9 @@ describe.skipIf(!dockerThere)('the bundled Kiwix recipe, installed through the n
     expect(form.text).toContain('name="env.ZIM_FILES_PATH" value="/srv/zims"');
     expect(form.text).toContain('1001');
     expect(form.text).toContain('name="overlay.compose.lan.yml"');
-    expect(form.text).toContain('name="enable.KIWIX_LAN_PORT"');
-    expect(form.text).toContain('name="env.KIWIX_LAN_PORT"');
+    // The LAN port belongs to the LAN option (same block of .env.sample): it is switched on with it, not on its own.
+    expect(form.text).toMatch(/data-overlay="compose\.lan\.yml"[\s\S]*name="env\.KIWIX_LAN_PORT"/);
+    expect(form.text).not.toContain('name="enable.KIWIX_LAN_PORT"');
   });
 
   it('installs and deploys with an empty ZIM folder and the LAN overlay: the task runs and is healthy', async () => {

@@ -74,9 +74,9 @@ describe.skipIf(!dockerThere)('app lifecycle through abra (test double, real swa
       ['/install/lores-test-app', { ...good, domain: 'x.org;reboot' }, 400],
       ['/install/lores-test-app', { ...good, domain: '../../etc/passwd' }, 400],
       ['/install/lores-test-app', { ...good, 'env.GREETING': 'a\nEVIL=1' }, 400],
-      ['/install/lores-test-app', { ...good, 'env.GREETING': '$(touch /tmp/lores-pwned)' }, 400],
-      ['/install/lores-test-app', { ...good, 'env.GREETING': 'x; rm -rf /' }, 400],
-      ['/install/lores-test-app', { ...good, 'env.GREETING': '../../etc' }, 400],
+      // '$(touch /tmp/lores-pwned)', 'x; rm -rf /' and '../../etc' were refused here once; they are ordinary text now,
+      // written quoted into an env file that abra reads and no shell runs (test/unit/env-semantics.test.ts).
+      ['/install/lores-test-app', { ...good, 'env.GREETING': 'a\rEVIL=1' }, 400],
       ['/install/lores-test-app', { ...good, 'env.GREETING': 'x'.repeat(10_000) }, 400],
       ['/install/lores-test-app', { ...good, 'env.NOT_DECLARED': 'x' }, 400],
       ['/install/lores-test-app', { ...good, 'overlay.compose.evil.yml': 'on' }, 400],

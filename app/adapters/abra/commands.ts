@@ -28,6 +28,21 @@ export function abraCommands(base: AbraOptions) {
   // -D: LAN and .local domains fail abra's DNS checks; the node checks domains itself.
   const deployFlags = (o: { force?: boolean; noConverge?: boolean }) => ['-n', '-D', ...(o.force ? ['-f'] : []), ...(o.noConverge ? ['-c'] : [])];
 
+  /** `secret generate -m`: its JSON found in noisy output; a failure told without anything abra printed. */
+  const generateSecrets = async (args: string[], call?: CallOptions): Promise<GeneratedSecret[]> => {
+    let lines: string[];
+    try {
+      ({ lines } = await run(args, { signal: call?.signal }));
+    } catch (err) {
+      throw err instanceof AbraError ? secretSafeError(err) : err;
+    }
+    return parseMachineOutput(lines, isSecretList).map((s) => ({
+      name: String(s.name ?? ''),
+      version: String(s.version ?? ''),
+      dockerName: String(s['generated name'] ?? ''),
+      value: String(s.value ?? s.password ?? ''),
+    }));
+  };
   return {
     version: async (): Promise<string> => (await run(['--version'])).lines.join(' ').trim(),
 
@@ -46,20 +61,12 @@ export function abraCommands(base: AbraOptions) {
      * Generates every secret the env file declares; the values come back once and are never stored. Nothing abra
      * printed leaves this function: not as job output, and not in an error (see `secretSafeError`).
      */
-    secretGenerateAll: async (domain: string, call?: CallOptions): Promise<GeneratedSecret[]> => {
-      let lines: string[];
-      try {
-        ({ lines } = await run(['app', 'secret', 'generate', domain, '--all', '-m', '-n', '-o'], { signal: call?.signal }));
-      } catch (err) {
-        throw err instanceof AbraError ? secretSafeError(err) : err;
-      }
-      return parseMachineOutput(lines, isSecretList).map((s) => ({
-        name: String(s.name ?? ''),
-        version: String(s.version ?? ''),
-        dockerName: String(s['generated name'] ?? ''),
-        value: String(s.value ?? s.password ?? ''),
-      }));
-    },
+    secretGenerateAll: (domain: string, call?: CallOptions): Promise<GeneratedSecret[]> =>
+      generateSecrets(['app', 'secret', 'generate', domain, '--all', '-m', '-n', '-o'], call),
+
+    /** Generates one secret (one switched on later, with its overlay); its value comes back once, as above. */
+    secretGenerate: (domain: string, name: string, version: string, call?: CallOptions): Promise<GeneratedSecret[]> =>
+      generateSecrets(['app', 'secret', 'generate', domain, name, version, '-m', '-n', '-o'], call),
 
     appDeploy: (a: { domain: string; version?: string; force?: boolean; noConverge?: boolean }, call?: CallOptions) =>
       run(['app', 'deploy', a.domain, ...(a.version ? [a.version] : []), ...deployFlags(a), '-o'], call),

@@ -5,7 +5,8 @@ import { appsFrom, type AppView } from '../../services/apps.ts';
 import { UserFacingError } from '../../services/errors.ts';
 import { stackSchema } from '../../validation.ts';
 import { actorOf, type Services } from '../context.ts';
-import { parseForm } from '../forms.ts';
+import { parseForm, withFieldErrors } from '../forms.ts';
+import { settingsAsSent } from '../../services/env/form.ts';
 import { requireRole } from '../middleware/auth.ts';
 import { render } from '../render.ts';
 import { auditRefusals } from '../audited.ts';
@@ -32,13 +33,19 @@ export function lifecycleRoutes(s: Services): Router {
     render(req, res, 'install', { title: `Install ${plan.recipe}`, plan, badge: fitBadge(plan.fit), formatBytes, abraMissing: s.lifecycle.problem() });
   });
 
-  r.post('/install/:recipe', stewards, auditRefusals(s, 'job.install', async (req, res) => {
+  r.post('/install/:recipe', stewards, withFieldErrors(auditRefusals(s, 'job.install', async (req, res) => {
     const b = body(req);
     const job = await s.lifecycle.install(
       { recipe: req.params.recipe, version: b.version, domain: b.domain, deploy: b.deploy !== undefined, overrideArch: b.override_arch !== undefined, form: b },
       actorOf(req, res.locals.session),
     );
     res.redirect(303, jobPage(job.id));
+  }), async (req, res, refused) => {
+    // The same form again, as it was sent, with each error beside its field.
+    const b = body(req);
+    const plan = await s.lifecycle.installPlan(req.params.recipe, b.version);
+    const sent = { ...plan, sample: settingsAsSent(plan.sample, b) };
+    render(req, res, 'install', { title: `Install ${plan.recipe}`, plan: sent, badge: fitBadge(plan.fit), formatBytes, abraMissing: s.lifecycle.problem(), errors: refused.fields, domain: typeof b.domain === 'string' ? b.domain : undefined, deploy: b.deploy !== undefined }, 400);
   }));
 
   r.get('/apps/:stack/config', stewards, async (req, res) => {
@@ -47,13 +54,19 @@ export function lifecycleRoutes(s: Services): Router {
     render(req, res, 'config', { title: `Settings · ${app.installed.domain}`, app, plan, deployed: app.status !== 'not deployed' });
   });
 
-  r.post('/apps/:stack/config', stewards, auditRefusals(s, 'app.config', async (req, res) => {
+  r.post('/apps/:stack/config', stewards, withFieldErrors(auditRefusals(s, 'app.config', async (req, res) => {
     const app = managedApp(req);
     const b = body(req);
     const actor = actorOf(req, res.locals.session);
     const result = await s.lifecycle.configure(app.installed.domain, b, b.redeploy !== undefined, actor);
     s.audit.record(actor, 'app.config', { target: app.installed.domain, detail: { changed: result.changed } });
     res.redirect(303, result.job ? jobPage(result.job.id) : `/apps/${app.stack}`);
+  }), async (req, res, refused) => {
+    const app = managedApp(req);
+    const b = body(req);
+    const plan = await s.lifecycle.configPlan(app.installed.domain);
+    const sent = { ...plan, sample: settingsAsSent(plan.sample, b) };
+    render(req, res, 'config', { title: `Settings · ${app.installed.domain}`, app, plan: sent, deployed: app.status !== 'not deployed', redeploy: b.redeploy !== undefined, errors: refused.fields }, 400);
   }));
 
   r.post('/apps/:stack/deploy', stewards, auditRefusals(s, 'job.deploy', (req, res) => {
