@@ -25,6 +25,11 @@ export class FloorWatch {
     this.samples = [{ at: startedAt, bytes: 0 }];
   }
 
+  /** Judge from here on only: time that must not count against the server (our own bandwidth limit) is dropped. */
+  restart(bytes: number, now = performance.now()): void {
+    this.samples = [{ at: now, bytes }];
+  }
+
   /**
    * `bytes`: the total received so far. `minBytesPerSecond` overrides the floor's (a bandwidth limit of our own
    * below the floor must not count against the server). Returns e.g. "sent only 30 B in the last 3 s, below the
@@ -42,9 +47,6 @@ export class FloorWatch {
     return `sent only ${formatAmount(got)} in the last ${formatSeconds(span)}, below the minimum of ${formatAmount(minBytesPerSecond)}/s`;
   }
 }
-
-/** "1 KB/s over 60 s": the floor in a steward's words. */
-export const describeFloor = (f: ReadFloor): string => `${formatAmount(f.minBytesPerSecond)}/s over ${formatSeconds(f.windowMs)}`;
 
 function formatAmount(n: number): string {
   const units = ['B', 'KB', 'MB', 'GB'];

@@ -11,7 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleepFor } from 'node:timers/promises';
 import tls from 'node:tls';
 import { networkReason, zimFileNameSchema } from '../../adapters/kiwix/opds.ts';
-import { DEFAULT_READ_FLOOR, describeFloor, FloorWatch, FLOOR_TICK_MS, type ReadFloor } from '../../adapters/remote/read-floor.ts';
+import { DEFAULT_READ_FLOOR, FloorWatch, FLOOR_TICK_MS, type ReadFloor } from '../../adapters/remote/read-floor.ts';
 import { formatBytes } from '../resource-fit.ts';
 
 export type DownloadPhase = 'checking' | 'downloading';
@@ -397,7 +397,7 @@ function mirrorsFailed(o: Checked, refused: Map<string, ZimDownloadError>): ZimD
   // Each reason names its mirror; one that does not (a malformed answer) gets the host put in front.
   const reasons = [...refused].map(([url, e]) => (e.message.includes(new URL(url).host) ? e.message : `${new URL(url).host}: ${e.message}`));
   if (errors.length === 1) return new ZimDownloadError(errors[0]!.code, reasons[0]!, 'never', errors[0]);
-  return new ZimDownloadError(errors[0]!.code, `No mirror would send ${o.fileName} (${reasons.join('; ')})`, 'never', errors[0]);
+  return new ZimDownloadError(errors[0]!.code, `No mirror would send ${o.fileName}: ${reasons.join('; ')}.`, 'never', errors[0]);
 }
 
 /** One HTTP request from `t.done` onwards, its body streamed to the hash and the part file. */
@@ -415,7 +415,13 @@ async function attempt(o: Checked, t: Transfer, url: string): Promise<void> {
   const floor = new FloorWatch(o.floor, lastChange);
   t.watch = () => {
     const now = performance.now();
-    if (received !== seen || throttling) {
+    if (throttling) {
+      // Held back by our own limit (a burst, then a wait): neither silence nor the server's slowness.
+      seen = received;
+      lastChange = now;
+      return floor.restart(received, now);
+    }
+    if (received !== seen) {
       seen = received;
       lastChange = now;
     } else if (now - lastChange >= o.stallTimeoutMs) {
@@ -424,7 +430,7 @@ async function attempt(o: Checked, t: Transfer, url: string): Promise<void> {
     const limit = o.rate();
     const slow = floor.check(received, now, limit > 0 && Number.isFinite(limit) ? Math.min(o.floor.minBytesPerSecond, limit / 2) : o.floor.minBytesPerSecond);
     // Another mirror may do better; with none left the download fails and says why.
-    if (slow) cut.abort(new ZimDownloadError('network', `${host} stalled: it ${slow} (${describeFloor(o.floor)})`, 'mirror'));
+    if (slow) cut.abort(new ZimDownloadError('network', `${host} stalled: it ${slow}`, 'mirror'));
   };
   const headers: Record<string, string> = { 'accept-encoding': 'identity' };
   if (t.done > 0) headers.range = `bytes=${t.done}-`;
