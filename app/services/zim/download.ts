@@ -334,11 +334,11 @@ async function hashPrefix(fh: FileHandle, length: number, t: Transfer, signal: A
 
 /** Requests until every byte is on disk: retry with back-off on cuts, next mirror on a refusal, stop on the rest. */
 async function transfer(o: Checked, t: Transfer): Promise<void> {
-  const ticker = startTicker(t);
+  const stopTicker = startTicker(t);
   try {
     await requestUntilDone(o, t);
   } finally {
-    clearInterval(ticker);
+    stopTicker();
   }
 }
 
@@ -346,18 +346,23 @@ async function transfer(o: Checked, t: Transfer): Promise<void> {
  * Progress on a timer, not only on data: during a stall or a back-off the page must still show what is on disk.
  * Bytes still waiting in the sink's block are written once the connection has been idle for a tick.
  */
-function startTicker(t: Transfer): NodeJS.Timeout {
+function startTicker(t: Transfer): () => void {
   let last = t.done;
-  return setInterval(() => {
+  let running = true;
+  const ticker = setInterval(() => {
     t.watch?.();
     const idle = t.done === last;
     last = t.done;
     if (!idle) return t.meter.emit(t.done, 'downloading');
     t.sink.flushIdle().then(
-      () => t.meter.emit(t.done, 'downloading'),
+      () => running && t.meter.emit(t.done, 'downloading'), // never after the transfer: its caller may be done with progress
       () => undefined, // the sink keeps the failure: the transfer reports it
     );
   }, FLOOR_TICK_MS);
+  return () => {
+    running = false;
+    clearInterval(ticker);
+  };
 }
 
 async function requestUntilDone(o: Checked, t: Transfer): Promise<void> {
