@@ -213,6 +213,7 @@ describe('downloadZim faults', () => {
     const err = await failure(downloadZim(optsFor(BIG)));
     expect(err.code).toBe('hash-mismatch');
     expect(err.message).toMatch(/sha-256 does not match.*deleted\.$/);
+    expect(err.message.startsWith(`${BIG} arrived complete but`)).toBe(true); // a sentence already: not wrapped again
     expect(err.message).not.toMatch(/kept/);
     expect(err.partKept).toBe(false);
     expect(fixture.rangesFor(BIG)).toHaveLength(1); // the only mirror sent these bytes: asking it again cannot help
@@ -539,6 +540,37 @@ describe('slow and stalled mirrors', () => {
     const err = await failure(run);
     expect(err.message).toBe(`The download of ${BIG} was paused; the ${formatBytes(1_000_000)} downloaded so far are kept to resume from.`);
     expect(readFileSync(path.join(lib, `${BIG}.part`)).equals(bigBytes.subarray(0, 1_000_000))).toBe(true);
+  });
+});
+
+describe('a mirror that sends a damaged copy', () => {
+  let bad: KiwixFixture;
+
+  beforeAll(async () => {
+    bad = await startKiwixFixture({ books: [{ name: BIG, path: path.join(work, BIG) }], faults: { corruptByteAt: 1_234_567 } });
+  });
+  afterAll(async () => {
+    await bad?.close();
+  });
+  beforeEach(() => {
+    bad.requests.length = 0;
+  });
+
+  it('starts over from a mirror that sent none of the damaged bytes, and verifies', async () => {
+    const result = await downloadZim(optsFor(BIG, { urls: [bad.fileUrl(BIG), fixture.fileUrl(BIG)] }));
+    expect(bad.rangesFor(BIG)).toEqual([undefined]);
+    expect(fixture.rangesFor(BIG)).toEqual([undefined]); // from byte 0: nothing of the damaged copy is kept
+    expect(readFileSync(result.path).equals(bigBytes)).toBe(true);
+  });
+
+  it('fails once every mirror has sent a damaged copy, asking each only once', async () => {
+    fixture.faults.corruptByteAt = 99;
+    const err = await failure(downloadZim(optsFor(BIG, { urls: [bad.fileUrl(BIG), fixture.fileUrl(BIG)] })));
+    expect(err.code).toBe('hash-mismatch');
+    expect(err.message).toMatch(new RegExp(`^${BIG.replace(/\./g, '\\.')} arrived complete 2 times, from different mirrors, but its sha-256 never matched the catalogue's \\(got [0-9a-f]{12}…, expected [0-9a-f]{12}…\\); the damaged download was deleted\\.$`));
+    expect(err.partKept).toBe(false);
+    expect([bad.rangesFor(BIG), fixture.rangesFor(BIG)]).toEqual([[undefined], [undefined]]);
+    expect(libraryFiles()).toEqual([]);
   });
 });
 

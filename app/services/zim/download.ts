@@ -222,6 +222,8 @@ type Transfer = {
   sink: PartSink;
   meter: ProgressMeter;
   bucket: TokenBucket;
+  /** Mirrors that sent bytes of what is in the part file now (known for this call only). */
+  sources: Set<string>;
   /** The running request's silence and floor check, called by the transfer's ticker. */
   watch?: () => void;
 };
@@ -249,24 +251,30 @@ async function download(o: Checked, part: string): Promise<DownloadZimResult> {
       sink: new PartSink(fh, have),
       meter: new ProgressMeter(o.size, o.onProgress),
       bucket: new TokenBucket(o.rate),
+      sources: new Set(),
     };
     // After a restart the hash state is gone (Node cannot export a sha-256 midstate), so the prefix on disk is
     // read and hashed once before continuing. Unavoidable, and far cheaper than downloading it again.
     await hashPrefix(fh, have, t, o.signal);
     t.done = have;
-    if (t.done < o.size) await transfer(o, t);
-    await t.sink.drain();
-
-    const digest = t.sink.hash.digest('hex');
-    if (digest !== o.sha256) {
-      await fh.close();
-      closed = true;
-      // Retrying the same bytes cannot help: start from nothing next time.
-      await fsp.rm(part, { force: true });
-      throw new ZimDownloadError(
-        'hash-mismatch',
-        `${o.fileName} arrived complete but its sha-256 does not match the catalogue's (got ${digest.slice(0, 12)}…, expected ${o.sha256.slice(0, 12)}…); the damaged download was deleted.`,
-      );
+    let urls = o.urls;
+    for (let round = 1; ; round++) {
+      if (t.done < o.size) await transfer({ ...o, urls }, t);
+      await t.sink.drain();
+      const digest = t.sink.hash.digest('hex');
+      if (digest === o.sha256) break;
+      // Asking the mirrors that sent these bytes again cannot help; one that sent none of them may hold a good copy.
+      urls = urls.filter((u) => !t.sources.has(u));
+      if (urls.length === 0) {
+        await fh.close();
+        closed = true;
+        await fsp.rm(part, { force: true }); // start from nothing next time
+        const arrived = round === 1 ? 'arrived complete but its sha-256 does not match' : `arrived complete ${round} times, from different mirrors, but its sha-256 never matched`;
+        throw new ZimDownloadError('hash-mismatch', `${o.fileName} ${arrived} the catalogue's (got ${digest.slice(0, 12)}…, expected ${o.sha256.slice(0, 12)}…); the damaged download was deleted.`);
+      }
+      await t.sink.restart();
+      t.done = 0;
+      t.sources.clear();
     }
     await fh.sync();
     await fh.chmod(0o644); // readable by the Kiwix container's user (uid 1001) whatever our umask
@@ -459,6 +467,7 @@ async function attempt(o: Checked, t: Transfer, url: string): Promise<void> {
       // The server ignored Range and sent the whole file: keep reading, but from byte 0.
       await t.sink.restart();
       t.done = 0;
+      t.sources.clear();
     }
     try {
       // Count (and refuse) bytes before they are committed; then pace the read by the disk and the bandwidth limit.
@@ -498,6 +507,7 @@ async function attempt(o: Checked, t: Transfer, url: string): Promise<void> {
     }
   } finally {
     t.watch = undefined;
+    if (received > 0) t.sources.add(url);
     // What was hashed must be on disk before the next request asks for the bytes after it.
     await t.sink.drain();
   }
@@ -1237,7 +1247,8 @@ const BEFORE_ANY_BYTE = new Set<ZimDownloadErrorCode>(['invalid', 'missing-dir',
  */
 function finalMessage(e: ZimDownloadError, o: Pick<Checked, 'fileName' | 'size'>, kept: number): string {
   const text = e.message.trim();
-  const sentence = /^[A-Z]/.test(text) && /[.!?]$/.test(text) ? text : `Could not download ${o.fileName}: ${text.replace(/[.;:,]+$/, '')}.`;
+  // Sentences end with a full stop; reasons from inside (a mirror's answer, a cut) never do.
+  const sentence = /[.!?]$/.test(text) ? text : `Could not download ${o.fileName}: ${text.replace(/[;:,]+$/, '')}.`;
   if (e.code === 'aborted') {
     return kept > 0 ? `${sentence.replace(/\.$/, '')}; the ${formatBytes(kept)} downloaded so far are kept to resume from.` : `${sentence.replace(/\.$/, '')} before any of it was kept.`;
   }
