@@ -269,7 +269,7 @@ async function download(o: Checked, part: string): Promise<DownloadZimResult> {
         await fh.close();
         closed = true;
         await fsp.rm(part, { force: true }); // start from nothing next time
-        const arrived = round === 1 ? 'arrived complete but its sha-256 does not match' : `arrived complete ${round} times, from different mirrors, but its sha-256 never matched`;
+        const arrived = round === 1 ? 'arrived complete but its sha-256 does not match' : `arrived complete ${round} times (the last from another mirror) but its sha-256 never matched`;
         throw new ZimDownloadError('hash-mismatch', `${o.fileName} ${arrived} the catalogue's (got ${digest.slice(0, 12)}…, expected ${o.sha256.slice(0, 12)}…); the damaged download was deleted.`);
       }
       await t.sink.restart();

@@ -44,7 +44,7 @@ async function withRetries<T>(call: () => Promise<T>, ctx: JobContext): Promise<
 }
 
 /** A cut, a timeout, a slow or busy server (5xx, 408, 429) may heal; a bad document or any other refusal will not. */
-export function worthRetrying(err: unknown): boolean {
+function worthRetrying(err: unknown): boolean {
   if (err instanceof Meta4Error) return false;
   const cause = (err as Error | undefined)?.cause;
   return !(cause instanceof RemoteReadError) || cause.retryable;
