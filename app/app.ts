@@ -16,6 +16,7 @@ import { catalogueService } from './services/catalogue.ts';
 import { zimBrowser } from './services/zim/browse.ts';
 import { zimDownloads } from './services/zim/downloads.ts';
 import { fetchText } from './adapters/remote/fetch-text.ts';
+import { fetchSmallDocument } from './adapters/kiwix/opds.ts';
 import { auditLog, auditRetention } from './services/audit.ts';
 import { peopleService } from './services/people.ts';
 import { sessionService } from './services/sessions.ts';
@@ -69,10 +70,18 @@ export function buildServices(deps: AppDeps): Services {
     settings,
     archFit,
     zims: {
-      browser: zimBrowser({ store: deps.store, base: () => config.kiwixCatalogueUrl, now }),
-      downloads: zimDownloads({ jobs, store: deps.store, docker: deps.docker, settings, abraDir: config.abraDir, zimRoot: config.zimRoot, log: deps.log }),
+      browser: zimBrowser({ store: deps.store, base: () => config.kiwixCatalogueUrl, now, fetchDocument: (url, what, o) => fetchSmallDocument(url, what, { floor: config.readFloor, ...o }) }),
+      downloads: zimDownloads({ jobs, store: deps.store, docker: deps.docker, settings, abraDir: config.abraDir, zimRoot: config.zimRoot, log: deps.log, readFloor: config.readFloor }),
     },
-    catalogue: catalogueService({ store: deps.store, abraDir: config.abraDir, url: config.catalogueUrl, refreshHours: config.catalogueRefreshHours, fetchText, now, log: deps.log }),
+    catalogue: catalogueService({
+      store: deps.store,
+      abraDir: config.abraDir,
+      url: config.catalogueUrl,
+      refreshHours: config.catalogueRefreshHours,
+      fetchText: (url, o) => fetchText(url, { floor: config.readFloor, ...o }),
+      now,
+      log: deps.log,
+    }),
   };
 }
 

@@ -35,6 +35,9 @@ const configSchema = z.object({
   // The host folder under which Kiwix apps keep their ZIM files: the node writes downloads only below it (in a
   // container, it is mounted at the same path: recipe/compose.zims.yml).
   ZIM_ROOT: z.string().regex(/^\/[^\0]*$/, 'must be an absolute path').default('/srv/zims'),
+  // The least a remote read (ZIM mirror, Metalink, catalogue) must deliver: below this rate over this window it is cut.
+  NETWORK_FLOOR_BYTES_PER_SECOND: z.coerce.number().int().min(0).max(1e9).default(1024),
+  NETWORK_FLOOR_SECONDS: z.coerce.number().min(1).max(3600).default(60),
   // Set by the node's own recipe (its STACK_NAME): the node then manages itself like one of its apps.
   LORES_SELF_STACK: z.union([stackSchema, z.literal('')]).default(''),
 });
@@ -58,6 +61,8 @@ export type Config = {
   catalogueRefreshHours: number;
   kiwixCatalogueUrl: string;
   zimRoot: string;
+  /** Remote reads slower than this on average over the window are cut (0 bytes per second: never). */
+  readFloor: { minBytesPerSecond: number; windowMs: number };
   /** The node's own stack when it runs from its recipe, else ''. */
   selfStack: string;
   /** The node's own app env values, as its recipe passes them (`LORES_ENV_<KEY>`), to write its abra env file. */
@@ -146,6 +151,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     catalogueRefreshHours: c.CATALOGUE_REFRESH_HOURS,
     kiwixCatalogueUrl: c.KIWIX_CATALOGUE_URL,
     zimRoot: path.resolve(c.ZIM_ROOT),
+    readFloor: { minBytesPerSecond: c.NETWORK_FLOOR_BYTES_PER_SECOND, windowMs: c.NETWORK_FLOOR_SECONDS * 1000 },
     selfStack: c.LORES_SELF_STACK,
     selfEnv: Object.fromEntries(
       Object.entries(env)

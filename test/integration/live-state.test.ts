@@ -11,7 +11,7 @@ import { appsFrom } from '../../app/services/apps.ts';
 import { addUser, testNode, type TestNode } from '../support/app.ts';
 import { haveDocker } from '../support/requirements.ts';
 import { readSse } from '../support/sse.ts';
-import { coopCloudStack, deployStack, ensureTestImage, removeStack, waitFor } from '../support/swarm.ts';
+import { coopCloudStack, deployStack, ensureTestImage, removeStack, TEST_IMAGE, waitFor } from '../support/swarm.ts';
 
 const dockerThere = await haveDocker();
 const id = randomBytes(3).toString('hex');
@@ -19,6 +19,7 @@ const WIKI = `wiki${id}_lores_test`;
 const PLAIN = `plain${id}`;
 const CRASH = `crash${id}_lores_test`;
 const GLOBAL = `glob${id}_lores_test`;
+const FAIR = `fair${id}_lores_test`;
 
 describe.skipIf(!dockerThere)('live node state on the real swarm', () => {
   let node: TestNode;
@@ -78,7 +79,7 @@ describe.skipIf(!dockerThere)('live node state on the real swarm', () => {
     server?.closeAllConnections();
     server?.close();
     node?.close();
-    await Promise.all([WIKI, PLAIN, CRASH, GLOBAL].map((s) => removeStack(s)));
+    await Promise.all([WIKI, PLAIN, CRASH, GLOBAL, FAIR].map((s) => removeStack(s)));
   }, 60_000);
 
   it('finds labelled stacks with recipe, version, domain and health; others as read-only stacks', async () => {
@@ -185,6 +186,46 @@ describe.skipIf(!dockerThere)('live node state on the real swarm', () => {
     expect((await execa('docker', ['service', 'inspect', `${GLOBAL}_app`, '--format', '{{json .Spec.TaskTemplate.Placement}}'])).stdout).not.toContain(STOPPED_CONSTRAINT);
     expect(await waitFor(() => app(GLOBAL)?.running === 1, 30_000)).toBe(true);
   });
+
+  it('a service that can never be scheduled does not hold up another: a scale 0→1 reaches the model and the page within 1 s of Docker', async () => {
+    // `stuck` waits forever for a node labelled nope=true; `app` starts at 0 replicas. Both belong to one stack.
+    const namespace = ['--label', `com.docker.stack.namespace=${FAIR}`, '--container-label', `com.docker.stack.namespace=${FAIR}`];
+    const sleeper = [TEST_IMAGE, 'sh', '-c', 'trap "exit 0" TERM; while true; do sleep 1; done'];
+    const appLabels = Object.entries(coopCloudStack(FAIR, { recipe: 'fair', version: '0.1.0+1', domain: `fair-${id}.node.example.org` }).app.labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]);
+    await execa('docker', ['service', 'create', '--detach', '--quiet', '--name', `${FAIR}_stuck`, ...namespace, '--constraint', 'node.labels.nope==true', '--stop-grace-period', '2s', ...sleeper]);
+    await execa('docker', ['service', 'create', '--detach', '--quiet', '--name', `${FAIR}_app`, ...namespace, ...appLabels, '--replicas', '0', '--stop-grace-period', '2s', ...sleeper]);
+    const service = (name: string) => [...node.services.model.services.values()].find((s) => s.name === name);
+    expect(await waitFor(() => service(`${FAIR}_stuck`)?.tasks[0]?.state === 'pending' && service(`${FAIR}_app`) !== undefined, 20_000)).toBe(true);
+    // Long enough for the stuck service's follow-ups to back off past 3 s (400 ms doubling every five re-reads).
+    await new Promise((r) => setTimeout(r, 15_000));
+    expect(service(`${FAIR}_stuck`)!.running).toBe(0);
+
+    const appService = (await execa('docker', ['service', 'inspect', `${FAIR}_app`, '--format', '{{.ID}}'])).stdout.trim();
+    const seen = { docker: 0, model: 0 };
+    const watching = (async () => {
+      // Docker's own answer, polled as often as the model could be: the reference the model is measured against.
+      for (const until = Date.now() + 60_000; Date.now() < until && !(seen.docker && seen.model); ) {
+        if (!seen.model && service(`${FAIR}_app`)?.running === 1) seen.model = Date.now();
+        if (!seen.docker) {
+          const tasks = (await node.services.docker.listTasks({ filters: { service: [appService] } })) as { Status: { State: string } }[];
+          if (tasks.some((t) => t.Status.State === 'running')) seen.docker = Date.now();
+        }
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    })();
+    const events = await readSse(`${base}/live`, { Cookie: stewardCookie }, (e) => e.event === 'apps' && new RegExp(`data-stack="${FAIR}"[^]*?<span class="replicas">1/2</span>`).test(e.data), {
+      timeoutMs: 60_000,
+      onOpen: async () => void (await execa('docker', ['service', 'scale', '--detach', `${FAIR}_app=1`])),
+    });
+    await watching;
+    const page = events.at(-1)!;
+    expect(page.data).toMatch(new RegExp(`data-stack="${FAIR}"[^]*?<span class="replicas">1/2</span>`));
+    expect(seen.docker).toBeGreaterThan(0);
+    expect(seen.model).toBeGreaterThan(0);
+    console.info(`scale 0→1 beside an unschedulable service: model ${seen.model - seen.docker} ms, page ${page.at - seen.docker} ms after Docker reported the task running`);
+    expect(seen.model - seen.docker).toBeLessThan(1000);
+    expect(page.at - seen.docker).toBeLessThan(1000);
+  }, 120_000);
 
   it('rejects bad stack names and unknown apps without touching Docker', async () => {
     expect((await supertest(node.app).post('/apps/..%2Fetc/stop').set('Cookie', stewardCookie).type('form').send({ _csrf: csrf })).status).toBe(400);

@@ -17,6 +17,8 @@ import {
   type DownloadProgress,
   type DownloadZimOptions,
 } from '../../app/services/zim/download.ts';
+import { RemoteReadError } from '../../app/adapters/remote/fetch-text.ts';
+import { formatBytes } from '../../app/services/resource-fit.ts';
 import { FIXTURE_EXTRA_ENTRIES, startKiwixFixture, type KiwixFixture } from '../support/kiwix-fixture-server.ts';
 
 const BIG = 'wikipedia_en_test_maxi_2024-01.zim';
@@ -198,16 +200,23 @@ describe('downloadZim faults', () => {
     const err = await failure(downloadZim(optsFor(BIG, { retries: 2 })));
     expect(err.code).toBe('network');
     expect(err.message).toMatch(/Gave up downloading .* after 3 tries in a row without progress/);
+    // Nothing arrived, so nothing is kept, and the message does not claim otherwise.
+    expect(err.message).toMatch(new RegExp(`^Gave up downloading ${BIG.replace(/\./g, '\\.')} after 3 tries in a row without progress \\(127\\.0\\.0\\.1:\\d+: [^)]+\\)\\.$`));
+    expect(err.partKept).toBe(false);
     expect(fixture.rangesFor(BIG)).toHaveLength(3);
     expect(existsSync(path.join(lib, BIG))).toBe(false);
+    expect(existsSync(path.join(lib, `${BIG}.part`))).toBe(false);
   });
 
   it('refuses a corrupted download: no .zim, and the damaged part is deleted', async () => {
     fixture.faults.corruptByteAt = 1_234_567;
     const err = await failure(downloadZim(optsFor(BIG)));
     expect(err.code).toBe('hash-mismatch');
-    expect(err.message).toMatch(/sha-256 does not match.*deleted/);
+    expect(err.message).toMatch(/sha-256 does not match.*deleted\.$/);
+    expect(err.message.startsWith(`${BIG} arrived complete but`)).toBe(true); // a sentence already: not wrapped again
+    expect(err.message).not.toMatch(/kept/);
     expect(err.partKept).toBe(false);
+    expect(fixture.rangesFor(BIG)).toHaveLength(1); // the only mirror sent these bytes: asking it again cannot help
     expect(libraryFiles()).toEqual([]);
   });
 
@@ -389,10 +398,41 @@ describe('downloadZim faults', () => {
     expect(statSync(result.path).size).toBe(SMALL_SIZE);
   });
 
-  it('says which mirrors failed when none works', async () => {
+  it('says which mirrors failed when none works, in whole sentences, asking each only once', async () => {
+    const host = new URL(fixture.url).host;
     const err = await failure(downloadZim(optsFor(SMALL, { urls: [`${fixture.url}/zim/missing.zim`] })));
     expect(err.code).toBe('http');
-    expect(err.message).toMatch(/HTTP 404/);
+    expect(err.message).toBe(`Could not download ${SMALL}: ${host} answered HTTP 404 Not Found.`);
+    expect(fixture.requests.filter((r) => r.path === '/zim/missing.zim')).toHaveLength(1);
+
+    fixture.requests.length = 0;
+    const both = await failure(downloadZim(optsFor(SMALL, { urls: [`${fixture.url}/zim/missing.zim`, `${fixture.url}/zim/gone.zim`] })));
+    expect(both.message).toBe(`No mirror would send ${SMALL}: ${host} answered HTTP 404 Not Found; ${host} answered HTTP 404 Not Found.`);
+    expect(fixture.requests).toHaveLength(2);
+  });
+
+  it('words a refusal after some bytes as sentences: the reason, then what is kept, only as much as is on disk', async () => {
+    fixture.faults.lie = 'content-range';
+    writeFileSync(path.join(lib, `${BIG}.part`), bigBytes.subarray(0, 1000));
+    const err = await failure(downloadZim(optsFor(BIG)));
+    expect(err.message).toMatch(new RegExp(`^Could not download ${BIG.replace(/\./g, '\\.')}: 127\\.0\\.0\\.1:\\d+ says the file has \\d+ bytes, but the file has ${BIG_SIZE} bytes\\. 1000 B of 2\\.0 MB are kept: resuming continues from there\\.$`));
+    expect(err.partKept).toBe(true);
+    expect(await partBytes(lib, BIG)).toBe(1000);
+  });
+
+  it('words a pause by what is kept: the bytes on disk, or that nothing was', async () => {
+    const stop = new AbortController();
+    stop.abort();
+    const early = await failure(downloadZim(optsFor(BIG, { signal: stop.signal })));
+    expect(early.message).toBe(`The download of ${BIG} was paused before any of it was kept.`);
+    expect(existsSync(path.join(lib, `${BIG}.part`))).toBe(false);
+
+    fixture.faults.bytesPerSecond = 1024 * 1024;
+    const later = new AbortController();
+    const paused = await failure(downloadZim(optsFor(BIG, { signal: later.signal, onProgress: (p) => p.done > 300_000 && later.abort() })));
+    const kept = await partBytes(lib, BIG);
+    expect(kept).toBeGreaterThan(300_000);
+    expect(paused.message).toBe(`The download of ${BIG} was paused; the ${formatBytes(kept)} downloaded so far are kept to resume from.`);
   });
 
   it('refuses a second download of the same file at the same time', async () => {
@@ -420,6 +460,152 @@ describe('downloadZim faults', () => {
   it('keeps a margin of free disk: max(64 MiB, 2 %)', () => {
     expect(freeSpaceMargin(1024)).toBe(64 * 1024 * 1024);
     expect(freeSpaceMargin(100 * 1024 ** 3)).toBe(Math.ceil(100 * 1024 ** 3 * 0.02));
+  });
+});
+
+describe('slow and stalled mirrors', () => {
+  /** Short for the test; the node's default is 1 KB/s over 60 s. */
+  const floor = { minBytesPerSecond: 1024, windowMs: 3000 };
+  let slow: KiwixFixture;
+
+  beforeAll(async () => {
+    slow = await startKiwixFixture({ books: [{ name: BIG, path: path.join(work, BIG) }], faults: { trickleEveryMs: 100 } });
+  });
+  afterAll(async () => {
+    await slow?.close();
+  });
+  beforeEach(() => {
+    slow.requests.length = 0;
+  });
+
+  it('fails a mirror that sends one byte every 100 ms once the floor window is over, saying it stalled and what is kept', async () => {
+    const t0 = performance.now();
+    const err = await failure(downloadZim(optsFor(BIG, { urls: [slow.fileUrl(BIG)], floor })));
+    const seconds = (performance.now() - t0) / 1000;
+    expect(err.code).toBe('network');
+    const m = new RegExp(
+      `^Could not download ${BIG.replace(/\./g, '\\.')}: 127\\.0\\.0\\.1:\\d+ stalled: it sent only (\\d+) B in the last 3\\.\\d s, below the minimum of 1 KB/s\\. (\\d+) B of 2\\.0 MB are kept: resuming continues from there\\.$`,
+    ).exec(err.message);
+    expect(m, err.message).not.toBeNull();
+    expect(Number(m![1])).toBeGreaterThan(0); // it was never silent: only the floor could catch it
+    expect(Number(m![2])).toBe(await partBytes(lib, BIG));
+    expect(err.partKept).toBe(true);
+    expect(seconds).toBeGreaterThanOrEqual(2.9);
+    expect(seconds).toBeLessThan(3 + 1.5); // the window, a tick, and a busy machine
+    expect(slow.rangesFor(BIG)).toHaveLength(1); // too slow is not retried on the same mirror
+  });
+
+  it('moves on from the trickling mirror to the next one in the Metalink, and resumes there', async () => {
+    const t0 = performance.now();
+    const result = await downloadZim(optsFor(BIG, { urls: [slow.fileUrl(BIG), fixture.fileUrl(BIG)], floor }));
+    expect((performance.now() - t0) / 1000).toBeLessThan(3 + 2.5);
+    expect(slow.rangesFor(BIG)).toEqual([undefined]);
+    const resumedAt = Number(/^bytes=(\d+)-$/.exec(fixture.rangesFor(BIG)[0] ?? '')?.[1]);
+    expect(resumedAt).toBeGreaterThan(0); // what the slow mirror sent is kept, not fetched again
+    expect(readFileSync(result.path).equals(bigBytes)).toBe(true);
+  });
+
+  it('a bandwidth limit of our own below the floor does not count against the mirror', async () => {
+    // 512 B/s of our own over a 1 KB/s floor: the download is slow because we ask it to be, and must go on.
+    fixture.faults.bytesPerSecond = 64 * 1024;
+    const stop = new AbortController();
+    const progress: DownloadProgress[] = [];
+    const run = downloadZim(optsFor(SMALL, { floor, bytesPerSecond: 512, signal: stop.signal, onProgress: (p) => progress.push(p) }));
+    const outcome = run.then(
+      () => undefined,
+      (err: ZimDownloadError) => err,
+    );
+    await new Promise((r) => setTimeout(r, 4500));
+    stop.abort();
+    const err = await outcome;
+    expect(err?.message).toMatch(/was paused/);
+    expect(progress.at(-1)!.done).toBeGreaterThan(0);
+  });
+
+  it('shows what is on disk during a stall: progress goes on by the clock, and the bytes received are written', async () => {
+    fixture.faults.stallAfterBytes = 1_000_000; // inside the first 2 MiB block: before, it sat in memory until the cut
+    const progress: DownloadProgress[] = [];
+    const stop = new AbortController();
+    const run = downloadZim(optsFor(BIG, { stallTimeoutMs: 30_000, signal: stop.signal, onProgress: (p) => progress.push({ ...p }) }));
+    const until = Date.now() + 5000;
+    while (Date.now() < until && (await partBytes(lib, BIG)) < 1_000_000) await new Promise((r) => setTimeout(r, 50));
+    expect(await partBytes(lib, BIG)).toBe(1_000_000);
+    const seen = progress.length;
+    await new Promise((r) => setTimeout(r, 1200)); // no byte arrives meanwhile
+    const during = progress.slice(seen);
+    expect(during.length).toBeGreaterThanOrEqual(3);
+    expect(during.every((p) => p.done === 1_000_000 && p.phase === 'downloading')).toBe(true);
+    expect(progress.at(-1)!.bytesPerSecond).toBeLessThan(progress.filter((p) => p.bytesPerSecond > 0)[0]?.bytesPerSecond ?? Infinity); // slowing towards 0
+    stop.abort();
+    const err = await failure(run);
+    expect(err.message).toBe(`The download of ${BIG} was paused; the ${formatBytes(1_000_000)} downloaded so far are kept to resume from.`);
+    expect(readFileSync(path.join(lib, `${BIG}.part`)).equals(bigBytes.subarray(0, 1_000_000))).toBe(true);
+  });
+});
+
+describe('a mirror that sends a damaged copy', () => {
+  let bad: KiwixFixture;
+
+  beforeAll(async () => {
+    bad = await startKiwixFixture({ books: [{ name: BIG, path: path.join(work, BIG) }], faults: { corruptByteAt: 1_234_567 } });
+  });
+  afterAll(async () => {
+    await bad?.close();
+  });
+  beforeEach(() => {
+    bad.requests.length = 0;
+  });
+
+  it('starts over from a mirror that sent none of the damaged bytes, and verifies', async () => {
+    const result = await downloadZim(optsFor(BIG, { urls: [bad.fileUrl(BIG), fixture.fileUrl(BIG)] }));
+    expect(bad.rangesFor(BIG)).toEqual([undefined]);
+    expect(fixture.rangesFor(BIG)).toEqual([undefined]); // from byte 0: nothing of the damaged copy is kept
+    expect(readFileSync(result.path).equals(bigBytes)).toBe(true);
+  });
+
+  it('fails once every mirror has sent a damaged copy, asking each only once', async () => {
+    fixture.faults.corruptByteAt = 99;
+    const err = await failure(downloadZim(optsFor(BIG, { urls: [bad.fileUrl(BIG), fixture.fileUrl(BIG)] })));
+    expect(err.code).toBe('hash-mismatch');
+    expect(err.message).toMatch(new RegExp(`^${BIG.replace(/\./g, '\\.')} arrived complete 2 times \\(the last from another mirror\\) but its sha-256 never matched the catalogue's \\(got [0-9a-f]{12}…, expected [0-9a-f]{12}…\\); the damaged download was deleted\\.$`));
+    expect(err.partKept).toBe(false);
+    expect([bad.rangesFor(BIG), fixture.rangesFor(BIG)]).toEqual([[undefined], [undefined]]);
+    expect(libraryFiles()).toEqual([]);
+  });
+});
+
+describe('Metalink and catalogue reads: a deadline and a floor', () => {
+  const floor = { minBytesPerSecond: 1024, windowMs: 2000 };
+
+  it('cuts a Metalink server that trickles at the floor, saying so', async () => {
+    fixture.faults.trickleMeta4EveryMs = 100;
+    const t0 = performance.now();
+    const err = await fetchMeta4(fixture.meta4Url(SMALL), { floor, timeoutMs: 30_000 }).catch((e: Error) => e);
+    const seconds = (performance.now() - t0) / 1000;
+    expect(err).toBeInstanceOf(CatalogueError);
+    expect((err as Error).message).toMatch(/^The Metalink file at 127\.0\.0\.1:\d+ could not be read: it sent only \d+ B in the last 2\.\d s, below the minimum of 1 KB\/s\.$/);
+    expect(((err as Error).cause as RemoteReadError).retryable).toBe(true);
+    expect(seconds).toBeGreaterThanOrEqual(1.9);
+    expect(seconds).toBeLessThan(2 + 1.5);
+  });
+
+  it('keeps its deadline over the body too, with no floor', async () => {
+    fixture.faults.trickleMeta4EveryMs = 100;
+    const t0 = performance.now();
+    await expect(fetchMeta4(fixture.meta4Url(SMALL), { floor: { minBytesPerSecond: 0, windowMs: 1000 }, timeoutMs: 2000 })).rejects.toThrow(/could not be read: no answer within 2 s\.$/);
+    expect((performance.now() - t0) / 1000).toBeLessThan(3.5);
+  });
+
+  it('tells a refusal that cannot get better (404, no hash) from one that might (503)', async () => {
+    fixture.faults.meta4Status = 404;
+    const gone = await fetchMeta4(fixture.meta4Url(SMALL)).catch((e: Error) => e);
+    expect((gone as Error).message).toMatch(/could not be read: it answered HTTP 404 Not Found\.$/);
+    expect(((gone as Error).cause as RemoteReadError).retryable).toBe(false);
+    fixture.faults.meta4Status = 503;
+    const busy = await fetchMeta4(fixture.meta4Url(SMALL)).catch((e: Error) => e);
+    expect(((busy as Error).cause as RemoteReadError).retryable).toBe(true);
+    fixture.faults.meta4Status = 429;
+    expect((((await fetchMeta4(fixture.meta4Url(SMALL)).catch((e: Error) => e)) as Error).cause as RemoteReadError).retryable).toBe(true);
   });
 });
 

@@ -47,6 +47,16 @@ export type FixtureFaults = {
   stallAfterBytes?: number;
   /** Answer the first this-many file requests with 503 Service Unavailable. */
   unavailableTimes?: number;
+  /** A slow-loris mirror: send file bodies one byte every this-many ms (never silent, never done). */
+  trickleEveryMs?: number;
+  /** The same for Metalink files. */
+  trickleMeta4EveryMs?: number;
+  /** Metalink files carry no sha-256 (only the md5 Kiwix lists too). */
+  meta4WithoutHash?: boolean;
+  /** Answer Metalink requests with this HTTP status. */
+  meta4Status?: number;
+  /** Mirror base URLs (other fixtures) that every Metalink lists before this server's own, best first. */
+  meta4MirrorsFirst?: string[];
 };
 
 export type FixtureRequest = { method: string; path: string; range: string | undefined };
@@ -172,19 +182,28 @@ ${page.join('')}</feed>
 `;
 }
 
-function meta4Xml(b: Book, base: string): string {
+function meta4Xml(b: Book, base: string, faults: FixtureFaults): string {
+  const mirrors = [...(faults.meta4MirrorsFirst ?? []), base].map((m, i) => `    <url location="zz" priority="${i + 1}">${m}/zim/${encodeURIComponent(b.name)}</url>`);
   return `<?xml version="1.0" encoding="UTF-8"?>
 <metalink xmlns="urn:ietf:params:xml:ns:metalink">
   <generator>kiwix-fixture</generator>
   <file name="${esc(b.name)}">
     <size>${b.size}</size>
     <hash type="md5">00000000000000000000000000000000</hash>
-    <hash type="sha-256">${b.sha256}</hash>
-    <pieces length="1048576" type="sha-1"><hash>0000000000000000000000000000000000000000</hash></pieces>
-    <url location="zz" priority="1">${base}/zim/${encodeURIComponent(b.name)}</url>
+${faults.meta4WithoutHash ? '' : `    <hash type="sha-256">${b.sha256}</hash>\n`}    <pieces length="1048576" type="sha-1"><hash>0000000000000000000000000000000000000000</hash></pieces>
+${mirrors.join('\n')}
   </file>
 </metalink>
 `;
+}
+
+/** Send `body` one byte every `everyMs` until it is all sent or the client goes away. */
+async function trickle(res: http.ServerResponse, body: Buffer, everyMs: number): Promise<void> {
+  for (let i = 0; i < body.length && !res.destroyed; i++) {
+    res.write(body.subarray(i, i + 1));
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  res.end();
 }
 
 /** Start the fixture on 127.0.0.1 with a free port. */
@@ -212,8 +231,11 @@ export async function startKiwixFixture(opts: { books: FixtureBook[]; faults?: F
     const book = m ? byName.get(decodeURIComponent(m[1]!)) : undefined;
     if (!m || !book) return void res.writeHead(404).end('not found');
     if (m[2]) {
-      res.writeHead(200, { 'content-type': 'application/metalink4+xml' });
-      return void res.end(meta4Xml(book, base));
+      if (faults.meta4Status) return void res.writeHead(faults.meta4Status, { 'content-type': 'text/plain' }).end('refused');
+      const xml = Buffer.from(meta4Xml(book, base, faults));
+      res.writeHead(200, { 'content-type': 'application/metalink4+xml', 'content-length': String(xml.length) });
+      if (faults.trickleMeta4EveryMs) return void trickle(res, xml, faults.trickleMeta4EveryMs);
+      return void res.end(xml);
     }
     if (unavailable < (faults.unavailableTimes ?? 0)) {
       unavailable++;
@@ -292,6 +314,7 @@ async function serveFile(
   if (status === 206) headers['content-range'] = `bytes ${start}-${end}/${faults.lie === 'content-range' ? book.size + 1000 : book.size}`;
   res.writeHead(status, headers);
   if (req.method === 'HEAD') return void res.end();
+  if (faults.trickleEveryMs) return trickle(res, readFileSync(book.path).subarray(start, end + 1), faults.trickleEveryMs);
 
   let offset = start;
   let sent = 0;

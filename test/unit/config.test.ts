@@ -14,6 +14,13 @@ describe('config', () => {
     expect(c.nodeDomain).toBe('');
   });
 
+  it('has a floor for remote reads, 1 KB/s over 60 s unless set', () => {
+    expect(loadConfig({}).readFloor).toEqual({ minBytesPerSecond: 1024, windowMs: 60_000 });
+    expect(loadConfig({ NETWORK_FLOOR_BYTES_PER_SECOND: '0', NETWORK_FLOOR_SECONDS: '3' }).readFloor).toEqual({ minBytesPerSecond: 0, windowMs: 3000 });
+    expect(() => loadConfig({ NETWORK_FLOOR_SECONDS: '0' })).toThrow('NETWORK_FLOOR_SECONDS');
+    expect(() => loadConfig({ NETWORK_FLOOR_BYTES_PER_SECOND: 'fast' })).toThrow('NETWORK_FLOOR_BYTES_PER_SECOND');
+  });
+
   it('reads ADMIN_PASSWORD_FILE like a Docker secret, without the trailing newline', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'cfg-'));
     writeFileSync(path.join(dir, 'pw'), 'a long secret value\n');

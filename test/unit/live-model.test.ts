@@ -1,7 +1,7 @@
 // The live model's reconnect logic against a fake Docker: it must settle, not spin.
 import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { LiveModel } from '../../app/adapters/docker/live-model.ts';
 import { createLogger } from '../../app/log.ts';
 
@@ -58,5 +58,78 @@ describe('live model', () => {
     expect(model.status.stale).toBe(false);
     expect(model.stats.fullSyncs).toBe(2);
     model.stop();
+  });
+});
+
+describe('live model follow-ups', () => {
+  /** Two services of one stack: `stuck` never gets a node (its task stays pending); `app` is scaled from 0 to 1. */
+  function swarmWithStuckService() {
+    const stream = new PassThrough();
+    const stuck = { ID: 'stuck', Spec: { Name: 'wiki_stuck', Labels: { 'com.docker.stack.namespace': 'wiki' }, Mode: { Replicated: { Replicas: 1 } }, TaskTemplate: { ContainerSpec: { Image: 'x:1' } } } };
+    const app = { ID: 'app', Spec: { Name: 'wiki_app', Labels: { 'com.docker.stack.namespace': 'wiki' }, Mode: { Replicated: { Replicas: 0 } }, TaskTemplate: { ContainerSpec: { Image: 'x:1' } } } };
+    const stuckTask = { ID: 't-stuck', ServiceID: 'stuck', Slot: 1, DesiredState: 'running', Status: { State: 'pending', Message: 'no suitable node' } };
+    const appTask = { ID: 't-app', ServiceID: 'app', Slot: 1, NodeID: 'n1', DesiredState: 'running', Status: { State: 'starting', ContainerStatus: { ContainerID: 'c-app' } } };
+    const reads = new Map<string, number>();
+    let appScaled = false;
+    const tasksOf = (id?: string) => [...(id !== 'app' ? [stuckTask] : []), ...(id !== 'stuck' && appScaled ? [appTask] : [])];
+    const docker = {
+      getEvents: async () => stream,
+      listServices: async () => [stuck, app],
+      listTasks: async (opts?: { filters?: { service?: string[] } }) => tasksOf(opts?.filters?.service?.[0]),
+      listNodes: async () => [{ ID: 'n1', Description: { Hostname: 'pi' }, Spec: { Role: 'manager', Availability: 'active' }, Status: { State: 'ready' } }],
+      getService: (id: string) => ({
+        inspect: async () => {
+          reads.set(id, (reads.get(id) ?? 0) + 1);
+          return id === 'stuck' ? stuck : app;
+        },
+      }),
+      getContainer: () => ({ inspect: async () => ({ State: {} }) }),
+      ping: async () => 'OK',
+    };
+    return {
+      docker: docker as unknown as Docker,
+      reads,
+      /** `docker service scale wiki_app=1`: one service event, then a task that starts. */
+      scaleApp() {
+        app.Spec.Mode.Replicated.Replicas = 1;
+        appScaled = true;
+        stream.write(`${JSON.stringify({ Type: 'service', Action: 'update', Actor: { ID: 'app', Attributes: { name: 'wiki_app' } } })}\n`);
+      },
+      /** Swarm marks the task running without an event of its own (API 1.41): only a re-read finds out. */
+      appRunning() {
+        appTask.Status.State = 'running';
+      },
+    };
+  }
+
+  it('a service that never converges backs off on its own timer: a freshly scaled service is followed within a second', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+    try {
+      const swarm = swarmWithStuckService();
+      const model = new LiveModel(swarm.docker, createLogger('silent'));
+      await model.start();
+      // Let the stuck service's follow-ups back off to their longest delay (400 ms doubling every 5 re-reads, up to 5 s).
+      await vi.advanceTimersByTimeAsync(40_000);
+      expect(swarm.reads.get('stuck')).toBeGreaterThan(15);
+      expect(swarm.reads.get('stuck')).toBeLessThan(30); // backing off, not every 400 ms
+      // Scale right after the stuck service's re-read, when its next one is the full back-off away.
+      const before = swarm.reads.get('stuck');
+      for (let i = 0; i < 200 && swarm.reads.get('stuck') === before; i++) await vi.advanceTimersByTimeAsync(50);
+      const stuckReads = swarm.reads.get('stuck') ?? 0;
+      expect(stuckReads).toBeGreaterThan(before!);
+
+      swarm.scaleApp();
+      await vi.advanceTimersByTimeAsync(100);
+      const app = () => [...model.services.values()].find((s) => s.name === 'wiki_app')!;
+      expect(app()).toMatchObject({ desired: 1, running: 0 });
+      swarm.appRunning();
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(app()).toMatchObject({ desired: 1, running: 1 });
+      // And the stuck service kept its own pace meanwhile: at most one more re-read in that 1.1 s.
+      expect((swarm.reads.get('stuck') ?? 0) - stuckReads).toBeLessThanOrEqual(1);
+      model.stop();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

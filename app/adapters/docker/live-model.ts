@@ -140,12 +140,12 @@ export class LiveModel extends EventEmitter<{ change: [stacks: Set<string | null
   #retryMs = 250;
   #retryTimer: NodeJS.Timeout | null = null;
   #pendingServices = new Set<string>();
-  #pendingFollowUps = new Set<string>();
   #pendingNodes = false;
   #flushTimer: NodeJS.Timeout | null = null;
   #health = new Map<string, string>(); // containerId → health status, from events
   #followUps = new Map<string, number>(); // serviceId → re-reads done while it converges
-  #followUpTimer: NodeJS.Timeout | null = null;
+  // One timer per service: a service that never converges backs off to 5 s without delaying the others.
+  #followUpTimers = new Map<string, NodeJS.Timeout>();
   #pingTimer: NodeJS.Timeout | null = null;
 
   constructor(docker: Docker, log: Logger) {
@@ -172,7 +172,8 @@ export class LiveModel extends EventEmitter<{ change: [stacks: Set<string | null
     this.#stopped = true;
     if (this.#retryTimer) clearTimeout(this.#retryTimer);
     if (this.#flushTimer) clearTimeout(this.#flushTimer);
-    if (this.#followUpTimer) clearTimeout(this.#followUpTimer);
+    for (const timer of this.#followUpTimers.values()) clearTimeout(timer);
+    this.#followUpTimers.clear();
     if (this.#pingTimer) clearInterval(this.#pingTimer);
     this.#events?.destroy();
     this.#events = null;
@@ -196,12 +197,13 @@ export class LiveModel extends EventEmitter<{ change: [stacks: Set<string | null
       const next = this.#toService(s, byService.get(s.ID) ?? []);
       if (JSON.stringify(this.services.get(s.ID)) !== JSON.stringify(next)) changed.add(next.stack);
       this.services.set(s.ID, next);
-      this.#followUps.delete(s.ID);
+      this.#forgetFollowUps(s.ID);
       if (this.#converging(next)) this.#followUp(s.ID);
     }
     for (const [id, s] of this.services) {
       if (!seen.has(id)) {
         this.services.delete(id);
+        this.#forgetFollowUps(id);
         changed.add(s.stack);
       }
     }
@@ -253,7 +255,7 @@ export class LiveModel extends EventEmitter<{ change: [stacks: Set<string | null
     const attrs = ev.Actor.Attributes ?? {};
     this.#remember(ev, attrs);
     if (ev.Type === 'service') {
-      this.#followUps.delete(ev.Actor.ID);
+      this.#forgetFollowUps(ev.Actor.ID);
       this.#pendingServices.add(ev.Actor.ID);
     } else if (ev.Type === 'container' && attrs['com.docker.swarm.service.id']) {
       const serviceId = attrs['com.docker.swarm.service.id'];
@@ -262,7 +264,7 @@ export class LiveModel extends EventEmitter<{ change: [stacks: Set<string | null
         if (this.#health.get(ev.Actor.ID) === health) return; // repeated result of the same check
         this.#health.set(ev.Actor.ID, health);
       }
-      this.#followUps.delete(serviceId);
+      this.#forgetFollowUps(serviceId);
       this.#pendingServices.add(serviceId);
     } else if (ev.Type === 'node') {
       this.#pendingNodes = true;
@@ -321,6 +323,7 @@ export class LiveModel extends EventEmitter<{ change: [stacks: Set<string | null
     } catch (err) {
       if ((err as { statusCode?: number }).statusCode === 404) {
         const old = this.services.get(id);
+        this.#forgetFollowUps(id);
         if (old) {
           this.services.delete(id);
           changed.add(old.stack);
@@ -337,7 +340,7 @@ export class LiveModel extends EventEmitter<{ change: [stacks: Set<string | null
     if (JSON.stringify(this.services.get(id)) !== JSON.stringify(next)) changed.add(next.stack);
     this.services.set(id, next);
     if (this.#converging(next)) this.#followUp(id);
-    else this.#followUps.delete(id);
+    else this.#forgetFollowUps(id);
   }
 
   #converging(s: ServiceState): boolean {
@@ -345,18 +348,27 @@ export class LiveModel extends EventEmitter<{ change: [stacks: Set<string | null
   }
 
   #followUp(id: string): void {
+    if (this.#stopped) return;
     const done = this.#followUps.get(id) ?? 0;
     if (done >= MAX_FOLLOW_UPS) return;
     this.#followUps.set(id, done + 1);
-    this.#pendingFollowUps.add(id);
     // Soon at first, then less often: a crash-looping service should not be re-read every 400 ms for long.
     const delay = Math.min(FOLLOW_UP_MS * 2 ** Math.floor(done / 5), 5000);
-    this.#followUpTimer ??= setTimeout(() => {
-      this.#followUpTimer = null;
-      for (const sid of this.#pendingFollowUps) this.#pendingServices.add(sid);
-      this.#pendingFollowUps.clear();
+    clearTimeout(this.#followUpTimers.get(id));
+    const timer = setTimeout(() => {
+      this.#followUpTimers.delete(id);
+      this.#pendingServices.add(id);
       this.#flushTimer ??= setTimeout(() => void this.#flush(), 0);
     }, delay);
+    this.#followUpTimers.set(id, timer);
+  }
+
+  /** A new event (or a settled or vanished service) starts its follow-ups afresh: count and pending timer. */
+  #forgetFollowUps(id: string): void {
+    this.#followUps.delete(id);
+    const timer = this.#followUpTimers.get(id);
+    if (timer) clearTimeout(timer);
+    this.#followUpTimers.delete(id);
   }
 
   /** Health lives on containers, not tasks: inspect running local containers we have not heard about yet. */

@@ -5,6 +5,7 @@ import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { z } from 'zod';
 import { parseOrRefuse } from '../../validation.ts';
 import { fetchText, networkReason } from '../remote/fetch-text.ts';
+import type { ReadFloor } from '../remote/read-floor.ts';
 
 export const DEFAULT_CATALOGUE_BASE = 'https://library.kiwix.org';
 
@@ -299,7 +300,7 @@ export function parseEntries(xml: string, feedUrl?: string): CataloguePage {
 // ---------------------------------------------------------------------------------------------------------------
 // Fetching
 
-export type FetchCatalogueOptions = { fetch?: typeof fetch; signal?: AbortSignal; timeoutMs?: number; maxBytes?: number };
+export type FetchCatalogueOptions = { fetch?: typeof fetch; signal?: AbortSignal; timeoutMs?: number; maxBytes?: number; floor?: ReadFloor };
 
 /** The catalogue could not be read: down, unreachable, slow, or not a catalogue. The message is for a steward. */
 export class CatalogueError extends Error {}
@@ -321,7 +322,8 @@ export async function fetchSmallDocument(url: string, what: string, opts: FetchC
   try {
     return await fetchText(url, { maxBytes: MAX_CATALOGUE_BYTES, timeoutMs: 30_000, ...opts, accept: 'application/atom+xml, application/metalink4+xml, application/xml;q=0.9, */*;q=0.5' });
   } catch (err) {
-    throw new CatalogueError(`The ${what} at ${host} could not be read: ${(err as Error).message.replace(/^the server answered/, 'it answered HTTP').replace(/^the document is/, 'it is')}.`);
+    // The cause (a RemoteReadError) tells a caller whether asking again could help.
+    throw new CatalogueError(`The ${what} at ${host} could not be read: ${(err as Error).message.replace(/^the server answered/, 'it answered HTTP').replace(/^the server /, 'it ').replace(/^the document is/, 'it is')}.`, { cause: err });
   }
 }
 

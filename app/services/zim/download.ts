@@ -11,6 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleepFor } from 'node:timers/promises';
 import tls from 'node:tls';
 import { networkReason, zimFileNameSchema } from '../../adapters/kiwix/opds.ts';
+import { DEFAULT_READ_FLOOR, FloorWatch, FLOOR_TICK_MS, type ReadFloor } from '../../adapters/remote/read-floor.ts';
 import { formatBytes } from '../resource-fit.ts';
 
 export type DownloadPhase = 'checking' | 'downloading';
@@ -45,8 +46,13 @@ export type DownloadZimOptions = {
   retries?: number;
   /** First back-off delay; doubles per failed attempt, capped at 30 s (default 1 s). */
   retryDelayMs?: number;
-  /** A connection that sends nothing for this long is treated as cut (default 60 s). */
+  /** A connection that sends nothing for this long is treated as cut and retried (default 60 s). */
   stallTimeoutMs?: number;
+  /**
+   * A mirror that sends less than this on average over the window (one byte every 100 ms is never silent) is
+   * dropped for the next one; with none left, the download fails and says so. Default 1 KB/s over 60 s.
+   */
+  floor?: ReadFloor;
   /**
    * Replace an existing `<dir>/<fileName>`. Without it an existing file is never touched and the call refuses up
    * front. With it, the old file keeps being served until the new one is verified, then one rename swaps them.
@@ -80,7 +86,7 @@ export type ZimDownloadErrorCode =
   | 'hash-mismatch' // complete, but not the file the Metalink describes
   | 'size-mismatch' // a server disagrees with the expected size
   | 'http' // a server refused (4xx, 416, 5xx after retries)
-  | 'network' // could not connect, or the connection kept being cut
+  | 'network' // could not connect, the connection kept being cut, or it was too slow
   | 'aborted'; // paused through the signal
 
 /** How the transfer loop reacts: back off and retry, move to the next mirror, or stop. */
@@ -153,6 +159,7 @@ export async function downloadZim(options: DownloadZimOptions): Promise<Download
     const kept = await fileSize(part).catch(() => 0);
     if (kept === 0) await fsp.rm(part, { force: true }).catch(() => undefined); // nothing worth resuming
     e.partKept = kept > 0;
+    e.message = finalMessage(e, o, kept);
     throw e;
   } finally {
     active.delete(part);
@@ -164,6 +171,7 @@ type Checked = Omit<DownloadZimOptions, 'bytesPerSecond'> & {
   retries: number;
   retryDelayMs: number;
   stallTimeoutMs: number;
+  floor: ReadFloor;
   transport: Transport;
 };
 
@@ -191,8 +199,14 @@ function checkOptions(o: DownloadZimOptions): Checked {
     retries: Math.max(0, Math.min(100, Math.floor(o.retries ?? 5))),
     retryDelayMs: Math.max(0, o.retryDelayMs ?? 1_000),
     stallTimeoutMs: Math.max(100, o.stallTimeoutMs ?? 60_000),
+    floor: checkFloor(o.floor ?? DEFAULT_READ_FLOOR),
     transport: o.fetch ? fetchTransport(o.fetch) : directTransport(o.ca),
   };
+}
+
+function checkFloor(f: ReadFloor): ReadFloor {
+  if (!(f.minBytesPerSecond >= 0) || !(f.windowMs >= 100)) throw new ZimDownloadError('invalid', 'Cannot download: the minimum rate must be at least 0 bytes per second over at least 0.1 s.');
+  return { minBytesPerSecond: f.minBytesPerSecond, windowMs: f.windowMs };
 }
 
 function checkFileName(fileName: string): string {
@@ -202,7 +216,17 @@ function checkFileName(fileName: string): string {
 }
 
 /** Mutable state of one call: what is on disk and hashed, and how many requests it took. */
-type Transfer = { done: number; attempts: number; sink: PartSink; meter: ProgressMeter; bucket: TokenBucket };
+type Transfer = {
+  done: number;
+  attempts: number;
+  sink: PartSink;
+  meter: ProgressMeter;
+  bucket: TokenBucket;
+  /** Mirrors that sent bytes of what is in the part file now (known for this call only). */
+  sources: Set<string>;
+  /** The running request's silence and floor check, called by the transfer's ticker. */
+  watch?: () => void;
+};
 
 async function download(o: Checked, part: string): Promise<DownloadZimResult> {
   const dest = path.join(o.dir, o.fileName);
@@ -227,24 +251,30 @@ async function download(o: Checked, part: string): Promise<DownloadZimResult> {
       sink: new PartSink(fh, have),
       meter: new ProgressMeter(o.size, o.onProgress),
       bucket: new TokenBucket(o.rate),
+      sources: new Set(),
     };
     // After a restart the hash state is gone (Node cannot export a sha-256 midstate), so the prefix on disk is
     // read and hashed once before continuing. Unavoidable, and far cheaper than downloading it again.
     await hashPrefix(fh, have, t, o.signal);
     t.done = have;
-    if (t.done < o.size) await transfer(o, t);
-    await t.sink.drain();
-
-    const digest = t.sink.hash.digest('hex');
-    if (digest !== o.sha256) {
-      await fh.close();
-      closed = true;
-      // Retrying the same bytes cannot help: start from nothing next time.
-      await fsp.rm(part, { force: true });
-      throw new ZimDownloadError(
-        'hash-mismatch',
-        `${o.fileName} arrived complete but its sha-256 does not match the catalogue's (got ${digest.slice(0, 12)}…, expected ${o.sha256.slice(0, 12)}…); the damaged download was deleted.`,
-      );
+    let urls = o.urls;
+    for (let round = 1; ; round++) {
+      if (t.done < o.size) await transfer({ ...o, urls }, t);
+      await t.sink.drain();
+      const digest = t.sink.hash.digest('hex');
+      if (digest === o.sha256) break;
+      // Asking the mirrors that sent these bytes again cannot help; one that sent none of them may hold a good copy.
+      urls = urls.filter((u) => !t.sources.has(u));
+      if (urls.length === 0) {
+        await fh.close();
+        closed = true;
+        await fsp.rm(part, { force: true }); // start from nothing next time
+        const arrived = round === 1 ? 'arrived complete but its sha-256 does not match' : `arrived complete ${round} times (the last from another mirror) but its sha-256 never matched`;
+        throw new ZimDownloadError('hash-mismatch', `${o.fileName} ${arrived} the catalogue's (got ${digest.slice(0, 12)}…, expected ${o.sha256.slice(0, 12)}…); the damaged download was deleted.`);
+      }
+      await t.sink.restart();
+      t.done = 0;
+      t.sources.clear();
     }
     await fh.sync();
     await fh.chmod(0o644); // readable by the Kiwix container's user (uid 1001) whatever our umask
@@ -312,6 +342,38 @@ async function hashPrefix(fh: FileHandle, length: number, t: Transfer, signal: A
 
 /** Requests until every byte is on disk: retry with back-off on cuts, next mirror on a refusal, stop on the rest. */
 async function transfer(o: Checked, t: Transfer): Promise<void> {
+  const stopTicker = startTicker(t);
+  try {
+    await requestUntilDone(o, t);
+  } finally {
+    stopTicker();
+  }
+}
+
+/**
+ * Progress on a timer, not only on data: during a stall or a back-off the page must still show what is on disk.
+ * Bytes still waiting in the sink's block are written once the connection has been idle for a tick.
+ */
+function startTicker(t: Transfer): () => void {
+  let last = t.done;
+  let running = true;
+  const ticker = setInterval(() => {
+    t.watch?.();
+    const idle = t.done === last;
+    last = t.done;
+    if (!idle) return t.meter.emit(t.done, 'downloading');
+    t.sink.flushIdle().then(
+      () => running && t.meter.emit(t.done, 'downloading'), // never after the transfer: its caller may be done with progress
+      () => undefined, // the sink keeps the failure: the transfer reports it
+    );
+  }, FLOOR_TICK_MS);
+  return () => {
+    running = false;
+    clearInterval(ticker);
+  };
+}
+
+async function requestUntilDone(o: Checked, t: Transfer): Promise<void> {
   const refused = new Map<string, ZimDownloadError>();
   let failures = 0;
   let turn = 0;
@@ -334,12 +396,7 @@ async function transfer(o: Checked, t: Transfer): Promise<void> {
       }
       failures = t.done > before ? 1 : failures + 1;
       if (failures > o.retries) {
-        throw new ZimDownloadError(
-          e.code,
-          `Gave up downloading ${o.fileName} after ${failures} tries in a row without progress (${e.message}); ${formatBytes(t.done)} of ${formatBytes(o.size)} are kept to resume later.`,
-          'never',
-          e,
-        );
+        throw new ZimDownloadError(e.code, `Gave up downloading ${o.fileName} after ${failures} tries in a row without progress (${e.message}).`, 'never', e);
       }
       turn++; // spread retries over the mirrors
       const delay = Math.min(MAX_BACKOFF_MS, o.retryDelayMs * 2 ** (failures - 1));
@@ -350,9 +407,10 @@ async function transfer(o: Checked, t: Transfer): Promise<void> {
 
 function mirrorsFailed(o: Checked, refused: Map<string, ZimDownloadError>): ZimDownloadError {
   const errors = [...refused.values()];
-  if (errors.length === 1) return new ZimDownloadError(errors[0]!.code, errors[0]!.message, 'never', errors[0]);
-  const detail = [...refused].map(([url, e]) => `${new URL(url).host}: ${e.message}`).join('; ');
-  return new ZimDownloadError(errors[0]!.code, `No server would send ${o.fileName}: ${detail}`, 'never', errors[0]);
+  // Each reason names its mirror; one that does not (a malformed answer) gets the host put in front.
+  const reasons = [...refused].map(([url, e]) => (e.message.includes(new URL(url).host) ? e.message : `${new URL(url).host}: ${e.message}`));
+  if (errors.length === 1) return new ZimDownloadError(errors[0]!.code, reasons[0]!, 'never', errors[0]);
+  return new ZimDownloadError(errors[0]!.code, `No mirror would send ${o.fileName}: ${reasons.join('; ')}.`, 'never', errors[0]);
 }
 
 /** One HTTP request from `t.done` onwards, its body streamed to the hash and the part file. */
@@ -360,15 +418,33 @@ async function attempt(o: Checked, t: Transfer, url: string): Promise<void> {
   const host = new URL(url).host;
   const cut = new AbortController();
   const signal = o.signal ? AbortSignal.any([o.signal, cut.signal]) : cut.signal;
-  // A silent connection (uplink gone, peer vanished) would otherwise hang forever. Checked by a slow ticker, not
-  // per chunk (a timer reset per 64 KiB chunk costs real throughput); time in our own bandwidth limit is not silence.
+  // A silent connection (uplink gone, peer vanished) would otherwise hang forever, and a trickling one (a byte every
+  // 100 ms is never silent) for days. Both are checked by the transfer's ticker, not per chunk (a timer reset per
+  // 64 KiB chunk costs real throughput); time in our own bandwidth limit is not silence, nor the server's slowness.
   let received = 0;
   let throttling = false;
-  let seen = -1;
-  const stall = setInterval(() => {
-    if (received !== seen || throttling) seen = received;
-    else cut.abort(new ZimDownloadError('network', `${host} sent nothing for ${Math.round(o.stallTimeoutMs / 1000)} s`, 'backoff'));
-  }, o.stallTimeoutMs / 2);
+  let seen = 0;
+  let lastChange = performance.now();
+  const floor = new FloorWatch(o.floor, lastChange);
+  t.watch = () => {
+    const now = performance.now();
+    if (throttling) {
+      // Held back by our own limit (a burst, then a wait): neither silence nor the server's slowness.
+      seen = received;
+      lastChange = now;
+      return floor.restart(received, now);
+    }
+    if (received !== seen) {
+      seen = received;
+      lastChange = now;
+    } else if (now - lastChange >= o.stallTimeoutMs) {
+      return cut.abort(new ZimDownloadError('network', `${host} sent nothing for ${Math.round(o.stallTimeoutMs / 1000)} s`, 'backoff'));
+    }
+    const limit = o.rate();
+    const slow = floor.check(received, now, limit > 0 && Number.isFinite(limit) ? Math.min(o.floor.minBytesPerSecond, limit / 2) : o.floor.minBytesPerSecond);
+    // Another mirror may do better; with none left the download fails and says why.
+    if (slow) cut.abort(new ZimDownloadError('network', `${host} stalled: it ${slow}`, 'mirror'));
+  };
   const headers: Record<string, string> = { 'accept-encoding': 'identity' };
   if (t.done > 0) headers.range = `bytes=${t.done}-`;
   t.attempts++;
@@ -391,6 +467,7 @@ async function attempt(o: Checked, t: Transfer, url: string): Promise<void> {
       // The server ignored Range and sent the whole file: keep reading, but from byte 0.
       await t.sink.restart();
       t.done = 0;
+      t.sources.clear();
     }
     try {
       // Count (and refuse) bytes before they are committed; then pace the read by the disk and the bandwidth limit.
@@ -429,7 +506,8 @@ async function attempt(o: Checked, t: Transfer, url: string): Promise<void> {
       throw new ZimDownloadError('network', `the connection to ${host} ended at byte ${t.done} of ${o.size}`, 'backoff');
     }
   } finally {
-    clearInterval(stall);
+    t.watch = undefined;
+    if (received > 0) t.sources.add(url);
     // What was hashed must be on disk before the next request asks for the bytes after it.
     await t.sink.drain();
   }
@@ -906,6 +984,8 @@ class PartSink {
   private readonly buffers = [Buffer.allocUnsafeSlow(SINK_BUFFER_BYTES), Buffer.allocUnsafeSlow(SINK_BUFFER_BYTES)];
   private current = 0;
   private fill = 0;
+  /** Bytes at the start of the current block already hashed and written by flushIdle(). */
+  private flushed = 0;
   private position: number;
   private inFlight: Promise<void> | undefined;
   private syncedTo: number;
@@ -968,7 +1048,7 @@ class PartSink {
     await this.pushing?.catch(() => undefined); // callers wait for push(), but a second flush racing it would corrupt
     // After a failed write nothing more may be written: the file must stay a clean prefix to resume from.
     if (this.failure) throw this.failure;
-    if (this.fill > 0) await this.flush();
+    if (this.fill > this.flushed) await this.flush();
     await this.settle();
     await this.syncing;
     if (this.failure) throw this.failure;
@@ -978,6 +1058,7 @@ class PartSink {
   async restart(): Promise<void> {
     await this.pushing?.catch(() => undefined);
     this.fill = 0;
+    this.flushed = 0;
     await this.settle();
     await this.syncing;
     await this.fh.truncate(0);
@@ -997,20 +1078,52 @@ class PartSink {
     }
   }
 
+  /**
+   * The connection is idle (a stall, a slow mirror): hash and write what the current block holds now, so the part
+   * file — and the progress shown — match what was received. Only bytes already committed are touched, and the block
+   * stays current, so a read that was handed its free room earlier still lands where it should. Resolves once written.
+   */
+  flushIdle(): Promise<void> {
+    if (this.failure || this.pushing || this.fill === this.flushed) return this.settleQuietly();
+    const piece = this.buffers[this.current]!.subarray(this.flushed, this.fill);
+    const write = writeFully(this.fh, piece, this.position);
+    write.catch(() => undefined); // observed by settle()
+    this.hash.update(piece);
+    this.position += piece.byteLength;
+    this.flushed = this.fill;
+    this.track(write);
+    return this.settleQuietly();
+  }
+
+  /** The next settle() waits for this write as well as any still in flight (an idle write may run beside a block's). */
+  private track(write: Promise<void>): void {
+    const before = this.inFlight;
+    if (!before) return void (this.inFlight = write);
+    const both = Promise.all([before, write]).then(() => undefined);
+    both.catch(() => undefined); // observed by settle()
+    this.inFlight = both;
+  }
+
+  /** Waits for the writes in flight without taking them over (settle() stays the one that reports failures). */
+  private settleQuietly(): Promise<void> {
+    return (this.inFlight ?? Promise.resolve()).then(() => undefined);
+  }
+
   private async flush(): Promise<void> {
     if (this.failure) throw this.failure;
     await this.settle(); // the other buffer's write is done: it may be refilled (throws if that write failed)
-    const buffer = this.buffers[this.current]!.subarray(0, this.fill);
+    const buffer = this.buffers[this.current]!.subarray(this.flushed, this.fill);
     const position = this.position;
-    this.position += this.fill;
+    this.position += buffer.byteLength;
     this.current ^= 1;
     this.fill = 0;
+    this.flushed = 0;
     // The write is handed to libuv's pool first, so the other core copies the block to the page cache while this one
     // hashes it (both only read it). Measured side by side: 10–13 % faster than hashing first.
     const write = writeFully(this.fh, buffer, position);
     write.catch(() => undefined); // observed by settle(); this only silences "unhandled" if nobody settles
     this.hash.update(buffer);
-    this.inFlight = write;
+    this.track(write);
     // Without this the kernel holds the whole file dirty in memory (a Pi has little) and the final fsync writes
     // it all at once; syncing as we go overlaps the disk with the network.
     if (!this.syncing && this.position - this.syncedTo >= SYNC_EVERY_BYTES) {
@@ -1048,7 +1161,7 @@ function diskError(err: unknown, what: string): ZimDownloadError {
   if (err instanceof ZimDownloadError) return err;
   const code = (err as NodeJS.ErrnoException).code;
   if (code === 'ENOSPC' || code === 'EDQUOT') {
-    return new ZimDownloadError('disk-full', 'The disk is full: the download stopped; free some space and resume (the part downloaded so far is kept).', 'never', err);
+    return new ZimDownloadError('disk-full', 'The disk is full, so the download stopped; free some space, then resume.', 'never', err);
   }
   return new ZimDownloadError('disk', `Could not write the download (${code ?? (err as Error).message}) for ${what}.`, 'never', err);
 }
@@ -1122,7 +1235,25 @@ class ProgressMeter {
 // Small helpers
 
 function aborted(o: Pick<Checked, 'fileName'>): ZimDownloadError {
-  return new ZimDownloadError('aborted', `The download of ${o.fileName} was paused; the part downloaded so far is kept to resume.`);
+  return new ZimDownloadError('aborted', `The download of ${o.fileName} was paused.`);
+}
+
+/** Refusals made before the part file was touched: what is on disk has nothing to do with them. */
+const BEFORE_ANY_BYTE = new Set<ZimDownloadErrorCode>(['invalid', 'missing-dir', 'exists', 'busy']);
+
+/**
+ * The message a steward reads: whole sentences, ending in a full stop (a reason from deep inside reads "Could not
+ * download X: <reason>."), then what is on disk, said only when it is true.
+ */
+function finalMessage(e: ZimDownloadError, o: Pick<Checked, 'fileName' | 'size'>, kept: number): string {
+  const text = e.message.trim();
+  // Sentences end with a full stop; reasons from inside (a mirror's answer, a cut) never do.
+  const sentence = /[.!?]$/.test(text) ? text : `Could not download ${o.fileName}: ${text.replace(/[;:,]+$/, '')}.`;
+  if (e.code === 'aborted') {
+    return kept > 0 ? `${sentence.replace(/\.$/, '')}; the ${formatBytes(kept)} downloaded so far are kept to resume from.` : `${sentence.replace(/\.$/, '')} before any of it was kept.`;
+  }
+  if (kept === 0 || BEFORE_ANY_BYTE.has(e.code)) return sentence;
+  return `${sentence} ${formatBytes(kept)} of ${formatBytes(o.size)} are kept: resuming continues from there.`;
 }
 
 function throwIfAborted(signal: AbortSignal | undefined): void {

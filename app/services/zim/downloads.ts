@@ -5,8 +5,10 @@ import { setTimeout as sleepFor } from 'node:timers/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type Docker from 'dockerode';
-import { fetchMeta4 } from '../../adapters/kiwix/meta4.ts';
+import { fetchMeta4, Meta4Error } from '../../adapters/kiwix/meta4.ts';
 import type { ZimEntry } from '../../adapters/kiwix/opds.ts';
+import { RemoteReadError } from '../../adapters/remote/fetch-text.ts';
+import { DEFAULT_READ_FLOOR, type ReadFloor } from '../../adapters/remote/read-floor.ts';
 import type { Logger } from '../../log.ts';
 import type { Store } from '../../store/index.ts';
 import type { JobRow } from '../../store/jobs.ts';
@@ -24,19 +26,34 @@ const RESUME_ATTEMPTS = 60;
 const RESUME_RETRY_MS = 60_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms).unref());
 
-/** A Metalink fetch tried three times, 5 s then 20 s apart: an uplink often needs a moment after a restart. */
+/**
+ * A Metalink fetch tried three times, 5 s then 20 s apart: an uplink often needs a moment after a restart. Only
+ * failures that asking again could change are retried; a Metalink without a hash or a 404 fails at once.
+ */
 async function withRetries<T>(call: () => Promise<T>, ctx: JobContext): Promise<T> {
   for (const wait of [5000, 20_000]) {
     try {
       return await call();
     } catch (err) {
-      if (ctx.signal.aborted) throw err;
+      if (ctx.signal.aborted || !worthRetrying(err)) throw err;
       ctx.log(`${(err as Error).message} Trying again in ${wait / 1000} s.`, 'info');
       await sleepFor(wait, undefined, { signal: ctx.signal }).catch(() => undefined); // a pause ends the wait
-
     }
   }
   return call();
+}
+
+/** A cut, a timeout, a slow or busy server (5xx, 408, 429) may heal; a bad document or any other refusal will not. */
+function worthRetrying(err: unknown): boolean {
+  if (err instanceof Meta4Error) return false;
+  const cause = (err as Error | undefined)?.cause;
+  return !(cause instanceof RemoteReadError) || cause.retryable;
+}
+
+/** The Metalink failure as the job's last word: one or more whole sentences. */
+function metalinkFailure(err: Error, url: string): string {
+  if (!(err instanceof Meta4Error)) return err.message; // a CatalogueError already reads "The Metalink file at … could not be read: …."
+  return `The Metalink file at ${new URL(url).host} cannot be used: ${err.message.replace(/^the Metalink file(’s)? /, (_m, s: string | undefined) => (s ? 'its ' : 'it '))}.`;
 }
 
 /** What a download job remembers, so a pause or a restart can pick it up again. */
@@ -44,8 +61,19 @@ export type DownloadArgs = { domain: string; fileName: string; bookName: string;
 
 export type LiveProgress = DownloadProgress & { jobId: number; stack: string; fileName: string };
 
-export function zimDownloads(deps: { jobs: JobRunner; store: Store; docker: Docker; settings: SettingsService; abraDir: string; zimRoot: string; log: Logger }) {
+export function zimDownloads(deps: {
+  jobs: JobRunner;
+  store: Store;
+  docker: Docker;
+  settings: SettingsService;
+  abraDir: string;
+  zimRoot: string;
+  log: Logger;
+  /** The least a mirror or a Metalink server must deliver (config NETWORK_FLOOR_*); default 1 KB/s over 60 s. */
+  readFloor?: ReadFloor;
+}) {
   const { jobs, store, docker } = deps;
+  const floor = deps.readFloor ?? DEFAULT_READ_FLOOR;
   const progress = new Map<number, LiveProgress>();
   // `progress`: a download moved; `library`: the files or what Kiwix serves changed (a download landed or was served).
   const progressOf = (stack: string): LiveProgress[] => [...progress.values()].filter((p) => p.stack === stack);
@@ -54,10 +82,10 @@ export function zimDownloads(deps: { jobs: JobRunner; store: Store; docker: Dock
 
   async function run(ctx: JobContext, stack: string, dir: string, a: DownloadArgs): Promise<void> {
     const jobId = ctx.job.id;
-    ctx.log(`Reading the Metalink file ${a.downloadUrl}`, 'info');
+    ctx.log(`Reading the Metalink file at ${a.downloadUrl}.`, 'info');
     if (!/\.meta4$/.test(new URL(a.downloadUrl).pathname)) throw new JobFailure('The catalogue gives no Metalink file (.meta4) for this ZIM, so the node cannot verify it; it does not download unverified files.');
-    const meta = await withRetries(() => fetchMeta4(a.downloadUrl, { signal: ctx.signal }), ctx).catch((err: Error) => {
-      throw new JobFailure(err.message);
+    const meta = await withRetries(() => fetchMeta4(a.downloadUrl, { signal: ctx.signal, floor }), ctx).catch((err: Error) => {
+      throw new JobFailure(metalinkFailure(err, a.downloadUrl));
     });
     if (meta.fileName !== a.fileName) throw new JobFailure(`The Metalink file describes ${meta.fileName}, not ${a.fileName}: the catalogue and its mirror disagree, so nothing was downloaded.`);
     const resumeFrom = await partBytes(dir, a.fileName);
@@ -71,19 +99,21 @@ export function zimDownloads(deps: { jobs: JobRunner; store: Store; docker: Dock
         dir,
         fileName: a.fileName,
         signal: ctx.signal,
+        floor,
         bytesPerSecond: () => deps.settings.downloadBytesPerSecond() || undefined,
         onProgress: (p) => {
           progress.set(jobId, { ...p, jobId, stack, fileName: a.fileName });
           events.emit('progress', stack);
           // The job's history gets a line per tenth; the page gets every update.
-          while (p.phase === 'downloading' && p.total && p.done >= (p.total * nextTenth) / 10 && nextTenth <= 10) ctx.log(`${nextTenth++ * 10} % (${formatBytes(p.done)})`);
+          while (p.phase === 'downloading' && p.total && p.done >= (p.total * nextTenth) / 10 && nextTenth <= 10) ctx.log(`${nextTenth++ * 10} % downloaded (${formatBytes(p.done)}).`);
         },
       });
       ctx.log(`Verified (sha-256 matches) and added to the library as ${a.fileName} after ${result.attempts} request(s).`, 'info');
     } catch (err) {
       if (err instanceof ZimDownloadError) {
         if (err.code === 'aborted') throw err; // paused or cancelled: the runner says why
-        throw new JobFailure(`${err.message}${err.partKept ? ' What was downloaded is kept: Resume continues from it.' : ''}`);
+        // The downloader's message already says what is kept on disk, and only when something is.
+        throw new JobFailure(err.message);
       }
       throw err;
     } finally {
