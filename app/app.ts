@@ -35,6 +35,8 @@ import { lifecycleRoutes } from './http/routes/lifecycle.ts';
 import { jobRoutes } from './http/routes/jobs.ts';
 import { catalogueRoutes } from './http/routes/catalogue.ts';
 import { zimRoutes } from './http/routes/zims.ts';
+import { localNameRoutes, peerRoutes, regionRoutes } from './http/routes/region.ts';
+import { regionService } from './services/region/region.ts';
 
 export type AppDeps = { config: Config; store: Store; docker: Docker; log: Logger; now?: () => number };
 
@@ -49,6 +51,7 @@ export function buildServices(deps: AppDeps): Services {
   const settings = settingsService(deps.store, { nodeDomain: config.nodeDomain, downloadLimitKBps: 0 }, now);
   const archFit = archFitService({ docker: deps.docker, store: deps.store, now, log: deps.log });
   const identity = selfIdentity({ stack: config.selfStack, env: config.selfEnv, bundledRecipesDir: config.bundledRecipesDir });
+  const region = regionService({ store: deps.store, docker: deps.docker, model, audit, log: deps.log, now, config: { ...config.region, port: config.port, abraDir: config.abraDir, zimRoot: config.zimRoot, dataDir: config.dataDir } });
   const self = nodeSelf({ identity, env: config.selfEnv, bundledRecipesDir: config.bundledRecipesDir, abraDir: config.abraDir, docker: deps.docker, jobs, settings: deps.store.settings, log: deps.log, now });
   return {
     lifecycle: lifecycleService({ abra, abraDir: config.abraDir, dataDir: config.dataDir, jobs, store: deps.store, archFit, self, nodeDomain: () => settings.current().nodeDomain, now }),
@@ -67,8 +70,9 @@ export function buildServices(deps: AppDeps): Services {
     archFit,
     zims: {
       browser: zimBrowser({ store: deps.store, base: () => config.kiwixCatalogueUrl, now }),
-      downloads: zimDownloads({ jobs, store: deps.store, docker: deps.docker, settings, abraDir: config.abraDir, zimRoot: config.zimRoot, log: deps.log }),
+      downloads: zimDownloads({ jobs, store: deps.store, docker: deps.docker, settings, abraDir: config.abraDir, zimRoot: config.zimRoot, log: deps.log, onMetalink: (a, meta) => region.onMetalink(a, meta) }),
     },
+    region,
     catalogue: catalogueService({ store: deps.store, abraDir: config.abraDir, url: config.catalogueUrl, refreshHours: config.catalogueRefreshHours, fetchText, now, log: deps.log }),
   };
 }
@@ -77,6 +81,7 @@ export function createApp(services: Services, now: () => number = Date.now): Exp
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', services.config.trustProxy.split(',').map((s) => s.trim()));
+  app.use(localNameRoutes(services)); // `<app>-<node>.local` goes to the app, not to the node's pages
 
   app.use(
     helmet({
@@ -103,6 +108,7 @@ export function createApp(services: Services, now: () => number = Date.now): Exp
 
   app.use(assetRoutes());
   app.use(healthRoutes(services));
+  app.use(peerRoutes(services, now)); // other nodes: pairing and signed requests, no login
   app.use(loadSession(services.sessions));
 
   const auth = authRoutes(services, now);
@@ -116,6 +122,7 @@ export function createApp(services: Services, now: () => number = Date.now): Exp
   app.use(catalogueRoutes(services, now));
   app.use(lifecycleRoutes(services));
   app.use(zimRoutes(services, now));
+  app.use(regionRoutes(services, now));
   app.use(jobRoutes(services));
   app.use(userRoutes(services));
   app.use(adminRoutes(services));

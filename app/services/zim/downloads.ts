@@ -5,7 +5,7 @@ import { setTimeout as sleepFor } from 'node:timers/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type Docker from 'dockerode';
-import { fetchMeta4 } from '../../adapters/kiwix/meta4.ts';
+import { fetchMeta4, type Meta4 } from '../../adapters/kiwix/meta4.ts';
 import type { ZimEntry } from '../../adapters/kiwix/opds.ts';
 import type { Logger } from '../../log.ts';
 import type { Store } from '../../store/index.ts';
@@ -44,7 +44,7 @@ export type DownloadArgs = { domain: string; fileName: string; bookName: string;
 
 export type LiveProgress = DownloadProgress & { jobId: number; stack: string; fileName: string };
 
-export function zimDownloads(deps: { jobs: JobRunner; store: Store; docker: Docker; settings: SettingsService; abraDir: string; zimRoot: string; log: Logger }) {
+export function zimDownloads(deps: { jobs: JobRunner; store: Store; docker: Docker; settings: SettingsService; abraDir: string; zimRoot: string; log: Logger; onMetalink?: (a: DownloadArgs, meta: Meta4) => void }) {
   const { jobs, store, docker } = deps;
   const progress = new Map<number, LiveProgress>();
   // `progress`: a download moved; `library`: the files or what Kiwix serves changed (a download landed or was served).
@@ -60,6 +60,7 @@ export function zimDownloads(deps: { jobs: JobRunner; store: Store; docker: Dock
       throw new JobFailure(err.message);
     });
     if (meta.fileName !== a.fileName) throw new JobFailure(`The Metalink file describes ${meta.fileName}, not ${a.fileName}: the catalogue and its mirror disagree, so nothing was downloaded.`);
+    deps.onMetalink?.(a, meta); // the region keeps the hash, and holds a neighbour's Metalink to the hash it expects
     const resumeFrom = await partBytes(dir, a.fileName);
     ctx.log(`${a.fileName}: ${formatBytes(meta.size)}, sha-256 ${meta.sha256.slice(0, 16)}…, ${meta.urls.length} mirror(s)${resumeFrom ? `; resuming after ${formatBytes(resumeFrom)}` : ''}.`, 'info');
     let nextTenth = 1;
