@@ -45,7 +45,12 @@ export function peerRoutes(s: RegionServices, now: () => number): Router {
   };
 
   r.post('/region/peer/pair-request', pairLimit, answer((req) => void region.pairing.received(req.body, clientIp(req))));
-  r.post('/region/peer/pair-confirm', pairLimit, answer((req) => region.pairing.confirm(req.body, clientIp(req))));
+  r.post('/region/peer/pair-confirm', pairLimit, answer((req) => {
+    const answered = region.pairing.confirm(req.body, clientIp(req));
+    // The other node keeps this one's key once it has read the answer: ask it for its status a moment later.
+    setTimeout(() => region.pollSoon(), 1000).unref();
+    return answered;
+  }));
   r.get('/region/peer/status', signed, async (_req, res) => void res.json(await region.localStatus()));
   r.get('/region/peer/opds', signed, async (_req, res) => void res.type('application/atom+xml').send(await region.opds(String(res.locals.peer))));
   r.get('/region/peer/zims/:file', async (req, res) => {

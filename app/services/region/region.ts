@@ -213,6 +213,10 @@ export function regionService(deps: { store: Store; docker: Docker; model: LiveM
 
     peers: (): PeerView[] => rs.peers().map(view),
     pollAll,
+    /** A poll from a timer: a failure (the store closed at shutdown) is logged, never thrown. */
+    pollSoon(): void {
+      pollAll().catch((err: Error) => deps.log.warn({ err: err.message }, 'could not ask the paired nodes for their status'));
+    },
     nearby(): (Nearby & { paired: boolean })[] {
       const known = rs.peers();
       return (mdns?.nearby() ?? []).map((n) => ({ ...n, paired: known.some((p) => p.url === n.url || p.name === n.name) }));
@@ -300,8 +304,8 @@ export function regionService(deps: { store: Store; docker: Docker; model: LiveM
           deps.log.warn({ err: (err as Error).message }, 'mDNS could not start: no discovery or .local names');
         }
       }
-      void pollAll();
-      timer = setInterval(() => void pollAll(), config.pollMs);
+      this.pollSoon();
+      timer = setInterval(() => this.pollSoon(), config.pollMs);
       timer.unref();
     },
     stop(): void {
