@@ -38,6 +38,8 @@ import { lifecycleRoutes } from './http/routes/lifecycle.ts';
 import { jobRoutes } from './http/routes/jobs.ts';
 import { catalogueRoutes } from './http/routes/catalogue.ts';
 import { zimRoutes } from './http/routes/zims.ts';
+import { localNameRoutes, peerRoutes, regionRoutes } from './http/routes/region.ts';
+import { regionService } from './services/region/region.ts';
 
 export type AppDeps = { config: Config; store: Store; docker: Docker; log: Logger; now?: () => number };
 
@@ -52,6 +54,7 @@ export function buildServices(deps: AppDeps): Services {
   const settings = settingsService(deps.store, { nodeDomain: config.nodeDomain, downloadLimitKBps: 0 }, now);
   const archFit = archFitService({ docker: deps.docker, store: deps.store, now, log: deps.log });
   const identity = selfIdentity({ stack: config.selfStack, env: config.selfEnv, bundledRecipesDir: config.bundledRecipesDir });
+  const region = regionService({ store: deps.store, docker: deps.docker, model, audit, log: deps.log, now, config: { ...config.region, port: config.port, abraDir: config.abraDir, zimRoot: config.zimRoot, dataDir: config.dataDir } });
   const self = nodeSelf({ identity, env: config.selfEnv, bundledRecipesDir: config.bundledRecipesDir, abraDir: config.abraDir, docker: deps.docker, jobs, settings: deps.store.settings, log: deps.log, now });
   return {
     lifecycle: lifecycleService({ abra, abraDir: config.abraDir, dataDir: config.dataDir, jobs, store: deps.store, archFit, self, nodeDomain: () => settings.current().nodeDomain, now }),
@@ -71,8 +74,9 @@ export function buildServices(deps: AppDeps): Services {
     archFit,
     zims: {
       browser: zimBrowser({ store: deps.store, base: () => config.kiwixCatalogueUrl, now, fetchDocument: (url, what, o) => fetchSmallDocument(url, what, { floor: config.readFloor, ...o }) }),
-      downloads: zimDownloads({ jobs, store: deps.store, docker: deps.docker, settings, abraDir: config.abraDir, zimRoot: config.zimRoot, log: deps.log, readFloor: config.readFloor }),
+      downloads: zimDownloads({ jobs, store: deps.store, docker: deps.docker, settings, abraDir: config.abraDir, zimRoot: config.zimRoot, log: deps.log, readFloor: config.readFloor, onMetalink: (a, meta) => region.onMetalink(a, meta) }),
     },
+    region,
     catalogue: catalogueService({
       store: deps.store,
       abraDir: config.abraDir,
@@ -92,6 +96,7 @@ export function createApp(services: Services, now: () => number = Date.now): Exp
   // cookies' Secure/__Host- names depend on it.
   const proxies = trustedProxies(services.config.trustProxy, services.docker, services.log);
   app.set('trust proxy', (address: string) => proxies.trusts(address));
+  app.use(localNameRoutes(services)); // `<app>-<node>.local` goes to the app, not to the node's pages
 
   app.use(
     helmet({
@@ -120,6 +125,7 @@ export function createApp(services: Services, now: () => number = Date.now): Exp
   app.use(noStore);
   app.use(loadSession(services.sessions));
   app.use(healthRoutes(services)); // without login; details for a logged-in admin
+  app.use(peerRoutes(services, now)); // other nodes: pairing and signed requests, no login
 
   const auth = authRoutes(services, now);
   app.use(auth.public);
@@ -132,6 +138,7 @@ export function createApp(services: Services, now: () => number = Date.now): Exp
   app.use(catalogueRoutes(services, now));
   app.use(lifecycleRoutes(services));
   app.use(zimRoutes(services, now));
+  app.use(regionRoutes(services, now));
   app.use(jobRoutes(services));
   app.use(userRoutes(services));
   app.use(adminRoutes(services));

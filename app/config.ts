@@ -1,7 +1,7 @@
 // One place that reads the environment (and *_FILE secrets), validates it and fails fast.
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { homedir } from 'node:os';
+import { homedir, hostname } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
@@ -40,6 +40,15 @@ const configSchema = z.object({
   NETWORK_FLOOR_SECONDS: z.coerce.number().min(1).max(3600).default(60),
   // Set by the node's own recipe (its STACK_NAME): the node then manages itself like one of its apps.
   LORES_SELF_STACK: z.union([stackSchema, z.literal('')]).default(''),
+  // A region of nodes: this node's short name (the `<node>` in `<app>-<node>.local`), the URL other nodes reach it
+  // at, and the LAN IPv4 address mDNS announces and listens on (unset: no mDNS at all, nothing sent on the LAN).
+  NODE_NAME: z.string().regex(/^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/, 'must be a short lower-case DNS label (a-z, 0-9, -)').optional(),
+  NODE_URL: z.url({ protocol: /^https?$/ }).optional(),
+  LAN_ADDRESS: z.ipv4().optional(),
+  // Where requests for `<app>-<node>.local` go, with the Host header set to the app's own domain: Traefik.
+  LOCAL_NAMES_UPSTREAM: z.url({ protocol: /^http$/ }).default('http://127.0.0.1:80'),
+  // How often paired nodes are asked for their status.
+  REGION_POLL_SECONDS: z.coerce.number().min(1).max(3600).default(15),
 });
 
 export type Config = {
@@ -67,7 +76,11 @@ export type Config = {
   selfStack: string;
   /** The node's own app env values, as its recipe passes them (`LORES_ENV_<KEY>`), to write its abra env file. */
   selfEnv: Record<string, string>;
+  region: { nodeName: string; nodeUrl: string; lanAddress: string | null; localNamesUpstream: string; pollMs: number };
 };
+
+/** The machine's host name as a DNS label: `Library-Pi.local` → `library-pi`. */
+const hostLabel = (h: string) => h.toLowerCase().split('.')[0]!.replace(/[^a-z0-9-]/g, '-').replace(/^-+|-+$/g, '').slice(0, 32) || 'lores';
 
 export class ConfigError extends Error {}
 
@@ -153,6 +166,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     zimRoot: path.resolve(c.ZIM_ROOT),
     readFloor: { minBytesPerSecond: c.NETWORK_FLOOR_BYTES_PER_SECOND, windowMs: c.NETWORK_FLOOR_SECONDS * 1000 },
     selfStack: c.LORES_SELF_STACK,
+    region: {
+      nodeName: c.NODE_NAME ?? hostLabel(hostname()),
+      nodeUrl: (c.NODE_URL ?? `http://${c.LAN_ADDRESS ?? (c.HOST === '0.0.0.0' ? '127.0.0.1' : c.HOST)}:${c.PORT}`).replace(/\/$/, ''),
+      lanAddress: c.LAN_ADDRESS ?? null,
+      localNamesUpstream: c.LOCAL_NAMES_UPSTREAM.replace(/\/$/, ''),
+      pollMs: c.REGION_POLL_SECONDS * 1000,
+    },
     selfEnv: Object.fromEntries(
       Object.entries(env)
         .filter(([k, v]) => k.startsWith(SELF_ENV_PREFIX) && /^[A-Z_][A-Z0-9_]*$/.test(k.slice(SELF_ENV_PREFIX.length)) && v !== undefined)

@@ -36,6 +36,7 @@ async function main(): Promise<void> {
     log.info({ signal }, 'shutting down');
     services.jobs.abortAll();
     services.model.stop();
+    services.region.stop();
     services.catalogue.stop();
     server.close(() => {
       store.close();

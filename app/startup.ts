@@ -30,6 +30,7 @@ export async function startServices(services: Services): Promise<void> {
   const continued = services.self.continueCutOff(services.store.jobs.unfinished());
   const interrupted = services.jobs.recover((job) => describeLiveState(services, job.app), (job) => continued.has(job.id));
   if (interrupted.length) log.warn({ jobs: interrupted.map((j) => j.id) }, 'jobs interrupted by the last stop were marked so');
+  services.region.start(); // polls paired nodes; mDNS when LAN_ADDRESS is set
   const resumed = services.zims.downloads.resumeAfterRestart();
   if (resumed.length) log.info({ jobs: resumed.map((j) => j.id) }, 'ZIM downloads cut off by the last stop go on');
 }

@@ -13,6 +13,7 @@ import type { ArchFitService } from '../services/arch-fit.ts';
 import type { Catalogue } from '../services/catalogue.ts';
 import type { ZimBrowser } from '../services/zim/browse.ts';
 import type { ZimDownloads } from '../services/zim/downloads.ts';
+import type { RegionService } from '../services/region/region.ts';
 import type { Actor, AuditLog, AuditRetention } from '../services/audit.ts';
 import type { PeopleService } from '../services/people.ts';
 import type { Session, SessionService } from '../services/sessions.ts';
@@ -38,6 +39,7 @@ export type Services = {
   catalogue: Catalogue;
   archFit: ArchFitService;
   zims: { browser: ZimBrowser; downloads: ZimDownloads };
+  region: RegionService;
 };
 
 declare global {

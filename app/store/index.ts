@@ -3,6 +3,7 @@ import { openDb, storeAnswers, type Db } from './db.ts';
 import { auditStore } from './audit.ts';
 import { imagePlatformsStore } from './image-platforms.ts';
 import { jobStore } from './jobs.ts';
+import { regionStore } from './region.ts';
 import { remoteCacheStore } from './remote-cache.ts';
 import { sessionStore } from './sessions.ts';
 import { settingsStore } from './settings.ts';
@@ -25,6 +26,7 @@ export function createStore(dataDir: string) {
     jobs: jobStore(db),
     remoteCache: remoteCacheStore(db),
     imagePlatforms: imagePlatformsStore(db),
+    region: regionStore(db),
     /** Run several store calls atomically. */
     transaction<T>(fn: () => T): T {
       return db.transaction(fn)();

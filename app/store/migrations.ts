@@ -134,4 +134,58 @@ export const migrations: Migration[] = [
       UPDATE audit_log SET detail = json_object('truncated', json('true'), 'size', length(detail)) WHERE length(detail) > 4000;
     `,
   },
+  {
+    version: 7,
+    name: 'a region of nodes: identity, pairing, paired nodes and their last status, kept ZIM hashes, LAN names',
+    sql: `
+      -- This node's Ed25519 key pair (one row): its identity towards the nodes it pairs with.
+      CREATE TABLE region_identity (
+        id TEXT PRIMARY KEY,
+        public_key TEXT NOT NULL,
+        private_key TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      );
+      -- Nodes this node is paired with, and the last status each sent (kept for when it is unreachable).
+      CREATE TABLE region_peers (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        url TEXT NOT NULL,
+        public_key TEXT NOT NULL,
+        paired_at INTEGER NOT NULL,
+        paired_by TEXT,
+        status TEXT,
+        status_at INTEGER,
+        attempted_at INTEGER,
+        error TEXT
+      );
+      -- Pairings in progress: 'offer' (this node shows the code) or 'request' (another node asked; an admin here types the code).
+      CREATE TABLE region_pairings (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('offer', 'request')),
+        code TEXT,
+        peer_id TEXT,
+        peer_name TEXT,
+        peer_url TEXT NOT NULL,
+        peer_key TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+      );
+      -- The sha-256 of each ZIM file as its catalogue's Metalink stated it when this node fetched it: what it serves
+      -- to neighbours, and what a copy from a neighbour must match.
+      CREATE TABLE zim_hashes (
+        file_name TEXT PRIMARY KEY,
+        sha256 TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        source TEXT NOT NULL,
+        kept_at INTEGER NOT NULL
+      );
+      -- Apps whose <app>-<node>.local name a steward turned on.
+      CREATE TABLE local_names (
+        stack TEXT PRIMARY KEY,
+        enabled_at INTEGER NOT NULL,
+        enabled_by TEXT
+      );
+    `,
+  },
 ];

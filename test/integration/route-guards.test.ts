@@ -6,6 +6,8 @@ import { concretePath, listRoutes } from '../support/routes.ts';
 
 // The only state-changing routes reachable before login; they still need the pre-login CSRF token.
 const PUBLIC_WRITES = new Set(['POST /login', 'POST /setup']);
+// Routes other nodes call (pairing, signed requests): no session, but a pairing code or a paired node's signature.
+const isPeerRoute = (path: string) => path.startsWith('/region/peer/');
 
 describe('route guards', () => {
   let node: TestNode;
@@ -14,7 +16,7 @@ describe('route guards', () => {
   });
   afterAll(() => node.close());
 
-  const writes = () => listRoutes(node.app).filter((r) => !['GET', 'HEAD', 'OPTIONS'].includes(r.method));
+  const writes = () => listRoutes(node.app).filter((r) => !['GET', 'HEAD', 'OPTIONS'].includes(r.method) && !isPeerRoute(r.path));
 
   it('finds the state-changing routes', () => {
     const found = writes().map((r) => `${r.method} ${r.path}`);
@@ -53,12 +55,22 @@ describe('route guards', () => {
   });
 
   it('redirects every page to the login when logged out', async () => {
-    const pages = listRoutes(node.app).filter((r) => r.method === 'GET' && !['/login', '/setup', '/healthz', '/favicon.ico'].includes(r.path) && !r.path.startsWith('/assets'));
+    const pages = listRoutes(node.app).filter((r) => r.method === 'GET' && !['/login', '/setup', '/healthz', '/favicon.ico'].includes(r.path) && !r.path.startsWith('/assets') && !isPeerRoute(r.path));
     expect(pages.length).toBeGreaterThan(3);
     for (const r of pages) {
       const res = await supertest(node.app).get(concretePath(r.path));
       expect(res.status, r.path).toBe(303);
       expect(res.headers.location).toMatch(/^\/login\?next=/);
+    }
+  });
+
+  it('refuses every peer route to an unpaired caller: unsigned reads get 403 and say nothing, unreadable pairing messages 400', async () => {
+    const peer = listRoutes(node.app).filter((r) => isPeerRoute(r.path));
+    expect(peer.length).toBeGreaterThanOrEqual(5);
+    for (const r of peer) {
+      const res = await supertest(node.app)[r.method.toLowerCase() as 'get'](concretePath(r.path)).send({});
+      expect(r.method === 'GET' ? [403, 404] : [400], `${r.method} ${r.path}`).toContain(res.status);
+      if (r.method === 'GET' && res.status === 403) expect(res.body).toEqual({ error: 'refused' });
     }
   });
 });

@@ -51,6 +51,7 @@ export async function testNode(env: Record<string, string> = {}, opts: { live?: 
     close() {
       services.model.stop();
       services.catalogue.stop();
+      services.region.stop();
       store.close();
       rmSync(dataDir, { recursive: true, force: true });
     },

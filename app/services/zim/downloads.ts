@@ -5,7 +5,7 @@ import { setTimeout as sleepFor } from 'node:timers/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type Docker from 'dockerode';
-import { fetchMeta4, Meta4Error } from '../../adapters/kiwix/meta4.ts';
+import { fetchMeta4, Meta4Error, type Meta4 } from '../../adapters/kiwix/meta4.ts';
 import type { ZimEntry } from '../../adapters/kiwix/opds.ts';
 import { RemoteReadError } from '../../adapters/remote/fetch-text.ts';
 import { DEFAULT_READ_FLOOR, type ReadFloor } from '../../adapters/remote/read-floor.ts';
@@ -71,6 +71,8 @@ export function zimDownloads(deps: {
   log: Logger;
   /** The least a mirror or a Metalink server must deliver (config NETWORK_FLOOR_*); default 1 KB/s over 60 s. */
   readFloor?: ReadFloor;
+  /** Told of each Metalink a download used (the region keeps its hash, to check copies from neighbours). */
+  onMetalink?: (a: DownloadArgs, meta: Meta4) => void;
 }) {
   const { jobs, store, docker } = deps;
   const floor = deps.readFloor ?? DEFAULT_READ_FLOOR;
@@ -88,6 +90,7 @@ export function zimDownloads(deps: {
       throw new JobFailure(metalinkFailure(err, a.downloadUrl));
     });
     if (meta.fileName !== a.fileName) throw new JobFailure(`The Metalink file describes ${meta.fileName}, not ${a.fileName}: the catalogue and its mirror disagree, so nothing was downloaded.`);
+    deps.onMetalink?.(a, meta); // the region keeps the hash, and holds a neighbour's Metalink to the hash it expects
     const resumeFrom = await partBytes(dir, a.fileName);
     ctx.log(`${a.fileName}: ${formatBytes(meta.size)}, sha-256 ${meta.sha256.slice(0, 16)}…, ${meta.urls.length} mirror(s)${resumeFrom ? `; resuming after ${formatBytes(resumeFrom)}` : ''}.`, 'info');
     let nextTenth = 1;

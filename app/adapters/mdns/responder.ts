@@ -1,0 +1,83 @@
+// mDNS on the LAN (multicast-dns): announces this node as a `_lores._tcp` DNS-SD service, answers A queries for its
+// `.local` names with its LAN address, and browses for the other LoRes nodes nearby. It sends and listens only on
+// the configured LAN address's interface; nothing else about the node goes out (no id, no key).
+import makeMdns from 'multicast-dns';
+import type { Logger } from '../../log.ts';
+
+export const SERVICE = '_lores._tcp.local';
+/** How long answers may be cached by others (seconds); short, since nodes come and go. */
+const TTL = 120;
+
+export type Nearby = { name: string; url: string; address: string; seenAt: number };
+
+export type MdnsDeps = {
+  /** The LAN IPv4 address to announce and listen on. */
+  address: string;
+  nodeName: () => string;
+  port: number;
+  /** Every `.local` name this node answers for (its apps' names), read at each query. */
+  names: () => string[];
+  log: Logger;
+  now: () => number;
+};
+
+export type Mdns = { nearby(): Nearby[]; browse(): void; announce(): void; stop(): void };
+
+export function startMdns(deps: MdnsDeps): Mdns {
+  const mdns = makeMdns({ interface: deps.address, bind: '0.0.0.0', loopback: true, reuseAddr: true });
+  const found = new Map<string, Nearby>();
+  const instance = () => `${deps.nodeName()}.${SERVICE}`;
+  const host = () => `${deps.nodeName()}.lores.local`;
+
+  const serviceRecords = () => [
+    { name: SERVICE, type: 'PTR' as const, ttl: TTL, data: instance() },
+    { name: instance(), type: 'SRV' as const, ttl: TTL, data: { port: deps.port, target: host(), priority: 0, weight: 0 } },
+    { name: instance(), type: 'TXT' as const, ttl: TTL, data: ['v=1', 'path=/region'] },
+    { name: host(), type: 'A' as const, ttl: TTL, data: deps.address },
+  ];
+
+  mdns.on('query', (q) => {
+    const answers = [];
+    for (const question of q.questions ?? []) {
+      const name = question.name.toLowerCase();
+      const type = question.type as string; // 'ANY' is on the wire though dns-packet's type list leaves it out
+      if (name === SERVICE && (type === 'PTR' || type === 'ANY')) answers.push(...serviceRecords());
+      else if ((type === 'A' || type === 'ANY') && (name === host() || deps.names().includes(name))) answers.push({ name, type: 'A' as const, ttl: TTL, data: deps.address });
+    }
+    if (answers.length) mdns.respond({ answers });
+  });
+
+  mdns.on('response', (res, rinfo) => {
+    type Rec = { name: string; type: string; data?: unknown };
+    const records = [...(res.answers ?? []), ...(res.additionals ?? [])] as Rec[];
+    for (const ptr of records.filter((r) => r.type === 'PTR' && r.name === SERVICE)) {
+      const inst = String(ptr.data);
+      if (inst === instance()) continue;
+      const srv = records.find((r) => r.type === 'SRV' && r.name === inst);
+      if (!srv) continue;
+      const { port, target } = srv.data as { port: number; target: string };
+      const a = records.find((r) => r.type === 'A' && r.name === target);
+      const address = typeof a?.data === 'string' ? a.data : rinfo.address;
+      const name = inst.slice(0, -SERVICE.length - 1);
+      found.set(inst, { name, url: `http://${address}:${port}`, address, seenAt: deps.now() });
+    }
+  });
+  mdns.on('error', (err: Error) => deps.log.warn({ err: err.message }, 'mDNS error'));
+
+  const browse = () => mdns.query({ questions: [{ name: SERVICE, type: 'PTR' }] });
+  const announce = () => mdns.respond({ answers: serviceRecords() });
+  announce();
+  browse();
+  // Ask again now and then: nodes that were off come back, and answers age out.
+  const timer = setInterval(browse, 30_000).unref();
+
+  return {
+    nearby: () => [...found.values()].filter((n) => deps.now() - n.seenAt < 3 * TTL * 1000).sort((a, b) => a.name.localeCompare(b.name)),
+    browse,
+    announce,
+    stop() {
+      clearInterval(timer);
+      mdns.destroy();
+    },
+  };
+}
