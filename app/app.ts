@@ -15,6 +15,8 @@ import { archFitService } from './services/arch-fit.ts';
 import { catalogueService } from './services/catalogue.ts';
 import { zimBrowser } from './services/zim/browse.ts';
 import { zimDownloads } from './services/zim/downloads.ts';
+import { backupService } from './services/backups/backups.ts';
+import { backupRepository } from './services/backups/repository.ts';
 import { fetchText } from './adapters/remote/fetch-text.ts';
 import { auditLog } from './services/audit.ts';
 import { peopleService } from './services/people.ts';
@@ -35,6 +37,7 @@ import { lifecycleRoutes } from './http/routes/lifecycle.ts';
 import { jobRoutes } from './http/routes/jobs.ts';
 import { catalogueRoutes } from './http/routes/catalogue.ts';
 import { zimRoutes } from './http/routes/zims.ts';
+import { backupRoutes } from './http/routes/backups.ts';
 
 export type AppDeps = { config: Config; store: Store; docker: Docker; log: Logger; now?: () => number };
 
@@ -50,12 +53,17 @@ export function buildServices(deps: AppDeps): Services {
   const archFit = archFitService({ docker: deps.docker, store: deps.store, now, log: deps.log });
   const identity = selfIdentity({ stack: config.selfStack, env: config.selfEnv, bundledRecipesDir: config.bundledRecipesDir });
   const self = nodeSelf({ identity, env: config.selfEnv, bundledRecipesDir: config.bundledRecipesDir, abraDir: config.abraDir, docker: deps.docker, jobs, settings: deps.store.settings, log: deps.log, now });
+  const power = appPower({ docker: deps.docker, store: deps.store, model, jobs, now });
+  const backupRepo = backupRepository({ store: deps.store, dataDir: config.dataDir, resticBin: config.resticBin, now });
+  const backups = backupService({ docker: deps.docker, store: deps.store, jobs, power, repo: backupRepo, volumesDir: config.dockerVolumesDir, dataDir: config.dataDir, abraDir: config.abraDir, log: deps.log, now });
   return {
     lifecycle: lifecycleService({ abra, abraDir: config.abraDir, dataDir: config.dataDir, jobs, store: deps.store, archFit, self, nodeDomain: () => settings.current().nodeDomain, now }),
     self,
     model,
     jobs,
-    power: appPower({ docker: deps.docker, store: deps.store, model, jobs, now }),
+    power,
+    backups,
+    backupRepo,
     config: deps.config,
     log: deps.log,
     store: deps.store,
@@ -116,6 +124,7 @@ export function createApp(services: Services, now: () => number = Date.now): Exp
   app.use(catalogueRoutes(services, now));
   app.use(lifecycleRoutes(services));
   app.use(zimRoutes(services, now));
+  app.use(backupRoutes(services));
   app.use(jobRoutes(services));
   app.use(userRoutes(services));
   app.use(adminRoutes(services));

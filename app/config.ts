@@ -35,6 +35,9 @@ const configSchema = z.object({
   ZIM_ROOT: z.string().regex(/^\/[^\0]*$/, 'must be an absolute path').default('/srv/zims'),
   // Set by the node's own recipe (its STACK_NAME): the node then manages itself like one of its apps.
   LORES_SELF_STACK: z.union([stackSchema, z.literal('')]).default(''),
+  // Backups: restic, and the host folder of Docker's volumes (in the container the recipe mounts it at the same path).
+  RESTIC_BIN: z.string().min(1).default('restic'),
+  DOCKER_VOLUMES_DIR: z.string().regex(/^\/[^\0]*$/, 'must be an absolute path').default('/var/lib/docker/volumes'),
 });
 
 export type Config = {
@@ -58,6 +61,8 @@ export type Config = {
   zimRoot: string;
   /** The node's own stack when it runs from its recipe, else ''. */
   selfStack: string;
+  resticBin: string;
+  dockerVolumesDir: string;
   /** The node's own app env values, as its recipe passes them (`LORES_ENV_<KEY>`), to write its abra env file. */
   selfEnv: Record<string, string>;
 };
@@ -118,6 +123,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     kiwixCatalogueUrl: c.KIWIX_CATALOGUE_URL,
     zimRoot: path.resolve(c.ZIM_ROOT),
     selfStack: c.LORES_SELF_STACK,
+    resticBin: c.RESTIC_BIN,
+    dockerVolumesDir: path.resolve(c.DOCKER_VOLUMES_DIR),
     selfEnv: Object.fromEntries(
       Object.entries(env)
         .filter(([k, v]) => k.startsWith(SELF_ENV_PREFIX) && /^[A-Z_][A-Z0-9_]*$/.test(k.slice(SELF_ENV_PREFIX.length)) && v !== undefined)

@@ -17,6 +17,8 @@ import type { Actor, AuditLog } from '../services/audit.ts';
 import type { PeopleService } from '../services/people.ts';
 import type { Session, SessionService } from '../services/sessions.ts';
 import type { SettingsService } from '../services/settings.ts';
+import type { BackupService } from '../services/backups/backups.ts';
+import type { BackupRepository } from '../services/backups/repository.ts';
 
 export type Services = {
   config: Config;
@@ -36,6 +38,8 @@ export type Services = {
   catalogue: Catalogue;
   archFit: ArchFitService;
   zims: { browser: ZimBrowser; downloads: ZimDownloads };
+  backups: BackupService;
+  backupRepo: BackupRepository;
 };
 
 declare global {
