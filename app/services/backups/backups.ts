@@ -18,13 +18,14 @@ import { JobFailure, type JobContext, type JobRunner } from '../jobs.ts';
 import { formatBytes } from '../resource-fit.ts';
 import { backupPlanOf, pathsOf, volumeDataDir, type BackupPlan } from './labels.ts';
 import type { BackupRepository } from './repository.ts';
+import { NODE_SNAPSHOT_TAG } from './node-restore.ts';
 
 export const BACKUP_KIND = 'backup';
 export const RESTORE_KIND = 'restore';
 export const NODE_BACKUP_KIND = 'node-backup';
 /** restic's --host for every snapshot the node makes: a rebuilt node (another hostname) finds and continues them. */
 export const SNAPSHOT_HOST = 'lores-node';
-const NODE_TAG = 'lores-node=self';
+const NODE_TAG = NODE_SNAPSHOT_TAG;
 const appTag = (stack: string) => `lores-app=${stack}`;
 const HOOK_TIMEOUT_MS = 30 * 60_000;
 const SETTLE_MS = 90_000;
