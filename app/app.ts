@@ -57,7 +57,7 @@ export function buildServices(deps: AppDeps): Services {
   const backupRepo = backupRepository({ store: deps.store, dataDir: config.dataDir, resticBin: config.resticBin, now });
   const backups = backupService({ docker: deps.docker, store: deps.store, jobs, power, repo: backupRepo, volumesDir: config.dockerVolumesDir, dataDir: config.dataDir, abraDir: config.abraDir, log: deps.log, now });
   return {
-    lifecycle: lifecycleService({ abra, abraDir: config.abraDir, dataDir: config.dataDir, jobs, store: deps.store, archFit, self, nodeDomain: () => settings.current().nodeDomain, now }),
+    lifecycle: lifecycleService({ abra, abraDir: config.abraDir, dataDir: config.dataDir, jobs, store: deps.store, archFit, self, nodeDomain: () => settings.current().nodeDomain, now, beforeUpgrade: (ctx, stack) => backups.beforeUpgrade(ctx, stack) }),
     self,
     model,
     jobs,
