@@ -17,6 +17,7 @@ import { zimBrowser } from './services/zim/browse.ts';
 import { zimDownloads } from './services/zim/downloads.ts';
 import { backupService } from './services/backups/backups.ts';
 import { backupRepository } from './services/backups/repository.ts';
+import { backupScheduler } from './services/backups/schedule.ts';
 import { fetchText } from './adapters/remote/fetch-text.ts';
 import { auditLog } from './services/audit.ts';
 import { peopleService } from './services/people.ts';
@@ -64,6 +65,7 @@ export function buildServices(deps: AppDeps): Services {
     power,
     backups,
     backupRepo,
+    backupSchedule: backupScheduler({ store: deps.store, backups, now, log: deps.log }),
     config: deps.config,
     log: deps.log,
     store: deps.store,

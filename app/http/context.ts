@@ -19,6 +19,7 @@ import type { Session, SessionService } from '../services/sessions.ts';
 import type { SettingsService } from '../services/settings.ts';
 import type { BackupService } from '../services/backups/backups.ts';
 import type { BackupRepository } from '../services/backups/repository.ts';
+import type { BackupScheduler } from '../services/backups/schedule.ts';
 
 export type Services = {
   config: Config;
@@ -40,6 +41,7 @@ export type Services = {
   zims: { browser: ZimBrowser; downloads: ZimDownloads };
   backups: BackupService;
   backupRepo: BackupRepository;
+  backupSchedule: BackupScheduler;
 };
 
 declare global {

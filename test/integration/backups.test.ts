@@ -10,6 +10,8 @@ import { dataDirOf, deployBackupApp, removeBackupApp, resticCli, treeOf, VOLUMES
 import { within } from '../support/poll.ts';
 import { haveDocker } from '../support/requirements.ts';
 import { runningContainers } from '../../app/adapters/docker/stack-mounts.ts';
+import { backupScheduler } from '../../app/services/backups/schedule.ts';
+import { createLogger } from '../../app/log.ts';
 
 vi.setConfig({ testTimeout: 180_000, hookTimeout: 180_000 });
 const dockerThere = await haveDocker();
@@ -142,5 +144,35 @@ describe.skipIf(!dockerThere)('backups of an app, as its backup-bot-two labels s
     expect(triggers).toEqual(['manual', 'pre-restore']);
     const audit = node.services.store.audit.page({ limit: 50 }).map((a) => a.action);
     expect(audit).toContain('job.restore');
+  });
+
+  it('runs a daily schedule once a day at its hour, keeps it across a restart, and prunes by its retention', async () => {
+    const { agent, csrf } = await loggedIn(node);
+    const hour = new Date(node.clock.now).getHours();
+    const form = { _csrf: csrf, hour: String(hour), keepDaily: '1', keepWeekly: '0', keepMonthly: '0' };
+    const bad = await agent.post(`/apps/${STACK}/backups/schedule`).type('form').send({ ...form, hour: '24' }).expect(400);
+    expect(bad.text).toContain('The hour must be an hour from 0 to 23');
+    expect(node.services.backupSchedule.of(STACK)).toBeUndefined();
+    await agent.post(`/apps/${STACK}/backups/schedule`).type('form').send(form).expect(303);
+    expect((await agent.get(`/apps/${STACK}/backups`).expect(200)).text).toContain(`Backed up every day at ${String(hour).padStart(2, '0')}:00`);
+
+    const elsewhen = new Date(node.clock.now + 3600_000);
+    expect(node.services.backupSchedule.tick(elsewhen).filter((j) => j.app === STACK)).toEqual([]); // not its hour
+    const [job] = node.services.backupSchedule.tick(new Date(node.clock.now));
+    const first = await finished(job!.id);
+    expect(first.row.state, first.out).toBe('succeeded');
+    expect(first.out).toContain('Pruned.');
+    expect(node.services.backupSchedule.tick(new Date(node.clock.now))).toEqual([]); // once a day
+
+    // A restart: a new scheduler over the same database does not run today's again.
+    const again = backupScheduler({ store: node.services.store, backups: node.services.backups, now: () => node.clock.now, log: createLogger('silent') });
+    expect(again.tick(new Date(node.clock.now))).toEqual([]);
+    // Tomorrow at that hour it runs, and "keep 1 daily" leaves one scheduled snapshot (manual ones stay).
+    const [next] = again.tick(new Date(node.clock.now + 24 * 3600_000));
+    const second = await finished(next!.id);
+    expect(second.row.state, second.out).toBe('succeeded');
+    const triggers = (await node.services.backups.snapshots(STACK)).map((x) => x.trigger).sort();
+    expect(triggers).toEqual(['manual', 'pre-restore', 'schedule']);
+    expect(node.services.store.audit.page({ limit: 50 }).map((a) => a.action)).toContain('backup.schedule');
   });
 });

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { UserFacingError } from '../../services/errors.ts';
 import { formatBytes } from '../../services/resource-fit.ts';
 import { stackSchema } from '../../validation.ts';
+import { DEFAULT_RETENTION, NODE_SCHEDULE } from '../../services/backups/schedule.ts';
 import { auditRefusals } from '../audited.ts';
 import { actorOf, type Services } from '../context.ts';
 import { parseForm, parseId } from '../forms.ts';
@@ -57,7 +58,7 @@ export function backupRoutes(s: Services): Router {
         error = err.message;
       }
     }
-    render(req, res, 'backups', { title: `Backups · ${stack}`, stack, plan, repository, snapshots, error, busy: s.jobs.holder(stack) });
+    render(req, res, 'backups', { title: `Backups · ${stack}`, stack, plan, repository, snapshots, error, busy: s.jobs.holder(stack), schedule: s.backupSchedule.of(stack), retention: DEFAULT_RETENTION, action: `/apps/${stack}/backups/schedule` });
   });
 
   r.post('/apps/:stack/backups', stewards, auditRefusals(s, 'job.backup', (req, res) => {
@@ -105,6 +106,29 @@ export function backupRoutes(s: Services): Router {
     await Promise.all([pipeline(child.stdout!, createGzip({ level: 6 }), res).catch(() => undefined), child.catch(() => undefined)]);
   });
 
+  /** A daily backup at a quiet hour with retention, or none (remove=1). `target` is the stack, or '' for the node. */
+  const saveSchedule = (req: Request, target: string) => {
+    const actor = actorOf(req, req.res!.locals.session);
+    if (body(req).remove === '1') {
+      s.backupSchedule.remove(target);
+      s.audit.record(actor, 'backup.schedule', { target: target || 'node', detail: { removed: true } });
+      return;
+    }
+    const saved = s.backupSchedule.set(target, { hour: body(req).hour, keepDaily: body(req).keepDaily, keepWeekly: body(req).keepWeekly, keepMonthly: body(req).keepMonthly }, actor.name);
+    s.audit.record(actor, 'backup.schedule', { target: target || 'node', detail: { hour: saved.hour, keepDaily: saved.keepDaily, keepWeekly: saved.keepWeekly, keepMonthly: saved.keepMonthly } });
+  };
+
+  r.post('/apps/:stack/backups/schedule', stewards, auditRefusals(s, 'backup.schedule', (req, res) => {
+    const stack = stackOf(req);
+    saveSchedule(req, stack);
+    res.redirect(303, `/apps/${stack}/backups`);
+  }));
+
+  r.post('/node/backups/schedule', adminOnly, auditRefusals(s, 'backup.schedule', (req, res) => {
+    saveSchedule(req, NODE_SCHEDULE);
+    res.redirect(303, '/node/backups');
+  }));
+
   r.get('/node/backups', adminOnly, async (req, res) => {
     let snapshots: ReturnType<typeof view> = [];
     let error: string | undefined;
@@ -116,7 +140,7 @@ export function backupRoutes(s: Services): Router {
         error = err.message;
       }
     }
-    render(req, res, 'node-backups', { title: 'Backups of the node', repository: s.backupRepo.location(), snapshots, error });
+    render(req, res, 'node-backups', { title: 'Backups of the node', repository: s.backupRepo.location(), snapshots, error, schedule: s.backupSchedule.of(NODE_SCHEDULE), retention: DEFAULT_RETENTION, action: '/node/backups/schedule' });
   });
 
   r.post('/node/backups', adminOnly, auditRefusals(s, 'job.node-backup', (req, res) => {

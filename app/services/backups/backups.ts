@@ -31,6 +31,7 @@ const HOOK_TIMEOUT_MS = 30 * 60_000;
 const SETTLE_MS = 90_000;
 const UPGRADE_SNAPSHOT_KEY = 'backup_before_upgrade';
 
+export type Retention = { daily: number; weekly: number; monthly: number };
 export type SnapshotView = Snapshot & { trigger: string; bytes: number | null; files: number | null; jobId: number | null };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -209,6 +210,20 @@ export function backupService(deps: { docker: Docker; store: Store; jobs: JobRun
     }
   }
 
+  /** Retention for scheduled snapshots only: manual and safety snapshots stay until someone removes them. */
+  async function prune(ctx: JobContext, tag: string, keep: Retention): Promise<void> {
+    ctx.log(`→ Keeping ${keep.daily} daily, ${keep.weekly} weekly and ${keep.monthly} monthly scheduled snapshots; pruning the rest`, 'info');
+    ctx.setPhase('Pruning old snapshots');
+    try {
+      await repo.restic().forget([tag, 'trigger=schedule'], keep, ctx.signal);
+    } catch (err) {
+      throw asJobFailure(err);
+    } finally {
+      ctx.setPhase(null);
+    }
+    ctx.log('Pruned.', 'info');
+  }
+
   const submitApp = (stack: string, kind: string, actor: Actor, args: Record<string, unknown>, run: (ctx: JobContext) => Promise<void>): JobRow => {
     repo.restic(); // refuse before a job starts
     return jobs.submit({ kind, app: stack, recipe: null, actor, args: { stack, ...args }, run });
@@ -219,13 +234,20 @@ export function backupService(deps: { docker: Docker; store: Store; jobs: JobRun
     snapshots: snapshotsOf,
     describeProgress,
 
-    backUp(stack: string, actor: Actor, trigger: BackupTrigger = 'manual'): JobRow {
-      return submitApp(stack, BACKUP_KIND, actor, { trigger }, (ctx) => backUpApp(ctx, stack, trigger).then(() => undefined));
+    /** `keep`: after the snapshot, restic forgets and prunes this app's older scheduled snapshots beyond it. */
+    backUp(stack: string, actor: Actor, trigger: BackupTrigger = 'manual', keep?: Retention): JobRow {
+      return submitApp(stack, BACKUP_KIND, actor, { trigger }, async (ctx) => {
+        await backUpApp(ctx, stack, trigger);
+        if (keep) await prune(ctx, appTag(stack), keep);
+      });
     },
 
-    backUpNode(actor: Actor, trigger: BackupTrigger = 'manual'): JobRow {
+    backUpNode(actor: Actor, trigger: BackupTrigger = 'manual', keep?: Retention): JobRow {
       repo.restic();
-      return jobs.submit({ kind: NODE_BACKUP_KIND, app: null, recipe: null, actor, args: { trigger }, run: (ctx) => backUpNode(ctx, trigger).then(() => undefined) });
+      return jobs.submit({ kind: NODE_BACKUP_KIND, app: null, recipe: null, actor, args: { trigger }, run: async (ctx) => {
+        await backUpNode(ctx, trigger);
+        if (keep) await prune(ctx, NODE_TAG, keep);
+      } });
     },
 
     /** Restores a snapshot after the steward typed the app's name. */
