@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { csrfFrom, loggedIn, testNode, type TestNode } from '../support/app.ts';
 import { dataDirOf, deployBackupApp, removeBackupApp, resticCli, treeOf, VOLUMES_DIR } from '../support/backup-app.ts';
@@ -108,6 +109,14 @@ describe.skipIf(!dockerThere)('backups of an app, as its backup-bot-two labels s
     const page = await agent.get(`/apps/${STACK}/backups`).expect(200);
     expect(page.text).toContain(`data-snapshot="${first}"`);
     expect(page.text).toContain('manual');
+
+    // The download: a tar.gz with the volumes under var/lib/docker/volumes/<stack>_<volume>, as backup-bot-two's.
+    const dl = await agent.get(`/apps/${STACK}/backups/${first}/download`).responseType('blob').expect(200);
+    expect(dl.headers['content-disposition']).toContain(`${STACK}-${first}.tar.gz`);
+    const tarFile = path.join(work, 'download.tar.gz');
+    writeFileSync(tarFile, dl.body as Buffer);
+    const entries = (await execa('tar', ['-tzf', tarFile])).stdout.split('\n').filter((e) => !e.endsWith('/'));
+    expect(entries.sort()).toEqual(files.map((f) => f.slice(1)).sort());
   });
 
   it('restores a snapshot byte for byte after a typed confirmation, safety snapshot first, app running after', async () => {
