@@ -6,6 +6,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { testNode, type TestNode } from '../support/app.ts';
 import { dataDirOf, deployBackupApp, removeBackupApp, resticCli, treeOf } from '../support/backup-app.ts';
@@ -115,6 +117,26 @@ describe.skipIf(!dockerThere)('backup failures: clear message, nothing lost, app
       expect(check.exitCode, check.stderr).toBe(0);
     } finally {
       node.services.store.settings.set('backup_repository', repository, 'test', Date.now());
+    }
+  });
+
+  it('an S3 repository gets the keys from the Settings form (signed requests), kept out of the audit log', async () => {
+    const seen: string[] = [];
+    const server = createServer((req, res) => {
+      seen.push(String(req.headers.authorization ?? ''));
+      res.writeHead(403, { 'content-type': 'application/xml' }).end('<Error><Code>AccessDenied</Code><Message>no</Message></Error>');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const s3 = `s3:http://127.0.0.1:${port}/bucket`;
+      await expect(node.services.backupRepo.setUp({ repository: s3, s3KeyId: 'LORESKEYID123', s3Secret: 'a-secret-key-never-logged' }, 'admin')).rejects.toThrow();
+      expect(seen.some((h) => h.includes('Credential=LORESKEYID123/'))).toBe(true);
+      expect(node.services.backupRepo.location()).toBe(repository); // nothing changed
+      expect(node.services.backupRepo.hasS3Keys()).toBe(false); // keys that did not work are not kept
+      expect(JSON.stringify(node.services.store.audit.page({ limit: 100 }))).not.toContain('a-secret-key-never-logged');
+    } finally {
+      server.close();
     }
   });
 });

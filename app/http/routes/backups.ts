@@ -14,7 +14,7 @@ import { parseForm, parseId } from '../forms.ts';
 import { requireRole } from '../middleware/auth.ts';
 import { render } from '../render.ts';
 
-const repositoryForm = z.object({ repository: z.string().max(500), password: z.string().max(500).optional() });
+const repositoryForm = z.object({ repository: z.string().max(500), password: z.string().max(500).optional(), s3KeyId: z.string().max(200).optional(), s3Secret: z.string().max(200).optional() });
 const snapshotId = z.string().regex(/^[0-9a-f]{8,64}$/, 'is not a snapshot id');
 
 export function backupRoutes(s: Services): Router {
@@ -29,7 +29,7 @@ export function backupRoutes(s: Services): Router {
   r.post('/settings/backups', adminOnly, auditRefusals(s, 'backup.repository', async (req, res) => {
     const form = parseForm(repositoryForm, body(req), { repository: 'The repository', password: 'The password' });
     const actor = actorOf(req, res.locals.session);
-    const result = await s.backupRepo.setUp({ repository: form.repository, password: form.password || undefined }, actor.name);
+    const result = await s.backupRepo.setUp({ repository: form.repository, password: form.password || undefined, s3KeyId: form.s3KeyId, s3Secret: form.s3Secret }, actor.name);
     // The password itself never reaches the audit log: only that one was made.
     s.audit.record(actor, 'backup.repository', { target: result.repository, detail: { created: result.created, passwordGenerated: Boolean(result.generatedPassword) } });
     if (!result.generatedPassword) return res.redirect(303, '/settings?saved=1');
