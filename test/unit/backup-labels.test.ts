@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { backupPlanOf, pathsOf } from '../../app/services/backups/labels.ts';
-import { explainResticFailure } from '../../app/adapters/restic/restic.ts';
+import { explainResticFailure, shownRepository } from '../../app/adapters/restic/restic.ts';
 
 const svc = (name: string, labels: Record<string, string>, volumes: string[]) => ({ name, labels, volumes });
 
@@ -42,5 +42,16 @@ describe('restic failures in a steward’s words', () => {
     ['something else', 'other'],
   ])('%s', (stderr, problem) => {
     expect(explainResticFailure(stderr, '/r').problem).toBe(problem);
+  });
+});
+
+describe('repositories as pages show them', () => {
+  it('hides a password in the URL, in messages too', () => {
+    expect(shownRepository('rest:https://sam:hunter22@backup.example.org:8000/lores')).toBe('rest:https://sam:***@backup.example.org:8000/lores');
+    expect(shownRepository('sftp:sam@host:/srv/restic')).toBe('sftp:sam@host:/srv/restic');
+    expect(shownRepository('/srv/backups')).toBe('/srv/backups');
+    const { message } = explainResticFailure('Fatal: wrong password or no key found', 'rest:https://sam:hunter22@h/r');
+    expect(message).not.toContain('hunter22');
+    expect(message).toContain('rest:https://sam:***@h/r');
   });
 });

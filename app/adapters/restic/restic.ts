@@ -31,8 +31,18 @@ export class ResticError extends Error {
   }
 }
 
+/** The repository as pages, logs and job output show it: a password in its URL (rest:https://u:p@host/) is hidden. */
+export const shownRepository = (repository: string) => repository.replace(/(\/\/[^/:@\s]*):[^@/\s]*@/, '$1:***@');
+
 /** A plain sentence for restic's stderr (the last lines say why). */
-export function explainResticFailure(stderr: string, repository: string): { problem: ResticProblem; message: string } {
+export function explainResticFailure(stderr: string, repositoryAsGiven: string): { problem: ResticProblem; message: string } {
+  const repository = shownRepository(repositoryAsGiven);
+  const hide = (text: string) => text.split(repositoryAsGiven).join(repository);
+  const explained = explain(stderr, repository);
+  return { problem: explained.problem, message: hide(explained.message) };
+}
+
+function explain(stderr: string, repository: string): { problem: ResticProblem; message: string } {
   const tail = stderr.trim().split('\n').slice(-4).join(' ').trim();
   if (/wrong password or no key found/i.test(stderr)) return { problem: 'wrong-password', message: `The backup repository ${repository} does not open with the node’s password (wrong password, or another repository at that place). Nothing was changed.` };
   if (/no space left on device/i.test(stderr)) return { problem: 'disk-full', message: `The backup repository ${repository} is full (no space left on its disk). The backup was not finished; the snapshots already there are intact. Free some space or prune old snapshots, then try again.` };

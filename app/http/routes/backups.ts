@@ -6,6 +6,7 @@ import { Router, type Request } from 'express';
 import { z } from 'zod';
 import { UserFacingError } from '../../services/errors.ts';
 import { formatBytes } from '../../services/resource-fit.ts';
+import { shownRepository } from '../../adapters/restic/restic.ts';
 import { stackSchema } from '../../validation.ts';
 import { DEFAULT_RETENTION, NODE_SCHEDULE } from '../../services/backups/schedule.ts';
 import { auditRefusals } from '../audited.ts';
@@ -31,10 +32,10 @@ export function backupRoutes(s: Services): Router {
     const actor = actorOf(req, res.locals.session);
     const result = await s.backupRepo.setUp({ repository: form.repository, password: form.password || undefined, s3KeyId: form.s3KeyId, s3Secret: form.s3Secret }, actor.name);
     // The password itself never reaches the audit log: only that one was made.
-    s.audit.record(actor, 'backup.repository', { target: result.repository, detail: { created: result.created, passwordGenerated: Boolean(result.generatedPassword) } });
+    s.audit.record(actor, 'backup.repository', { target: shownRepository(result.repository), detail: { created: result.created, passwordGenerated: Boolean(result.generatedPassword) } });
     if (!result.generatedPassword) return res.redirect(303, '/settings?saved=1');
     res.set('Cache-Control', 'no-store');
-    render(req, res, 'backup-password', { title: 'The backup password', repository: result.repository, password: result.generatedPassword, passwordFile: s.backupRepo.passwordFile });
+    render(req, res, 'backup-password', { title: 'The backup password', repository: shownRepository(result.repository), password: result.generatedPassword, passwordFile: s.backupRepo.passwordFile });
   }));
 
   r.post('/settings/backups/upgrade-snapshot', adminOnly, (req, res) => {
@@ -58,7 +59,7 @@ export function backupRoutes(s: Services): Router {
         error = err.message;
       }
     }
-    render(req, res, 'backups', { title: `Backups · ${stack}`, stack, plan, repository, snapshots, error, busy: s.jobs.holder(stack), schedule: s.backupSchedule.of(stack), retention: DEFAULT_RETENTION, action: `/apps/${stack}/backups/schedule` });
+    render(req, res, 'backups', { title: `Backups · ${stack}`, stack, plan, repository: repository && shownRepository(repository), snapshots, error, busy: s.jobs.holder(stack), schedule: s.backupSchedule.of(stack), retention: DEFAULT_RETENTION, action: `/apps/${stack}/backups/schedule` });
   });
 
   r.post('/apps/:stack/backups', stewards, auditRefusals(s, 'job.backup', (req, res) => {
