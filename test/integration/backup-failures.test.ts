@@ -31,6 +31,8 @@ describe.skipIf(!dockerThere)('backup failures: clear message, nothing lost, app
   const backUpAndFail = async () => {
     const job = await node.services.jobs.finished(node.services.backups.backUp(STACK, actor).id);
     expect(job.state).toBe('failed');
+    // The post-hook ran after restic failed (it undoes the pre-hook's work); restic's failure stays the reason.
+    expect(node.services.store.jobs.output(job.id).map((l) => l.line)).toContain('post-hook ran');
     return job.error ?? '';
   };
   const appUntouched = async (before: Record<string, string>) => {
@@ -45,7 +47,7 @@ describe.skipIf(!dockerThere)('backup failures: clear message, nothing lost, app
     work = mkdtempSync(path.join(tmpdir(), 'backup-failures-'));
     repository = path.join(work, 'repo');
     node = await testNode({}, { live: true });
-    await deployBackupApp(STACK);
+    await deployBackupApp(STACK, { extraLabels: { 'backupbot.backup.post-hook': 'echo post-hook ran' } });
     await within('the test app runs', 60_000, async () => (await runningContainers(node.services.docker, STACK)) > 0);
     writeFileSync(path.join(dataDirOf(STACK, 'db'), 'data.txt'), 'rows\n');
     writeFileSync(path.join(dataDirOf(STACK, 'db'), 'blob.bin'), randomBytes(3_000_000));

@@ -115,10 +115,13 @@ export function backupService(deps: { docker: Docker; store: Store; jobs: JobRun
     let summary;
     try {
       summary = await resticBackup(ctx, paths, [appTag(stack), `trigger=${trigger}`]);
-    } finally {
-      // The post-hook undoes what the pre-hook did (a paused service, a dump to delete): it runs whatever restic did.
-      if (plan.postHook) await runHook(ctx, plan, 'post-hook', plan.postHook);
+    } catch (err) {
+      // The post-hook undoes what the pre-hook did (a paused service, a dump to delete): it runs whatever restic did,
+      // and restic's failure stays the job's reason.
+      if (plan.postHook) await runHook(ctx, plan, 'post-hook', plan.postHook).catch((e: Error) => ctx.log(e.message, 'err'));
+      throw err;
     }
+    if (plan.postHook) await runHook(ctx, plan, 'post-hook', plan.postHook);
     return record(ctx, stack, trigger, summary);
   }
 
