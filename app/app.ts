@@ -15,6 +15,9 @@ import { archFitService } from './services/arch-fit.ts';
 import { catalogueService } from './services/catalogue.ts';
 import { zimBrowser } from './services/zim/browse.ts';
 import { zimDownloads } from './services/zim/downloads.ts';
+import { backupService } from './services/backups/backups.ts';
+import { backupRepository } from './services/backups/repository.ts';
+import { backupScheduler } from './services/backups/schedule.ts';
 import { fetchText } from './adapters/remote/fetch-text.ts';
 import { fetchSmallDocument } from './adapters/kiwix/opds.ts';
 import { auditLog, auditRetention } from './services/audit.ts';
@@ -40,6 +43,7 @@ import { catalogueRoutes } from './http/routes/catalogue.ts';
 import { zimRoutes } from './http/routes/zims.ts';
 import { localNameRoutes, peerRoutes, regionRoutes } from './http/routes/region.ts';
 import { regionService } from './services/region/region.ts';
+import { backupRoutes } from './http/routes/backups.ts';
 
 export type AppDeps = { config: Config; store: Store; docker: Docker; log: Logger; now?: () => number };
 
@@ -56,12 +60,18 @@ export function buildServices(deps: AppDeps): Services {
   const identity = selfIdentity({ stack: config.selfStack, env: config.selfEnv, bundledRecipesDir: config.bundledRecipesDir });
   const region = regionService({ store: deps.store, docker: deps.docker, model, audit, log: deps.log, now, config: { ...config.region, port: config.port, abraDir: config.abraDir, zimRoot: config.zimRoot, dataDir: config.dataDir } });
   const self = nodeSelf({ identity, env: config.selfEnv, bundledRecipesDir: config.bundledRecipesDir, abraDir: config.abraDir, docker: deps.docker, jobs, settings: deps.store.settings, log: deps.log, now });
+  const power = appPower({ docker: deps.docker, store: deps.store, model, jobs, now });
+  const backupRepo = backupRepository({ store: deps.store, dataDir: config.dataDir, resticBin: config.resticBin, now });
+  const backups = backupService({ docker: deps.docker, store: deps.store, jobs, power, repo: backupRepo, volumesDir: config.dockerVolumesDir, dataDir: config.dataDir, abraDir: config.abraDir, log: deps.log, now });
   return {
-    lifecycle: lifecycleService({ abra, abraDir: config.abraDir, dataDir: config.dataDir, jobs, store: deps.store, archFit, self, nodeDomain: () => settings.current().nodeDomain, now }),
+    lifecycle: lifecycleService({ abra, abraDir: config.abraDir, dataDir: config.dataDir, jobs, store: deps.store, archFit, self, nodeDomain: () => settings.current().nodeDomain, now, beforeUpgrade: (ctx, stack) => backups.beforeUpgrade(ctx, stack) }),
     self,
     model,
     jobs,
-    power: appPower({ docker: deps.docker, store: deps.store, model, jobs, now }),
+    power,
+    backups,
+    backupRepo,
+    backupSchedule: backupScheduler({ store: deps.store, backups, now, log: deps.log }),
     config: deps.config,
     log: deps.log,
     store: deps.store,
@@ -139,6 +149,7 @@ export function createApp(services: Services, now: () => number = Date.now): Exp
   app.use(lifecycleRoutes(services));
   app.use(zimRoutes(services, now));
   app.use(regionRoutes(services, now));
+  app.use(backupRoutes(services));
   app.use(jobRoutes(services));
   app.use(userRoutes(services));
   app.use(adminRoutes(services));

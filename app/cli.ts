@@ -1,6 +1,7 @@
 // The node's command line, for operators (via `abra app cmd`, see recipe/abra.sh):
 //   node dist/app/cli.js reset-admin-password --username admin --password-file /run/secrets/admin_password
 //   node dist/app/cli.js export-config
+//   node dist/app/cli.js restore-node --repository <restic repository> --password-file <file> [--snapshot <id>] [--force]
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config.ts';
@@ -8,6 +9,7 @@ import { createStore } from './store/index.ts';
 import { auditLog } from './services/audit.ts';
 import { hashPassword } from './services/passwords.ts';
 import { settingsService } from './services/settings.ts';
+import { restoreNode } from './services/backups/node-restore.ts';
 import { ZodError } from 'zod';
 import { describeIssues, passwordSchema, usernameSchema } from './validation.ts';
 
@@ -51,11 +53,21 @@ function exportConfig(): void {
   }
 }
 
+/** Disaster recovery: this (stopped, new) node takes back the last backup of a node from the repository. */
+async function restoreNodeCommand(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { repository: { type: 'string' }, 'password-file': { type: 'string' }, snapshot: { type: 'string' }, force: { type: 'boolean', default: false } } });
+  if (!values.repository || !values['password-file']) throw new Error('--repository and --password-file are required');
+  const config = loadConfig();
+  const r = await restoreNode({ repository: values.repository, passwordFile: values['password-file'], snapshot: values.snapshot, force: values.force, dataDir: config.dataDir, abraDir: config.abraDir, resticBin: config.resticBin });
+  console.log(`Restored the node from snapshot ${r.snapshot} (${r.time}): ${r.people} people, ${r.apps} app configs, ${r.jobs} jobs in the history. Start the node, then restore each app's data from its Backups page.`);
+}
+
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
+  if (command === 'restore-node') return restoreNodeCommand(rest);
   if (command === 'reset-admin-password') return resetAdminPassword(rest);
   if (command === 'export-config') return exportConfig();
-  throw new Error('usage: cli.js reset-admin-password --username <name> --password-file <file> | export-config');
+  throw new Error('usage: cli.js reset-admin-password --username <name> --password-file <file> | export-config | restore-node --repository <repository> --password-file <file> [--snapshot <id>] [--force]');
 }
 
 main(process.argv.slice(2)).catch((err: Error) => {

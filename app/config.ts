@@ -49,6 +49,9 @@ const configSchema = z.object({
   LOCAL_NAMES_UPSTREAM: z.url({ protocol: /^http$/ }).default('http://127.0.0.1:80'),
   // How often paired nodes are asked for their status.
   REGION_POLL_SECONDS: z.coerce.number().min(1).max(3600).default(15),
+  // Backups: restic, and the host folder of Docker's volumes (in the container the recipe mounts it at the same path).
+  RESTIC_BIN: z.string().min(1).default('restic'),
+  DOCKER_VOLUMES_DIR: z.string().regex(/^\/[^\0]*$/, 'must be an absolute path').default('/var/lib/docker/volumes'),
 });
 
 export type Config = {
@@ -74,6 +77,8 @@ export type Config = {
   readFloor: { minBytesPerSecond: number; windowMs: number };
   /** The node's own stack when it runs from its recipe, else ''. */
   selfStack: string;
+  resticBin: string;
+  dockerVolumesDir: string;
   /** The node's own app env values, as its recipe passes them (`LORES_ENV_<KEY>`), to write its abra env file. */
   selfEnv: Record<string, string>;
   region: { nodeName: string; nodeUrl: string; lanAddress: string | null; localNamesUpstream: string; pollMs: number };
@@ -173,6 +178,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       localNamesUpstream: c.LOCAL_NAMES_UPSTREAM.replace(/\/$/, ''),
       pollMs: c.REGION_POLL_SECONDS * 1000,
     },
+    resticBin: c.RESTIC_BIN,
+    dockerVolumesDir: path.resolve(c.DOCKER_VOLUMES_DIR),
     selfEnv: Object.fromEntries(
       Object.entries(env)
         .filter(([k, v]) => k.startsWith(SELF_ENV_PREFIX) && /^[A-Z_][A-Z0-9_]*$/.test(k.slice(SELF_ENV_PREFIX.length)) && v !== undefined)

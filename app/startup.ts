@@ -31,6 +31,8 @@ export async function startServices(services: Services): Promise<void> {
   const interrupted = services.jobs.recover((job) => describeLiveState(services, job.app), (job) => continued.has(job.id));
   if (interrupted.length) log.warn({ jobs: interrupted.map((j) => j.id) }, 'jobs interrupted by the last stop were marked so');
   services.region.start(); // polls paired nodes; mDNS when LAN_ADDRESS is set
+  void services.backups.releaseLocksAfterRestart(interrupted); // restic's lock of a backup the stop cut off
+  services.backupSchedule.start(); // daily backups; today's run, if its hour is now and it has not run, starts now
   const resumed = services.zims.downloads.resumeAfterRestart();
   if (resumed.length) log.info({ jobs: resumed.map((j) => j.id) }, 'ZIM downloads cut off by the last stop go on');
 }

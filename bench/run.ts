@@ -306,5 +306,10 @@ if (!failed) {
   const zim = await execa(process.execPath, [path.join(import.meta.dirname, 'zim-download.ts')], { stdout: 'inherit', stderr: 'inherit', reject: false });
   failed = zim.exitCode !== 0;
 }
+if (!failed) {
+  log('Backups: the node’s backup job vs restic’s command line');
+  const backup = await execa(process.execPath, [path.join(import.meta.dirname, 'backup.ts')], { stdout: 'inherit', stderr: 'inherit', reject: false });
+  failed = backup.exitCode !== 0;
+}
 figure('bench_wall_s', (performance.now() - startedAt) / 1000);
 process.exit(failed ? 1 : 0);

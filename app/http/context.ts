@@ -18,6 +18,9 @@ import type { Actor, AuditLog, AuditRetention } from '../services/audit.ts';
 import type { PeopleService } from '../services/people.ts';
 import type { Session, SessionService } from '../services/sessions.ts';
 import type { SettingsService } from '../services/settings.ts';
+import type { BackupService } from '../services/backups/backups.ts';
+import type { BackupRepository } from '../services/backups/repository.ts';
+import type { BackupScheduler } from '../services/backups/schedule.ts';
 
 export type Services = {
   config: Config;
@@ -40,6 +43,9 @@ export type Services = {
   archFit: ArchFitService;
   zims: { browser: ZimBrowser; downloads: ZimDownloads };
   region: RegionService;
+  backups: BackupService;
+  backupRepo: BackupRepository;
+  backupSchedule: BackupScheduler;
 };
 
 declare global {

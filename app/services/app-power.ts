@@ -58,6 +58,9 @@ export function appPower(deps: { docker: Docker; store: Store; model: LiveModel;
   }
 
   return {
+    /** Stops the app within a job of the caller's (a restore): the counts are remembered for `startNow`. */
+    stopNow: stop,
+    startNow: start,
     /** Checks the app exists and is not the node, then starts the job (or throws busy). */
     submit(action: 'stop' | 'start', stack: string, actor: Actor): JobRow {
       servicesOf(stack);

@@ -32,7 +32,8 @@ const SECRET_TTL_MS = 30 * 60_000;
 /** What installing a version asks of the node and of the steward. */
 export type InstallNeeds = { resources: ResourceFit; settings: number; secrets: string[]; overlays: string[] };
 
-export function lifecycleService(deps: { abra: Abra; abraDir: string; dataDir: string; jobs: JobRunner; store: Store; archFit: ArchFitService; self: NodeSelf; nodeDomain: () => string; now: () => number }) {
+// beforeUpgrade: runs in an upgrade's job before abra changes anything (the backups' safety snapshot).
+export function lifecycleService(deps: { abra: Abra; abraDir: string; dataDir: string; jobs: JobRunner; store: Store; archFit: ArchFitService; self: NodeSelf; nodeDomain: () => string; now: () => number; beforeUpgrade?: (ctx: JobContext, stack: string) => Promise<void> }) {
   const { abra, abraDir, jobs, now } = deps;
   let status: AbraStatus = { ok: false, problem: 'abra has not been checked yet' };
   const secretsOnce = new Map<number, { owner: string | null; values: { name: string; value: string }[]; expires: number }>();
@@ -281,6 +282,7 @@ export function lifecycleService(deps: { abra: Abra; abraDir: string; dataDir: s
       if (direction === 'rollback' && newer >= 0) throw new UserFacingError(`${version} is not older than ${app.version}.`);
       const self = deps.self.isSelf(app.stack);
       return submit(direction, app, actor, { from: app.version, to: version }, async (ctx) => {
+        if (direction === 'upgrade') await deps.beforeUpgrade?.(ctx, app.stack);
         const call = direction === 'upgrade' ? abra.appUpgrade : abra.appRollback;
         // The node's own: abra must not wait for a convergence it will not live to see (the swarm stops this process).
         await step(ctx, `abra app ${direction} ${app.domain} ${version}`, (o) => call({ domain: app.domain, version, noConverge: self }, o));

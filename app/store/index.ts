@@ -1,6 +1,7 @@
 // The only door to SQL: everything else talks to these typed stores.
 import { openDb, storeAnswers, type Db } from './db.ts';
 import { auditStore } from './audit.ts';
+import { backupStore } from './backups.ts';
 import { imagePlatformsStore } from './image-platforms.ts';
 import { jobStore } from './jobs.ts';
 import { regionStore } from './region.ts';
@@ -27,6 +28,9 @@ export function createStore(dataDir: string) {
     remoteCache: remoteCacheStore(db),
     imagePlatforms: imagePlatformsStore(db),
     region: regionStore(db),
+    backups: backupStore(db),
+    /** A consistent copy of the database while it runs (SQLite's online backup), for the node's own backup. */
+    copyTo: (file: string) => db.backup(file),
     /** Run several store calls atomically. */
     transaction<T>(fn: () => T): T {
       return db.transaction(fn)();

@@ -188,4 +188,36 @@ export const migrations: Migration[] = [
       );
     `,
   },
+  {
+    version: 8,
+    name: 'backups: runs with their snapshots, and schedules',
+    sql: `
+      -- One row per snapshot the node made (restic holds the data; this holds what restic 0.14 does not say: size, trigger).
+      CREATE TABLE backup_runs (
+        id INTEGER PRIMARY KEY,
+        job_id INTEGER REFERENCES jobs(id) ON DELETE SET NULL,
+        stack TEXT,
+        snapshot_id TEXT NOT NULL,
+        trigger TEXT NOT NULL,
+        files INTEGER NOT NULL,
+        bytes INTEGER NOT NULL,
+        bytes_added INTEGER NOT NULL,
+        seconds REAL NOT NULL,
+        created_at INTEGER NOT NULL
+      );
+      CREATE INDEX backup_runs_stack ON backup_runs(stack, id);
+      CREATE UNIQUE INDEX backup_runs_snapshot ON backup_runs(snapshot_id);
+      -- A daily backup per app (stack; '' for the node itself) at a quiet hour, with restic's retention.
+      CREATE TABLE backup_schedules (
+        stack TEXT PRIMARY KEY,
+        hour INTEGER NOT NULL CHECK (hour BETWEEN 0 AND 23),
+        keep_daily INTEGER NOT NULL,
+        keep_weekly INTEGER NOT NULL,
+        keep_monthly INTEGER NOT NULL,
+        last_run_on TEXT,
+        updated_at INTEGER NOT NULL,
+        updated_by TEXT
+      );
+    `,
+  },
 ];

@@ -9,7 +9,7 @@ import { execa } from 'execa';
 import { REPO_ROOT } from './server.ts';
 
 /** Bump when the rootfs below changes, so a cached base image is not reused. */
-const BASE_LAYOUT = 3;
+const BASE_LAYOUT = 4;
 export const BASE_REPO = 'e2e-lores-base';
 /** The host's CA bundle: the test machines re-sign outbound TLS with a CA only this bundle has. */
 export const HOST_CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
@@ -49,7 +49,7 @@ export function hostNpmDir(): string {
 }
 
 /** Host programs the run-time stage wants (the Dockerfile would apt-get them, but this base has no apt). */
-function hostTools(): { git: string; script: string; bash: string; tini: string; busybox: string } {
+function hostTools(): { git: string; script: string; bash: string; tini: string; busybox: string; restic: string; setpriv: string } {
   const need = (what: string, ...names: string[]) => {
     for (const n of names) {
       const p = n.startsWith('/') ? (existsSync(n) ? n : undefined) : which(n);
@@ -63,6 +63,8 @@ function hostTools(): { git: string; script: string; bash: string; tini: string;
     bash: need('bash', 'bash'),
     tini: need('tini', 'tini-static', 'tini', 'docker-init'),
     busybox: need('busybox-static', '/bin/busybox', 'busybox'),
+    restic: need('restic', 'restic'),
+    setpriv: need('util-linux', 'setpriv'),
   };
 }
 
@@ -147,13 +149,15 @@ export async function ensureBaseImage(log: (line: string) => void = () => {}): P
     await put(tools.script, '/usr/bin/script');
     await put(tools.bash, '/usr/bin/bash');
     await put(tools.tini, '/usr/bin/tini');
+    await put(tools.restic, '/usr/bin/restic');
+    await put(tools.setpriv, '/usr/bin/setpriv');
     // git with its helpers (tar keeps their hard and symbolic links), without the libcurl ones.
     const gitCore = ['/usr/lib/git-core', '/usr/libexec/git-core'].find((d) => existsSync(d));
     const gitParts = [tools.git, gitCore, '/usr/share/git-core'].filter((p): p is string => !!p && existsSync(p)).map((p) => p.slice(1));
     await execa('sh', ['-c', `tar -C / ${GIT_CURL_HELPERS.map((h) => `--exclude='${h}'`).join(' ')} -cf - "$@" | tar -C "${R}" -xf -`, 'sh', ...gitParts]);
     const gitElves = gitCore ? readdirSync(path.join(R, gitCore)).map((f) => path.join(gitCore, f)).filter((f) => !GIT_CURL_HELPERS.includes(path.basename(f)) && isElf(f)) : [];
 
-    const libs = await sharedLibs([node, tools.git, tools.script, tools.bash, ...gitElves]);
+    const libs = await sharedLibs([node, tools.git, tools.script, tools.bash, tools.restic, tools.setpriv, ...gitElves]);
     const libc = [...libs].find((l) => /\/libc\.so\.6$/.test(l));
     // glibc dlopen()s the NSS modules for DNS and /etc/passwd look-ups; ldd does not list them.
     if (libc) for (const nss of ['libnss_dns.so.2', 'libnss_files.so.2', 'libresolv.so.2']) if (existsSync(path.join(path.dirname(libc), nss))) libs.add(path.join(path.dirname(libc), nss));

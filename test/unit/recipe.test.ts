@@ -12,7 +12,7 @@ import { parseEnvSample, readEnvValues } from '../../app/services/env-file.ts';
 import { REPO_ROOT } from '../support/server.ts';
 
 const RECIPE = path.join(REPO_ROOT, 'recipe');
-const COMPOSE_FILES = ['compose.yml', 'compose.lan.yml', 'compose.zims.yml'];
+const COMPOSE_FILES = ['compose.yml', 'compose.lan.yml', 'compose.zims.yml', 'compose.backups.yml'];
 const PKG = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
 const read = (file: string) => readFileSync(path.join(RECIPE, file), 'utf8');
 
@@ -272,7 +272,11 @@ describe('recipe/: what the node’s recipe must be', () => {
     expect(['production', 'staging']).toContain(sample.get('LETS_ENCRYPT_ENV'));
     const parsed = parseEnvSample(sampleText);
     expect(parsed.secrets).toEqual([{ key: 'SECRET_ADMIN_PASSWORD_VERSION', name: 'admin_password', version: 'v1', length: 32, generate: true }]);
-    expect(parsed.overlays).toEqual([expect.objectContaining({ file: 'compose.lan.yml', enabled: false }), expect.objectContaining({ file: 'compose.zims.yml', enabled: false })]);
+    expect(parsed.overlays).toEqual([
+      expect.objectContaining({ file: 'compose.lan.yml', enabled: false }),
+      expect.objectContaining({ file: 'compose.zims.yml', enabled: false }),
+      expect.objectContaining({ file: 'compose.backups.yml', enabled: false }),
+    ]);
     expect(parsed.fields.find((f) => f.key === 'LAN_PORT')).toMatchObject({ optional: true });
     expect(parsed.fields.find((f) => f.key === 'ZIM_ROOT')).toMatchObject({ optional: true, value: '/srv/zims' });
   });
@@ -338,6 +342,17 @@ describe(`recipe/ rendered with the .env.sample values (${DOCKER ? `${DOCKER} st
     const zims = render(['compose.yml', 'compose.zims.yml'], deployEnv({ ZIM_ROOT: '/mnt/zims' }));
     expect(zims.services!.app!.volumes).toEqual(expect.arrayContaining([expect.objectContaining({ type: 'bind', source: '/mnt/zims', target: '/mnt/zims' })]));
     expect(asMap(zims.services!.app!.environment).ZIM_ROOT).toBe('/mnt/zims');
+  });
+
+  it('with compose.backups.yml Docker’s volumes folder and the repository folder are mounted at the same path', () => {
+    const b = render(['compose.yml', 'compose.backups.yml'], deployEnv({ BACKUP_REPOSITORY_DIR: '/mnt/usb/backups' }));
+    expect(b.services!.app!.volumes).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ type: 'bind', source: '/var/lib/docker/volumes', target: '/var/lib/docker/volumes' }),
+        expect.objectContaining({ type: 'bind', source: '/mnt/usb/backups', target: '/mnt/usb/backups' }),
+      ]),
+    );
+    expect(asMap(b.services!.app!.environment).DOCKER_VOLUMES_DIR).toBe('/var/lib/docker/volumes');
   });
 
   it('the interpolation used without a docker CLI agrees with docker stack config', () => {

@@ -27,7 +27,7 @@ export function adminRoutes(s: Services): Router {
   });
 
   r.get('/settings', adminOnly, (req, res) => {
-    render(req, res, 'settings', { title: 'Settings', settings: s.settings.current(), saved: req.query.saved === '1' });
+    render(req, res, 'settings', { title: 'Settings', settings: s.settings.current(), saved: req.query.saved === '1', backup: { repository: s.backupRepo.location(), beforeUpgrade: s.backups.snapshotBeforeUpgrade(), s3Keys: s.backupRepo.hasS3Keys() } });
   });
 
   r.post('/settings', adminOnly, (req, res) => {

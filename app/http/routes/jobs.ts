@@ -17,6 +17,8 @@ export function jobRoutes(s: Services): Router {
     if (!row) throw new UserFacingError('There is no such job.', 404);
     return row;
   };
+  /** A failed upgrade's safety snapshot, offered back in one click. */
+  const safetyOf = (row: JobRow) => (row.kind === 'upgrade' && row.state === 'failed' ? s.backups.safetySnapshotOf(row.id) : undefined);
   const appOf = (row: JobRow) => (row.app ? appsFrom(s.model, listInstalled(s.config.abraDir)).find((a) => a.stack === row.app) : undefined);
 
   r.get('/jobs', (req, res) => {
@@ -33,6 +35,7 @@ export function jobRoutes(s: Services): Router {
       lines: s.store.jobs.output(row.id),
       app: appOf(row),
       hasSecrets: s.lifecycle.hasSecrets(row.id) && row.actor === res.locals.session?.user.username,
+      safety: safetyOf(row),
     });
   });
 
@@ -40,7 +43,7 @@ export function jobRoutes(s: Services): Router {
     const row = job(req.params.id);
     // The secrets button belongs with the state: it appears when the install has generated them.
     const stateHtml = (current: JobRow) =>
-      renderPartial(res, 'job-state', { job: current, hasSecrets: s.lifecycle.hasSecrets(current.id) && current.actor === res.locals.session?.user.username });
+      renderPartial(res, 'job-state', { job: current, hasSecrets: s.lifecycle.hasSecrets(current.id) && current.actor === res.locals.session?.user.username, safety: safetyOf(current) });
     const sse = openSse(req, res);
     // A browser that reconnected by itself says which line it has (Last-Event-ID): it gets the lines after it.
     // Otherwise the page has the lines up to `after` from its render, or, when the connection was made anew

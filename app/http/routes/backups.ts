@@ -1,0 +1,152 @@
+// Backups: the repository (admins, on the Settings page), an app's snapshots with "Back up now", restore with a
+// typed confirmation, download as tar.gz; the node's own backups; the one-click restore after a failed upgrade.
+import { createGzip } from 'node:zlib';
+import { pipeline } from 'node:stream/promises';
+import { Router, type Request } from 'express';
+import { z } from 'zod';
+import { UserFacingError } from '../../services/errors.ts';
+import { formatBytes } from '../../services/resource-fit.ts';
+import { shownRepository } from '../../adapters/restic/restic.ts';
+import { stackSchema } from '../../validation.ts';
+import { DEFAULT_RETENTION, NODE_SCHEDULE } from '../../services/backups/schedule.ts';
+import { auditRefusals } from '../audited.ts';
+import { actorOf, type Services } from '../context.ts';
+import { parseForm, parseId } from '../forms.ts';
+import { requireRole } from '../middleware/auth.ts';
+import { render } from '../render.ts';
+
+const repositoryForm = z.object({ repository: z.string().max(500), password: z.string().max(500).optional(), s3KeyId: z.string().max(200).optional(), s3Secret: z.string().max(200).optional() });
+const snapshotId = z.string().regex(/^[0-9a-f]{8,64}$/, 'is not a snapshot id');
+
+export function backupRoutes(s: Services): Router {
+  const r = Router();
+  const stewards = requireRole('admin', 'steward');
+  const adminOnly = requireRole('admin');
+  const stackOf = (req: Request) => parseForm(stackSchema, req.params.stack, { value: 'The app' });
+  const body = (req: Request) => (req.body ?? {}) as Record<string, unknown>;
+  const view = (list: Awaited<ReturnType<Services['backups']['snapshots']>>) =>
+    list.map((x) => ({ ...x, sizeText: x.bytes === null ? '—' : formatBytes(x.bytes), when: x.time.replace('T', ' ').slice(0, 19) + ' UTC' }));
+
+  r.post('/settings/backups', adminOnly, auditRefusals(s, 'backup.repository', async (req, res) => {
+    const form = parseForm(repositoryForm, body(req), { repository: 'The repository', password: 'The password' });
+    const actor = actorOf(req, res.locals.session);
+    const result = await s.backupRepo.setUp({ repository: form.repository, password: form.password || undefined, s3KeyId: form.s3KeyId, s3Secret: form.s3Secret }, actor.name);
+    // The password itself never reaches the audit log: only that one was made.
+    s.audit.record(actor, 'backup.repository', { target: shownRepository(result.repository), detail: { created: result.created, passwordGenerated: Boolean(result.generatedPassword) } });
+    if (!result.generatedPassword) return res.redirect(303, '/settings?saved=1');
+    res.set('Cache-Control', 'no-store');
+    render(req, res, 'backup-password', { title: 'The backup password', repository: shownRepository(result.repository), password: result.generatedPassword, passwordFile: s.backupRepo.passwordFile });
+  }));
+
+  r.post('/settings/backups/upgrade-snapshot', adminOnly, (req, res) => {
+    const on = body(req).on === '1';
+    s.backups.setSnapshotBeforeUpgrade(on, res.locals.session!.user.username);
+    s.audit.record(actorOf(req, res.locals.session), 'backup.before-upgrade', { detail: { on } });
+    res.redirect(303, '/settings?saved=1');
+  });
+
+  r.get('/apps/:stack/backups', async (req, res) => {
+    const stack = stackOf(req);
+    const plan = await s.backups.planOf(stack);
+    const repository = s.backupRepo.location();
+    let snapshots: ReturnType<typeof view> = [];
+    let error: string | undefined;
+    if (repository) {
+      try {
+        snapshots = view(await s.backups.snapshots(stack));
+      } catch (err) {
+        if (!(err instanceof UserFacingError)) throw err;
+        error = err.message;
+      }
+    }
+    render(req, res, 'backups', { title: `Backups · ${stack}`, stack, plan, repository: repository && shownRepository(repository), snapshots, error, busy: s.jobs.holder(stack), schedule: s.backupSchedule.of(stack), retention: DEFAULT_RETENTION, action: `/apps/${stack}/backups/schedule` });
+  });
+
+  r.post('/apps/:stack/backups', stewards, auditRefusals(s, 'job.backup', (req, res) => {
+    res.redirect(303, `/jobs/${s.backups.backUp(stackOf(req), actorOf(req, res.locals.session)).id}`);
+  }));
+
+  r.get('/apps/:stack/backups/:id/restore', stewards, async (req, res) => {
+    const stack = stackOf(req);
+    const snap = await s.backups.findSnapshot(stack, parseForm(snapshotId, req.params.id));
+    render(req, res, 'backup-restore', { title: `Restore ${stack}`, stack, snap: view([snap])[0] });
+  });
+
+  r.post('/apps/:stack/backups/:id/restore', stewards, auditRefusals(s, 'job.restore', async (req, res) => {
+    const stack = stackOf(req);
+    const id = parseForm(snapshotId, req.params.id);
+    const actor = actorOf(req, res.locals.session);
+    if (body(req).confirm !== stack) {
+      s.audit.record(actor, 'job.restore', { target: stack, outcome: 'denied', detail: { snapshot: id, error: 'confirmation did not match' } });
+      const snap = await s.backups.findSnapshot(stack, id);
+      return render(req, res, 'backup-restore', { title: `Restore ${stack}`, stack, snap: view([snap])[0], error: `To restore, type the app’s name exactly: ${stack}` }, 400);
+    }
+    res.redirect(303, `/jobs/${(await s.backups.restore(stack, id, body(req).confirm, actor)).id}`);
+  }));
+
+  /** "Restore the data from before the upgrade": the safety snapshot of a failed upgrade job, in one click. */
+  r.post('/jobs/:id/restore-before-upgrade', stewards, auditRefusals(s, 'job.restore', async (req, res) => {
+    const job = s.store.jobs.byId(parseId(req.params.id));
+    const safety = job && s.backups.safetySnapshotOf(job.id);
+    if (!job?.app || !safety) throw new UserFacingError('This job took no safety snapshot to restore.', 404);
+    const actor = actorOf(req, res.locals.session);
+    s.audit.record(actor, 'backup.restore-before-upgrade', { target: job.app, detail: { job: job.id, snapshot: safety.snapshotId } });
+    res.redirect(303, `/jobs/${(await s.backups.restore(job.app, safety.snapshotId, job.app, actor)).id}`);
+  }));
+
+  /** A snapshot as a tar.gz, volumes under /var/lib/docker/volumes/<stack>_<volume> (as backup-bot-two's are). */
+  r.get('/apps/:stack/backups/:id/download', stewards, async (req, res) => {
+    const stack = stackOf(req);
+    const snap = await s.backups.findSnapshot(stack, parseForm(snapshotId, req.params.id));
+    s.audit.record(actorOf(req, res.locals.session), 'backup.download', { target: stack, detail: { snapshot: snap.shortId } });
+    const abort = new AbortController();
+    res.on('close', () => abort.abort());
+    // The whole tree from /: entries keep their full paths, var/lib/docker/volumes/<stack>_<volume>/_data/….
+    const child = s.backupRepo.restic().dumpTar(snap.id, '/', abort.signal);
+    res.set({ 'Content-Type': 'application/gzip', 'Content-Disposition': `attachment; filename="${stack}-${snap.shortId}.tar.gz"`, 'Cache-Control': 'no-store' });
+    await Promise.all([pipeline(child.stdout!, createGzip({ level: 6 }), res).catch(() => undefined), child.catch(() => undefined)]);
+  });
+
+  /** A daily backup at a quiet hour with retention, or none (remove=1). `target` is the stack, or '' for the node. */
+  const saveSchedule = (req: Request, target: string) => {
+    const actor = actorOf(req, req.res!.locals.session);
+    if (body(req).remove === '1') {
+      s.backupSchedule.remove(target);
+      s.audit.record(actor, 'backup.schedule', { target: target || 'node', detail: { removed: true } });
+      return;
+    }
+    const saved = s.backupSchedule.set(target, { hour: body(req).hour, keepDaily: body(req).keepDaily, keepWeekly: body(req).keepWeekly, keepMonthly: body(req).keepMonthly }, actor.name);
+    s.audit.record(actor, 'backup.schedule', { target: target || 'node', detail: { hour: saved.hour, keepDaily: saved.keepDaily, keepWeekly: saved.keepWeekly, keepMonthly: saved.keepMonthly } });
+  };
+
+  r.post('/apps/:stack/backups/schedule', stewards, auditRefusals(s, 'backup.schedule', (req, res) => {
+    const stack = stackOf(req);
+    saveSchedule(req, stack);
+    res.redirect(303, `/apps/${stack}/backups`);
+  }));
+
+  r.post('/node/backups/schedule', adminOnly, auditRefusals(s, 'backup.schedule', (req, res) => {
+    saveSchedule(req, NODE_SCHEDULE);
+    res.redirect(303, '/node/backups');
+  }));
+
+  r.get('/node/backups', adminOnly, async (req, res) => {
+    let snapshots: ReturnType<typeof view> = [];
+    let error: string | undefined;
+    if (s.backupRepo.location()) {
+      try {
+        snapshots = view(await s.backups.snapshots(null));
+      } catch (err) {
+        if (!(err instanceof UserFacingError)) throw err;
+        error = err.message;
+      }
+    }
+    render(req, res, 'node-backups', { title: 'Backups of the node', repository: s.backupRepo.location(), snapshots, error, schedule: s.backupSchedule.of(NODE_SCHEDULE), retention: DEFAULT_RETENTION, action: '/node/backups/schedule' });
+  });
+
+  r.post('/node/backups', adminOnly, auditRefusals(s, 'job.node-backup', (req, res) => {
+    res.redirect(303, `/jobs/${s.backups.backUpNode(actorOf(req, res.locals.session)).id}`);
+  }));
+
+  return r;
+}
