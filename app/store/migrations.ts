@@ -121,4 +121,16 @@ export const migrations: Migration[] = [
       ALTER TABLE jobs ADD COLUMN phase TEXT;
     `,
   },
+  {
+    version: 6,
+    name: 'stacks an admin handed to the node',
+    sql: `
+      -- A stack the node did not install (no abra env file here) that an admin adopted: stewards may act on it.
+      CREATE TABLE adopted_stacks (
+        stack TEXT PRIMARY KEY,
+        adopted_at INTEGER NOT NULL,
+        adopted_by TEXT
+      );
+    `,
+  },
 ];
