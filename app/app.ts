@@ -11,6 +11,8 @@ import { lifecycleService } from './services/lifecycle.ts';
 import { nodeSelf, selfIdentity } from './services/node-self.ts';
 import { abraCommands } from './adapters/abra/commands.ts';
 import { appPower } from './services/app-power.ts';
+import { appAccess } from './services/app-access.ts';
+import { stackExists } from './adapters/docker/stacks.ts';
 import { archFitService } from './services/arch-fit.ts';
 import { catalogueService } from './services/catalogue.ts';
 import { zimBrowser } from './services/zim/browse.ts';
@@ -50,12 +52,27 @@ export function buildServices(deps: AppDeps): Services {
   const archFit = archFitService({ docker: deps.docker, store: deps.store, now, log: deps.log });
   const identity = selfIdentity({ stack: config.selfStack, env: config.selfEnv, bundledRecipesDir: config.bundledRecipesDir });
   const self = nodeSelf({ identity, env: config.selfEnv, bundledRecipesDir: config.bundledRecipesDir, abraDir: config.abraDir, docker: deps.docker, jobs, settings: deps.store.settings, log: deps.log, now });
+  const roots = { zimRoot: config.zimRoot };
+  const access = appAccess({ abraDir: config.abraDir, roots, store: deps.store, selfStack: () => identity?.stack });
   return {
-    lifecycle: lifecycleService({ abra, abraDir: config.abraDir, dataDir: config.dataDir, jobs, store: deps.store, archFit, self, nodeDomain: () => settings.current().nodeDomain, now }),
+    lifecycle: lifecycleService({
+      abra,
+      abraDir: config.abraDir,
+      dataDir: config.dataDir,
+      jobs,
+      store: deps.store,
+      archFit,
+      self,
+      nodeDomain: () => settings.current().nodeDomain,
+      roots,
+      stackExists: (stack) => stackExists(deps.docker, stack),
+      now,
+    }),
     self,
+    access,
     model,
     jobs,
-    power: appPower({ docker: deps.docker, store: deps.store, model, jobs, now }),
+    power: appPower({ docker: deps.docker, store: deps.store, model, jobs, access, abraDir: config.abraDir, now }),
     config: deps.config,
     log: deps.log,
     store: deps.store,

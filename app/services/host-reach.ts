@@ -214,6 +214,7 @@ export async function hostReachAt(abraDir: string, recipe: string, version: stri
     const text = await fileAt(abraDir, recipe, version, file);
     if (text !== undefined) files.push({ file, text });
   }
+  if (!files.length) return [`${recipe} ${version} has no compose file on this node, so what it would reach on the host is unknown`];
   return hostReachIn(files, env, confined);
 }
 
