@@ -16,10 +16,13 @@ export function appPower(deps: { docker: Docker; store: Store; model: LiveModel;
   function appOf(stack: string): AppView {
     const app = appsFrom(model, listInstalled(deps.abraDir), deps.access.options()).find((a) => a.stack === stack);
     if (!app) throw new UserFacingError(`There is no app “${stack}” on this node.`, 404);
-    if (app.recipe === 'lores-node') throw new UserFacingError('The node cannot stop or start itself from its own page.', 400);
     return app;
   }
-  const servicesOf = (stack: string) => appOf(stack).services;
+  function servicesOf(stack: string) {
+    const app = appOf(stack);
+    if (app.recipe === 'lores-node') throw new UserFacingError('The node cannot stop or start itself from its own page.', 400);
+    return app.services;
+  }
 
   async function stop(stack: string, by: string | null, log: JobLog): Promise<void> {
     for (const s of servicesOf(stack)) {
@@ -63,6 +66,7 @@ export function appPower(deps: { docker: Docker; store: Store; model: LiveModel;
     /** Checks the app exists, is not the node, and the caller may act on it; then starts the job (or throws busy). */
     async submit(action: 'stop' | 'start', stack: string, caller: Caller): Promise<JobRow> {
       await deps.access.authorize(caller, appOf(stack), action);
+      servicesOf(stack);
       const actor = { name: caller.name, ip: caller.ip };
       return jobs.submit({
         kind: action,
