@@ -208,10 +208,12 @@ describe.skipIf(!dockerThere)('privilege boundaries around apps', () => {
 
     it('an admin adopts a stack from elsewhere (audited): then a steward may stop and start it; released, it is read-only again', async () => {
       expect((await b.post(b.as.steward, `/apps/${PLAIN}/adopt`)).status).toBe(403);
+      expect((await b.as.steward.agent.get(`/apps/${PLAIN}`).expect(200)).text).not.toContain(`action="/apps/${PLAIN}/stop"`);
       const page = await b.as.admin.agent.get(`/apps/${PLAIN}`).expect(200);
       expect(page.text).toContain(`action="/apps/${PLAIN}/adopt"`);
       expect((await b.post(b.as.admin, `/apps/${PLAIN}/adopt`)).status).toBe(303);
       expect(lastAudit('app.adopt')).toMatchObject({ actor: 'admin', target: PLAIN, outcome: 'ok' });
+      expect((await b.as.steward.agent.get(`/apps/${PLAIN}`).expect(200)).text).toContain(`action="/apps/${PLAIN}/stop"`);
       const stop = await b.post(b.as.steward, `/apps/${PLAIN}/stop`);
       expect(stop.status, stop.text.slice(0, 400)).toBe(303);
       expect(await waitFor(async () => (await replicas(`${PLAIN}_web`)) === 0, 30_000)).toBe(true);
