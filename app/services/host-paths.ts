@@ -2,6 +2,7 @@
 // lies under the node's ZIM_ROOT, where it really is (symlinks followed), never elsewhere on the host.
 import { existsSync, realpathSync } from 'node:fs';
 import path from 'node:path';
+import { UserFacingError } from './errors.ts';
 import type { ConfinedPaths } from './host-reach.ts';
 
 /** recipe → setting → which of the node's roots it must stay under. */
@@ -38,4 +39,13 @@ export function confinedPathProblems(recipe: string, values: ReadonlyMap<string,
     else if (!within(realish(path.resolve(value)), realish(root))) problems.push({ key, problem: `${outside}; ${value} leads elsewhere through a link.` });
   }
   return problems;
+}
+
+/** A refusal about particular settings: forms show each sentence beside its field. */
+export class SettingsError extends UserFacingError {
+  readonly fields: Record<string, string>;
+  constructor(problems: PathProblem[]) {
+    super(problems.map((p) => p.problem).join(' '), 400);
+    this.fields = Object.fromEntries(problems.map((p) => [p.key, p.problem]));
+  }
 }

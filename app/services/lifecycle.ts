@@ -12,7 +12,7 @@ import type { z, ZodType } from 'zod';
 import { domainSchema, parseOrRefuse } from '../validation.ts';
 import type { Actor } from './audit.ts';
 import type { Caller } from './app-access.ts';
-import { confinedPathProblems, confinedPaths, type HostRoots } from './host-paths.ts';
+import { confinedPathProblems, confinedPaths, SettingsError, type HostRoots } from './host-paths.ts';
 import { describeReach, hostReachAt, type HostReach } from './host-reach.ts';
 import { applyEnvChanges, envValueSchema, parseEnvSample, readEnvValues, type EnvChanges, type EnvSample } from './env-file.ts';
 import type { ArchFitService, Fit } from './arch-fit.ts';
@@ -116,7 +116,7 @@ export function lifecycleService(deps: {
   /** Host-path settings stay under their roots, for everyone: a clear refusal naming the setting. */
   function guardPaths(recipe: string, values: ReadonlyMap<string, string>): void {
     const problems = confinedPathProblems(recipe, values, deps.roots);
-    if (problems.length) throw new UserFacingError(problems.map((p) => p.problem).join(' '));
+    if (problems.length) throw new SettingsError(problems);
   }
 
   /** An install's stack must be new: not another installed app's (abra cuts names to 45 characters), nor a live stack. */

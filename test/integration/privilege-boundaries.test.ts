@@ -103,7 +103,12 @@ describe.skipIf(!dockerThere)('privilege boundaries around apps', () => {
       for (const [who, value] of cases) {
         const res = await b.post(b.as[who], '/install/kiwix', { domain: KIWIX_DOMAIN, 'env.ZIM_FILES_PATH': value, confirm_host_reach: 'on' });
         expect(res.status, `${who} ${value}`).toBe(400);
-        expect(res.text).toContain(`ZIM_FILES_PATH must be a folder under ${b.zimRoot}`);
+        // The form comes back as it was filled in, the refusal beside the field.
+        const field = `name="env.ZIM_FILES_PATH" value="${value}"`;
+        const beside = `<p class="alert error" role="alert" data-field-error="ZIM_FILES_PATH">ZIM_FILES_PATH must be a folder under ${b.zimRoot}`;
+        expect(res.text).toContain(field);
+        expect(res.text.indexOf(beside)).toBeGreaterThan(res.text.indexOf(field));
+        expect(lastAudit('job.install')).toMatchObject({ actor: who === 'admin' ? 'admin' : 'sam', outcome: 'denied' });
       }
       expect(b.snapshot()).toEqual(before);
       await finished(await b.post(b.as.steward, '/install/kiwix', { domain: KIWIX_DOMAIN, 'env.ZIM_FILES_PATH': `${b.zimRoot}/wiki` }));
@@ -111,6 +116,7 @@ describe.skipIf(!dockerThere)('privilege boundaries around apps', () => {
       const saved = readFileSync(b.envPath(KIWIX_DOMAIN), 'utf8');
       const res = await b.post(b.as.steward, `/apps/${stackNameFor(KIWIX_DOMAIN)}/config`, { 'env.ZIM_FILES_PATH': '/' });
       expect(res.status).toBe(400);
+      expect(res.text).toContain('data-field-error="ZIM_FILES_PATH"');
       expect(readFileSync(b.envPath(KIWIX_DOMAIN), 'utf8')).toBe(saved);
     });
   });

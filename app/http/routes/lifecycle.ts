@@ -4,6 +4,8 @@ import { listInstalled } from '../../adapters/abra/app-env.ts';
 import type { AppAction } from '../../services/app-access.ts';
 import { appsFrom, type AppView } from '../../services/apps.ts';
 import { UserFacingError } from '../../services/errors.ts';
+import { SettingsError } from '../../services/host-paths.ts';
+import type { EnvSample } from '../../services/env-file.ts';
 import { stackSchema } from '../../validation.ts';
 import { actorOf, callerOf, type Services } from '../context.ts';
 import { parseForm } from '../forms.ts';
@@ -37,6 +39,13 @@ export function lifecycleRoutes(s: Services): Router {
     return app as AppView & { installed: NonNullable<AppView['installed']> };
   }
 
+  /** The form's fields as they were sent, so a refused form comes back as the person filled it in. */
+  const asSent = (sample: EnvSample, b: Record<string, unknown>): EnvSample => ({
+    ...sample,
+    fields: sample.fields.map((f) => ({ ...f, value: typeof b[`env.${f.key}`] === 'string' ? (b[`env.${f.key}`] as string) : f.value, enabled: b[`enable.${f.key}`] !== undefined })),
+    overlays: sample.overlays.map((o) => ({ ...o, enabled: b[`overlay.${o.file}`] !== undefined })),
+  });
+
   /** An admin's confirmation of what a change reaches on the host, in the audit log with the list. */
   const auditReach = (req: Request, res: Response, action: string, target: string, reach: unknown) => {
     if (Array.isArray(reach) && reach.length) s.audit.record(actorOf(req, res.locals.session), 'host-reach.confirm', { target, detail: { action, reach } });
@@ -54,7 +63,17 @@ export function lifecycleRoutes(s: Services): Router {
     const job = await s.lifecycle.install(
       { recipe: req.params.recipe, version: b.version, domain: b.domain, deploy: b.deploy !== undefined, overrideArch: b.override_arch !== undefined, confirm: { hostReach: ticked(req, 'confirm_host_reach') }, form: b },
       caller(req, res),
-    );
+    ).catch(async (err: unknown) => {
+      if (!(err instanceof SettingsError)) throw err;
+      // Refused settings come back beside their fields, with what was typed (audited like any refusal).
+      s.audit.record(actorOf(req, res.locals.session), 'job.install', { target: String(req.params.recipe), outcome: 'denied', detail: { status: err.status, error: err.message } });
+      const plan = await s.lifecycle.installPlan(req.params.recipe, b.version);
+      const reach = await s.lifecycle.installReach(plan.recipe, plan.version);
+      const sent = { ...plan, sample: asSent(plan.sample, b), defaultDomain: typeof b.domain === 'string' ? b.domain : plan.defaultDomain };
+      render(req, res, 'install', { title: `Install ${plan.recipe}`, plan: sent, reach, error: err.message, fieldErrors: err.fields, badge: fitBadge(plan.fit), formatBytes, abraMissing: s.lifecycle.problem() }, err.status);
+      return undefined;
+    });
+    if (!job) return;
     auditReach(req, res, 'install', String(job.args.domain ?? ''), job.args.hostReach);
     res.redirect(303, jobPage(job.id));
   }));
@@ -71,7 +90,16 @@ export function lifecycleRoutes(s: Services): Router {
     const b = body(req);
     const actor = actorOf(req, res.locals.session);
     const confirm = { hostReach: ticked(req, 'confirm_host_reach'), linkLocalUrls: ticked(req, 'allow_link_local') };
-    const result = await s.lifecycle.configure(app.installed.domain, b, b.redeploy !== undefined, caller(req, res), confirm);
+    const result = await s.lifecycle.configure(app.installed.domain, b, b.redeploy !== undefined, caller(req, res), confirm).catch(async (err: unknown) => {
+      if (!(err instanceof SettingsError)) throw err;
+      s.audit.record(actor, 'app.config', { target: app.stack, outcome: 'denied', detail: { status: err.status, error: err.message } });
+      const plan = await s.lifecycle.configPlan(app.installed.domain);
+      const reach = await s.lifecycle.hostReach(app.installed.domain);
+      const sent = { ...plan, sample: asSent(plan.sample, b) };
+      render(req, res, 'config', { title: `Settings · ${app.installed.domain}`, app, plan: sent, reach, error: err.message, fieldErrors: err.fields, isSelf: s.self.isSelf(app.stack), deployed: app.status !== 'not deployed' }, err.status);
+      return undefined;
+    });
+    if (!result) return;
     auditReach(req, res, 'config', app.installed.domain, result.hostReach);
     s.audit.record(actor, 'app.config', { target: app.installed.domain, detail: { changed: result.changed, ...(confirm.linkLocalUrls ? { linkLocalUrlsAllowed: true } : {}) } });
     res.redirect(303, result.job ? jobPage(result.job.id) : `/apps/${app.stack}`);
