@@ -11,6 +11,8 @@ import { lifecycleService } from './services/lifecycle.ts';
 import { nodeSelf, selfIdentity } from './services/node-self.ts';
 import { abraCommands } from './adapters/abra/commands.ts';
 import { appPower } from './services/app-power.ts';
+import { appAccess } from './services/app-access.ts';
+import { stackExists } from './adapters/docker/stacks.ts';
 import { archFitService } from './services/arch-fit.ts';
 import { catalogueService } from './services/catalogue.ts';
 import { zimBrowser } from './services/zim/browse.ts';
@@ -60,12 +62,28 @@ export function buildServices(deps: AppDeps): Services {
   const identity = selfIdentity({ stack: config.selfStack, env: config.selfEnv, bundledRecipesDir: config.bundledRecipesDir });
   const region = regionService({ store: deps.store, docker: deps.docker, model, audit, log: deps.log, now, config: { ...config.region, port: config.port, abraDir: config.abraDir, zimRoot: config.zimRoot, dataDir: config.dataDir } });
   const self = nodeSelf({ identity, env: config.selfEnv, bundledRecipesDir: config.bundledRecipesDir, abraDir: config.abraDir, docker: deps.docker, jobs, settings: deps.store.settings, log: deps.log, now });
-  const power = appPower({ docker: deps.docker, store: deps.store, model, jobs, now });
+  const roots = { zimRoot: config.zimRoot };
+  const access = appAccess({ abraDir: config.abraDir, roots, store: deps.store, selfStack: () => identity?.stack });
+  const power = appPower({ docker: deps.docker, store: deps.store, model, jobs, access, abraDir: config.abraDir, now });
   const backupRepo = backupRepository({ store: deps.store, dataDir: config.dataDir, resticBin: config.resticBin, now });
   const backups = backupService({ docker: deps.docker, store: deps.store, jobs, power, repo: backupRepo, volumesDir: config.dockerVolumesDir, dataDir: config.dataDir, abraDir: config.abraDir, log: deps.log, now });
   return {
-    lifecycle: lifecycleService({ abra, abraDir: config.abraDir, dataDir: config.dataDir, jobs, store: deps.store, archFit, self, nodeDomain: () => settings.current().nodeDomain, now, beforeUpgrade: (ctx, stack) => backups.beforeUpgrade(ctx, stack) }),
+    lifecycle: lifecycleService({
+      abra,
+      abraDir: config.abraDir,
+      dataDir: config.dataDir,
+      jobs,
+      store: deps.store,
+      archFit,
+      self,
+      nodeDomain: () => settings.current().nodeDomain,
+      roots,
+      stackExists: (stack) => stackExists(deps.docker, stack),
+      now,
+      beforeUpgrade: (ctx, stack) => backups.beforeUpgrade(ctx, stack),
+    }),
     self,
+    access,
     model,
     jobs,
     power,

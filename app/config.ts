@@ -138,6 +138,14 @@ function readSecretFiles(env: NodeJS.ProcessEnv): Record<string, string | undefi
 /** Settings where empty means "none" rather than "the default". */
 const KEEP_EMPTY = new Set(['NODE_DOMAIN', 'CATALOGUE_URL']);
 
+/** Why `value` would stop the node at start as its setting `key` (the same rules, for its own settings form). */
+export function settingProblem(key: string, value: string): string | undefined {
+  const schema = configSchema.shape[key as keyof typeof configSchema.shape];
+  if (!schema || (value === '' && !KEEP_EMPTY.has(key))) return undefined;
+  const parsed = schema.safeParse(value);
+  return parsed.success ? undefined : parsed.error.issues.map((i) => i.message).join('; ');
+}
+
 const SELF_ENV_PREFIX = 'LORES_ENV_';
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {

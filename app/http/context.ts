@@ -9,6 +9,7 @@ import type { LiveModel } from '../adapters/docker/live-model.ts';
 import type { JobRunner } from '../services/jobs.ts';
 import type { Lifecycle } from '../services/lifecycle.ts';
 import type { AppPower } from '../services/app-power.ts';
+import type { AppAccess, Caller } from '../services/app-access.ts';
 import type { ArchFitService } from '../services/arch-fit.ts';
 import type { Catalogue } from '../services/catalogue.ts';
 import type { ZimBrowser } from '../services/zim/browse.ts';
@@ -36,6 +37,8 @@ export type Services = {
   model: LiveModel;
   jobs: JobRunner;
   power: AppPower;
+  /** Who may change which app (managed, adopted, read-only, the node itself; what reaches the host). */
+  access: AppAccess;
   lifecycle: Lifecycle;
   /** The node as one of its own apps (its env file, its own upgrades). */
   self: NodeSelf;
@@ -64,6 +67,9 @@ export const actorOf = (req: Request, session: Session | undefined): Actor => ({
   name: session?.user.username ?? null,
   ip: clientIp(req),
 });
+
+/** The actor with the role of their session, for services that decide by role. */
+export const callerOf = (req: Request, session: Session | undefined): Caller => ({ ...actorOf(req, session), role: session?.user.role ?? 'guest' });
 
 /** htmx sets HX-Request on its own requests; they get fragments and status codes instead of redirects. */
 export const isHtmx = (req: Request): boolean => req.get('HX-Request') === 'true';

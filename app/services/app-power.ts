@@ -1,20 +1,25 @@
 // Stop and start an app, as jobs: stop scales every service to 0 and remembers the counts; start puts them back.
 import type Docker from 'dockerode';
+import { listInstalled } from '../adapters/abra/app-env.ts';
 import type { LiveModel } from '../adapters/docker/live-model.ts';
 import { readMode, setGlobalStopped, setReplicas } from '../adapters/docker/scale.ts';
 import type { Store } from '../store/index.ts';
 import type { JobRow } from '../store/jobs.ts';
-import type { Actor } from './audit.ts';
-import { appsFrom } from './apps.ts';
+import type { AppAccess, Caller } from './app-access.ts';
+import { appsFrom, type AppView } from './apps.ts';
 import { UserFacingError } from './errors.ts';
 import type { JobLog, JobRunner } from './jobs.ts';
 
-export function appPower(deps: { docker: Docker; store: Store; model: LiveModel; jobs: JobRunner; now: () => number }) {
+export function appPower(deps: { docker: Docker; store: Store; model: LiveModel; jobs: JobRunner; access: AppAccess; abraDir: string; now: () => number }) {
   const { docker, store, model, jobs, now } = deps;
 
-  function servicesOf(stack: string) {
-    const app = appsFrom(model).find((a) => a.stack === stack);
+  function appOf(stack: string): AppView {
+    const app = appsFrom(model, listInstalled(deps.abraDir), deps.access.options()).find((a) => a.stack === stack);
     if (!app) throw new UserFacingError(`There is no app “${stack}” on this node.`, 404);
+    return app;
+  }
+  function servicesOf(stack: string) {
+    const app = appOf(stack);
     if (app.recipe === 'lores-node') throw new UserFacingError('The node cannot stop or start itself from its own page.', 400);
     return app.services;
   }
@@ -61,9 +66,11 @@ export function appPower(deps: { docker: Docker; store: Store; model: LiveModel;
     /** Stops the app within a job of the caller's (a restore): the counts are remembered for `startNow`. */
     stopNow: stop,
     startNow: start,
-    /** Checks the app exists and is not the node, then starts the job (or throws busy). */
-    submit(action: 'stop' | 'start', stack: string, actor: Actor): JobRow {
+    /** Checks the app exists, is not the node, and the caller may act on it; then starts the job (or throws busy). */
+    async submit(action: 'stop' | 'start', stack: string, caller: Caller): Promise<JobRow> {
+      await deps.access.authorize(caller, appOf(stack), action);
       servicesOf(stack);
+      const actor = { name: caller.name, ip: caller.ip };
       return jobs.submit({
         kind: action,
         app: stack,

@@ -2,6 +2,7 @@
 import { isCoopCloudApp, readAppLabels, type AppLabels } from '../adapters/docker/labels.ts';
 import type { LiveModel, NodeState, ServiceState } from '../adapters/docker/live-model.ts';
 import type { InstalledApp } from '../adapters/abra/app-env.ts';
+import { managementOf, type Management } from './app-access.ts';
 
 export type AppStatus = 'running' | 'starting' | 'degraded' | 'failing' | 'stopped' | 'updating' | 'not deployed';
 
@@ -15,6 +16,8 @@ export type AppView = AppLabels & {
   services: ServiceView[];
   /** Set when this node's abra has the app's env file, so the node can change it. */
   installed?: InstalledApp;
+  /** Whether the node may act on it, and for whom (see app-access.ts). */
+  management: Management;
 };
 
 export type ServiceView = Omit<ServiceState, 'tasks'> & { shortName: string; tasks: (ServiceState['tasks'][number] & { nodeName: string })[] };
@@ -51,7 +54,10 @@ function lastError(services: ServiceState[]): string | null {
   return errors[0]?.text ?? null;
 }
 
-export function appsFrom(model: Pick<LiveModel, 'services' | 'nodes'>, installed: InstalledApp[] = []): AppView[] {
+/** Which stacks an admin adopted and which one is the node itself; without them, only installed apps are managed. */
+export type ManagementOptions = { adopted: ReadonlySet<string>; selfStack?: string };
+
+export function appsFrom(model: Pick<LiveModel, 'services' | 'nodes'>, installed: InstalledApp[] = [], access: ManagementOptions = { adopted: new Set() }): AppView[] {
   const installedByStack = new Map(installed.map((a) => [a.stack, a]));
   const byStack = Map.groupBy([...model.services.values()].filter((s) => s.stack), (s) => s.stack!);
   const nodeName = (id: string) => model.nodes.get(id)?.hostname ?? (id ? id.slice(0, 12) : '—');
@@ -64,14 +70,16 @@ export function appsFrom(model: Pick<LiveModel, 'services' | 'nodes'>, installed
     const coopCloud = isCoopCloudApp(stack, labels) || !!env;
     const sorted = [...services].sort((a, b) => (a === main ? -1 : b === main ? 1 : a.name.localeCompare(b.name)));
     const fromLabels = readAppLabels(stack, labels);
+    const recipe = fromLabels.recipe ?? env?.recipe;
     apps.push({
       stack,
       coopCloud,
       ...fromLabels,
-      recipe: fromLabels.recipe ?? env?.recipe,
+      recipe,
       version: fromLabels.version ?? env?.version ?? undefined,
       domain: fromLabels.domain ?? env?.domain,
       installed: env,
+      management: managementOf({ stack, recipe, installed: env }, access),
       status: appStatus(services),
       desired: services.reduce((n, s) => n + s.desired, 0),
       running: services.reduce((n, s) => n + s.running, 0),
@@ -99,6 +107,7 @@ export function appsFrom(model: Pick<LiveModel, 'services' | 'nodes'>, installed
       lastError: null,
       services: [],
       installed: env,
+      management: managementOf({ stack: env.stack, recipe: env.recipe, installed: env }, access),
     });
   }
   return apps.sort((a, b) => Number(b.coopCloud) - Number(a.coopCloud) || (a.domain ?? a.stack).localeCompare(b.domain ?? b.stack));

@@ -2,7 +2,7 @@
 // Every input is validated before a job starts; each action is a durable job whose output is abra's.
 import { existsSync } from 'node:fs';
 import type { Abra } from '../adapters/abra/commands.ts';
-import { envPathFor, readAppEnv, serverDir, writeAppEnv, type InstalledApp } from '../adapters/abra/app-env.ts';
+import { envPathFor, listInstalled, readAppEnv, serverDir, writeAppEnv, type InstalledApp } from '../adapters/abra/app-env.ts';
 import { compareVersions, recipeNameSchema, recipeVersionSchema, serviceNameSchema, stackNameFor } from '../adapters/abra/names.ts';
 import { AbraError } from '../adapters/abra/run.ts';
 import { fileAt, imagesAt, listRecipes, recipeVersions, type ServiceImage } from '../adapters/recipes/checkout.ts';
@@ -14,11 +14,14 @@ import type { Actor } from './audit.ts';
 import { applyEnvChanges, parseEnvSample, readEnvValues, type EnvChanges, type EnvSample } from './env-file.ts';
 import { changesFrom as envChangesFrom, secretsAfter, settingsFor, type SettingsForm } from './env/form.ts';
 import { parseEnv } from './env/parse.ts';
+import type { Caller } from './app-access.ts';
+import { confinedPathProblems, confinedPaths, SettingsError, type HostRoots } from './host-paths.ts';
+import { describeReach, hostReachAt, type HostReach } from './host-reach.ts';
 import type { ArchFitService, Fit } from './arch-fit.ts';
 import { UserFacingError } from './errors.ts';
 import { nodeCapacity, resourceFit, resourcesIn, type ResourceFit } from './resource-fit.ts';
 import { JobFailure, type JobContext, type JobRunner } from './jobs.ts';
-import type { NodeSelf } from './node-self.ts';
+import { selfSettingProblems, type NodeSelf } from './node-self.ts';
 
 export type AbraStatus = { ok: true; version: string } | { ok: false; problem: string };
 
@@ -32,8 +35,26 @@ const SECRET_TTL_MS = 30 * 60_000;
 /** What installing a version asks of the node and of the steward. */
 export type InstallNeeds = { resources: ResourceFit; settings: number; secrets: string[]; overlays: string[] };
 
-// beforeUpgrade: runs in an upgrade's job before abra changes anything (the backups' safety snapshot).
-export function lifecycleService(deps: { abra: Abra; abraDir: string; dataDir: string; jobs: JobRunner; store: Store; archFit: ArchFitService; self: NodeSelf; nodeDomain: () => string; now: () => number; beforeUpgrade?: (ctx: JobContext, stack: string) => Promise<void> }) {
+/** An admin's explicit answers on a form: what the version reaches on the host, and URLs at link-local addresses. */
+export type Confirmations = { hostReach?: boolean; linkLocalUrls?: boolean };
+
+export function lifecycleService(deps: {
+  abra: Abra;
+  abraDir: string;
+  dataDir: string;
+  jobs: JobRunner;
+  store: Store;
+  archFit: ArchFitService;
+  self: NodeSelf;
+  nodeDomain: () => string;
+  /** Folders host-path settings must stay under (Kiwix's ZIM_FILES_PATH under ZIM_ROOT). */
+  roots: HostRoots;
+  /** Whether the swarm runs a stack of this name now (deployed by anyone); rejects when Docker cannot say. */
+  stackExists: (stack: string) => Promise<boolean>;
+  now: () => number;
+  /** Runs in an upgrade's job before abra changes anything (the backups' safety snapshot). */
+  beforeUpgrade?: (ctx: JobContext, stack: string) => Promise<void>;
+}) {
   const { abra, abraDir, jobs, now } = deps;
   let status: AbraStatus = { ok: false, problem: 'abra has not been checked yet' };
   const secretsOnce = new Map<number, { owner: string | null; values: { name: string; value: string }[]; expires: number }>();
@@ -84,6 +105,36 @@ export function lifecycleService(deps: { abra: Abra; abraDir: string; dataDir: s
     return deps.archFit.check((await imagesAt(abraDir, recipe, version)).filter((i) => i.image));
   }
 
+  /** What the version would reach on the host with these env values (the file abra deploys it with). */
+  const reachOf = (recipe: string, version: string, envText: string, stack: string): Promise<HostReach[]> =>
+    hostReachAt(abraDir, recipe, version, envText, stack, confinedPaths(recipe, deps.roots));
+
+  /** A version that reaches the host needs an admin, who must say so explicitly; the refusal names what it reaches. */
+  function guardReach(caller: Caller, reach: HostReach[], confirmed: boolean | undefined, what: string): void {
+    if (!reach.length) return;
+    if (caller.role !== 'admin') throw new UserFacingError(`${what} would reach the host: ${describeReach(reach)}. Only an admin may do this.`, 403);
+    if (!confirmed) throw new UserFacingError(`${what} would reach the host: ${describeReach(reach)}. To go ahead, tick “I understand what this reaches on the host”.`, 409);
+  }
+
+  /** Host-path settings stay under their roots, for everyone: a clear refusal naming the setting. */
+  function guardPaths(recipe: string, values: ReadonlyMap<string, string>): void {
+    const problems = confinedPathProblems(recipe, values, deps.roots);
+    if (problems.length) throw new SettingsError(problems);
+  }
+
+  /** An install's stack must be new: not another installed app's (abra cuts names to 45 characters), nor a live stack. */
+  async function guardStack(domain: string, stack: string): Promise<void> {
+    const twin = listInstalled(abraDir).find((a) => a.stack === stack);
+    if (twin) throw new UserFacingError(`${domain} would get the stack name ${stack}, which ${twin.domain} already has (abra cuts stack names to 45 characters). Choose another, shorter domain.`, 409);
+    let live: boolean;
+    try {
+      live = await deps.stackExists(stack);
+    } catch (err) {
+      throw new UserFacingError(`The node cannot ask Docker whether a stack named ${stack} exists (${(err as Error).message}), so it does not install now.`, 503);
+    }
+    if (live) throw new UserFacingError(`A stack named ${stack} already runs on this swarm, deployed from elsewhere: installing ${domain} would take it over. Choose another domain.`, 409);
+  }
+
   /** Turns a submitted settings form into env changes against the file it was made from (the sample, at install). */
   function changesFrom(sample: EnvSample, form: SettingsForm, currentText: string = sample.text): EnvChanges {
     return envChangesFrom(sample, parseEnv(currentText), form, currentText);
@@ -109,15 +160,16 @@ export function lifecycleService(deps: { abra: Abra; abraDir: string; dataDir: s
     }
   }
 
-  function submit(kind: string, app: InstalledApp | { domain: string; stack: string; recipe: string }, actor: Actor, args: Record<string, unknown>, run: (ctx: JobContext) => Promise<void>): JobRow {
+  function submit(kind: string, app: InstalledApp | { domain: string; stack: string; recipe: string }, actor: Actor | Caller, args: Record<string, unknown>, run: (ctx: JobContext) => Promise<void>): JobRow {
     if (!status.ok) throw new UserFacingError(`The node cannot run abra: ${status.problem}`, 503);
     const usesCheckout = !['restart', 'undeploy'].includes(kind);
     const self = deps.self.isSelf(app.stack);
+    if (self && (!('role' in actor) || actor.role !== 'admin')) throw new UserFacingError('This is the node itself: only an admin may upgrade it or roll it back.', 403);
     if (self && !['upgrade', 'rollback'].includes(kind)) {
       throw new UserFacingError(`This is the node itself: from its own page it can only be upgraded or rolled back. To ${kind} it, use abra from a terminal.`, 409);
     }
     // The node's own upgrade is finished by the node that replaces this one.
-    return jobs.submit({ kind, app: app.stack, recipe: usesCheckout ? app.recipe : null, actor, args: { domain: app.domain, ...args, ...(self ? { self } : {}) }, survivesRestart: self, run });
+    return jobs.submit({ kind, app: app.stack, recipe: usesCheckout ? app.recipe : null, actor: { name: actor.name, ip: actor.ip }, args: { domain: app.domain, ...args, ...(self ? { self } : {}) }, survivesRestart: self, run });
   }
 
   async function versionChoices(recipe: string, from: string | null, direction: 'newer' | 'older'): Promise<VersionChoice[]> {
@@ -172,6 +224,21 @@ export function lifecycleService(deps: { abra: Abra; abraDir: string; dataDir: s
       };
     },
 
+    /** What a version would reach on the host with the recipe's sample settings (what the install form starts with). */
+    async installReach(recipeInput: unknown, versionInput: unknown): Promise<HostReach[]> {
+      const recipe = await knownRecipe(recipeInput);
+      const version = await knownVersion(recipe, versionInput);
+      return reachOf(recipe, version, (await fileAt(abraDir, recipe, version, '.env.sample')) ?? '', stackNameFor(`${recipe}.example.org`));
+    },
+
+    /** What an installed app would reach on the host at a version (its current one by default), with its settings now. */
+    async hostReach(domainInput: unknown, versionInput?: string): Promise<HostReach[]> {
+      const app = installedApp(domainInput);
+      const version = versionInput ?? app.version;
+      if (!version) return [`${app.domain} names no recipe version, so what it would reach on the host is unknown`];
+      return reachOf(app.recipe, version, app.text, app.stack);
+    },
+
     async installNeeds(recipeInput: unknown, versionInput: unknown): Promise<InstallNeeds | undefined> {
       const recipe = await knownRecipe(recipeInput);
       const version = await knownVersion(recipe, versionInput);
@@ -179,21 +246,32 @@ export function lifecycleService(deps: { abra: Abra; abraDir: string; dataDir: s
       return needsAt(recipe, version, parseEnvSample(text ?? ''));
     },
 
-    async install(input: { recipe: unknown; version: unknown; domain: unknown; deploy: boolean; overrideArch?: boolean; form: SettingsForm }, actor: Actor): Promise<JobRow> {
+    async install(input: { recipe: unknown; version: unknown; domain: unknown; deploy: boolean; overrideArch?: boolean; confirm?: Confirmations; form: SettingsForm }, actor: Caller): Promise<JobRow> {
+      if (actor.role === 'guest') throw new UserFacingError('Guests can look but not install apps.', 403);
       const recipe = await knownRecipe(input.recipe);
       const version = await knownVersion(recipe, input.version);
       const domain = parse(domainSchema, input.domain, 'The domain');
       if (readAppEnv(abraDir, domain) !== undefined) throw new UserFacingError(`An app called ${domain} is already installed.`, 409);
+      const stack = stackNameFor(domain);
+      await guardStack(domain, stack);
       const sample = await sampleAt(recipe, version);
       const changes = changesFrom(sample, input.form);
+      // The env file abra will deploy with: the sample with these changes (abra sets the recipe line and domain).
+      const envText = applyEnvChanges((await fileAt(abraDir, recipe, version, '.env.sample')) ?? '', changes).replace(/^DOMAIN=.*$/m, `DOMAIN=${domain}`);
+      guardPaths(recipe, changes.set);
+      const reach = await reachOf(recipe, version, envText, stack);
+      guardReach(actor, reach, input.confirm?.hostReach, `Installing ${recipe} ${version}`);
       const fit = await fitAt(recipe, version);
       const misfits = fit.services.filter((x) => x.verdict === 'not-for-this-cpu').map((x) => x.service);
       if (misfits.length && !input.overrideArch) {
         throw new UserFacingError(`${recipe} ${version} has no build for this node’s CPU (${misfits.join(', ')}). To install it anyway, tick “Install even though it is not built for this CPU”.`, 409);
       }
-      const app = { domain, stack: stackNameFor(domain), recipe };
+      const app = { domain, stack, recipe };
       const archOverride = misfits.length ? { archOverride: misfits } : {};
-      return submit('install', app, actor, { recipe, version, deploy: input.deploy, ...archOverride }, async (ctx) => {
+      // Audited with the job: what the admin confirmed this version reaches on the host.
+      const reached = reach.length ? { hostReach: reach } : {};
+      return submit('install', app, actor, { recipe, version, deploy: input.deploy, ...archOverride, ...reached }, async (ctx) => {
+        if (reach.length) ctx.log(`${actor.name ?? 'An admin'} confirmed what this reaches on the host: ${describeReach(reach)}.`, 'info');
         if (misfits.length) ctx.log(`Installing although ${misfits.join(', ')} has no build for this CPU, as ${actor.name ?? 'the steward'} chose.`, 'info');
         await step(ctx, `abra app new ${recipe} ${version}`, (o) => abra.appNew({ recipe, version, domain }, o));
         writeAppEnv(abraDir, domain, applyEnvChanges(readAppEnv(abraDir, domain) ?? '', changes));
@@ -236,22 +314,30 @@ export function lifecycleService(deps: { abra: Abra; abraDir: string; dataDir: s
     },
 
     /** Saves settings (audited by the caller); with `redeploy`, a job redeploys the app with them. */
-    async configure(domainInput: unknown, form: SettingsForm, redeploy: boolean, actor: Actor): Promise<{ changed: string[]; job?: JobRow }> {
+    async configure(domainInput: unknown, form: SettingsForm, redeploy: boolean, actor: Caller, confirm: Confirmations = {}): Promise<{ changed: string[]; job?: JobRow; hostReach: HostReach[] }> {
       const app = installedApp(domainInput);
       if (!app.version) throw new UserFacingError(`${app.domain} has no recipe version in its env file.`);
+      const self = deps.self.isSelf(app.stack);
+      if (actor.role === 'guest' || (self && actor.role !== 'admin')) throw new UserFacingError('This is the node itself: only an admin may change its settings.', 403);
       const sample = await sampleAt(app.recipe, app.version);
       const changes = changesFrom(sample, form, app.text);
-      if (redeploy && deps.self.isSelf(app.stack)) throw new UserFacingError('This is the node itself: save its settings without redeploying, then redeploy it with abra from a terminal.', 409);
-      if (jobs.holder(app.stack)) throw new UserFacingError(`${app.domain} is busy: a “${jobs.holder(app.stack)}” job is running on it.`, 409);
+      if (redeploy && self) throw new UserFacingError('This is the node itself: save its settings without redeploying, then redeploy it with abra from a terminal.', 409);
+      // The node's own settings: the rules it applies at start, so a saved value cannot stop it at its next upgrade.
+      const selfProblems = self ? selfSettingProblems(changes.set, { allowLinkLocal: !!confirm.linkLocalUrls }) : [];
+      if (selfProblems.length) throw new UserFacingError(`${selfProblems.map((p) => p.problem).join('; ')}.${selfProblems.some((p) => /link-local/.test(p.problem)) ? ' To use such an address anyway, tick “Allow link-local and metadata addresses”.' : ''}`);
+      guardPaths(app.recipe, changes.set);
       const text = applyEnvChanges(app.text, changes);
+      const reach = await reachOf(app.recipe, app.version, text, app.stack);
+      guardReach(actor, reach, confirm.hostReach, `${app.domain} with these settings`);
+      if (jobs.holder(app.stack)) throw new UserFacingError(`${app.domain} is busy: a “${jobs.holder(app.stack)}” job is running on it.`, 409);
       // Secrets switched on with an overlay are generated now, before any deploy needs them.
       const had = new Set(secretsAfter(sample, app.text).map((x) => x.key));
       const fresh = secretsAfter(sample, text).filter((x) => x.generate && !had.has(x.key));
-      if (fresh.length && deps.self.isSelf(app.stack)) throw new UserFacingError('This is the node itself: switch on options that need new secrets with abra from a terminal.', 409);
+      if (fresh.length && self) throw new UserFacingError('This is the node itself: switch on options that need new secrets with abra from a terminal.', 409);
       writeAppEnv(abraDir, app.domain, text);
       const changed = [...changes.set.keys(), ...[...changes.unset].map((k) => `-${k}`), ...[...changes.overlays].map(([o, on]) => `${on ? '+' : '-'}${o}`)];
-      if (!redeploy && !fresh.length) return { changed };
-      const job = submit(redeploy ? 'deploy' : 'secrets', app, actor, { reason: 'config' }, async (ctx) => {
+      if (!redeploy && !fresh.length) return { changed, hostReach: reach };
+      const job = submit(redeploy ? 'deploy' : 'secrets', app, actor, { reason: 'config', ...(reach.length ? { hostReach: reach } : {}) }, async (ctx) => {
         if (fresh.length) {
           const generated = [];
           for (const x of fresh) generated.push(...(await step(ctx, `abra app secret generate ${app.domain} ${x.name} ${x.version}`, (o) => abra.secretGenerate(app.domain, x.name, x.version, o))));
@@ -261,7 +347,7 @@ export function lifecycleService(deps: { abra: Abra; abraDir: string; dataDir: s
         }
         if (redeploy) await step(ctx, `abra app deploy ${app.domain} --force`, (o) => abra.appDeploy({ domain: app.domain, force: true }, o));
       });
-      return { changed, job };
+      return { changed, job, hostReach: reach };
     },
 
     deploy(domainInput: unknown, actor: Actor): JobRow {
@@ -274,14 +360,17 @@ export function lifecycleService(deps: { abra: Abra; abraDir: string; dataDir: s
       return { app, choices: await versionChoices(app.recipe, app.version, direction) };
     },
 
-    async upgrade(domainInput: unknown, versionInput: unknown, actor: Actor, direction: 'upgrade' | 'rollback'): Promise<JobRow> {
+    async upgrade(domainInput: unknown, versionInput: unknown, actor: Caller, direction: 'upgrade' | 'rollback', confirm: Confirmations = {}): Promise<JobRow> {
       const app = installedApp(domainInput);
+      const self = deps.self.isSelf(app.stack);
+      if (actor.role === 'guest' || (self && actor.role !== 'admin')) throw new UserFacingError('This is the node itself: only an admin may upgrade it or roll it back.', 403);
       const version = await knownVersion(app.recipe, versionInput);
       const newer = app.version ? compareVersions(version, app.version) : 1;
       if (direction === 'upgrade' && newer <= 0) throw new UserFacingError(`${version} is not newer than ${app.version}.`);
       if (direction === 'rollback' && newer >= 0) throw new UserFacingError(`${version} is not older than ${app.version}.`);
-      const self = deps.self.isSelf(app.stack);
-      return submit(direction, app, actor, { from: app.version, to: version }, async (ctx) => {
+      const reach = await reachOf(app.recipe, version, app.text, app.stack);
+      guardReach(actor, reach, confirm.hostReach, `${app.domain} at ${version}`);
+      return submit(direction, app, actor, { from: app.version, to: version, ...(reach.length ? { hostReach: reach } : {}) }, async (ctx) => {
         if (direction === 'upgrade') await deps.beforeUpgrade?.(ctx, app.stack);
         const call = direction === 'upgrade' ? abra.appUpgrade : abra.appRollback;
         // The node's own: abra must not wait for a convergence it will not live to see (the swarm stops this process).

@@ -4,11 +4,13 @@
 // the version the swarm runs (the deployed version label, which a rollback puts back) against the target, and
 // records success or failure.
 import { existsSync, readFileSync } from 'node:fs';
+import { BlockList, isIP } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type Docker from 'dockerode';
 import { readAppEnv, serverDir, writeAppEnv } from '../adapters/abra/app-env.ts';
 import { declaredVersion } from '../adapters/recipes/checkout.ts';
+import { settingProblem } from '../config.ts';
 import type { Logger } from '../log.ts';
 import type { SettingsStore } from '../store/settings.ts';
 import type { JobRow } from '../store/jobs.ts';
@@ -25,6 +27,53 @@ const SELF_KINDS = new Set(['upgrade', 'rollback']);
 const ABRA_KEYS = new Set(['TYPE', 'RECIPE', 'STACK_NAME']);
 /** Where the node remembers the values it last copied into its env file, to notice an operator's redeploy. */
 const COPIED_KEY = 'self.env';
+
+/** The node's own settings that point it at servers: never at a cloud's metadata service unless an admin says so. */
+const URL_SETTINGS = new Set(['CATALOGUE_URL', 'KIWIX_CATALOGUE_URL']);
+const LINK_LOCAL = new BlockList();
+LINK_LOCAL.addSubnet('169.254.0.0', 16, 'ipv4'); // link-local, and every cloud's metadata address
+LINK_LOCAL.addSubnet('fe80::', 10, 'ipv6');
+LINK_LOCAL.addAddress('100.100.100.200', 'ipv4'); // Alibaba Cloud's metadata service
+LINK_LOCAL.addAddress('192.0.0.192', 'ipv4'); // Oracle Cloud's
+LINK_LOCAL.addAddress('fd00:ec2::254', 'ipv6'); // AWS's, over IPv6
+const METADATA_NAMES = new Set(['metadata', 'metadata.google.internal', 'metadata.goog', 'metadata.internal', 'instance-data', 'instance-data.ec2.internal', 'metadata.azure.internal']);
+
+/** Why a URL setting reaches a link-local or metadata address; undefined when it does not. */
+export function metadataProblem(value: string): string | undefined {
+  if (!value) return undefined;
+  let host: string;
+  try {
+    host = new URL(value).hostname.toLowerCase().replace(/\.$/, '').replace(/^\[|\]$/g, '');
+  } catch {
+    return undefined; // not a URL at all: the start-up rules say so
+  }
+  const family = isIP(host);
+  if (family ? LINK_LOCAL.check(host, family === 6 ? 'ipv6' : 'ipv4') : METADATA_NAMES.has(host)) {
+    return `points at ${host}, a link-local or cloud metadata address`;
+  }
+  return undefined;
+}
+
+/** Settings of the node's recipe that are not the node's own start-up settings, with their rules. */
+const RECIPE_RULES: Record<string, (v: string) => string | undefined> = {
+  LAN_PORT: (v) => (/^\d{1,5}$/.test(v) && +v >= 1 && +v <= 65535 ? undefined : 'must be a port number from 1 to 65535'),
+  TIMEOUT: (v) => (/^\d{1,5}$/.test(v) && +v >= 1 ? undefined : 'must be a number of seconds'),
+  LETS_ENCRYPT_ENV: (v) => (['', 'production', 'staging'].includes(v) ? undefined : 'must be production, staging or empty'),
+  ENABLE_BACKUPS: (v) => (['true', 'false'].includes(v) ? undefined : 'must be true or false'),
+};
+
+/**
+ * What is wrong with settings about to be saved for the node itself: the same rules the node applies at start
+ * (app/config.ts), and URL settings never at link-local or metadata addresses unless `allowLinkLocal`.
+ */
+export function selfSettingProblems(values: ReadonlyMap<string, string>, opts: { allowLinkLocal: boolean }): { key: string; problem: string }[] {
+  const problems: { key: string; problem: string }[] = [];
+  for (const [key, value] of values) {
+    const problem = settingProblem(key, value) ?? RECIPE_RULES[key]?.(value) ?? (URL_SETTINGS.has(key) && !opts.allowLinkLocal ? metadataProblem(value) : undefined);
+    if (problem) problems.push({ key, problem: `${key} ${problem}` });
+  }
+  return problems;
+}
 
 /** Which app the node itself is: its stack and domain, and the recipe version its image carries. */
 export type SelfIdentity = { stack: string; domain: string; version: string };

@@ -1,5 +1,6 @@
 // The only door to SQL: everything else talks to these typed stores.
 import { openDb, storeAnswers, type Db } from './db.ts';
+import { adoptedStackStore } from './adopted-stacks.ts';
 import { auditStore } from './audit.ts';
 import { backupStore } from './backups.ts';
 import { imagePlatformsStore } from './image-platforms.ts';
@@ -24,6 +25,7 @@ export function createStore(dataDir: string) {
     audit: auditStore(db),
     settings: settingsStore(db),
     stoppedServices: stoppedServiceStore(db),
+    adoptedStacks: adoptedStackStore(db),
     jobs: jobStore(db),
     remoteCache: remoteCacheStore(db),
     imagePlatforms: imagePlatformsStore(db),

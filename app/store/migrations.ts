@@ -220,4 +220,16 @@ export const migrations: Migration[] = [
       );
     `,
   },
+  {
+    version: 9,
+    name: 'stacks an admin handed to the node',
+    sql: `
+      -- A stack the node did not install (no abra env file here) that an admin adopted: stewards may act on it.
+      CREATE TABLE adopted_stacks (
+        stack TEXT PRIMARY KEY,
+        adopted_at INTEGER NOT NULL,
+        adopted_by TEXT
+      );
+    `,
+  },
 ];

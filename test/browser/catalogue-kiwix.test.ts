@@ -105,6 +105,8 @@ describe.skipIf(!canRun)('the catalogue and Kiwix in a real browser (catalogue s
         CATALOGUE_URL: catalogue.url,
         DOCKER_SOCKET: '/var/run/docker.sock',
         ABRA_TIMEOUT_SECONDS: '150',
+        // A Kiwix app's ZIM_FILES_PATH must lie under ZIM_ROOT (issue #14): the test's ZIM folder is the root here.
+        ZIM_ROOT: zimDir,
       },
     });
     ({ browser, context, page, errors } = await openPage(ACTION_TIMEOUT_MS));

@@ -284,6 +284,8 @@ describe.skipIf(!canRun)('the node image, deployed from its recipe on the swarm'
     await Promise.all([tab.waitForURL(`${url}/`), tab.click('button[type="submit"]')]);
     await tab.goto(`${url}/apps/${STACK}/upgrade`);
     const t0 = Date.now();
+    // The node's recipe mounts the Docker socket: an admin ticks that they understand (issue #14).
+    await tab.check('form:has(input[value="0.1.1+0.1.0"]) input[name="confirm_host_reach"]');
     await Promise.all([tab.waitForURL(/\/jobs\/\d+$/), tab.click('form:has(input[value="0.1.1+0.1.0"]) button[type="submit"]')]);
     await tab.evaluate('window.__notReloaded = 1');
     // "Restarting…": the phase the old node wrote before the swarm stopped it, or the page's own note once its
@@ -316,7 +318,7 @@ describe.skipIf(!canRun)('the node image, deployed from its recipe on the swarm'
   it('is rolled back by the swarm from an unhealthy version it was upgraded to from its page; the job says so, and nothing is lost', async () => {
     const admin = await login('admin', password);
     const t0 = Date.now();
-    const res = await postForm(url, `/apps/${STACK}/upgrade`, admin, { version: '0.1.2+0.1.0' });
+    const res = await postForm(url, `/apps/${STACK}/upgrade`, admin, { version: '0.1.2+0.1.0', confirm_host_reach: 'on' });
     expect(res.status).toBe(303);
     const jobPath = res.headers.get('location') ?? '';
     expect(jobPath).toMatch(/^\/jobs\/\d+$/);

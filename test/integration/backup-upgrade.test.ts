@@ -21,7 +21,7 @@ const dockerThere = await haveDocker();
 const DOMAIN = `u${randomBytes(3).toString('hex')}.lores.test`;
 const STACK = DOMAIN.replaceAll('.', '_');
 const RECIPES = path.join(REPO_ROOT, 'test', 'fixtures', 'backup-recipes');
-const actor = { name: 'admin', ip: null };
+const actor = { name: 'admin', ip: null, role: 'admin' as const };
 
 describe.skipIf(!dockerThere)('a safety snapshot before every upgrade, and the one-click restore after a failed one', () => {
   let node: TestNode;

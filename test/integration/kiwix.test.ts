@@ -91,7 +91,8 @@ describe.skipIf(!dockerThere)('the bundled Kiwix recipe, installed through the n
     zimDir = mkdtempSync(path.join(tmpdir(), 'lores-zims-'));
     chmodSync(zimDir, 0o755);
     port = await freePort();
-    node = await testNode({ ABRA_DIR: abraDir, ABRA_BIN: ABRA_DOUBLE, BUNDLED_RECIPES_DIR: BUNDLED, ABRA_TIMEOUT_SECONDS: '150', CATALOGUE_URL: '' }, { full: true });
+    // A Kiwix app's ZIM_FILES_PATH must lie under ZIM_ROOT (issue #14): the test's ZIM folder is the root here.
+    node = await testNode({ ABRA_DIR: abraDir, ABRA_BIN: ABRA_DOUBLE, BUNDLED_RECIPES_DIR: BUNDLED, ABRA_TIMEOUT_SECONDS: '150', CATALOGUE_URL: '', ZIM_ROOT: zimDir }, { full: true });
     const steward = await addUser(node, 'kim', 'steward');
     const s = node.services.sessions.start((await node.services.people.authenticate(steward.username, steward.password))!, { ip: '127.0.0.1', userAgent: 'test' });
     cookie = `lores_session=${s.token}`;

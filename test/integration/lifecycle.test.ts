@@ -193,7 +193,7 @@ describe.skipIf(!dockerThere)('app lifecycle through abra (test double, real swa
     setFaults(abraDir, { 'app secret generate': 'garbage' });
     const other = `g${id}.lores.test`;
     const garbled = await node.services.jobs.finished(
-      (await node.services.lifecycle.install({ recipe: 'lores-test-app', version: '1.0.0+1.0', domain: other, deploy: false, form: {} }, { name: 'sam', ip: null })).id,
+      (await node.services.lifecycle.install({ recipe: 'lores-test-app', version: '1.0.0+1.0', domain: other, deploy: false, form: {} }, { name: 'sam', ip: null, role: 'steward' })).id,
     );
     expect(garbled.state).toBe('failed');
     expect(garbled.error).toContain('not the expected JSON');

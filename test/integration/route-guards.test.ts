@@ -1,8 +1,17 @@
 // Every state-changing route refuses without a session and without a CSRF token, so a route added later cannot slip past.
+import { randomBytes } from 'node:crypto';
+import { execa } from 'execa';
 import supertest from 'supertest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { stackNameFor } from '../../app/adapters/abra/names.ts';
 import { loggedIn, testNode, type TestNode } from '../support/app.ts';
-import { concretePath, listRoutes } from '../support/routes.ts';
+import { boundaryNode, type Agent, type BoundaryNode } from '../support/boundary-node.ts';
+import { haveDocker } from '../support/requirements.ts';
+import { concretePath, listRoutes, routeParams } from '../support/routes.ts';
+import { deployStack, ensureTestImage, removeStack, waitFor } from '../support/swarm.ts';
+
+vi.setConfig({ testTimeout: 120_000 });
+const dockerThere = await haveDocker();
 
 // The only state-changing routes reachable before login; they still need the pre-login CSRF token.
 const PUBLIC_WRITES = new Set(['POST /login', 'POST /setup']);
@@ -72,5 +81,90 @@ describe('route guards', () => {
       expect(r.method === 'GET' ? [403, 404] : [400], `${r.method} ${r.path}`).toContain(res.status);
       if (r.method === 'GET' && res.status === 403) expect(res.body).toEqual({ error: 'refused' });
     }
+  });
+});
+
+// Roles × apps: for every state-changing route, a guest, a steward on a stack the node does not manage, and a steward
+// on an app whose recipe mounts the Docker socket are refused, and nothing changes (no job, no abra call, no env file
+// written, the swarm untouched). A route added later is enumerated here too, and must refuse them as well.
+describe.skipIf(!dockerThere)('route guards: roles × apps', () => {
+  const id = randomBytes(3).toString('hex');
+  const PLAIN = `rg${id}`; // unlabelled, deployed by someone else
+  const SOCKET = `rgsock${id}.lores.test`; // installed by an admin from the node's own recipe: mounts the Docker socket
+  let b: BoundaryNode;
+
+  beforeAll(async () => {
+    await ensureTestImage();
+    b = await boundaryNode(id);
+    await deployStack(PLAIN, { web: {} });
+    const admin = { name: 'admin', ip: null, role: 'admin' as const };
+    const job = await b.node.services.lifecycle.install({ recipe: 'lores-node', version: undefined, domain: SOCKET, deploy: false, confirm: { hostReach: true }, form: {} }, admin);
+    expect((await b.node.services.jobs.finished(job.id)).state).toBe('succeeded');
+    expect(await waitFor(() => [...b.node.services.model.services.values()].some((s) => s.stack === PLAIN && s.running > 0), 60_000)).toBe(true);
+  }, 120_000);
+  afterAll(async () => {
+    await b?.close();
+    await removeStack(PLAIN);
+  }, 60_000);
+
+  const writes = () => listRoutes(b.node.app).filter((r) => !['GET', 'HEAD', 'OPTIONS'].includes(r.method));
+  // A person's own session: posting these would log the tester out (they need no role).
+  const OWN_SESSION = new Set(['POST /login', 'POST /setup', 'POST /logout', 'POST /logout-everywhere']);
+  // Writes a steward may make that act on no app: refresh the catalogue, fetch a recipe (installing it is guarded),
+  // see an install's secrets once (only the installer). Not posted for the steward: a fetch would start a job.
+  const STEWARD_MAY = new Set(['POST /recipes/refresh', 'POST /recipes/:name/fetch', 'POST /jobs/:id/secrets']);
+  // Routes that refuse an app they do not serve as "not found" (the ZIM pages serve Kiwix apps only) or a job's
+  // secrets as "gone"; every other refusal is a 403.
+  const notFoundIsRefusal = (path: string) => path.startsWith('/apps/:stack/zims') || path === '/jobs/:id/secrets';
+  // What a form might carry: enough that no refusal below is for a missing field.
+  const form = { domain: `rgnew${id}.lores.test`, version: '0.1.0+0.1.0', confirm: SOCKET, confirm_host_reach: 'on', allow_link_local: 'on', deploy: 'on', redeploy: 'on', service: 'app', 'env.NODE_DOMAIN': 'evil.example.org', username: 'mallory', role: 'admin', password: 'a long password 1', name: 'x.zim', url: 'http://127.0.0.1/x.zim' };
+
+  async function expectRefusedUnchanged(who: Agent, label: string, cases: { method: string; path: string; params: Record<string, string> }[]) {
+    expect(cases.length, label).toBeGreaterThan(5);
+    const before = b.snapshot();
+    for (const c of cases) {
+      const url = concretePath(c.path, c.params);
+      const res = await who.agent[c.method.toLowerCase() as 'post'](url).type('form').send({ _csrf: who.csrf, ...form });
+      const allowed = notFoundIsRefusal(c.path) ? [403, 404, 409, 410] : [403];
+      expect(allowed, `${label}: ${c.method} ${url} → ${res.status} ${res.text.slice(0, 200)}`).toContain(res.status);
+    }
+    expect(b.snapshot(), label).toEqual(before);
+    expect(b.node.services.jobs.holder(PLAIN), label).toBeUndefined();
+    const replicas = await execa('docker', ['service', 'inspect', `${PLAIN}_web`, '--format', '{{.Spec.Mode.Replicated.Replicas}}']);
+    expect(replicas.stdout.trim(), label).toBe('1');
+  }
+
+  it('enumerates the app routes, so the table below cannot pass vacuously', () => {
+    const paths = writes().map((r) => `${r.method} ${r.path}`);
+    for (const a of ['stop', 'start', 'restart', 'deploy', 'config', 'upgrade', 'rollback', 'undeploy', 'remove', 'adopt']) expect(paths).toContain(`POST /apps/:stack/${a}`);
+    expect(paths).toContain('POST /install/:recipe');
+  });
+
+  it('a guest is refused every state-changing route, on every app', async () => {
+    const cases = writes()
+      .filter((r) => !OWN_SESSION.has(`${r.method} ${r.path}`))
+      .flatMap((r) => [PLAIN, stackNameFor(SOCKET), b.selfStack].map((stack) => ({ ...r, params: { stack, recipe: 'lores-test-app', name: 'lores-test-app', id: '1' } })));
+    await expectRefusedUnchanged(b.as.guest, 'guest', cases);
+  });
+
+  it('a steward is refused every state-changing route on a stack the node does not manage', async () => {
+    const cases = writes()
+      .filter((r) => routeParams(r.path).includes('stack'))
+      .map((r) => ({ ...r, params: { stack: PLAIN } }));
+    await expectRefusedUnchanged(b.as.steward, 'steward on an unmanaged stack', cases);
+  });
+
+  it('a steward is refused every state-changing route on an app whose recipe mounts the Docker socket, and the node’s own', async () => {
+    const appRoutes = writes().filter((r) => routeParams(r.path).includes('stack') || routeParams(r.path).includes('recipe'));
+    const cases = appRoutes.flatMap((r) => [stackNameFor(SOCKET), b.selfStack].map((stack) => ({ ...r, params: { stack, recipe: 'lores-node' } })));
+    await expectRefusedUnchanged(b.as.steward, 'steward on a socket-mounting recipe', cases);
+  });
+
+  it('a steward is refused every other state-changing route but the few named above', async () => {
+    const cases = writes()
+      .filter((r) => !routeParams(r.path).some((p) => p === 'stack' || p === 'recipe'))
+      .filter((r) => !OWN_SESSION.has(`${r.method} ${r.path}`) && !STEWARD_MAY.has(`${r.method} ${r.path}`))
+      .map((r) => ({ ...r, params: { id: '1' } }));
+    await expectRefusedUnchanged(b.as.steward, 'steward on admin routes', cases);
   });
 });

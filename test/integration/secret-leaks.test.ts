@@ -78,7 +78,7 @@ describe.skipIf(!dockerThere)('generated secrets never leak (abra double, real s
     const domain = `s${domains.length}${id}.lores.test`;
     domains.push(domain);
     process.env.ABRA_DOUBLE_SECRETS_OUTPUT = output;
-    const job = await node.services.lifecycle.install({ recipe: 'lores-test-app', version: '1.0.0+1.0', domain, deploy: opts.deploy, form: {} }, { name: 'sam', ip: '127.0.0.1' });
+    const job = await node.services.lifecycle.install({ recipe: 'lores-test-app', version: '1.0.0+1.0', domain, deploy: opts.deploy, form: {} }, { name: 'sam', ip: '127.0.0.1', role: 'steward' });
     return node.services.jobs.finished(job.id);
   }
 

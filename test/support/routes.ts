@@ -21,5 +21,8 @@ export function listRoutes(app: Express): RouteInfo[] {
   return out;
 }
 
-/** A concrete URL for a route pattern: `:id`-style parameters become 1. */
-export const concretePath = (pattern: string) => pattern.replace(/:[a-zA-Z]+/g, '1');
+/** A concrete URL for a route pattern: `:id`-style parameters become their value in `params`, or 1. */
+export const concretePath = (pattern: string, params: Record<string, string> = {}) => pattern.replace(/:([a-zA-Z]+)/g, (_, name: string) => params[name] ?? '1');
+
+/** The names of a route pattern's parameters (`/apps/:stack/stop` → ['stack']). */
+export const routeParams = (pattern: string): string[] => [...pattern.matchAll(/:([a-zA-Z]+)/g)].map((m) => m[1]!);

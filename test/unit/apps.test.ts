@@ -41,3 +41,22 @@ describe('apps', () => {
     expect(apps).toEqual([expect.objectContaining({ stack: 'wiki_example_org', status: 'not deployed', recipe: 'kiwix', domain: 'wiki.example.org', coopCloud: true })]);
   });
 });
+
+describe('how each app is managed', () => {
+  it('installed apps are managed, others read-only unless adopted, Traefik read-only, the node itself self', () => {
+    const services = new Map([
+      ['a', service({ id: 'a', name: 'plain_web', stack: 'plain' })],
+      ['b', service({ id: 'b', name: 'wiki_app', stack: 'wiki' })],
+      ['c', service({ id: 'c', name: 'traefik_app', stack: 'traefik' })],
+      ['d', service({ id: 'd', name: 'other_app', stack: 'other' })],
+    ]);
+    const installed = [
+      { domain: 'wiki.org', stack: 'wiki', recipe: 'kiwix', version: '1.0.0+1', envPath: '/w.env' },
+      { domain: 'traefik.org', stack: 'traefik', recipe: 'traefik', version: '1.0.0+1', envPath: '/t.env' },
+      { domain: 'node.org', stack: 'node_org', recipe: 'lores-node', version: '1.0.0+1', envPath: '/n.env' },
+    ];
+    const by = (opts?: Parameters<typeof appsFrom>[2]) => Object.fromEntries(appsFrom({ nodes: new Map(), services }, installed, opts).map((a) => [a.stack, a.management]));
+    expect(by()).toEqual({ plain: 'read-only', wiki: 'managed', traefik: 'read-only', other: 'read-only', node_org: 'managed' });
+    expect(by({ adopted: new Set(['plain']), selfStack: 'node_org' })).toEqual({ plain: 'adopted', wiki: 'managed', traefik: 'read-only', other: 'read-only', node_org: 'self' });
+  });
+});

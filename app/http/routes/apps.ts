@@ -6,7 +6,7 @@ import { listInstalled } from '../../adapters/abra/app-env.ts';
 import { appsFrom, nodesFrom, type AppView } from '../../services/apps.ts';
 import { UserFacingError } from '../../services/errors.ts';
 import { stackSchema } from '../../validation.ts';
-import { actorOf, type Services } from '../context.ts';
+import { callerOf, type Services } from '../context.ts';
 import { parseForm } from '../forms.ts';
 import { requireRole } from '../middleware/auth.ts';
 import { PageCache } from '../page-cache.ts';
@@ -30,7 +30,7 @@ export function appRoutes(s: Services): Router {
   const r = Router();
   const stewards = requireRole('admin', 'steward');
 
-  const allApps = () => appsFrom(s.model, listInstalled(s.config.abraDir));
+  const allApps = () => appsFrom(s.model, listInstalled(s.config.abraDir), s.access.options());
   const dashboardData = () => {
     const apps = allApps();
     return {
@@ -99,9 +99,9 @@ export function appRoutes(s: Services): Router {
   });
 
   for (const action of ['stop', 'start'] as const) {
-    r.post(`/apps/:stack/${action}`, stewards, auditRefusals(s, `job.${action}`, (req, res) => {
+    r.post(`/apps/:stack/${action}`, stewards, auditRefusals(s, `job.${action}`, async (req, res) => {
       const app = findApp(req);
-      s.power.submit(action, app.stack, actorOf(req, res.locals.session));
+      await s.power.submit(action, app.stack, callerOf(req, res.locals.session));
       const back = req.body?.from === 'dashboard' ? '/' : `/apps/${app.stack}`;
       res.redirect(303, back);
     }));

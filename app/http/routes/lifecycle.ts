@@ -1,10 +1,11 @@
 // Installing and changing apps through abra: forms, confirmations, and the jobs they start.
-import { Router, type Request } from 'express';
+import { Router, type Request, type Response } from 'express';
 import { listInstalled } from '../../adapters/abra/app-env.ts';
+import type { AppAction } from '../../services/app-access.ts';
 import { appsFrom, type AppView } from '../../services/apps.ts';
 import { UserFacingError } from '../../services/errors.ts';
 import { stackSchema } from '../../validation.ts';
-import { actorOf, type Services } from '../context.ts';
+import { actorOf, callerOf, type Services } from '../context.ts';
 import { parseForm, withFieldErrors } from '../forms.ts';
 import { settingsAsSent } from '../../services/env/form.ts';
 import { requireRole } from '../middleware/auth.ts';
@@ -16,94 +17,137 @@ import { formatBytes } from '../format.ts';
 export function lifecycleRoutes(s: Services): Router {
   const r = Router();
   const stewards = requireRole('admin', 'steward');
+  const admins = requireRole('admin');
   const body = (req: Request) => (req.body ?? {}) as Record<string, unknown>;
+  const ticked = (req: Request, name: string) => body(req)[name] !== undefined;
+  const caller = (req: Request, res: Response) => callerOf(req, res.locals.session);
 
-  /** The app behind /apps/:stack, which must have been installed with this node's abra. */
-  function managedApp(req: Request): AppView & { installed: NonNullable<AppView['installed']> } {
+  /** The app behind /apps/:stack, as the swarm and the node's abra know it. */
+  function appAt(req: Request): AppView {
     const stack = parseForm(stackSchema, req.params.stack, { value: 'The app' });
-    const app = appsFrom(s.model, listInstalled(s.config.abraDir)).find((a) => a.stack === stack);
+    const app = appsFrom(s.model, listInstalled(s.config.abraDir), s.access.options()).find((a) => a.stack === stack);
     if (!app) throw new UserFacingError(`There is no app “${stack}” on this node.`, 404);
-    if (!app.installed) throw new UserFacingError(`${app.domain ?? stack} was deployed from elsewhere (not with this node’s abra), so the node can show it but not change it.`, 409);
+    return app;
+  }
+
+  /** The app behind /apps/:stack, which the caller may take `action` on and this node's abra installed. */
+  async function managedApp(req: Request, res: Response, action: AppAction): Promise<AppView & { installed: NonNullable<AppView['installed']> }> {
+    const app = appAt(req);
+    await s.access.authorize(caller(req, res), app, action);
+    if (!app.installed) throw new UserFacingError(`${app.domain ?? app.stack} was deployed from elsewhere (not with this node’s abra), so the node can show it but not change it.`, 409);
     return app as AppView & { installed: NonNullable<AppView['installed']> };
   }
+
+  /** An admin's confirmation of what a change reaches on the host, in the audit log with the list. */
+  const auditReach = (req: Request, res: Response, action: string, target: string, reach: unknown) => {
+    if (Array.isArray(reach) && reach.length) s.audit.record(actorOf(req, res.locals.session), 'host-reach.confirm', { target, detail: { action, reach } });
+  };
   const jobPage = (id: number) => `/jobs/${id}`;
 
   r.get('/install/:recipe', stewards, async (req, res) => {
     const plan = await s.lifecycle.installPlan(req.params.recipe, req.query.version);
-    render(req, res, 'install', { title: `Install ${plan.recipe}`, plan, badge: fitBadge(plan.fit), formatBytes, abraMissing: s.lifecycle.problem() });
+    const reach = await s.lifecycle.installReach(plan.recipe, plan.version);
+    render(req, res, 'install', { title: `Install ${plan.recipe}`, plan, reach, badge: fitBadge(plan.fit), formatBytes, abraMissing: s.lifecycle.problem() });
   });
 
   r.post('/install/:recipe', stewards, withFieldErrors(auditRefusals(s, 'job.install', async (req, res) => {
     const b = body(req);
     const job = await s.lifecycle.install(
-      { recipe: req.params.recipe, version: b.version, domain: b.domain, deploy: b.deploy !== undefined, overrideArch: b.override_arch !== undefined, form: b },
-      actorOf(req, res.locals.session),
+      { recipe: req.params.recipe, version: b.version, domain: b.domain, deploy: b.deploy !== undefined, overrideArch: b.override_arch !== undefined, confirm: { hostReach: ticked(req, 'confirm_host_reach') }, form: b },
+      caller(req, res),
     );
+    auditReach(req, res, 'install', String(job.args.domain ?? ''), job.args.hostReach);
     res.redirect(303, jobPage(job.id));
   }), async (req, res, refused) => {
     // The same form again, as it was sent, with each error beside its field.
     const b = body(req);
     const plan = await s.lifecycle.installPlan(req.params.recipe, b.version);
+    const reach = await s.lifecycle.installReach(plan.recipe, plan.version);
     const sent = { ...plan, sample: settingsAsSent(plan.sample, b) };
-    render(req, res, 'install', { title: `Install ${plan.recipe}`, plan: sent, badge: fitBadge(plan.fit), formatBytes, abraMissing: s.lifecycle.problem(), errors: refused.fields, domain: typeof b.domain === 'string' ? b.domain : undefined, deploy: b.deploy !== undefined }, 400);
+    render(req, res, 'install', { title: `Install ${plan.recipe}`, plan: sent, reach, badge: fitBadge(plan.fit), formatBytes, abraMissing: s.lifecycle.problem(), errors: refused.fields, domain: typeof b.domain === 'string' ? b.domain : undefined, deploy: b.deploy !== undefined }, 400);
   }));
 
   r.get('/apps/:stack/config', stewards, async (req, res) => {
-    const app = managedApp(req);
+    const app = await managedApp(req, res, 'config');
     const plan = await s.lifecycle.configPlan(app.installed.domain);
-    render(req, res, 'config', { title: `Settings · ${app.installed.domain}`, app, plan, deployed: app.status !== 'not deployed' });
+    const reach = await s.lifecycle.hostReach(app.installed.domain);
+    render(req, res, 'config', { title: `Settings · ${app.installed.domain}`, app, plan, reach, isSelf: s.self.isSelf(app.stack), deployed: app.status !== 'not deployed' });
   });
 
   r.post('/apps/:stack/config', stewards, withFieldErrors(auditRefusals(s, 'app.config', async (req, res) => {
-    const app = managedApp(req);
+    const app = await managedApp(req, res, 'config');
     const b = body(req);
     const actor = actorOf(req, res.locals.session);
-    const result = await s.lifecycle.configure(app.installed.domain, b, b.redeploy !== undefined, actor);
-    s.audit.record(actor, 'app.config', { target: app.installed.domain, detail: { changed: result.changed } });
+    const confirm = { hostReach: ticked(req, 'confirm_host_reach'), linkLocalUrls: ticked(req, 'allow_link_local') };
+    const result = await s.lifecycle.configure(app.installed.domain, b, b.redeploy !== undefined, caller(req, res), confirm);
+    auditReach(req, res, 'config', app.installed.domain, result.hostReach);
+    s.audit.record(actor, 'app.config', { target: app.installed.domain, detail: { changed: result.changed, ...(confirm.linkLocalUrls ? { linkLocalUrlsAllowed: true } : {}) } });
     res.redirect(303, result.job ? jobPage(result.job.id) : `/apps/${app.stack}`);
   }), async (req, res, refused) => {
-    const app = managedApp(req);
+    const app = await managedApp(req, res, 'config');
     const b = body(req);
     const plan = await s.lifecycle.configPlan(app.installed.domain);
+    const reach = await s.lifecycle.hostReach(app.installed.domain);
     const sent = { ...plan, sample: settingsAsSent(plan.sample, b) };
-    render(req, res, 'config', { title: `Settings · ${app.installed.domain}`, app, plan: sent, deployed: app.status !== 'not deployed', redeploy: b.redeploy !== undefined, errors: refused.fields }, 400);
+    render(req, res, 'config', { title: `Settings · ${app.installed.domain}`, app, plan: sent, reach, isSelf: s.self.isSelf(app.stack), deployed: app.status !== 'not deployed', redeploy: b.redeploy !== undefined, errors: refused.fields }, 400);
   }));
 
-  r.post('/apps/:stack/deploy', stewards, auditRefusals(s, 'job.deploy', (req, res) => {
-    res.redirect(303, jobPage(s.lifecycle.deploy(managedApp(req).installed.domain, actorOf(req, res.locals.session)).id));
+  r.post('/apps/:stack/deploy', stewards, auditRefusals(s, 'job.deploy', async (req, res) => {
+    res.redirect(303, jobPage(s.lifecycle.deploy((await managedApp(req, res, 'deploy')).installed.domain, actorOf(req, res.locals.session)).id));
   }));
 
-  r.post('/apps/:stack/undeploy', stewards, auditRefusals(s, 'job.undeploy', (req, res) => {
-    res.redirect(303, jobPage(s.lifecycle.undeploy(managedApp(req).installed.domain, actorOf(req, res.locals.session)).id));
+  r.post('/apps/:stack/undeploy', stewards, auditRefusals(s, 'job.undeploy', async (req, res) => {
+    res.redirect(303, jobPage(s.lifecycle.undeploy((await managedApp(req, res, 'undeploy')).installed.domain, actorOf(req, res.locals.session)).id));
   }));
 
-  r.post('/apps/:stack/restart', stewards, auditRefusals(s, 'job.restart', (req, res) => {
-    const app = managedApp(req);
+  r.post('/apps/:stack/restart', stewards, auditRefusals(s, 'job.restart', async (req, res) => {
+    const app = await managedApp(req, res, 'restart');
     res.redirect(303, jobPage(s.lifecycle.restart(app.installed.domain, body(req).service || undefined, actorOf(req, res.locals.session)).id));
   }));
 
   for (const direction of ['upgrade', 'rollback'] as const) {
     r.get(`/apps/:stack/${direction}`, stewards, async (req, res) => {
-      const app = managedApp(req);
+      const app = await managedApp(req, res, direction);
       const plan = await s.lifecycle.versionPlan(app.installed.domain, direction === 'upgrade' ? 'newer' : 'older');
-      render(req, res, 'versions', { title: `${direction === 'upgrade' ? 'Upgrade' : 'Roll back'} · ${app.installed.domain}`, app, plan, direction });
+      const reach = Object.fromEntries(await Promise.all(plan.choices.map(async (c) => [c.version, await s.lifecycle.hostReach(app.installed.domain, c.version)] as const)));
+      render(req, res, 'versions', { title: `${direction === 'upgrade' ? 'Upgrade' : 'Roll back'} · ${app.installed.domain}`, app, plan, reach, direction });
     });
     r.post(`/apps/:stack/${direction}`, stewards, auditRefusals(s, `job.${direction}`, async (req, res) => {
-      const app = managedApp(req);
-      const job = await s.lifecycle.upgrade(app.installed.domain, body(req).version, actorOf(req, res.locals.session), direction);
+      const app = await managedApp(req, res, direction);
+      const job = await s.lifecycle.upgrade(app.installed.domain, body(req).version, caller(req, res), direction, { hostReach: ticked(req, 'confirm_host_reach') });
+      auditReach(req, res, direction, app.installed.domain, job.args.hostReach);
       res.redirect(303, jobPage(job.id));
     }));
   }
 
-  r.get('/apps/:stack/remove', stewards, (req, res) => {
-    const app = managedApp(req);
+  r.get('/apps/:stack/remove', stewards, async (req, res) => {
+    const app = await managedApp(req, res, 'remove');
     render(req, res, 'remove', { title: `Remove ${app.installed.domain}`, app });
   });
 
-  r.post('/apps/:stack/remove', stewards, auditRefusals(s, 'job.remove', (req, res) => {
-    const app = managedApp(req);
+  r.post('/apps/:stack/remove', stewards, auditRefusals(s, 'job.remove', async (req, res) => {
+    const app = await managedApp(req, res, 'remove');
     if (app.status !== 'not deployed') throw new UserFacingError(`${app.installed.domain} is still deployed. Undeploy it first, then remove it.`, 409);
     res.redirect(303, jobPage(s.lifecycle.remove(app.installed.domain, body(req).confirm, actorOf(req, res.locals.session)).id));
+  }));
+
+  // Adoption: an admin hands a stack deployed elsewhere to the node, so that stewards may act on it (or takes it back).
+  r.post('/apps/:stack/adopt', admins, auditRefusals(s, 'app.adopt', (req, res) => {
+    const app = appAt(req);
+    if (app.management === 'self') throw new UserFacingError('This is the node itself: it is never adopted.', 409);
+    if (app.management === 'managed') throw new UserFacingError(`${app.domain ?? app.stack} was installed with this node’s abra: it is managed already.`, 409);
+    if (app.management === 'adopted') throw new UserFacingError(`${app.domain ?? app.stack} is adopted already.`, 409);
+    if (!app.services.length) throw new UserFacingError(`${app.stack} is not running on the swarm: there is nothing to adopt.`, 409);
+    s.store.adoptedStacks.adopt(app.stack, res.locals.session?.user.username ?? null, Date.now());
+    s.audit.record(actorOf(req, res.locals.session), 'app.adopt', { target: app.stack, detail: { recipe: app.recipe ?? null, coopCloud: app.coopCloud } });
+    res.redirect(303, `/apps/${app.stack}`);
+  }));
+
+  r.post('/apps/:stack/release', admins, auditRefusals(s, 'app.release', (req, res) => {
+    const stack = parseForm(stackSchema, req.params.stack, { value: 'The app' });
+    if (!s.store.adoptedStacks.release(stack)) throw new UserFacingError(`${stack} is not adopted.`, 409);
+    s.audit.record(actorOf(req, res.locals.session), 'app.release', { target: stack });
+    res.redirect(303, `/apps/${stack}`);
   }));
 
   return r;

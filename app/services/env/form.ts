@@ -11,8 +11,8 @@ export type SettingsForm = Record<string, unknown>;
 /** A form refused because of some of its fields: each message belongs beside its field (by form name). */
 export class SettingsRefused extends UserFacingError {
   readonly fields: Record<string, string>;
-  constructor(fields: Record<string, string>) {
-    super(`Please check these settings: ${Object.entries(fields).map(([name, why]) => `${name.replace(/^\w+\./, '')} ${why}`).join('; ')}.`);
+  constructor(fields: Record<string, string>, message?: string) {
+    super(message ?? `Please check these settings: ${Object.entries(fields).map(([name, why]) => `${name.replace(/^\w+\./, '')} ${why}`).join('; ')}.`);
     this.fields = fields;
   }
 }
