@@ -17,7 +17,7 @@ export type Caller = Actor & { role: Role };
  * adopted: deployed elsewhere, handed to the node by an admin. read-only: everything else, and Traefik.
  */
 export type Management = 'self' | 'managed' | 'adopted' | 'read-only';
-export type AppAction = 'stop' | 'start' | 'restart' | 'deploy' | 'config' | 'upgrade' | 'rollback' | 'undeploy' | 'remove';
+export type AppAction = 'stop' | 'start' | 'restart' | 'deploy' | 'config' | 'upgrade' | 'rollback' | 'undeploy' | 'remove' | 'backup' | 'restore';
 
 type AppLike = { stack: string; domain?: string; recipe?: string; installed?: InstalledApp };
 

@@ -55,6 +55,11 @@ describe.skipIf(!canRun)('backups in a real browser', () => {
     await page.getByRole('heading', { name: 'The backup password' }).waitFor();
     expect(await page.locator('[data-password]').textContent()).toMatch(/^[A-Za-z0-9_-]{32}$/);
 
+    // Deployed from elsewhere: the admin adopts it on its page first (README, "Who may do what").
+    await page.goto(`${node.url}/apps/${STACK}`);
+    await page.getByRole('button', { name: 'Adopt' }).click();
+    await page.getByRole('button', { name: /Stop managing/ }).waitFor();
+
     await page.goto(`${node.url}/apps/${STACK}/backups`);
     expect(await page.locator('main').textContent()).toContain('only keep');
     await page.getByRole('button', { name: 'Back up now' }).click();

@@ -48,6 +48,8 @@ describe.skipIf(!dockerThere)('backup failures: clear message, nothing lost, app
     repository = path.join(work, 'repo');
     node = await testNode({}, { live: true });
     await deployBackupApp(STACK, { extraLabels: { 'backupbot.backup.post-hook': 'echo post-hook ran' } });
+    // Deployed from elsewhere, so read-only until an admin adopts it (README, "Who may do what").
+    node.services.store.adoptedStacks.adopt(STACK, 'admin', Date.now());
     await within('the test app runs', 60_000, async () => (await runningContainers(node.services.docker, STACK)) > 0);
     writeFileSync(path.join(dataDirOf(STACK, 'db'), 'data.txt'), 'rows\n');
     writeFileSync(path.join(dataDirOf(STACK, 'db'), 'blob.bin'), randomBytes(3_000_000));

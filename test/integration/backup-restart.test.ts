@@ -57,6 +57,8 @@ describe.skipIf(!dockerThere)('a backup cut by kill -9 of the node', () => {
     nodes.push(first);
     const auth = await loginOverHttp(first.url, 'admin', PASSWORD);
     expect((await postForm(first.url, '/settings/backups', auth, { repository })).status).toBe(200);
+    // Deployed from elsewhere, so read-only until the admin adopts it (once the node's live model shows it running).
+    await within('the admin adopts the test app', 30_000, async () => (await postForm(first.url, `/apps/${STACK}/adopt`, auth, {})).status === 303);
     const started = await postForm(first.url, `/apps/${STACK}/backups`, auth, {});
     expect(started.status).toBe(303);
     const jobPath = started.headers.get('location')!;

@@ -36,6 +36,8 @@ describe.skipIf(!dockerThere)('backups of an app, as its backup-bot-two labels s
     await deployBackupApp(STACK);
     await within('the test app runs', 60_000, async () => (await runningContainers(node.services.docker, STACK)) > 0);
     await within('the live model sees it', 20_000, () => [...node.services.model.services.values()].some((s) => s.stack === STACK && s.running > 0));
+    // Deployed from elsewhere, so read-only until an admin adopts it (README, "Who may do what").
+    node.services.store.adoptedStacks.adopt(STACK, 'admin', Date.now());
     // Data in all three volumes, as the app would have written it.
     const db = dataDirOf(STACK, 'db');
     const files = dataDirOf(STACK, 'files');

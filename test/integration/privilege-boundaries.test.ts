@@ -148,8 +148,9 @@ describe.skipIf(!dockerThere)('privilege boundaries around apps', () => {
         [{ 'enable.CATALOGUE_URL': 'on', 'env.CATALOGUE_URL': 'http://169.254.169.254/latest/meta-data' }, 'link-local'],
         [{ 'enable.KIWIX_CATALOGUE_URL': 'on', 'env.KIWIX_CATALOGUE_URL': 'http://metadata.google.internal/computeMetadata/v1' }, 'link-local'],
         [{ 'enable.CATALOGUE_URL': 'on', 'env.CATALOGUE_URL': 'http://2852039166/' }, 'link-local'],
-        [{ 'enable.ZIM_ROOT': 'on', 'env.ZIM_ROOT': 'srv/zims' }, 'ZIM_ROOT must be an absolute path'],
-        [{ 'enable.LAN_PORT': 'on', 'env.LAN_PORT': '99999' }, 'LAN_PORT must be a port number'],
+        // ZIM_ROOT belongs to the zims overlay (#15's env forms): it is switched on with it.
+        [{ 'overlay.compose.zims.yml': 'on', 'enable.ZIM_ROOT': 'on', 'env.ZIM_ROOT': 'srv/zims' }, 'ZIM_ROOT must be an absolute path'],
+        [{ 'overlay.compose.lan.yml': 'on', 'enable.LAN_PORT': 'on', 'env.LAN_PORT': '99999' }, 'LAN_PORT must be a port number'],
       ];
       for (const [form, says] of bad) {
         const res = await b.post(b.as.admin, `/apps/${b.selfStack}/config`, { 'env.NODE_DOMAIN': 'lores.test', ...form, confirm_host_reach: 'on' });

@@ -107,15 +107,19 @@ describe.skipIf(!dockerThere)('route guards: roles × apps', () => {
     await removeStack(PLAIN);
   }, 60_000);
 
-  const writes = () => listRoutes(b.node.app).filter((r) => !['GET', 'HEAD', 'OPTIONS'].includes(r.method));
+  // Other nodes' routes (pairing, signed requests) answer no session at all: tested above and in region.test.ts.
+  const writes = () => listRoutes(b.node.app).filter((r) => !['GET', 'HEAD', 'OPTIONS'].includes(r.method) && !isPeerRoute(r.path));
   // A person's own session: posting these would log the tester out (they need no role).
   const OWN_SESSION = new Set(['POST /login', 'POST /setup', 'POST /logout', 'POST /logout-everywhere']);
-  // Writes a steward may make that act on no app: refresh the catalogue, fetch a recipe (installing it is guarded),
+  // Writes a steward may make that act on no app: refresh the catalogue or the region's copies, fetch a recipe (installing it is guarded),
   // see an install's secrets once (only the installer). Not posted for the steward: a fetch would start a job.
-  const STEWARD_MAY = new Set(['POST /recipes/refresh', 'POST /recipes/:name/fetch', 'POST /jobs/:id/secrets']);
+  const STEWARD_MAY = new Set(['POST /recipes/refresh', 'POST /recipes/:name/fetch', 'POST /jobs/:id/secrets', 'POST /region/refresh',
+    // names its app in the form, not the path: authorized like the app's settings (app-guard.ts)
+    'POST /region/local-names']);
   // Routes that refuse an app they do not serve as "not found" (the ZIM pages serve Kiwix apps only) or a job's
-  // secrets as "gone"; every other refusal is a 403.
-  const notFoundIsRefusal = (path: string) => path.startsWith('/apps/:stack/zims') || path === '/jobs/:id/secrets';
+  // secrets as "gone", or a job without a safety snapshot (a real one's app is then authorized like any restore);
+  // every other refusal is a 403.
+  const notFoundIsRefusal = (path: string) => path.startsWith('/apps/:stack/zims') || path === '/jobs/:id/secrets' || path === '/jobs/:id/restore-before-upgrade';
   // What a form might carry: enough that no refusal below is for a missing field.
   const form = { domain: `rgnew${id}.lores.test`, version: '0.1.0+0.1.0', confirm: SOCKET, confirm_host_reach: 'on', allow_link_local: 'on', deploy: 'on', redeploy: 'on', service: 'app', 'env.NODE_DOMAIN': 'evil.example.org', username: 'mallory', role: 'admin', password: 'a long password 1', name: 'x.zim', url: 'http://127.0.0.1/x.zim' };
 

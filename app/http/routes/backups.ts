@@ -2,7 +2,7 @@
 // typed confirmation, download as tar.gz; the node's own backups; the one-click restore after a failed upgrade.
 import { createGzip } from 'node:zlib';
 import { pipeline } from 'node:stream/promises';
-import { Router, type Request } from 'express';
+import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { UserFacingError } from '../../services/errors.ts';
 import { formatBytes } from '../../services/resource-fit.ts';
@@ -10,6 +10,8 @@ import { shownRepository } from '../../adapters/restic/restic.ts';
 import { stackSchema } from '../../validation.ts';
 import { DEFAULT_RETENTION, NODE_SCHEDULE } from '../../services/backups/schedule.ts';
 import { auditRefusals } from '../audited.ts';
+import type { AppAction } from '../../services/app-access.ts';
+import { authorizedApp } from '../app-guard.ts';
 import { actorOf, type Services } from '../context.ts';
 import { parseForm, parseId } from '../forms.ts';
 import { requireRole } from '../middleware/auth.ts';
@@ -23,6 +25,9 @@ export function backupRoutes(s: Services): Router {
   const stewards = requireRole('admin', 'steward');
   const adminOnly = requireRole('admin');
   const stackOf = (req: Request) => parseForm(stackSchema, req.params.stack, { value: 'The app' });
+  /** The stack of an app the caller may back up or restore, as for every other action (managed or adopted, not the
+   *  node itself, no host reach for stewards); a clear refusal otherwise. */
+  const allowedStack = async (req: Request, res: Response, action: AppAction, stack = stackOf(req)): Promise<string> => (await authorizedApp(s, req, res, stack, action)).stack;
   const body = (req: Request) => (req.body ?? {}) as Record<string, unknown>;
   const view = (list: Awaited<ReturnType<Services['backups']['snapshots']>>) =>
     list.map((x) => ({ ...x, sizeText: x.bytes === null ? '—' : formatBytes(x.bytes), when: x.time.replace('T', ' ').slice(0, 19) + ' UTC' }));
@@ -62,18 +67,18 @@ export function backupRoutes(s: Services): Router {
     render(req, res, 'backups', { title: `Backups · ${stack}`, stack, plan, repository: repository && shownRepository(repository), snapshots, error, busy: s.jobs.holder(stack), schedule: s.backupSchedule.of(stack), retention: DEFAULT_RETENTION, action: `/apps/${stack}/backups/schedule` });
   });
 
-  r.post('/apps/:stack/backups', stewards, auditRefusals(s, 'job.backup', (req, res) => {
-    res.redirect(303, `/jobs/${s.backups.backUp(stackOf(req), actorOf(req, res.locals.session)).id}`);
+  r.post('/apps/:stack/backups', stewards, auditRefusals(s, 'job.backup', async (req, res) => {
+    res.redirect(303, `/jobs/${s.backups.backUp(await allowedStack(req, res, 'backup'), actorOf(req, res.locals.session)).id}`);
   }));
 
   r.get('/apps/:stack/backups/:id/restore', stewards, async (req, res) => {
-    const stack = stackOf(req);
+    const stack = await allowedStack(req, res, 'restore');
     const snap = await s.backups.findSnapshot(stack, parseForm(snapshotId, req.params.id));
     render(req, res, 'backup-restore', { title: `Restore ${stack}`, stack, snap: view([snap])[0] });
   });
 
   r.post('/apps/:stack/backups/:id/restore', stewards, auditRefusals(s, 'job.restore', async (req, res) => {
-    const stack = stackOf(req);
+    const stack = await allowedStack(req, res, 'restore');
     const id = parseForm(snapshotId, req.params.id);
     const actor = actorOf(req, res.locals.session);
     if (body(req).confirm !== stack) {
@@ -89,6 +94,7 @@ export function backupRoutes(s: Services): Router {
     const job = s.store.jobs.byId(parseId(req.params.id));
     const safety = job && s.backups.safetySnapshotOf(job.id);
     if (!job?.app || !safety) throw new UserFacingError('This job took no safety snapshot to restore.', 404);
+    await allowedStack(req, res, 'restore', job.app);
     const actor = actorOf(req, res.locals.session);
     s.audit.record(actor, 'backup.restore-before-upgrade', { target: job.app, detail: { job: job.id, snapshot: safety.snapshotId } });
     res.redirect(303, `/jobs/${(await s.backups.restore(job.app, safety.snapshotId, job.app, actor)).id}`);
@@ -96,7 +102,7 @@ export function backupRoutes(s: Services): Router {
 
   /** A snapshot as a tar.gz, volumes under /var/lib/docker/volumes/<stack>_<volume> (as backup-bot-two's are). */
   r.get('/apps/:stack/backups/:id/download', stewards, async (req, res) => {
-    const stack = stackOf(req);
+    const stack = await allowedStack(req, res, 'backup');
     const snap = await s.backups.findSnapshot(stack, parseForm(snapshotId, req.params.id));
     s.audit.record(actorOf(req, res.locals.session), 'backup.download', { target: stack, detail: { snapshot: snap.shortId } });
     const abort = new AbortController();
@@ -119,8 +125,8 @@ export function backupRoutes(s: Services): Router {
     s.audit.record(actor, 'backup.schedule', { target: target || 'node', detail: { hour: saved.hour, keepDaily: saved.keepDaily, keepWeekly: saved.keepWeekly, keepMonthly: saved.keepMonthly } });
   };
 
-  r.post('/apps/:stack/backups/schedule', stewards, auditRefusals(s, 'backup.schedule', (req, res) => {
-    const stack = stackOf(req);
+  r.post('/apps/:stack/backups/schedule', stewards, auditRefusals(s, 'backup.schedule', async (req, res) => {
+    const stack = await allowedStack(req, res, 'backup');
     saveSchedule(req, stack);
     res.redirect(303, `/apps/${stack}/backups`);
   }));

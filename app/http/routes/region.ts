@@ -11,6 +11,7 @@ import { formatBytes } from '../../services/resource-fit.ts';
 import { kiwixApp } from '../../services/zim/kiwix-apps.ts';
 import { zimName } from '../../services/zim/library.ts';
 import { stackSchema } from '../../validation.ts';
+import { authorizedApp } from '../app-guard.ts';
 import { auditRefusals } from '../audited.ts';
 import { actorOf, clientIp, type Services } from '../context.ts';
 import { ago } from '../format.ts';
@@ -172,8 +173,9 @@ export function regionRoutes(s: RegionServices, now: () => number): Router {
     await region.pollAll();
     res.redirect(303, '/region');
   });
-  r.post('/region/local-names', stewards, auditRefusals(s, 'region.local-name', (req, res) => {
-    const stack = parseForm(stackSchema, body(req).stack, { value: 'The app' });
+  r.post('/region/local-names', stewards, auditRefusals(s, 'region.local-name', async (req, res) => {
+    // A LAN name publishes the app on the LAN: a change to it, allowed to whoever may change its settings.
+    const { stack } = await authorizedApp(s, req, res, parseForm(stackSchema, body(req).stack, { value: 'The app' }), 'config');
     region.setLocalName(actorOf(req, res.locals.session), stack, body(req).on === '1');
     res.redirect(303, '/region');
   }));
