@@ -37,6 +37,13 @@ import { lifecycleRoutes } from './http/routes/lifecycle.ts';
 import { jobRoutes } from './http/routes/jobs.ts';
 import { catalogueRoutes } from './http/routes/catalogue.ts';
 import { zimRoutes } from './http/routes/zims.ts';
+import { gitRoutes } from './http/routes/git.ts';
+import { configRepoRoutes } from './http/routes/config-repo.ts';
+import { accessTokenRoutes } from './http/routes/access-tokens.ts';
+import { configRepository } from './services/config-repo/repo.ts';
+import { accessTokenService } from './services/access-tokens.ts';
+import { serverDir } from './adapters/abra/app-env.ts';
+import path from 'node:path';
 
 export type AppDeps = { config: Config; store: Store; docker: Docker; log: Logger; now?: () => number };
 
@@ -51,9 +58,10 @@ export function buildServices(deps: AppDeps): Services {
   const settings = settingsService(deps.store, { nodeDomain: config.nodeDomain, downloadLimitKBps: 0 }, now);
   const archFit = archFitService({ docker: deps.docker, store: deps.store, now, log: deps.log });
   const identity = selfIdentity({ stack: config.selfStack, env: config.selfEnv, bundledRecipesDir: config.bundledRecipesDir });
+  const configRepo = configRepository({ repoRoot: path.join(config.dataDir, 'config-repo'), serverDir: serverDir(config.abraDir), nodeDomain: () => settings.current().nodeDomain, log: deps.log });
   const self = nodeSelf({ identity, env: config.selfEnv, bundledRecipesDir: config.bundledRecipesDir, abraDir: config.abraDir, docker: deps.docker, jobs, settings: deps.store.settings, log: deps.log, now });
   return {
-    lifecycle: lifecycleService({ abra, abraDir: config.abraDir, dataDir: config.dataDir, jobs, store: deps.store, archFit, self, nodeDomain: () => settings.current().nodeDomain, now }),
+    lifecycle: lifecycleService({ abra, abraDir: config.abraDir, dataDir: config.dataDir, jobs, store: deps.store, archFit, self, nodeDomain: () => settings.current().nodeDomain, now, configRepo }),
     self,
     model,
     jobs,
@@ -67,6 +75,8 @@ export function buildServices(deps: AppDeps): Services {
     people: peopleService(deps.store, sessions, now),
     settings,
     archFit,
+    configRepo,
+    accessTokens: accessTokenService(deps.store, now),
     zims: {
       browser: zimBrowser({ store: deps.store, base: () => config.kiwixCatalogueUrl, now }),
       downloads: zimDownloads({ jobs, store: deps.store, docker: deps.docker, settings, abraDir: config.abraDir, zimRoot: config.zimRoot, log: deps.log }),
@@ -108,6 +118,8 @@ export function createApp(services: Services, now: () => number = Date.now): Exp
 
   app.use(assetRoutes()); // the only responses a browser may keep
   app.use(noStore);
+  // git over HTTP for laptops: Basic auth with an access token, no cookie, so before the session (see routes/git.ts).
+  app.use(gitRoutes(services));
   app.use(loadSession(services.sessions));
   app.use(healthRoutes(services)); // without login; details for a logged-in admin
 
@@ -124,6 +136,8 @@ export function createApp(services: Services, now: () => number = Date.now): Exp
   app.use(zimRoutes(services, now));
   app.use(jobRoutes(services));
   app.use(userRoutes(services));
+  app.use(accessTokenRoutes(services));
+  app.use(configRepoRoutes(services));
   app.use(adminRoutes(services));
 
   app.use(notFound);

@@ -17,6 +17,8 @@ import type { Actor, AuditLog } from '../services/audit.ts';
 import type { PeopleService } from '../services/people.ts';
 import type { Session, SessionService } from '../services/sessions.ts';
 import type { SettingsService } from '../services/settings.ts';
+import type { ConfigRepository } from '../services/config-repo/repo.ts';
+import type { AccessTokenService } from '../services/access-tokens.ts';
 
 export type Services = {
   config: Config;
@@ -36,6 +38,9 @@ export type Services = {
   catalogue: Catalogue;
   archFit: ArchFitService;
   zims: { browser: ZimBrowser; downloads: ZimDownloads };
+  /** The abra server directory as a git repository laptops share (routes/git.ts), and who may reach it. */
+  configRepo: ConfigRepository;
+  accessTokens: AccessTokenService;
 };
 
 declare global {

@@ -17,6 +17,7 @@ import { UserFacingError } from './errors.ts';
 import { nodeCapacity, resourceFit, resourcesIn, type ResourceFit } from './resource-fit.ts';
 import { JobFailure, type JobContext, type JobRunner } from './jobs.ts';
 import type { NodeSelf } from './node-self.ts';
+import type { ConfigRepository } from './config-repo/repo.ts';
 
 export type AbraStatus = { ok: true; version: string } | { ok: false; problem: string };
 
@@ -31,7 +32,7 @@ const SECRET_TTL_MS = 30 * 60_000;
 /** What installing a version asks of the node and of the steward. */
 export type InstallNeeds = { resources: ResourceFit; settings: number; secrets: string[]; overlays: string[] };
 
-export function lifecycleService(deps: { abra: Abra; abraDir: string; dataDir: string; jobs: JobRunner; store: Store; archFit: ArchFitService; self: NodeSelf; nodeDomain: () => string; now: () => number }) {
+export function lifecycleService(deps: { abra: Abra; abraDir: string; dataDir: string; jobs: JobRunner; store: Store; archFit: ArchFitService; self: NodeSelf; nodeDomain: () => string; now: () => number; configRepo?: Pick<ConfigRepository, 'record'> }) {
   const { abra, abraDir, jobs, now } = deps;
   let status: AbraStatus = { ok: false, problem: 'abra has not been checked yet' };
   const secretsOnce = new Map<number, { owner: string | null; values: { name: string; value: string }[]; expires: number }>();
@@ -142,6 +143,18 @@ export function lifecycleService(deps: { abra: Abra; abraDir: string; dataDir: s
     return jobs.submit({ kind, app: app.stack, recipe: usesCheckout ? app.recipe : null, actor, args: { domain: app.domain, ...args, ...(self ? { self } : {}) }, survivesRestart: self, run });
   }
 
+  /** A page change goes into the config repository as a commit by the person who made it; a failure is said, not fatal. */
+  async function recordChange(actor: Actor, domain: string, what: string, deployed: boolean, say: (line: string) => void, job?: number): Promise<void> {
+    if (!deps.configRepo) return;
+    const why = `Made by ${actor.name ?? 'the node'} on the node’s page${job ? ` (job #${job})` : ''}.`;
+    try {
+      const commit = await deps.configRepo.record({ actor: actor.name, domain, message: `${what}\n\n${why}\n`, deployed });
+      if (commit) say(`Recorded in the config repository as ${commit.slice(0, 10)}.`);
+    } catch (err) {
+      say(`Could not record this change in the config repository: ${(err as Error).message}`);
+    }
+  }
+
   async function versionChoices(recipe: string, from: string | null, direction: 'newer' | 'older'): Promise<VersionChoice[]> {
     const versions = await recipeVersions(abraDir, recipe);
     const picked = versions.filter((v) => (from ? (direction === 'newer' ? compareVersions(v, from) > 0 : compareVersions(v, from) < 0) : direction === 'newer'));
@@ -227,6 +240,7 @@ export function lifecycleService(deps: { abra: Abra; abraDir: string; dataDir: s
           ctx.log(`Generated ${generated.length} secret(s): ${generated.map((g) => g.name).join(', ')}. Their values are shown once on this page.`, 'info');
         }
         if (input.deploy) await step(ctx, `abra app deploy ${domain}`, (o) => abra.appDeploy({ domain }, o));
+        await recordChange(actor, domain, `Install ${domain}: ${recipe} ${version}${input.deploy ? ', deployed' : ''}`, input.deploy, (l) => ctx.log(l, 'info'), ctx.job.id);
       });
     },
 
@@ -275,16 +289,23 @@ export function lifecycleService(deps: { abra: Abra; abraDir: string; dataDir: s
       if (jobs.holder(app.stack)) throw new UserFacingError(`${app.domain} is busy: a “${jobs.holder(app.stack)}” job is running on it.`, 409);
       writeAppEnv(abraDir, app.domain, applyEnvChanges(app.text, changes));
       const changed = [...changes.set.keys(), ...[...changes.unset].map((k) => `-${k}`)];
+      await recordChange(actor, app.domain, `Change settings of ${app.domain}: ${changed.join(', ') || 'none'}${redeploy ? ', then redeploy' : ' (not yet deployed)'}`, false, () => undefined);
       if (!redeploy) return { changed };
       const job = submit('deploy', app, actor, { reason: 'config' }, async (ctx) => {
         await step(ctx, `abra app deploy ${app.domain} --force`, (o) => abra.appDeploy({ domain: app.domain, force: true }, o));
+        await recordChange(actor, app.domain, `Redeploy ${app.domain} with its new settings`, true, (l) => ctx.log(l, 'info'), ctx.job.id);
       });
       return { changed, job };
     },
 
-    deploy(domainInput: unknown, actor: Actor): JobRow {
+    /** `force`: redeploy the same version (pending changes from the config repository). */
+    deploy(domainInput: unknown, actor: Actor, opts: { force?: boolean; reason?: string } = {}): JobRow {
       const app = installedApp(domainInput);
-      return submit('deploy', app, actor, {}, (ctx) => step(ctx, `abra app deploy ${app.domain}`, (o) => abra.appDeploy({ domain: app.domain }, o)).then(() => undefined));
+      const force = opts.force === true;
+      return submit('deploy', app, actor, opts.reason ? { reason: opts.reason } : {}, async (ctx) => {
+        await step(ctx, `abra app deploy ${app.domain}${force ? ' --force' : ''}`, (o) => abra.appDeploy({ domain: app.domain, force }, o));
+        await recordChange(actor, app.domain, `Deploy ${app.domain}${opts.reason === 'pending' ? ' with its pending changes' : ''}`, true, (l) => ctx.log(l, 'info'), ctx.job.id);
+      });
     },
 
     async versionPlan(domainInput: unknown, direction: 'newer' | 'older') {
@@ -303,6 +324,7 @@ export function lifecycleService(deps: { abra: Abra; abraDir: string; dataDir: s
         const call = direction === 'upgrade' ? abra.appUpgrade : abra.appRollback;
         // The node's own: abra must not wait for a convergence it will not live to see (the swarm stops this process).
         await step(ctx, `abra app ${direction} ${app.domain} ${version}`, (o) => call({ domain: app.domain, version, noConverge: self }, o));
+        await recordChange(actor, app.domain, `${direction === 'upgrade' ? 'Upgrade' : 'Roll back'} ${app.domain} from ${app.version ?? 'an unknown version'} to ${version}`, true, (l) => ctx.log(l, 'info'), ctx.job.id);
         if (self) await deps.self.awaitReplacement(ctx, version);
       });
     },
@@ -320,6 +342,7 @@ export function lifecycleService(deps: { abra: Abra; abraDir: string; dataDir: s
       return submit('remove', app, actor, {}, async (ctx) => {
         await step(ctx, `abra app remove ${app.domain}`, (o) => abra.appRemove(app.domain, o));
         for (const s of deps.store.stoppedServices.forStack(app.stack)) deps.store.stoppedServices.forget(app.stack, s.service);
+        await recordChange(actor, app.domain, `Remove ${app.domain} (${app.recipe})`, false, (l) => ctx.log(l, 'info'), ctx.job.id);
       });
     },
 

@@ -1,5 +1,6 @@
 // The only door to SQL: everything else talks to these typed stores.
 import { openDb, storeAnswers, type Db } from './db.ts';
+import { accessTokenStore } from './access-tokens.ts';
 import { auditStore } from './audit.ts';
 import { imagePlatformsStore } from './image-platforms.ts';
 import { jobStore } from './jobs.ts';
@@ -25,6 +26,7 @@ export function createStore(dataDir: string) {
     jobs: jobStore(db),
     remoteCache: remoteCacheStore(db),
     imagePlatforms: imagePlatformsStore(db),
+    accessTokens: accessTokenStore(db),
     /** Run several store calls atomically. */
     transaction<T>(fn: () => T): T {
       return db.transaction(fn)();
