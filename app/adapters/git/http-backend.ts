@@ -13,6 +13,8 @@ export type BackendRequest = {
   remoteAddr: string;
   /** Extra environment for git and its hooks. */
   env?: Record<string, string>;
+  /** Runs after git has exited and before the response ends (the client waits for it): e.g. applying a push. */
+  beforeEnd?: (exitCode: number) => Promise<void>;
 };
 
 /** Runs one request through git http-backend; resolves when the response has been sent and git has exited. */
@@ -67,6 +69,7 @@ export async function serveGit(req: Request, res: Response, b: BackendRequest): 
     if (rest.length) res.write(rest);
   });
   const result = await child;
+  await b.beforeEnd?.(result.exitCode ?? -1).catch(() => undefined);
   if (!headersDone) {
     if (!res.headersSent) res.status(500).type('text').send(`git http-backend failed${stderr ? `: ${stderr.trim().slice(0, 300)}` : ''}\n`);
   } else res.end();

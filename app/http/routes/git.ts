@@ -46,20 +46,23 @@ export function gitRoutes(s: Services): Router {
       return refuse(res, 403, `${who.user.username} is a ${who.user.role} on this node and may only clone and pull; ask an admin for the steward role to push.`);
     }
     const before = push && sub === '/git-receive-pack' ? await s.configRepo.head() : undefined;
-    const { exitCode } = await serveGit(req, res, {
-      projectRoot: s.configRepo.repoRoot,
-      pathInfo: `/servers.git${sub}`,
-      remoteUser: who.user.username,
-      remoteAddr: actor.ip,
-    });
-    if (sub === '/git-receive-pack') {
+    // An accepted push is written into the server directory before git's client hears "ok".
+    const applyPush = async (exitCode: number) => {
       const after = await s.configRepo.head();
       const applied = after !== before ? await s.configRepo.afterPush() : [];
       s.audit.record(actor, 'config-repo.push', {
         outcome: after !== before ? 'ok' : 'denied',
         detail: after !== before ? { from: before, to: after, files: applied } : { reason: 'refused by git or the node’s checks', exitCode },
       });
-    } else if (sub === '/git-upload-pack') {
+    };
+    await serveGit(req, res, {
+      projectRoot: s.configRepo.repoRoot,
+      pathInfo: `/servers.git${sub}`,
+      remoteUser: who.user.username,
+      remoteAddr: actor.ip,
+      ...(sub === '/git-receive-pack' ? { beforeEnd: applyPush } : {}),
+    });
+    if (sub === '/git-upload-pack') {
       s.audit.record(actor, 'config-repo.pull', { detail: { head: await s.configRepo.head() } });
     }
   });
