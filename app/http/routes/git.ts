@@ -28,12 +28,14 @@ export function gitRoutes(s: Services): Router {
     res.status(status).type('text').send(`${message}\n`);
   };
 
-  r.all('/git/servers.git/*rest', async (req, res) => {
+  // GET /info/refs, POST /git-upload-pack and /git-receive-pack: git's smart protocol.
+  const handler = async (req: Request, res: Response) => {
     const sub = `/${([] as string[]).concat(req.params.rest ?? []).join('/')}`;
-    if (!SMART_PATHS.has(sub)) return refuse(res, 404, 'Not found: this node serves its config repository over git’s smart HTTP protocol only.');
     const creds = basicCredentials(req);
     // git asks without credentials first and sends them after a 401: that first request is not worth an audit line.
+    // A session cookie counts for nothing here.
     if (!creds) return refuse(res, 401, 'This repository needs your access token (People page): use your username and the token as the password.');
+    if (!SMART_PATHS.has(sub)) return refuse(res, 404, 'Not found: this node serves its config repository over git’s smart HTTP protocol only.');
     const who = s.accessTokens.verify(creds.username, creds.token);
     const actor = { name: who?.user.username ?? creds.username.slice(0, 32), ip: clientIp(req) };
     if (!who) {
@@ -65,7 +67,9 @@ export function gitRoutes(s: Services): Router {
     if (sub === '/git-upload-pack') {
       s.audit.record(actor, 'config-repo.pull', { detail: { head: await s.configRepo.head() } });
     }
-  });
+  };
+  r.get('/git/servers.git/*rest', handler);
+  r.post('/git/servers.git/*rest', handler);
 
   return r;
 }
