@@ -19,6 +19,7 @@ const ENV_LINE = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)$/;
 /** The value of an env line's right-hand side as abra reads it: quotes stripped, a ` # comment` dropped. */
 export function rawValue(rhs: string): string {
   const t = rhs.trim();
+  if (t.startsWith('#')) return ''; // `KEY= # comment`: an empty value
   if (t.startsWith('"') || t.startsWith("'")) {
     const end = t.indexOf(t[0]!, 1);
     return end < 0 ? t.slice(1) : t.slice(1, end);
