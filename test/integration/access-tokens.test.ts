@@ -59,6 +59,14 @@ describe('access tokens for the config repository', () => {
     expect(audit).toEqual(expect.arrayContaining(['access-token.create ok', 'access-token.revoke ok', 'config-repo.pull ok', 'config-repo.auth denied']));
   });
 
+  it('keeps lores.toml in step with the Settings page (page → repository), committed by the admin who changed it', async () => {
+    const { agent, csrf } = await loggedIn(node);
+    await agent.post('/settings').type('form').send({ _csrf: csrf, nodeDomain: 'library.lores.test' }).expect(303);
+    const gitDir = node.services.configRepo.gitDir;
+    expect((await execa('git', ['--git-dir', gitDir, 'show', 'main:lores.toml'])).stdout).toContain('domain = "library.lores.test"');
+    expect((await execa('git', ['--git-dir', gitDir, 'log', '-1', '--format=%an <%ae>|%s', 'main'])).stdout).toBe('admin <admin@library.lores.test>|Set the node’s domain to library.lores.test');
+  });
+
   it('lets only admins make or revoke tokens', async () => {
     const { agent } = await loggedIn(node, 'sam', 'steward password 1');
     const page = await agent.get('/account').expect(200);

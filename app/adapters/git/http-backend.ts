@@ -13,6 +13,8 @@ export type BackendRequest = {
   remoteAddr: string;
   /** Extra environment for git and its hooks. */
   env?: Record<string, string>;
+  /** Request bodies (packs) larger than this are cut off: the config repository holds small text files. */
+  maxBodyBytes?: number;
   /** Runs after git has exited and before the response ends (the client waits for it): e.g. applying a push. */
   beforeEnd?: (exitCode: number) => Promise<void>;
 };
@@ -38,6 +40,17 @@ export async function serveGit(req: Request, res: Response, b: BackendRequest): 
     ...b.env,
   };
   const child = execa('git', ['http-backend'], { env, extendEnv: false, stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', buffer: false, reject: false });
+  child.stdin!.on('error', () => undefined); // git gone early (refused, killed): its exit code says so
+  let received = 0;
+  const limit = b.maxBodyBytes ?? 64 * 1024 * 1024;
+  req.on('data', (chunk: Buffer) => {
+    received += chunk.length;
+    if (received > limit) {
+      child.kill();
+      req.unpipe(child.stdin!);
+      if (!res.headersSent) res.status(413).type('text').send(`This push is larger than ${Math.round(limit / 2 ** 20)} MB; the config repository holds env files only.\n`);
+    }
+  });
   req.pipe(child.stdin!);
   req.on('error', () => child.kill());
   res.on('close', () => {
@@ -51,6 +64,7 @@ export async function serveGit(req: Request, res: Response, b: BackendRequest): 
   let head = Buffer.alloc(0);
   let headersDone = false;
   child.stdout!.on('data', (chunk: Buffer) => {
+    if (res.writableEnded) return;
     if (headersDone) return void res.write(chunk);
     head = Buffer.concat([head, chunk]);
     const end = head.indexOf('\r\n\r\n') >= 0 ? head.indexOf('\r\n\r\n') : head.indexOf('\n\n');
@@ -70,6 +84,7 @@ export async function serveGit(req: Request, res: Response, b: BackendRequest): 
   });
   const result = await child;
   await b.beforeEnd?.(result.exitCode ?? -1).catch(() => undefined);
+  if (res.writableEnded) return { exitCode: result.exitCode ?? -1 };
   if (!headersDone) {
     if (!res.headersSent) res.status(500).type('text').send(`git http-backend failed${stderr ? `: ${stderr.trim().slice(0, 300)}` : ''}\n`);
   } else res.end();
