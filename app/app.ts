@@ -41,6 +41,7 @@ import { gitRoutes } from './http/routes/git.ts';
 import { configRepoRoutes } from './http/routes/config-repo.ts';
 import { accessTokenRoutes } from './http/routes/access-tokens.ts';
 import { configRepository } from './services/config-repo/repo.ts';
+import { configRemote } from './services/config-repo/remote.ts';
 import { accessTokenService } from './services/access-tokens.ts';
 import { serverDir } from './adapters/abra/app-env.ts';
 import path from 'node:path';
@@ -76,6 +77,7 @@ export function buildServices(deps: AppDeps): Services {
     settings,
     archFit,
     configRepo,
+    configRemote: configRemote({ repo: configRepo, store: deps.store, log: deps.log, now }),
     accessTokens: accessTokenService(deps.store, now),
     zims: {
       browser: zimBrowser({ store: deps.store, base: () => config.kiwixCatalogueUrl, now }),

@@ -18,6 +18,7 @@ import type { PeopleService } from '../services/people.ts';
 import type { Session, SessionService } from '../services/sessions.ts';
 import type { SettingsService } from '../services/settings.ts';
 import type { ConfigRepository } from '../services/config-repo/repo.ts';
+import type { ConfigRemote } from '../services/config-repo/remote.ts';
 import type { AccessTokenService } from '../services/access-tokens.ts';
 
 export type Services = {
@@ -40,6 +41,8 @@ export type Services = {
   zims: { browser: ZimBrowser; downloads: ZimDownloads };
   /** The abra server directory as a git repository laptops share (routes/git.ts), and who may reach it. */
   configRepo: ConfigRepository;
+  /** Optional remote copy of the config repository, kept in step on a schedule. */
+  configRemote: ConfigRemote;
   accessTokens: AccessTokenService;
 };
 

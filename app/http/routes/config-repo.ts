@@ -61,5 +61,23 @@ export function configRepoRoutes(s: Services): Router {
     res.redirect(303, `/apps/${app.stack}/changes?discarded=1`);
   }));
 
+  // The optional remote (admins): URL and deploy key, and a round now.
+  const admins = requireRole('admin');
+  r.get('/settings/config-repo', admins, (req, res) => {
+    const notice = req.query.saved ? 'Remote saved.' : undefined;
+    render(req, res, 'config-remote', { title: 'Config repository remote', url: s.configRemote.url() ?? '', hasKey: s.configRemote.hasKey(), status: s.configRemote.status(), notice });
+  });
+  r.post('/settings/config-repo', admins, auditRefusals(s, 'config-repo.remote', (req, res) => {
+    const b = (req.body ?? {}) as Record<string, unknown>;
+    s.configRemote.configure(b.url, b.deploy_key, res.locals.session!.user.username);
+    s.audit.record(actorOf(req, res.locals.session), 'config-repo.remote', { target: s.configRemote.url() ?? '(none)', detail: { key: typeof b.deploy_key === 'string' && b.deploy_key.trim() !== '' ? 'replaced' : 'kept' } });
+    res.redirect(303, '/settings/config-repo?saved=1');
+  }));
+  r.post('/settings/config-repo/sync', admins, auditRefusals(s, 'config-repo.remote-sync', async (req, res) => {
+    const status = await s.configRemote.sync();
+    s.audit.record(actorOf(req, res.locals.session), 'config-repo.remote-sync', { target: s.configRemote.url(), outcome: ['failed', 'refused', 'diverged'].includes(status.outcome) ? 'failed' : 'ok', detail: status });
+    res.redirect(303, '/settings/config-repo');
+  }));
+
   return r;
 }

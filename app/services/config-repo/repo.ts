@@ -27,7 +27,7 @@ export type Pending = { base: string; diff: string; commits: Commit[] };
 export type RepoChange = { actor: string | null; domain: string; message: string; deployed?: boolean };
 
 // The hook runs this file with the node's own Node binary; the built node has it as .js beside this module.
-const HOOK_SCRIPT = fileURLToPath(new URL(`./pre-receive-hook.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url));
+export const HOOK_SCRIPT = fileURLToPath(new URL(`./pre-receive-hook.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url));
 const shQuote = (s: string) => `'${s.replaceAll("'", "'\\''")}'`;
 
 export function configRepository(deps: { repoRoot: string; serverDir: string; nodeDomain: () => string; log: Logger }) {
