@@ -33,7 +33,11 @@ describe('config repository remote', () => {
 
   it('is set by an admin, pushes the node’s history to an empty remote, and takes checked changes from it', async () => {
     const { agent, csrf } = await loggedIn(node);
-    await agent.post('/settings/config-repo').type('form').send({ _csrf: csrf, url: 'not a url; rm -rf /' }).expect(400);
+    for (const url of ['not a url; rm -rf /', 'https://169.254.169.254/latest/meta-data/', 'ext::sh -c touch% /tmp/pwned', '--upload-pack=touch /tmp/pwned']) {
+      await agent.post('/settings/config-repo').type('form').send({ _csrf: csrf, url }).expect(400);
+    }
+    await agent.post('/settings/config-repo').type('form').send({ _csrf: csrf, url: remote, deploy_key: 'not a key' }).expect(400);
+    expect(node.services.configRemote.url()).toBeUndefined();
     await agent.post('/settings/config-repo').type('form').send({ _csrf: csrf, url: remote, deploy_key: '' }).expect(303);
     await agent.post('/settings/config-repo/sync').type('form').send({ _csrf: csrf }).expect(303);
     expect(node.services.configRemote.status()?.outcome).toBe('pushed');

@@ -11,7 +11,7 @@ export class GitError extends Error {
   }
 }
 
-export type GitRun = (args: string[], opts?: { input?: string; env?: Record<string, string>; allowFail?: boolean }) => Promise<{ stdout: string; exitCode: number }>;
+export type GitRun = (args: string[], opts?: { input?: string; env?: Record<string, string>; allowFail?: boolean; timeoutMs?: number }) => Promise<{ stdout: string; exitCode: number }>;
 
 /** A git runner bound to one git directory (a bare repository). Git's own config and hooks outside it are ignored. */
 export function gitAt(gitDir: string): GitRun {
@@ -19,6 +19,7 @@ export function gitAt(gitDir: string): GitRun {
     const r = await execa('git', ['--git-dir', gitDir, ...args], {
       reject: false,
       stripFinalNewline: false,
+      ...(opts.timeoutMs ? { timeout: opts.timeoutMs } : {}),
       env: { GIT_CONFIG_NOSYSTEM: '1', GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C', ...opts.env },
       ...(opts.input === undefined ? { stdin: 'ignore' } : { input: opts.input }),
     });

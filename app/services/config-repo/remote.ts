@@ -16,7 +16,13 @@ import { MAIN_REF } from './layout.ts';
 export type RemoteStatus = { at: number; outcome: 'pulled' | 'pushed' | 'in step' | 'diverged' | 'refused' | 'failed'; message: string };
 
 const URL_RE = /^(ssh:\/\/[\w.@:/~-]+|[\w.-]+@[\w.-]+:[\w./~-]+|https?:\/\/[\w.@:/~%-]+|\/[\w./-]+)$/;
+// Link-local hosts (cloud metadata services live there) are never a remote.
+const LINK_LOCAL = /^(?:[a-z+]+:\/\/)?(?:[^@/]*@)?(?:169\.254\.|\[?fe80:)/i;
+/** Network rounds end after this, whatever the remote does (an unreachable host, a stalled transfer). */
+const NETWORK_TIMEOUT_MS = 60_000;
 const KEY_RE = /^-----BEGIN [A-Z ]*PRIVATE KEY-----\n[\s\S]+\n-----END [A-Z ]*PRIVATE KEY-----\n?$/;
+
+const NET_ENV = { GIT_HTTP_LOW_SPEED_LIMIT: '1000', GIT_HTTP_LOW_SPEED_TIME: '20' };
 
 export function configRemote(deps: { repo: ConfigRepository; store: Store; log: Logger; now: () => number }) {
   const git = gitAt(deps.repo.gitDir);
@@ -28,20 +34,20 @@ export function configRemote(deps: { repo: ConfigRepository; store: Store; log: 
   const url = () => deps.store.settings.get('config_remote_url') || undefined;
   const sshEnv = (): Record<string, string> =>
     existsSync(keyFile)
-      ? { GIT_SSH_COMMAND: `ssh -i ${keyFile} -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=${knownHosts}` }
-      : { GIT_SSH_COMMAND: 'ssh -o BatchMode=yes' };
+      ? { ...NET_ENV, GIT_SSH_COMMAND: `ssh -i ${keyFile} -o IdentitiesOnly=yes -o BatchMode=yes -o ConnectTimeout=15 -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=${knownHosts}` }
+      : { ...NET_ENV, GIT_SSH_COMMAND: 'ssh -o BatchMode=yes -o ConnectTimeout=15' };
 
   async function round(): Promise<RemoteStatus> {
     const remote = url();
     if (!remote) throw new UserFacingError('No remote is set.', 409);
     const env = sshEnv();
     // Fetched into FETCH_HEAD only: unreferenced, so the hook's `--not --all` sees exactly the remote's new commits.
-    const fetched = await git(['fetch', '-q', '--no-tags', '--', remote, 'main'], { env, allowFail: true });
+    const fetched = await git(['fetch', '-q', '--no-tags', '--', remote, 'main'], { env, allowFail: true, timeoutMs: NETWORK_TIMEOUT_MS });
     const local = await deps.repo.head();
     const theirs = fetched.exitCode === 0 ? (await git(['rev-parse', 'FETCH_HEAD'])).stdout.trim() : undefined;
     if (fetched.exitCode !== 0) {
       // An empty remote has no main yet: give it ours.
-      const pushed = await git(['push', '-q', '--', remote, `${MAIN_REF}:${MAIN_REF}`], { env, allowFail: true });
+      const pushed = await git(['push', '-q', '--', remote, `${MAIN_REF}:${MAIN_REF}`], { env, allowFail: true, timeoutMs: NETWORK_TIMEOUT_MS });
       return pushed.exitCode === 0 ? { at: deps.now(), outcome: 'pushed', message: 'The remote had no main branch; the node pushed its own.' } : { at: deps.now(), outcome: 'failed', message: 'Could not reach the remote (fetch and push failed).' };
     }
     if (!local || theirs === local) return { at: deps.now(), outcome: 'in step', message: 'The remote and the node hold the same history.' };
@@ -55,7 +61,7 @@ export function configRemote(deps: { repo: ConfigRepository; store: Store; log: 
       return { at: deps.now(), outcome: 'pulled', message: `Took the remote's changes${applied.length ? ` to ${applied.join(', ')}` : ''}.` };
     }
     if (await isAncestor(theirs!, local)) {
-      const pushed = await git(['push', '-q', '--', remote, `${MAIN_REF}:${MAIN_REF}`], { env, allowFail: true });
+      const pushed = await git(['push', '-q', '--', remote, `${MAIN_REF}:${MAIN_REF}`], { env, allowFail: true, timeoutMs: NETWORK_TIMEOUT_MS });
       return pushed.exitCode === 0 ? { at: deps.now(), outcome: 'pushed', message: 'Pushed the node’s changes to the remote.' } : { at: deps.now(), outcome: 'failed', message: 'The remote refused the node’s push.' };
     }
     return { at: deps.now(), outcome: 'diverged', message: 'The remote and the node both have changes the other lacks: merge them on a laptop and push to both.' };
@@ -69,7 +75,7 @@ export function configRemote(deps: { repo: ConfigRepository; store: Store; log: 
     /** Sets (or with an empty URL, clears) the remote; a key given replaces the last one. */
     configure(urlInput: unknown, keyInput: unknown, by: string): void {
       const u = typeof urlInput === 'string' ? urlInput.trim() : '';
-      if (u && !URL_RE.test(u)) throw new UserFacingError('The remote must be an ssh://, user@host:path, http(s):// URL or an absolute path.');
+      if (u && (u.length > 300 || !URL_RE.test(u) || LINK_LOCAL.test(u))) throw new UserFacingError('The remote must be an ssh://, user@host:path, http(s):// URL or an absolute path (at most 300 characters, not a link-local address).');
       const key = typeof keyInput === 'string' ? keyInput.replace(/\r\n/g, '\n').trim() : '';
       if (key && !KEY_RE.test(`${key}\n`)) throw new UserFacingError('The deploy key must be a private key in PEM/OpenSSH form (-----BEGIN … PRIVATE KEY-----).');
       deps.store.settings.set('config_remote_url', u, by, deps.now());
