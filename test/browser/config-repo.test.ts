@@ -78,6 +78,11 @@ describe.skipIf(!canRun)('pending changes from a laptop, in Chromium', () => {
     expect(await diff.locator('.diff-del').allTextContents()).toEqual(['-GREETING=page']);
     expect(await page.locator('.pending-commits').textContent()).toContain('robin');
 
+    // Phone-sized: the diff scrolls inside itself, the page does not scroll sideways.
+    await page.setViewportSize({ width: 390, height: 800 });
+    expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
+    await page.setViewportSize({ width: 1280, height: 800 });
+
     await page.getByRole('button', { name: 'Deploy these changes' }).click();
     await page.waitForURL(/\/jobs\/\d+$/);
     await page.locator('#job-state [data-state="succeeded"], #job-state [data-state="failed"]').waitFor({ timeout: 180_000 });
