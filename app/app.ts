@@ -46,6 +46,14 @@ import { zimRoutes } from './http/routes/zims.ts';
 import { localNameRoutes, peerRoutes, regionRoutes } from './http/routes/region.ts';
 import { regionService } from './services/region/region.ts';
 import { backupRoutes } from './http/routes/backups.ts';
+import { gitRoutes } from './http/routes/git.ts';
+import { configRepoRoutes } from './http/routes/config-repo.ts';
+import { accessTokenRoutes } from './http/routes/access-tokens.ts';
+import { configRepository } from './services/config-repo/repo.ts';
+import { configRemote } from './services/config-repo/remote.ts';
+import { accessTokenService } from './services/access-tokens.ts';
+import { serverDir } from './adapters/abra/app-env.ts';
+import path from 'node:path';
 
 export type AppDeps = { config: Config; store: Store; docker: Docker; log: Logger; now?: () => number };
 
@@ -61,6 +69,7 @@ export function buildServices(deps: AppDeps): Services {
   const archFit = archFitService({ docker: deps.docker, store: deps.store, now, log: deps.log });
   const identity = selfIdentity({ stack: config.selfStack, env: config.selfEnv, bundledRecipesDir: config.bundledRecipesDir });
   const region = regionService({ store: deps.store, docker: deps.docker, model, audit, log: deps.log, now, config: { ...config.region, port: config.port, abraDir: config.abraDir, zimRoot: config.zimRoot, dataDir: config.dataDir } });
+  const configRepo = configRepository({ repoRoot: path.join(config.dataDir, 'config-repo'), serverDir: serverDir(config.abraDir), nodeDomain: () => settings.current().nodeDomain, log: deps.log });
   const self = nodeSelf({ identity, env: config.selfEnv, bundledRecipesDir: config.bundledRecipesDir, abraDir: config.abraDir, docker: deps.docker, jobs, settings: deps.store.settings, log: deps.log, now });
   const roots = { zimRoot: config.zimRoot };
   const access = appAccess({ abraDir: config.abraDir, roots, store: deps.store, selfStack: () => identity?.stack });
@@ -81,6 +90,7 @@ export function buildServices(deps: AppDeps): Services {
       stackExists: (stack) => stackExists(deps.docker, stack),
       now,
       beforeUpgrade: (ctx, stack) => backups.beforeUpgrade(ctx, stack),
+      configRepo,
     }),
     self,
     access,
@@ -100,6 +110,9 @@ export function buildServices(deps: AppDeps): Services {
     people: peopleService(deps.store, sessions, now),
     settings,
     archFit,
+    configRepo,
+    configRemote: configRemote({ repo: configRepo, store: deps.store, log: deps.log, now }),
+    accessTokens: accessTokenService(deps.store, now),
     zims: {
       browser: zimBrowser({ store: deps.store, base: () => config.kiwixCatalogueUrl, now, fetchDocument: (url, what, o) => fetchSmallDocument(url, what, { floor: config.readFloor, ...o }) }),
       downloads: zimDownloads({ jobs, store: deps.store, docker: deps.docker, settings, abraDir: config.abraDir, zimRoot: config.zimRoot, log: deps.log, readFloor: config.readFloor, onMetalink: (a, meta) => region.onMetalink(a, meta) }),
@@ -151,6 +164,8 @@ export function createApp(services: Services, now: () => number = Date.now): Exp
 
   app.use(assetRoutes()); // the only responses a browser may keep
   app.use(noStore);
+  // git over HTTP for laptops: Basic auth with an access token, no cookie, so before the session (see routes/git.ts).
+  app.use(gitRoutes(services));
   app.use(loadSession(services.sessions));
   app.use(healthRoutes(services)); // without login; details for a logged-in admin
   app.use(peerRoutes(services, now)); // other nodes: pairing and signed requests, no login
@@ -170,6 +185,8 @@ export function createApp(services: Services, now: () => number = Date.now): Exp
   app.use(backupRoutes(services));
   app.use(jobRoutes(services));
   app.use(userRoutes(services));
+  app.use(accessTokenRoutes(services));
+  app.use(configRepoRoutes(services));
   app.use(adminRoutes(services));
 
   app.use(notFound);

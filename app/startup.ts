@@ -22,6 +22,9 @@ export async function startServices(services: Services): Promise<void> {
   } catch (err) {
     log.error({ err: (err as Error).message }, 'could not write the node’s own env file: it cannot upgrade itself');
   }
+  // After abra's check (which makes the server directory) and the node's own env file: the config repository laptops share.
+  await services.configRepo.init().catch((err: Error) => log.error({ err: err.message }, 'could not open the config repository: laptops cannot pull or push'));
+  services.configRemote.start(10); // every 10 minutes, when an admin has set a remote
   // The CPU is read once, so the first catalogue page can already say what runs here.
   await services.archFit.node().catch((err: Error) => log.warn({ err: err.message }, 'could not read this node’s CPU from Docker'));
   services.catalogue.start(); // refreshes in the background; pages show the last copy meanwhile

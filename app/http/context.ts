@@ -22,6 +22,9 @@ import type { SettingsService } from '../services/settings.ts';
 import type { BackupService } from '../services/backups/backups.ts';
 import type { BackupRepository } from '../services/backups/repository.ts';
 import type { BackupScheduler } from '../services/backups/schedule.ts';
+import type { ConfigRepository } from '../services/config-repo/repo.ts';
+import type { ConfigRemote } from '../services/config-repo/remote.ts';
+import type { AccessTokenService } from '../services/access-tokens.ts';
 
 export type Services = {
   config: Config;
@@ -49,6 +52,11 @@ export type Services = {
   backups: BackupService;
   backupRepo: BackupRepository;
   backupSchedule: BackupScheduler;
+  /** The abra server directory as a git repository laptops share (routes/git.ts), and who may reach it. */
+  configRepo: ConfigRepository;
+  /** Optional remote copy of the config repository, kept in step on a schedule. */
+  configRemote: ConfigRemote;
+  accessTokens: AccessTokenService;
 };
 
 declare global {

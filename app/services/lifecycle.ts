@@ -22,6 +22,7 @@ import { UserFacingError } from './errors.ts';
 import { nodeCapacity, resourceFit, resourcesIn, type ResourceFit } from './resource-fit.ts';
 import { JobFailure, type JobContext, type JobRunner } from './jobs.ts';
 import { selfSettingProblems, type NodeSelf } from './node-self.ts';
+import type { ConfigRepository } from './config-repo/repo.ts';
 
 export type AbraStatus = { ok: true; version: string } | { ok: false; problem: string };
 
@@ -54,6 +55,8 @@ export function lifecycleService(deps: {
   now: () => number;
   /** Runs in an upgrade's job before abra changes anything (the backups' safety snapshot). */
   beforeUpgrade?: (ctx: JobContext, stack: string) => Promise<void>;
+  /** The config repository laptops share: every change made here becomes a commit by its author. */
+  configRepo?: Pick<ConfigRepository, 'record'>;
 }) {
   const { abra, abraDir, jobs, now } = deps;
   let status: AbraStatus = { ok: false, problem: 'abra has not been checked yet' };
@@ -172,6 +175,18 @@ export function lifecycleService(deps: {
     return jobs.submit({ kind, app: app.stack, recipe: usesCheckout ? app.recipe : null, actor: { name: actor.name, ip: actor.ip }, args: { domain: app.domain, ...args, ...(self ? { self } : {}) }, survivesRestart: self, run });
   }
 
+  /** A page change goes into the config repository as a commit by the person who made it; a failure is said, not fatal. */
+  async function recordChange(actor: Actor, domain: string, what: string, deployed: boolean, say: (line: string) => void, job?: number): Promise<void> {
+    if (!deps.configRepo) return;
+    const why = `Made by ${actor.name ?? 'the node'} on the node’s page${job ? ` (job #${job})` : ''}.`;
+    try {
+      const commit = await deps.configRepo.record({ actor: actor.name, domain, message: `${what}\n\n${why}\n`, deployed });
+      if (commit) say(`Recorded in the config repository as ${commit.slice(0, 10)}.`);
+    } catch (err) {
+      say(`Could not record this change in the config repository: ${(err as Error).message}`);
+    }
+  }
+
   async function versionChoices(recipe: string, from: string | null, direction: 'newer' | 'older'): Promise<VersionChoice[]> {
     const versions = await recipeVersions(abraDir, recipe);
     const picked = versions.filter((v) => (from ? (direction === 'newer' ? compareVersions(v, from) > 0 : compareVersions(v, from) < 0) : direction === 'newer'));
@@ -283,6 +298,7 @@ export function lifecycleService(deps: {
           ctx.log(`Generated ${generated.length} secret(s): ${generated.map((g) => g.name).join(', ')}. Their values are shown once on this page.`, 'info');
         }
         if (input.deploy) await step(ctx, `abra app deploy ${domain}`, (o) => abra.appDeploy({ domain }, o));
+        await recordChange(actor, domain, `Install ${domain}: ${recipe} ${version}${input.deploy ? ', deployed' : ''}`, input.deploy, (l) => ctx.log(l, 'info'), ctx.job.id);
       });
     },
 
@@ -336,6 +352,7 @@ export function lifecycleService(deps: {
       if (fresh.length && self) throw new UserFacingError('This is the node itself: switch on options that need new secrets with abra from a terminal.', 409);
       writeAppEnv(abraDir, app.domain, text);
       const changed = [...changes.set.keys(), ...[...changes.unset].map((k) => `-${k}`), ...[...changes.overlays].map(([o, on]) => `${on ? '+' : '-'}${o}`)];
+      await recordChange(actor, app.domain, `Change settings of ${app.domain}: ${changed.join(', ') || 'none'}${redeploy ? ', then redeploy' : ' (not yet deployed)'}`, false, () => undefined);
       if (!redeploy && !fresh.length) return { changed, hostReach: reach };
       const job = submit(redeploy ? 'deploy' : 'secrets', app, actor, { reason: 'config', ...(reach.length ? { hostReach: reach } : {}) }, async (ctx) => {
         if (fresh.length) {
@@ -345,14 +362,21 @@ export function lifecycleService(deps: {
           secretsOnce.set(ctx.job.id, { owner: actor.name, values: generated.map((g) => ({ name: g.name, value: g.value })), expires: now() + SECRET_TTL_MS });
           ctx.log(`Generated ${generated.length} secret(s): ${generated.map((g) => g.name).join(', ')}. Their values are shown once on this page.`, 'info');
         }
-        if (redeploy) await step(ctx, `abra app deploy ${app.domain} --force`, (o) => abra.appDeploy({ domain: app.domain, force: true }, o));
+        if (!redeploy) return;
+        await step(ctx, `abra app deploy ${app.domain} --force`, (o) => abra.appDeploy({ domain: app.domain, force: true }, o));
+        await recordChange(actor, app.domain, `Redeploy ${app.domain} with its new settings`, true, (l) => ctx.log(l, 'info'), ctx.job.id);
       });
       return { changed, job, hostReach: reach };
     },
 
-    deploy(domainInput: unknown, actor: Actor): JobRow {
+    /** `force`: redeploy the same version (pending changes from the config repository). */
+    deploy(domainInput: unknown, actor: Actor, opts: { force?: boolean; reason?: string } = {}): JobRow {
       const app = installedApp(domainInput);
-      return submit('deploy', app, actor, {}, (ctx) => step(ctx, `abra app deploy ${app.domain}`, (o) => abra.appDeploy({ domain: app.domain }, o)).then(() => undefined));
+      const force = opts.force === true;
+      return submit('deploy', app, actor, opts.reason ? { reason: opts.reason } : {}, async (ctx) => {
+        await step(ctx, `abra app deploy ${app.domain}${force ? ' --force' : ''}`, (o) => abra.appDeploy({ domain: app.domain, force }, o));
+        await recordChange(actor, app.domain, `Deploy ${app.domain}${opts.reason === 'pending' ? ' with its pending changes' : ''}`, true, (l) => ctx.log(l, 'info'), ctx.job.id);
+      });
     },
 
     async versionPlan(domainInput: unknown, direction: 'newer' | 'older') {
@@ -375,6 +399,7 @@ export function lifecycleService(deps: {
         const call = direction === 'upgrade' ? abra.appUpgrade : abra.appRollback;
         // The node's own: abra must not wait for a convergence it will not live to see (the swarm stops this process).
         await step(ctx, `abra app ${direction} ${app.domain} ${version}`, (o) => call({ domain: app.domain, version, noConverge: self }, o));
+        await recordChange(actor, app.domain, `${direction === 'upgrade' ? 'Upgrade' : 'Roll back'} ${app.domain} from ${app.version ?? 'an unknown version'} to ${version}`, true, (l) => ctx.log(l, 'info'), ctx.job.id);
         if (self) await deps.self.awaitReplacement(ctx, version);
       });
     },
@@ -392,6 +417,7 @@ export function lifecycleService(deps: {
       return submit('remove', app, actor, {}, async (ctx) => {
         await step(ctx, `abra app remove ${app.domain}`, (o) => abra.appRemove(app.domain, o));
         for (const s of deps.store.stoppedServices.forStack(app.stack)) deps.store.stoppedServices.forget(app.stack, s.service);
+        await recordChange(actor, app.domain, `Remove ${app.domain} (${app.recipe})`, false, (l) => ctx.log(l, 'info'), ctx.job.id);
       });
     },
 

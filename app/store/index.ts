@@ -1,6 +1,7 @@
 // The only door to SQL: everything else talks to these typed stores.
 import { openDb, storeAnswers, type Db } from './db.ts';
 import { adoptedStackStore } from './adopted-stacks.ts';
+import { accessTokenStore } from './access-tokens.ts';
 import { auditStore } from './audit.ts';
 import { backupStore } from './backups.ts';
 import { imagePlatformsStore } from './image-platforms.ts';
@@ -33,6 +34,7 @@ export function createStore(dataDir: string) {
     backups: backupStore(db),
     /** A consistent copy of the database while it runs (SQLite's online backup), for the node's own backup. */
     copyTo: (file: string) => db.backup(file),
+    accessTokens: accessTokenStore(db),
     /** Run several store calls atomically. */
     transaction<T>(fn: () => T): T {
       return db.transaction(fn)();

@@ -232,4 +232,23 @@ export const migrations: Migration[] = [
       );
     `,
   },
+  {
+    version: 10,
+    name: 'access tokens for the config repository (git over HTTP)',
+    sql: `
+      -- Per-person tokens for cloning, pulling and pushing the node's abra config repository (routes/git.ts).
+      -- Only a hash is kept, like sessions: the token is shown once, when an admin makes it.
+      CREATE TABLE IF NOT EXISTS access_tokens (
+        id INTEGER PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        label TEXT NOT NULL,
+        token_hash TEXT NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL,
+        created_by TEXT,
+        last_used_at INTEGER,
+        revoked_at INTEGER
+      );
+      CREATE INDEX IF NOT EXISTS access_tokens_user ON access_tokens(user_id);
+    `,
+  },
 ];

@@ -17,6 +17,8 @@ const dockerThere = await haveDocker();
 const PUBLIC_WRITES = new Set(['POST /login', 'POST /setup']);
 // Routes other nodes call (pairing, signed requests): no session, but a pairing code or a paired node's signature.
 const isPeerRoute = (path: string) => path.startsWith('/region/peer/');
+// git over HTTP for laptops (routes/git.ts): HTTP Basic auth with an access token, never a session or a CSRF token.
+const GIT_ROUTE = /^\/git\//;
 
 describe('route guards', () => {
   let node: TestNode;
@@ -42,7 +44,7 @@ describe('route guards', () => {
 
   it('refuses every write without a valid CSRF token (403), logged in as admin', async () => {
     const { agent } = await loggedIn(node);
-    for (const r of writes()) {
+    for (const r of writes().filter((r) => !GIT_ROUTE.test(r.path))) {
       const path = concretePath(r.path);
       const method = r.method.toLowerCase() as 'post';
       const none = await agent[method](path).type('form').send({ username: 'admin', password: 'x' });
@@ -55,6 +57,19 @@ describe('route guards', () => {
     expect(node.services.store.users.count()).toBe(1);
   });
 
+  it('answers git routes 401 without an access token, even with a logged-in admin’s session', async () => {
+    const { agent } = await loggedIn(node);
+    const git = listRoutes(node.app).filter((r) => GIT_ROUTE.test(r.path));
+    expect(git.map((r) => r.method).sort()).toEqual(['GET', 'POST']);
+    for (const r of git) {
+      for (const sub of ['info/refs?service=git-receive-pack', 'git-receive-pack', 'git-upload-pack']) {
+        const res = await agent[r.method.toLowerCase() as 'post'](`/git/servers.git/${sub}`).set('X-CSRF-Token', 'x').send('');
+        expect(res.status, `${r.method} ${sub}`).toBe(401);
+        expect(res.headers['www-authenticate']).toMatch(/^Basic /);
+      }
+    }
+  });
+
   it('refuses public writes without the pre-login CSRF token', async () => {
     for (const key of PUBLIC_WRITES) {
       const [method, path] = key.split(' ') as [string, string];
@@ -64,7 +79,7 @@ describe('route guards', () => {
   });
 
   it('redirects every page to the login when logged out', async () => {
-    const pages = listRoutes(node.app).filter((r) => r.method === 'GET' && !['/login', '/setup', '/healthz', '/favicon.ico'].includes(r.path) && !r.path.startsWith('/assets') && !isPeerRoute(r.path));
+    const pages = listRoutes(node.app).filter((r) => r.method === 'GET' && !['/login', '/setup', '/healthz', '/favicon.ico'].includes(r.path) && !r.path.startsWith('/assets') && !isPeerRoute(r.path) && !GIT_ROUTE.test(r.path));
     expect(pages.length).toBeGreaterThan(3);
     for (const r of pages) {
       const res = await supertest(node.app).get(concretePath(r.path));

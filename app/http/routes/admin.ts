@@ -30,7 +30,7 @@ export function adminRoutes(s: Services): Router {
     render(req, res, 'settings', { title: 'Settings', settings: s.settings.current(), saved: req.query.saved === '1', backup: { repository: s.backupRepo.location(), beforeUpgrade: s.backups.snapshotBeforeUpgrade(), s3Keys: s.backupRepo.hasS3Keys() } });
   });
 
-  r.post('/settings', adminOnly, (req, res) => {
+  r.post('/settings', adminOnly, async (req, res) => {
     const form = parseForm(settingsForm, req.body, { nodeDomain: 'The node’s domain' });
     const by = res.locals.session!.user.username;
     // The limit is checked before the domain is saved: a bad value changes nothing.
@@ -40,6 +40,8 @@ export function adminRoutes(s: Services): Router {
     const retention = form.auditRetentionDays === undefined ? undefined : parseForm(auditRetentionSchema, form.auditRetentionDays, { value: 'The audit log retention' });
     const change = s.settings.setNodeDomain(form.nodeDomain, by);
     s.audit.record(actorOf(req, res.locals.session), 'settings.node-domain', { target: change.to, detail: change });
+    // The domain is set here only; lores.toml in the config repository follows, so laptops see the same default.
+    if (change.from !== change.to) await s.configRepo.nodeDomainChanged(by).catch((err: Error) => s.log.warn({ err: err.message }, 'lores.toml not updated'));
     if (limit !== undefined && limit !== s.settings.current().downloadLimitKBps) {
       s.audit.record(actorOf(req, res.locals.session), 'settings.download-limit', { detail: s.settings.setDownloadLimit(limit, by) });
     }

@@ -16,6 +16,7 @@ const NOTICES: Record<string, string> = {
   enabled: 'User enabled.',
   removed: 'User removed.',
   'logged-out': 'All of their sessions were ended.',
+  'token-revoked': 'Access token revoked: it can no longer pull or push.',
 };
 
 export function userRoutes(s: Services): Router {
@@ -25,7 +26,7 @@ export function userRoutes(s: Services): Router {
 
   r.get('/users', adminOnly, (req, res) => {
     const notice = typeof req.query.notice === 'string' ? NOTICES[req.query.notice] : undefined;
-    render(req, res, 'users', { title: 'People', users: s.people.list(), notice });
+    render(req, res, 'users', { title: 'People', users: s.people.list(), tokens: s.accessTokens.list(), notice });
   });
 
   r.post('/users', adminOnly, async (req, res) => {
