@@ -123,7 +123,8 @@ describe.skipIf(!dockerThere)('route guards: roles × apps', () => {
   }, 60_000);
 
   // Other nodes' routes (pairing, signed requests) answer no session at all: tested above and in region.test.ts.
-  const writes = () => listRoutes(b.node.app).filter((r) => !['GET', 'HEAD', 'OPTIONS'].includes(r.method) && !isPeerRoute(r.path));
+  // git over HTTP answers access tokens only (access-tokens.test.ts: a guest cannot push).
+  const writes = () => listRoutes(b.node.app).filter((r) => !['GET', 'HEAD', 'OPTIONS'].includes(r.method) && !isPeerRoute(r.path) && !GIT_ROUTE.test(r.path));
   // A person's own session: posting these would log the tester out (they need no role).
   const OWN_SESSION = new Set(['POST /login', 'POST /setup', 'POST /logout', 'POST /logout-everywhere']);
   // Writes a steward may make that act on no app: refresh the catalogue or the region's copies, fetch a recipe (installing it is guarded),

@@ -4,6 +4,7 @@ import { Router, type Request } from 'express';
 import { listInstalled, type InstalledApp } from '../../adapters/abra/app-env.ts';
 import { UserFacingError } from '../../services/errors.ts';
 import { stackSchema } from '../../validation.ts';
+import { authorizedApp } from '../app-guard.ts';
 import { actorOf, type Services } from '../context.ts';
 import { parseForm } from '../forms.ts';
 import { requireRole } from '../middleware/auth.ts';
@@ -47,6 +48,8 @@ export function configRepoRoutes(s: Services): Router {
   });
 
   r.post('/apps/:stack/changes/deploy', stewards, auditRefusals(s, 'job.deploy', async (req, res) => {
+    // Who may act on the app first (a read-only stack is refused as such), then its env file.
+    await authorizedApp(s, req, res, parseForm(stackSchema, req.params.stack, { value: 'The app' }), 'deploy');
     const app = appOf(req);
     if (!(await s.configRepo.pending(app.domain))) throw new UserFacingError(`${app.domain} has no pending changes to deploy.`, 409);
     const job = s.lifecycle.deploy(app.domain, actorOf(req, res.locals.session), { force: true, reason: 'pending' });
@@ -54,6 +57,8 @@ export function configRepoRoutes(s: Services): Router {
   }));
 
   r.post('/apps/:stack/changes/discard', stewards, auditRefusals(s, 'config-repo.discard', async (req, res) => {
+    // Who may act on the app first (a read-only stack is refused as such), then its env file.
+    await authorizedApp(s, req, res, parseForm(stackSchema, req.params.stack, { value: 'The app' }), 'config');
     const app = appOf(req);
     if (s.jobs.holder(app.stack)) throw new UserFacingError(`${app.domain} is busy: a “${s.jobs.holder(app.stack)}” job is running on it.`, 409);
     const commit = await s.configRepo.discard(app.domain, res.locals.session!.user.username);
