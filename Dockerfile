@@ -16,6 +16,10 @@
 #                  sha-256 sums below (the build fails on a mismatch). Or a file or folder in the build context
 #                  holding `abra`, `abra.ts` or `abra.js` (tests: ABRA_SOURCE=test/abra-double; .dockerignore
 #                  must let it through).
+#   NODE_TARGET_ARCH  Node's name (x64, arm64) of the run-time architecture when BUILD_IMAGE is of another one:
+#                  npm and TypeScript then run natively on the build machine and only better-sqlite3's prebuilt
+#                  binary for NODE_TARGET_ARCH is kept (the build fails if it ships none). Empty: the build stage is
+#                  of the run-time architecture (under QEMU when foreign: slower). `npm run release` sets it.
 #   EXTRA_CA_CERT  tests only, never needed: the path, inside the build image, of a CA bundle to trust for npm
 #                  and downloads during the build (the test machines re-sign outbound TLS).
 #   VERSION, REVISION  for the OCI labels.
@@ -79,6 +83,7 @@ RUN set -eu; \
 # ---- TypeScript compiled with the dev dependencies; then only production dependencies are kept
 FROM ${BUILD_IMAGE} AS build
 ARG EXTRA_CA_CERT
+ARG NODE_TARGET_ARCH
 ENV npm_config_update_notifier=false
 WORKDIR /src
 COPY package.json package-lock.json ./
@@ -88,7 +93,9 @@ COPY package.json package-lock.json ./
 RUN set -eu; \
     if [ -n "${EXTRA_CA_CERT:-}" ]; then export NODE_EXTRA_CA_CERTS="$EXTRA_CA_CERT"; fi; \
     npm ci --ignore-scripts --no-audit --no-fund; \
-    if ! node -e 'process.exit(require("./node_modules/better-sqlite3/lib/binding.js").getPrebuildPath() ? 0 : 1)'; then \
+    if [ -n "${NODE_TARGET_ARCH:-}" ] && [ "$NODE_TARGET_ARCH" != "$(node -p process.arch)" ]; then \
+      [ -f "node_modules/better-sqlite3/prebuilds/linux-$NODE_TARGET_ARCH.node" ] || { echo "better-sqlite3 ships no prebuilt binary for linux-$NODE_TARGET_ARCH: build with a BUILD_IMAGE of that architecture (NODE_TARGET_ARCH empty)" >&2; exit 1; }; \
+    elif ! node -e 'process.exit(require("./node_modules/better-sqlite3/lib/binding.js").getPrebuildPath() ? 0 : 1)'; then \
       echo "better-sqlite3 has no prebuilt binary for $(node -p 'process.platform + "-" + process.arch'): compiling it"; \
       if ! { command -v python3 && command -v make && command -v g++; } >/dev/null 2>&1; then \
         apt-get update; DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 make g++; rm -rf /var/lib/apt/lists/*; \
@@ -108,13 +115,18 @@ RUN set -eu; \
     cd node_modules/better-sqlite3; \
     if [ -f build/Release/better_sqlite3.node ]; then \
       mv build/Release/better_sqlite3.node /tmp/; rm -rf build prebuilds; mkdir -p build/Release; mv /tmp/better_sqlite3.node build/Release/; \
+    elif [ -n "${NODE_TARGET_ARCH:-}" ] && [ "$NODE_TARGET_ARCH" != "$(node -p process.arch)" ]; then \
+      find prebuilds -type f ! -name "linux-$NODE_TARGET_ARCH.node" -exec rm -f {} +; \
     else \
       keep=$(node -p 'require("path").basename(require("./lib/binding.js").getPrebuildPath())'); \
       find prebuilds -type f ! -name "$keep" -exec rm -f {} +; \
     fi; \
     rm -rf deps src; cd /src; \
     find node_modules -type f \( -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' -o -name '*.map' \) -exec rm -f {} +; \
-    node -e 'const Db = require("better-sqlite3"); new Db(":memory:").prepare("select 1").get()'
+    # Loaded here when it is of this architecture; a cross build's is loaded by the release's check, under QEMU.
+    if [ -z "${NODE_TARGET_ARCH:-}" ] || [ "$NODE_TARGET_ARCH" = "$(node -p process.arch)" ]; then \
+      node -e 'const Db = require("better-sqlite3"); new Db(":memory:").prepare("select 1").get()'; \
+    fi
 
 # ---- run time
 FROM ${BASE_IMAGE}

@@ -38,6 +38,8 @@ export type BuildVariantOptions = {
   base: string;
   buildBase: string;
   buildCa: boolean;
+  /** Node's arch name of the variant when buildBase is of another architecture (npm and tsc then run natively). */
+  nodeTargetArch?: string;
   abra: AbraPin;
   version: string;
   revision: string;
@@ -57,6 +59,7 @@ export async function buildVariant(o: BuildVariantOptions): Promise<void> {
   ];
   if (o.abra.source) args.push('--build-arg', `ABRA_SOURCE=${o.abra.source}`);
   for (const [arch, sum] of o.abra.sha256) args.push('--build-arg', `ABRA_SHA256_${arch.toUpperCase()}=${sum}`);
+  if (o.nodeTargetArch) args.push('--build-arg', `NODE_TARGET_ARCH=${o.nodeTargetArch}`);
   if (o.buildCa) args.push('--build-arg', `EXTRA_CA_CERT=${BUILD_CA_PATH}`);
   const lines: string[] = [];
   const child = execa('docker', [...args, REPO_ROOT], { env: DOCKER_ENV, all: true, reject: false, buffer: false });

@@ -25,6 +25,8 @@ const USAGE = `usage: npm run release -- --version <version> [--registry <host>/
   --base <arch>=<image>      a run-time base for an architecture (e.g. node:24-bookworm-slim@sha256:…); default: made here
   --build-base <arch>=<image> its build base (default: the same as --base)
   --build-ca <file>          a CA bundle to trust for npm and downloads during the build only
+  --emulate-build            run npm and TypeScript for a foreign architecture under QEMU too (slow); by default
+                             they run natively and only better-sqlite3's prebuilt binary of the target is kept
 registry credentials, when it asks: LORES_REGISTRY_USER, LORES_REGISTRY_PASSWORD`;
 
 function safe(f: () => string): string {
@@ -61,6 +63,7 @@ export async function release(argv: string[], log: (line: string) => void = (l) 
       base: { type: 'string', multiple: true },
       'build-base': { type: 'string', multiple: true },
       'build-ca': { type: 'string' },
+      'emulate-build': { type: 'boolean', default: false },
       help: { type: 'boolean' },
     },
   });
@@ -81,12 +84,17 @@ export async function release(argv: string[], log: (line: string) => void = (l) 
 
   // 1. Build and check every variant; nothing is pushed until all of them are good.
   const built: { arch: ReleaseArch; tag: string; buildSeconds: number; imageMb: number }[] = [];
+  const hostArch = (Object.values(ARCHES).find((a) => a.nodeArch === process.arch) ?? ARCHES.amd64).arch;
   for (const arch of arches) {
     const t0 = Date.now();
     const base = bases.get(arch) ?? (await ensureReleaseBase(arch, log)).tag;
-    const buildBase = await withBuildCa(buildBases.get(arch) ?? base, values['build-ca'], arch);
+    // A foreign architecture's npm install and TypeScript build run natively on a base of this machine's.
+    const cross = arch !== hostArch && !values['emulate-build'] && !buildBases.has(arch);
+    const buildFrom = buildBases.get(arch) ?? (cross ? (bases.get(hostArch) ?? (await ensureReleaseBase(hostArch, log)).tag) : base);
+    const buildBase = await withBuildCa(buildFrom, values['build-ca'], cross ? hostArch : arch);
     const tag = `lores-release:${version}-${arch}`;
-    await buildVariant({ arch, tag, base, buildBase, buildCa: values['build-ca'] !== undefined, abra, version, revision, log });
+    const nodeTargetArch = cross ? ARCHES[arch].nodeArch : undefined;
+    await buildVariant({ arch, tag, base, buildBase, buildCa: values['build-ca'] !== undefined, nodeTargetArch, abra, version, revision, log });
     const facts = await checkVariant(arch, tag);
     const buildSeconds = (Date.now() - t0) / 1000;
     log(`linux/${arch}: built and checked in ${buildSeconds.toFixed(1)} s (node ${facts.nodeArch}, better-sqlite3 ${facts.sqliteElf}); ${facts.imageMb.toFixed(1)} MB`);
