@@ -83,7 +83,6 @@ RUN set -eu; \
 # ---- TypeScript compiled with the dev dependencies; then only production dependencies are kept
 FROM ${BUILD_IMAGE} AS build
 ARG EXTRA_CA_CERT
-ARG NODE_TARGET_ARCH
 ENV npm_config_update_notifier=false
 WORKDIR /src
 COPY package.json package-lock.json ./
@@ -93,9 +92,7 @@ COPY package.json package-lock.json ./
 RUN set -eu; \
     if [ -n "${EXTRA_CA_CERT:-}" ]; then export NODE_EXTRA_CA_CERTS="$EXTRA_CA_CERT"; fi; \
     npm ci --ignore-scripts --no-audit --no-fund; \
-    if [ -n "${NODE_TARGET_ARCH:-}" ] && [ "$NODE_TARGET_ARCH" != "$(node -p process.arch)" ]; then \
-      [ -f "node_modules/better-sqlite3/prebuilds/linux-$NODE_TARGET_ARCH.node" ] || { echo "better-sqlite3 ships no prebuilt binary for linux-$NODE_TARGET_ARCH: build with a BUILD_IMAGE of that architecture (NODE_TARGET_ARCH empty)" >&2; exit 1; }; \
-    elif ! node -e 'process.exit(require("./node_modules/better-sqlite3/lib/binding.js").getPrebuildPath() ? 0 : 1)'; then \
+    if ! node -e 'process.exit(require("./node_modules/better-sqlite3/lib/binding.js").getPrebuildPath() ? 0 : 1)'; then \
       echo "better-sqlite3 has no prebuilt binary for $(node -p 'process.platform + "-" + process.arch'): compiling it"; \
       if ! { command -v python3 && command -v make && command -v g++; } >/dev/null 2>&1; then \
         apt-get update; DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 make g++; rm -rf /var/lib/apt/lists/*; \
@@ -106,10 +103,15 @@ RUN set -eu; \
     fi
 COPY tsconfig.json tsconfig.build.json ./
 COPY app ./app
+# Declared after `npm ci`, whose layer a cross build then shares with the build machine's own variant.
+ARG NODE_TARGET_ARCH
 # Then trim: only the binary better-sqlite3 loads here (not its SQLite sources or other platforms' binaries),
 # no type declarations or source maps of dependencies.
 RUN set -eu; \
     if [ -n "${EXTRA_CA_CERT:-}" ]; then export NODE_EXTRA_CA_CERTS="$EXTRA_CA_CERT"; fi; \
+    if [ -n "${NODE_TARGET_ARCH:-}" ] && [ "$NODE_TARGET_ARCH" != "$(node -p process.arch)" ] && [ ! -f "node_modules/better-sqlite3/prebuilds/linux-$NODE_TARGET_ARCH.node" ]; then \
+      echo "better-sqlite3 ships no prebuilt binary for linux-$NODE_TARGET_ARCH: build with a BUILD_IMAGE of that architecture (NODE_TARGET_ARCH empty)" >&2; exit 1; \
+    fi; \
     npm run build; \
     npm prune --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund; \
     cd node_modules/better-sqlite3; \

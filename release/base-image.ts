@@ -5,7 +5,7 @@
 // stage would otherwise apt-get: git, `script`, bash, tini, CA certificates. The shell utilities are busybox's.
 // Cached: the tag is a hash of everything that goes in, so a second release reuses it.
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -35,7 +35,12 @@ async function debianPackages(debianArch: string): Promise<string[]> {
   const dir = path.join(CACHE_DIR, 'debs', debianArch);
   mkdirSync(dir, { recursive: true });
   const wanted = [...DEBIAN_PACKAGES.map((p) => `${p}:${debianArch}`), ...ARCH_ALL_PACKAGES];
-  const r = await execa('apt-get', ['download', ...wanted], { cwd: dir, reject: false, all: true });
+  const cached = (name: string) => readdirSync(dir).filter((f) => f.startsWith(`${name}_`) && (f.endsWith(`_${debianArch}.deb`) || f.endsWith('_all.deb')));
+  // Downloaded today already: keep (a day-old set is looked at again, for Debian's security updates).
+  const stamp = path.join(dir, '.downloaded');
+  const fresh = existsSync(stamp) && Date.now() - statSync(stamp).mtimeMs < 86_400_000 && wanted.every((w) => cached(w.split(':')[0]!).length);
+  const r = fresh ? { exitCode: 0, all: '' } : await execa('apt-get', ['download', ...wanted], { cwd: dir, reject: false, all: true });
+  if (r.exitCode === 0 && !fresh) writeFileSync(stamp, '');
   if (r.exitCode !== 0) {
     const hint = /Unable to locate|No packages found|Can't select/.test(r.all ?? '')
       ? ` (is the architecture known to apt? dpkg --add-architecture ${debianArch} && apt-get update)`
