@@ -7,15 +7,20 @@
 // the wrong architecture, a registry that refuses pushes, one that drops a variant, one that refuses the index.
 // Prints release_build_s, image_mb_amd64, image_mb_arm64, arm64_deploy_to_healthy_s, arm64_container_rss_mb.
 import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stackNameFor } from '../../app/adapters/abra/names.ts';
+import { createDocker } from '../../app/adapters/docker/client.ts';
+import { platformFromArch } from '../../app/adapters/docker/platforms.ts';
+import { archFitService, label } from '../../app/services/arch-fit.ts';
+import { createStore } from '../../app/store/index.ts';
 import type { ReleaseResult } from '../../release/release.ts';
 import { loginOverHttp } from '../support/http-login.ts';
 import { HOST_CA_BUNDLE, removeImages } from '../support/image.ts';
 import { startRegistry, type Registry } from '../support/registry.ts';
 import { faultyRegistry, serveFakeAbraRelease, type FakeAbraRelease } from '../support/release.ts';
-import { haveDocker } from '../support/requirements.ts';
+import { DOCKER_SOCKET, haveDocker } from '../support/requirements.ts';
 import { freePort, REPO_ROOT } from '../support/server.ts';
 import { coopCloudStack, deployStack, ensureTestImage, removeStack, waitFor } from '../support/swarm.ts';
 import { deployRelease, generatedPassword, lanAppEnv, runningContainers, serviceInspect, tmp } from './recipe-stack.ts';
@@ -26,6 +31,8 @@ const VERSION = `0.1.0-e2e${RUN}`;
 const REPO = 'lores/lores-node';
 const SIBLING = `rel${RUN}sib_lores_test`;
 const CONVERGE_MS = 300_000;
+/** A whole release on two shared cores (CI's own VM does it in about 5 minutes); a failing one stops earlier. */
+const RELEASE_MS = 1_500_000;
 const log = (line: string) => console.log(`[release e2e ${new Date().toISOString().slice(11, 19)}] ${line}`);
 const seconds = (ms: number) => (ms / 1000).toFixed(1);
 
@@ -129,7 +136,7 @@ describe.skipIf(!canRun)('npm run release: one OCI index for amd64 and arm64, de
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toMatch(/release failed: abra's release tarball for linux\/amd64 does not match its pinned sha-256 \(0{64}\)/);
     expect(await tags()).toEqual([]);
-  });
+  }, RELEASE_MS);
 
   it('builds both variants, checks them, and publishes one OCI index under the version tag', async () => {
     const t0 = Date.now();
@@ -150,7 +157,24 @@ describe.skipIf(!canRun)('npm run release: one OCI index for amd64 and arm64, de
     }
     expect(await tags()).toEqual([VERSION]);
     for (const v of released.variants) console.log(`image_mb_${v.arch}: ${v.imageMb.toFixed(1)} (download ${v.downloadMb.toFixed(1)} MB)`);
-  });
+  }, RELEASE_MS);
+
+  it('is judged by the node’s CPU-fit check, through the daemon and this registry: runs on amd64 and arm64, not on arm/v7', async () => {
+    const dir = tmp('e2e-release-fit-');
+    const store = createStore(dir);
+    try {
+      const image = `${registry.host}/${REPO}:${VERSION}`;
+      const verdicts: Record<string, string> = {};
+      for (const node of [platformFromArch('x86_64'), platformFromArch('aarch64'), platformFromArch('armv7l')]) {
+        const fit = await archFitService({ docker: createDocker(DOCKER_SOCKET), store, now: Date.now, node }).check([{ service: 'app', image }], { force: true });
+        verdicts[[node.architecture, node.variant].filter(Boolean).join('/')] = label(fit);
+      }
+      expect(verdicts).toEqual({ amd64: 'runs here', 'arm64/v8': 'runs here', 'arm/v7': 'not for this CPU: app (linux/amd64, linux/arm64 only)' });
+    } finally {
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, RELEASE_MS);
 
   it('refuses to publish an arm64 variant whose binaries are not arm64 (built on the wrong base)', async () => {
     const amdBase = (await execa('docker', ['image', 'ls', '--format', '{{.Repository}}:{{.Tag}}', 'lores-release-base'])).stdout.split('\n').find((t) => t.includes(':amd64-'));
@@ -159,7 +183,7 @@ describe.skipIf(!canRun)('npm run release: one OCI index for amd64 and arm64, de
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toContain("release failed: the linux/arm64 image's node says process.arch x64, not arm64");
     expect(await tags()).toEqual([VERSION]);
-  });
+  }, RELEASE_MS);
 
   it('publishes nothing when the registry refuses the push, or refuses the index after the variants', async () => {
     const refusing = await faultyRegistry(registry.host, (req) => (req.method === 'GET' || req.method === 'HEAD' ? 'forward' : 403));
@@ -179,7 +203,7 @@ describe.skipIf(!canRun)('npm run release: one OCI index for amd64 and arm64, de
       await noIndex.close();
     }
     expect(await tags()).toEqual([VERSION]);
-  });
+  }, RELEASE_MS);
 
   it('publishes nothing when the registry drops a variant it said it stored (a half-pushed index)', async () => {
     let manifestPuts = 0;
@@ -193,7 +217,7 @@ describe.skipIf(!canRun)('npm run release: one OCI index for amd64 and arm64, de
       await lying.close();
     }
     expect(await tags()).toEqual([VERSION]);
-  });
+  }, RELEASE_MS);
 
   it('deploys the recipe pulling the node by tag from the registry: the swarm runs the amd64 variant of the index', async () => {
     const image = `${registry.host}/${REPO}:${VERSION}`;
@@ -206,7 +230,7 @@ describe.skipIf(!canRun)('npm run release: one OCI index for amd64 and arm64, de
     const amdVariant = released.variants.find((v) => v.arch === 'amd64')!;
     expect(imageId).toBe((await manifest(amdVariant.digest)).config!.digest);
     expect(await adminPage(amd, '/settings')).toContain('data-runtime-arch="linux/x64"');
-  });
+  }, RELEASE_MS);
 
   it('runs the arm64 variant of the same index as a swarm service under emulation: healthy, login, siblings, process.arch arm64', async () => {
     const armVariant = released.variants.find((v) => v.arch === 'arm64')!;
@@ -236,5 +260,5 @@ describe.skipIf(!canRun)('npm run release: one OCI index for amd64 and arm64, de
     const kb = Number(/VmRSS:\s*(\d+)\s*kB/.exec(stdout)?.[1]);
     expect(kb).toBeGreaterThan(10_000);
     console.log(`arm64_container_rss_mb: ${(kb / 1024).toFixed(1)} (under QEMU user emulation)`);
-  });
+  }, RELEASE_MS);
 });
