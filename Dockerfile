@@ -1,11 +1,12 @@
 # LoRes Node: the image that recipe/compose.yml deploys.
 #
 #   docker build -t lores-node:0.1.0 .
-#   docker buildx build --platform linux/amd64,linux/arm64 -t <registry>/lores-node:0.1.0 --push .
+#   npm run release -- --version 0.1.0     # linux/amd64 + linux/arm64 as one OCI index (release/, recipe/README.md)
 #
 # linux/arm/v7 (32-bit Raspberry Pi OS): Node.js 24 publishes no official armv7l build, so node:24-* images have
-# no arm/v7 variant. Build that platform with BASE_IMAGE and BUILD_IMAGE naming a Node 24 armv7 base; the rest
-# of this file handles it (abra's armv7 release, better-sqlite3 compiled for lack of a prebuilt binary).
+# no arm/v7 variant and none is released. Build that platform with BASE_IMAGE and BUILD_IMAGE naming a Node 24
+# armv7 base; the rest of this file handles it (abra's armv7 release, better-sqlite3 compiled for lack of a
+# prebuilt binary).
 #
 # Build arguments. The defaults make the release image; the tests override them to build this same file
 # where no registry is reachable (a base made from the host's Node, the abra test double).
