@@ -106,6 +106,11 @@ export async function checkVariant(arch: ReleaseArch, tag: string): Promise<Vari
     'const find = (d) => fs.readdirSync(d, { withFileTypes: true }).flatMap((e) => e.isDirectory() ? find(path.join(d, e.name)) : e.name.endsWith(".node") ? [path.join(d, e.name)] : []);' +
     'const abra = require("node:child_process").execSync("command -v abra", { shell: "/bin/sh" }).toString().trim();' +
     'console.log(JSON.stringify({ arch: process.arch, sqlite: v, addons: find(path.resolve("node_modules/better-sqlite3")), abra: fs.realpathSync(abra) }));';
+  // The architecture first: a variant on the wrong base fails to load its addon too, and that would hide why.
+  const arch0 = await execa('docker', ['run', '--rm', '--entrypoint', 'node', tag, '-p', 'process.arch'], { reject: false, all: true });
+  if (arch0.exitCode !== 0) throw new Error(`the linux/${arch} image does not run its node: ${arch0.all}`);
+  const said = arch0.stdout.trim().split('\n').at(-1);
+  if (said !== info.nodeArch) throw new Error(`the linux/${arch} image's node says process.arch ${said}, not ${info.nodeArch}: its base is of the wrong architecture`);
   const run = await execa('docker', ['run', '--rm', '--entrypoint', 'node', tag, '-e', probe], { reject: false, all: true });
   if (run.exitCode !== 0) throw new Error(`the linux/${arch} image does not run its node with better-sqlite3: ${run.all}`);
   const seen = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as { arch: string; sqlite: string; addons: string[]; abra: string };
