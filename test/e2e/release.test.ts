@@ -123,9 +123,10 @@ describe.skipIf(!canRun)('npm run release: one OCI index for amd64 and arm64, de
       const volumes = [`${n.stack}_data`, `${n.stack}_abra`];
       await waitFor(async () => (await execa('docker', ['volume', 'rm', ...volumes], { reject: false })).exitCode === 0, 30_000, 500);
     }
-    const pulled = (await execa('docker', ['image', 'ls', '--format', '{{.Repository}}:{{.Tag}}', `${registry?.host}/${REPO}`], { reject: false })).stdout.split('\n').filter((t) => t && !t.endsWith(':<none>'));
-    const digests = released ? released.variants.map((v) => `${registry.host}/${REPO}@${v.digest}`) : [];
-    await removeImages([...pulled, ...digests, ...versions.flatMap((v) => [`lores-release:${v}-amd64`, `lores-release:${v}-arm64`])]);
+    // What the swarm pulled from the test registry (by tag, by digest, or both: only an ID names them all).
+    const pulled = registry ? (await execa('docker', ['image', 'ls', '-q', `${registry.host}/${REPO}`], { reject: false })).stdout.split('\n').filter(Boolean) : [];
+    await removeImages([...new Set(pulled)]);
+    await removeImages(versions.flatMap((v) => [`lores-release:${v}-amd64`, `lores-release:${v}-arm64`]));
     abra?.close();
     await registry?.close();
     await execa('rm', ['-rf', work]);
