@@ -1,11 +1,12 @@
 # LoRes Node: the image that recipe/compose.yml deploys.
 #
 #   docker build -t lores-node:0.1.0 .
-#   docker buildx build --platform linux/amd64,linux/arm64 -t <registry>/lores-node:0.1.0 --push .
+#   npm run release -- --version 0.1.0     # linux/amd64 + linux/arm64 as one OCI index (release/, recipe/README.md)
 #
 # linux/arm/v7 (32-bit Raspberry Pi OS): Node.js 24 publishes no official armv7l build, so node:24-* images have
-# no arm/v7 variant. Build that platform with BASE_IMAGE and BUILD_IMAGE naming a Node 24 armv7 base; the rest
-# of this file handles it (abra's armv7 release, better-sqlite3 compiled for lack of a prebuilt binary).
+# no arm/v7 variant and none is released. Build that platform with BASE_IMAGE and BUILD_IMAGE naming a Node 24
+# armv7 base; the rest of this file handles it (abra's armv7 release, better-sqlite3 compiled for lack of a
+# prebuilt binary).
 #
 # Build arguments. The defaults make the release image; the tests override them to build this same file
 # where no registry is reachable (a base made from the host's Node, the abra test double).
@@ -16,6 +17,10 @@
 #                  sha-256 sums below (the build fails on a mismatch). Or a file or folder in the build context
 #                  holding `abra`, `abra.ts` or `abra.js` (tests: ABRA_SOURCE=test/abra-double; .dockerignore
 #                  must let it through).
+#   NODE_TARGET_ARCH  Node's name (x64, arm64) of the run-time architecture when BUILD_IMAGE is of another one:
+#                  npm and TypeScript then run natively on the build machine and only better-sqlite3's prebuilt
+#                  binary for NODE_TARGET_ARCH is kept (the build fails if it ships none). Empty: the build stage is
+#                  of the run-time architecture (under QEMU when foreign: slower). `npm run release` sets it.
 #   EXTRA_CA_CERT  tests only, never needed: the path, inside the build image, of a CA bundle to trust for npm
 #                  and downloads during the build (the test machines re-sign outbound TLS).
 #   VERSION, REVISION  for the OCI labels.
@@ -99,22 +104,32 @@ RUN set -eu; \
     fi
 COPY tsconfig.json tsconfig.build.json ./
 COPY app ./app
+# Declared after `npm ci`, whose layer a cross build then shares with the build machine's own variant.
+ARG NODE_TARGET_ARCH
 # Then trim: only the binary better-sqlite3 loads here (not its SQLite sources or other platforms' binaries),
 # no type declarations or source maps of dependencies.
 RUN set -eu; \
     if [ -n "${EXTRA_CA_CERT:-}" ]; then export NODE_EXTRA_CA_CERTS="$EXTRA_CA_CERT"; fi; \
+    if [ -n "${NODE_TARGET_ARCH:-}" ] && [ "$NODE_TARGET_ARCH" != "$(node -p process.arch)" ] && [ ! -f "node_modules/better-sqlite3/prebuilds/linux-$NODE_TARGET_ARCH.node" ]; then \
+      echo "better-sqlite3 ships no prebuilt binary for linux-$NODE_TARGET_ARCH: build with a BUILD_IMAGE of that architecture (NODE_TARGET_ARCH empty)" >&2; exit 1; \
+    fi; \
     npm run build; \
     npm prune --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund; \
     cd node_modules/better-sqlite3; \
     if [ -f build/Release/better_sqlite3.node ]; then \
       mv build/Release/better_sqlite3.node /tmp/; rm -rf build prebuilds; mkdir -p build/Release; mv /tmp/better_sqlite3.node build/Release/; \
+    elif [ -n "${NODE_TARGET_ARCH:-}" ] && [ "$NODE_TARGET_ARCH" != "$(node -p process.arch)" ]; then \
+      find prebuilds -type f ! -name "linux-$NODE_TARGET_ARCH.node" -exec rm -f {} +; \
     else \
       keep=$(node -p 'require("path").basename(require("./lib/binding.js").getPrebuildPath())'); \
       find prebuilds -type f ! -name "$keep" -exec rm -f {} +; \
     fi; \
     rm -rf deps src; cd /src; \
     find node_modules -type f \( -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' -o -name '*.map' \) -exec rm -f {} +; \
-    node -e 'const Db = require("better-sqlite3"); new Db(":memory:").prepare("select 1").get()'
+    # Loaded here when it is of this architecture; a cross build's is loaded by the release's check, under QEMU.
+    if [ -z "${NODE_TARGET_ARCH:-}" ] || [ "$NODE_TARGET_ARCH" = "$(node -p process.arch)" ]; then \
+      node -e 'const Db = require("better-sqlite3"); new Db(":memory:").prepare("select 1").get()'; \
+    fi
 
 # ---- run time
 FROM ${BASE_IMAGE}

@@ -10,24 +10,13 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBaseImage, removeImages } from '../support/image.ts';
 import { haveDocker } from '../support/requirements.ts';
+import { bridgeAddress } from '../support/release.ts';
 import { REPO_ROOT } from '../support/server.ts';
 import { tmp } from './recipe-stack.ts';
 
 const canRun = await haveDocker();
 const TAG = `e2e-lores-abra-release:${randomBytes(3).toString('hex')}`;
 const RELEASE_ARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'armv7' };
-
-/**
- * The host's address on Docker's default bridge, where build containers reach it. (Node's networkInterfaces()
- * leaves the bridge out while no container is attached to it: the link is down then, its address still there.)
- */
-async function bridgeAddress(): Promise<string> {
-  const name = (await execa('docker', ['network', 'inspect', 'bridge', '--format', '{{index .Options "com.docker.network.bridge.name"}}'])).stdout.trim() || 'docker0';
-  const { stdout } = await execa('ip', ['-4', '-o', 'addr', 'show', 'dev', name]);
-  const address = /\binet (\d+\.\d+\.\d+\.\d+)\//.exec(stdout)?.[1];
-  if (!address) throw new Error(`no IPv4 address on ${name}: cannot serve a fake abra release to the build`);
-  return address;
-}
 
 describe.skipIf(!canRun)('Dockerfile: abra from its release URL', () => {
   const work = tmp('e2e-abra-release-');

@@ -75,7 +75,13 @@ export function writeReleaseTree(release: RecipeRelease, dir: string): void {
   writeFileSync(file, text.replace(/^(\s*image:\s*)\S+\s*$/m, `$1${release.image}`).replace(/(coop-cloud\.\$\{STACK_NAME\}\.version=)[^"\s]+/, `$1${release.version}`));
 }
 
-export async function deployRelease(appEnvText: string, release: RecipeRelease, workDir: string): Promise<{ stack: string; files: string[] }> {
+export async function deployRelease(
+  appEnvText: string,
+  release: RecipeRelease,
+  workDir: string,
+  /** `always`: the image is looked up in its registry (a multi-architecture index: the swarm picks the variant). */
+  resolveImage: 'never' | 'always' = 'never',
+): Promise<{ stack: string; files: string[] }> {
   const env = readAppEnv(appEnvText);
   const stack = env.STACK_NAME || stackNameFor(env.DOMAIN ?? '');
   const files = (env.COMPOSE_FILE || 'compose.yml').split(':').filter(Boolean);
@@ -98,7 +104,7 @@ export async function deployRelease(appEnvText: string, release: RecipeRelease, 
     },
   };
   writeFileSync(path.join(dir, 'abra-labels.yml'), stringify(abraLabels));
-  const args = ['stack', 'deploy', '--resolve-image', 'never', ...[...files, 'abra-labels.yml'].flatMap((f) => ['-c', f]), stack];
+  const args = ['stack', 'deploy', '--resolve-image', resolveImage, ...[...files, 'abra-labels.yml'].flatMap((f) => ['-c', f]), stack];
   await execa('docker', args, { cwd: dir, env: { ...env, STACK_NAME: stack } });
   return { stack, files };
 }

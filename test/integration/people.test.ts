@@ -218,7 +218,10 @@ describe('settings', () => {
     expect(node.services.settings.current().nodeDomain).toBe('');
     await agent.post('/settings').type('form').send({ _csrf: csrf, nodeDomain: 'Node.Example.org' }).expect(303);
     expect(node.services.settings.current().nodeDomain).toBe('node.example.org');
-    expect((await agent.get('/settings')).text).toContain('value="node.example.org"');
+    const page = (await agent.get('/settings')).text;
+    expect(page).toContain('value="node.example.org"');
+    // Which variant of the image this is (the release's arm64 test reads it under emulation).
+    expect(page).toContain(`data-runtime-arch="linux/${process.arch}"`);
     const row = node.services.store.audit.page({ limit: 1, action: 'settings' })[0]!;
     expect(JSON.parse(row.detail!)).toEqual({ from: '', to: 'node.example.org' });
   });

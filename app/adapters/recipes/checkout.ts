@@ -72,12 +72,16 @@ function bundledVersions(source: string): { version: string; tree: string }[] {
     .map((version) => ({ version, tree: path.join(source, version) }));
 }
 
+/** Where Co-op Cloud publishes recipes: abra clones `<base>/<recipe>.git` (the node's own recipe is published there too). */
+export const RECIPES_GIT_BASE = 'https://git.coopcloud.tech/coop-cloud';
+
 /**
  * Each bundled version becomes an annotated tag in $ABRA_DIR/recipes/<name> (abra needs them), created once, so
- * installs work offline and a newer node image adds its recipe versions on top. A checkout abra cloned from
- * elsewhere is left alone.
+ * installs work offline and a newer node image adds its recipe versions on top. The checkout's `origin` is the
+ * recipe's public repository, so `abra recipe fetch` (the node's "check for upgrades") finds newer versions when
+ * online. A checkout abra cloned from elsewhere is left alone.
  */
-export async function installBundledRecipes(bundledDir: string, abraDir: string, log: (msg: string) => void): Promise<void> {
+export async function installBundledRecipes(bundledDir: string, abraDir: string, log: (msg: string) => void, gitBase = RECIPES_GIT_BASE): Promise<void> {
   if (!existsSync(bundledDir)) return;
   for (const name of readdirSync(bundledDir).sort()) {
     const source = path.join(bundledDir, name);
@@ -95,6 +99,10 @@ export async function installBundledRecipes(bundledDir: string, abraDir: string,
       () => false,
     );
     if (!ours) continue;
+    // Also for checkouts made by an earlier image, which had no origin.
+    if ((await execa('git', ['-C', repo, 'remote', 'get-url', 'origin'], { reject: false })).exitCode !== 0) {
+      await git(repo, ['remote', 'add', 'origin', `${gitBase}/${name}.git`]);
+    }
     const have = new Set(await recipeVersions(abraDir, name));
     for (const { version, tree } of versions.filter((v) => !have.has(v.version))) {
       await git(repo, ['checkout', '-q', '-f', 'main']).catch(() => undefined); // fails only on an empty repo

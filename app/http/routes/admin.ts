@@ -27,7 +27,9 @@ export function adminRoutes(s: Services): Router {
   });
 
   r.get('/settings', adminOnly, (req, res) => {
-    render(req, res, 'settings', { title: 'Settings', settings: s.settings.current(), saved: req.query.saved === '1', backup: { repository: s.backupRepo.location(), beforeUpgrade: s.backups.snapshotBeforeUpgrade(), s3Keys: s.backupRepo.hasS3Keys() } });
+    // What this node runs on: a Raspberry Pi's admin (and the release's arm64 test) can see which image variant it is.
+    const runtime = { node: process.version, platform: `${process.platform}/${process.arch}` };
+    render(req, res, 'settings', { title: 'Settings', settings: s.settings.current(), saved: req.query.saved === '1', runtime, backup: { repository: s.backupRepo.location(), beforeUpgrade: s.backups.snapshotBeforeUpgrade(), s3Keys: s.backupRepo.hasS3Keys() } });
   });
 
   r.post('/settings', adminOnly, async (req, res) => {
