@@ -372,6 +372,8 @@ export function lifecycleService(deps: {
     /** `force`: redeploy the same version (pending changes from the config repository). */
     deploy(domainInput: unknown, actor: Actor, opts: { force?: boolean; reason?: string } = {}): JobRow {
       const app = installedApp(domainInput);
+      // The env file may have come from a laptop (config repository): its host paths are held to their roots here too.
+      guardPaths(app.recipe, readEnvValues(app.text));
       const force = opts.force === true;
       return submit('deploy', app, actor, opts.reason ? { reason: opts.reason } : {}, async (ctx) => {
         await step(ctx, `abra app deploy ${app.domain}${force ? ' --force' : ''}`, (o) => abra.appDeploy({ domain: app.domain, force }, o));
@@ -392,6 +394,7 @@ export function lifecycleService(deps: {
       const newer = app.version ? compareVersions(version, app.version) : 1;
       if (direction === 'upgrade' && newer <= 0) throw new UserFacingError(`${version} is not newer than ${app.version}.`);
       if (direction === 'rollback' && newer >= 0) throw new UserFacingError(`${version} is not older than ${app.version}.`);
+      guardPaths(app.recipe, readEnvValues(app.text));
       const reach = await reachOf(app.recipe, version, app.text, app.stack);
       guardReach(actor, reach, confirm.hostReach, `${app.domain} at ${version}`);
       return submit(direction, app, actor, { from: app.version, to: version, ...(reach.length ? { hostReach: reach } : {}) }, async (ctx) => {

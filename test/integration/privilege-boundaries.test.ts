@@ -2,7 +2,7 @@
 // the host through it. One test per finding: F1 host-reaching recipes and host paths, F2 the node's own settings,
 // F3 stacks the node does not manage. Real SQLite, the abra double, the real swarm.
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, symlinkSync } from 'node:fs';
+import { existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -118,6 +118,17 @@ describe.skipIf(!dockerThere)('privilege boundaries around apps', () => {
       expect(res.status).toBe(400);
       expect(res.text).toContain('id="error-env.ZIM_FILES_PATH" role="alert"');
       expect(readFileSync(b.envPath(KIWIX_DOMAIN), 'utf8')).toBe(saved);
+      // Nor an env file that arrived another way (a laptop's push to the config repository): deploy holds it too.
+      writeFileSync(b.envPath(KIWIX_DOMAIN), saved.replace(/^ZIM_FILES_PATH=.*$/m, 'ZIM_FILES_PATH=/'));
+      const jobsBefore = b.node.services.store.jobs.list({ limit: 1000 }).length;
+      const bySteward = await b.post(b.as.steward, `/apps/${stackNameFor(KIWIX_DOMAIN)}/deploy`, {});
+      expect(bySteward.status).toBe(403); // what it would reach is named: only an admin may
+      expect(bySteward.text).toContain('mounts the host folder /');
+      const byAdmin = await b.post(b.as.admin, `/apps/${stackNameFor(KIWIX_DOMAIN)}/deploy`, {});
+      expect(byAdmin.status).toBe(400); // and the folder stays under its root for the admin too
+      expect(byAdmin.text).toContain('must be a folder under');
+      expect(b.node.services.store.jobs.list({ limit: 1000 }).length).toBe(jobsBefore);
+      writeFileSync(b.envPath(KIWIX_DOMAIN), saved);
     });
   });
 
