@@ -12,7 +12,7 @@ import { ABRA_DOUBLE } from '../support/abra.ts';
 import { closePage, cspErrors, openPage, type BrowserPage } from '../support/browser.ts';
 import { haveChromium, haveDocker } from '../support/requirements.ts';
 import { REPO_ROOT, startNode, type NodeProcess } from '../support/server.ts';
-import { ensureTestImage, removeStack } from '../support/swarm.ts';
+import { ensureTestImage, removeStackAndObjects } from '../support/swarm.ts';
 
 vi.setConfig({ testTimeout: 600_000 });
 
@@ -55,9 +55,7 @@ describe.skipIf(!canRun)('settings forms take what real .env.sample files hold (
       await node.stop();
       rmSync(node.dataDir, { recursive: true, force: true });
     }
-    await removeStack(STACK, 90_000);
-    const secrets = await execa('docker', ['secret', 'ls', '-q', '--filter', `name=${STACK}_`], { reject: false });
-    if (secrets.stdout.trim()) await execa('docker', ['secret', 'rm', ...secrets.stdout.trim().split('\n')], { reject: false });
+    await removeStackAndObjects(STACK, 90_000);
     if (abraDir) rmSync(abraDir, { recursive: true, force: true });
     if (secretDir) rmSync(secretDir, { recursive: true, force: true });
   }, 180_000);
