@@ -1,10 +1,11 @@
 // Whether a recipe has versions newer or older than an app's, so that pages offer Upgrade / Roll back only when
-// there is somewhere to go. One `git tag --list` per recipe, kept for a short while (the live page re-renders often).
+// there is somewhere to go. One `git tag --list` per recipe, kept for a few seconds.
 import { recipeVersions } from '../adapters/recipes/checkout.ts';
 import { compareVersions } from '../adapters/abra/names.ts';
 
 export type VersionSpan = { newer: boolean; older: boolean };
-const KEPT_MS = 30_000;
+// Short: a fetch of new tags shows on the next page load; the live page's re-renders reuse the last answer.
+const KEPT_MS = 5_000;
 
 export function versionSpans(abraDir: string) {
   const known = new Map<string, { at: number; versions: string[] }>();
