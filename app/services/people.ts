@@ -79,6 +79,26 @@ export function peopleService(store: Store, sessions: SessionService, now: () =>
       return user;
     },
 
+    /** A person changes their own password: the current one first; their other sessions end, this one stays. */
+    async changeOwnPassword(user: User, current: string, next: string, keepSession: string): Promise<{ sessionsEnded: number }> {
+      const found = store.users.credentials(user.username);
+      if (!found || !(await verifyPassword(current, found.passwordHash))) throw new UserFacingError('Your current password is not right. Nothing was changed.', 400);
+      if (current === next) throw new UserFacingError('The new password is the same as the current one.', 400);
+      store.users.setPassword(user.id, await hashPassword(next), now());
+      return { sessionsEnded: sessions.endOthersFor(user.id, keepSession) };
+    },
+
+    /** An admin changes a person's role; the last enabled admin is never demoted. */
+    setRole(id: number, role: Role): { user: User; from: Role } {
+      const user = this.get(id);
+      if (user.role === 'admin' && role !== 'admin') {
+        const others = store.users.list().filter((u) => u.role === 'admin' && !u.disabled && u.id !== user.id);
+        if (others.length === 0) throw new UserFacingError(`${user.username} is the node’s last enabled admin: make someone else an admin first, then change ${user.username}’s role.`, 409);
+      }
+      store.users.setRole(id, role, now());
+      return { user: { ...user, role }, from: user.role };
+    },
+
     setDisabled(actor: User, id: number, disabled: boolean): User {
       const user = this.get(id);
       if (user.id === actor.id) throw new UserFacingError('You cannot disable your own account.');

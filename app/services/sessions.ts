@@ -68,6 +68,9 @@ export function sessionService(store: Store, opts: { lifetimeMs: number; now: ()
     endAllFor(userId: number): number {
       return store.sessions.removeForUser(userId);
     },
+    endOthersFor(userId: number, keepIdHash: string): number {
+      return store.sessions.removeForUserExcept(userId, keepIdHash);
+    },
     sweep(): number {
       return store.sessions.removeExpired(opts.now());
     },

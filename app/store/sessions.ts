@@ -37,6 +37,10 @@ export function sessionStore(db: Db, writes: WriteCounter) {
     removeForUser(userId: number): number {
       return write('DELETE FROM sessions WHERE user_id = ?').run(userId).changes;
     },
+    /** Every session of the user but one (the one they are using). */
+    removeForUserExcept(userId: number, keepIdHash: string): number {
+      return write('DELETE FROM sessions WHERE user_id = ? AND id_hash <> ?').run(userId, keepIdHash).changes;
+    },
     removeExpired(now: number): number {
       return write('DELETE FROM sessions WHERE expires_at <= ?').run(now).changes;
     },

@@ -45,6 +45,9 @@ export function userStore(db: Db, writes: WriteCounter) {
     setPassword(id: number, passwordHash: string, now: number): void {
       write('UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?').run(passwordHash, now, id);
     },
+    setRole(id: number, role: Role, now: number): void {
+      write('UPDATE users SET role = ?, updated_at = ? WHERE id = ?').run(role, now, id);
+    },
     setDisabled(id: number, disabled: boolean, now: number): void {
       write('UPDATE users SET disabled = ?, updated_at = ? WHERE id = ?').run(disabled ? 1 : 0, now, id);
     },

@@ -68,10 +68,10 @@ describe.skipIf(!haveChromium())('first run in a real browser', () => {
     await page.getByLabel('Password again').fill(ADMIN_PASSWORD);
     await page.getByRole('button', { name: 'Create admin and log in' }).click();
 
-    // Logged in as admin, on the dashboard with its empty state.
+    // Logged in as admin, on the dashboard with its empty state: without Docker it says so, not "No apps yet" (#21).
     await page.waitForURL(`${node.url}/`);
     await page.getByRole('heading', { name: 'Apps', level: 1 }).waitFor();
-    await page.getByText('No apps on this node yet').waitFor();
+    await page.getByText('The node cannot reach Docker right now').waitFor();
     await page.getByRole('alert').getByText('Docker does not answer').waitFor();
     setupDone = true;
     expect(await page.evaluate<string>('typeof window.htmx')).toBe('object');
@@ -105,7 +105,7 @@ describe.skipIf(!haveChromium())('first run in a real browser', () => {
 
     // Log in as the steward.
     await logIn(page, 'sam', STEWARD_PASSWORD);
-    await page.getByText('No apps on this node yet').waitFor();
+    await page.getByText('The node cannot reach Docker right now').waitFor();
     const samNav = page.getByRole('navigation', { name: 'Main' });
     await samNav.getByRole('link', { name: 'Apps' }).waitFor();
     expect(await samNav.getByRole('link', { name: /sam/ }).textContent()).toMatch(/sam\s+steward/);

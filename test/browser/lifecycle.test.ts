@@ -295,6 +295,9 @@ describe.skipIf(!canRun)('app lifecycle in a real browser (abra test double, rea
   it('6. undeploys, refuses a removal without the domain typed, then removes it for good', async () => {
     needs(5);
     await page.locator('#app').getByRole('button', { name: 'Undeploy', exact: true }).click();
+    // Undeploying cuts people off, so a page asks first.
+    await page.getByRole('heading', { name: `Undeploy ${DOMAIN}?`, level: 1 }).waitFor();
+    await main().getByRole('button', { name: `Undeploy ${DOMAIN}`, exact: true }).click();
     await watchJob('undeploy');
     await toAppFromJob();
     await page.locator('#app .app-head .badge').filter({ hasText: exactly('not deployed') }).waitFor({ timeout: LIVE_TIMEOUT_MS });

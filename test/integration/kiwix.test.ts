@@ -210,7 +210,7 @@ describe.skipIf(!dockerThere)('the bundled Kiwix recipe, installed through the n
   });
 
   it('undeploys and removes through the node: stack, entrypoint config and env file gone', async () => {
-    const down = await finished(await post(`/apps/${STACK}/undeploy`));
+    const down = await finished(await post(`/apps/${STACK}/undeploy`, { confirmed: '1' }));
     expect(down.state, output(down.id)).toBe('succeeded');
     expect(await waitFor(async () => (await tasks()).length === 0, 30_000)).toBe(true);
     const removed = await finished(await post(`/apps/${STACK}/remove`, { confirm: DOMAIN }));

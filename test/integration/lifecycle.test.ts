@@ -203,7 +203,7 @@ describe.skipIf(!dockerThere)('app lifecycle through abra (test double, real swa
   });
 
   it('undeploys, then removes only after the domain is typed, saying what goes', async () => {
-    const down = await finished(await post(`/apps/${STACK}/undeploy`));
+    const down = await finished(await post(`/apps/${STACK}/undeploy`, { confirmed: '1' }));
     expect(down.state, output(down.id)).toBe('succeeded');
     expect(await waitFor(() => app()?.status === 'not deployed', 30_000)).toBe(true);
     const confirm = await supertest(node.app).get(`/apps/${STACK}/remove`).set('Cookie', cookie).expect(200);

@@ -153,8 +153,8 @@ describe.skipIf(!dockerThere)('live node state on the real swarm', () => {
     expect(guest.status).toBe(403);
 
     const [first, second] = await Promise.all([
-      supertest(node.app).post(`/apps/${WIKI}/stop`).set('Cookie', stewardCookie).type('form').send({ _csrf: csrf }),
-      new Promise((r) => setTimeout(r, 5)).then(() => supertest(node.app).post(`/apps/${WIKI}/stop`).set('Cookie', stewardCookie).type('form').send({ _csrf: csrf })),
+      supertest(node.app).post(`/apps/${WIKI}/stop`).set('Cookie', stewardCookie).type('form').send({ _csrf: csrf, confirmed: '1' }),
+      new Promise((r) => setTimeout(r, 5)).then(() => supertest(node.app).post(`/apps/${WIKI}/stop`).set('Cookie', stewardCookie).type('form').send({ _csrf: csrf, confirmed: '1' })),
     ]);
     expect(first.status).toBe(303);
     expect(second.status).toBe(409);
@@ -166,6 +166,8 @@ describe.skipIf(!dockerThere)('live node state on the real swarm', () => {
       [`${WIKI}_db`, 3],
     ]);
     expect(await waitFor(() => app(WIKI)?.status === 'stopped' && app(WIKI)!.running === 0, 30_000)).toBe(true);
+    // A stopped app says so, not "0/0".
+    expect((await supertest(node.app).get(`/apps/${WIKI}`).set('Cookie', stewardCookie).expect(200)).text).toContain('<dd class="replicas">stopped</dd>');
 
     await supertest(node.app).post(`/apps/${WIKI}/start`).set('Cookie', stewardCookie).type('form').send({ _csrf: csrf }).expect(303);
     expect((await lastJobDone(WIKI)).state).toBe('succeeded');
@@ -179,7 +181,7 @@ describe.skipIf(!dockerThere)('live node state on the real swarm', () => {
 
   it('stops and starts a global-mode service with a placement constraint', async () => {
     expect(await waitFor(() => app(GLOBAL)?.running === 1, 30_000)).toBe(true);
-    await supertest(node.app).post(`/apps/${GLOBAL}/stop`).set('Cookie', stewardCookie).type('form').send({ _csrf: csrf }).expect(303);
+    await supertest(node.app).post(`/apps/${GLOBAL}/stop`).set('Cookie', stewardCookie).type('form').send({ _csrf: csrf, confirmed: '1' }).expect(303);
     await lastJobDone(GLOBAL);
     const constraints = (await execa('docker', ['service', 'inspect', `${GLOBAL}_app`, '--format', '{{json .Spec.TaskTemplate.Placement}}'])).stdout;
     expect(constraints).toContain(STOPPED_CONSTRAINT);

@@ -286,3 +286,59 @@ describe('HTTP edges', () => {
     await supertest(node.app).get('/assets/app.css').expect(200).expect('Content-Type', /css/);
   });
 });
+
+describe('a person’s own password and an admin’s role changes (#21)', () => {
+  it('everyone changes their own password with the current one: audited, their other sessions end, this one stays', async () => {
+    await addUser(node, 'gus', 'guest', 'guest password 1');
+    const here = await loggedIn(node, 'gus', 'guest password 1');
+    const elsewhere = await loggedIn(node, 'gus', 'guest password 1');
+    const page = (await here.agent.get('/account').expect(200)).text;
+    expect(page).toContain('action="/account/password"');
+
+    const wrong = await here.agent.post('/account/password').type('form').send({ _csrf: here.csrf, current: 'not my password', password: 'a new guest password', confirm: 'a new guest password' });
+    expect(wrong.status).toBe(400);
+    expect(wrong.text).toContain('Your current password is not right');
+    expect(await node.services.people.authenticate('gus', 'guest password 1')).toBeDefined();
+    await elsewhere.agent.get('/account').expect(200);
+
+    const ok = await here.agent.post('/account/password').type('form').send({ _csrf: here.csrf, current: 'guest password 1', password: 'a new guest password', confirm: 'a new guest password' });
+    expect(ok.status).toBe(200);
+    expect(ok.text).toContain('Password changed.');
+    expect(await node.services.people.authenticate('gus', 'guest password 1')).toBeUndefined();
+    expect(await node.services.people.authenticate('gus', 'a new guest password')).toBeDefined();
+    await here.agent.get('/account').expect(200);
+    expect((await elsewhere.agent.get('/account')).status).toBe(303);
+    expect(auditActions()).toEqual(expect.arrayContaining(['account.password:ok', 'account.password:denied']));
+  });
+
+  it('an admin changes a person’s role (audited), but never demotes the last enabled admin', async () => {
+    const sam = await node.services.people.add({ username: 'sam', role: 'steward', password: 'steward password 1' });
+    const admin = await loggedIn(node);
+    const people = (await admin.agent.get('/users').expect(200)).text;
+    expect(people).toContain(`action="/users/${sam.id}/role"`);
+
+    await admin.agent.post(`/users/${sam.id}/role`).type('form').send({ _csrf: admin.csrf, role: 'guest' }).expect(303);
+    expect(node.services.people.get(sam.id).role).toBe('guest');
+    const row = node.services.store.audit.page({ limit: 5, action: 'user.role' })[0]!;
+    expect(row).toMatchObject({ actor: 'admin', target: 'sam', outcome: 'ok' });
+    expect(JSON.parse(row.detail!)).toMatchObject({ from: 'steward', to: 'guest' });
+
+    const me = node.services.people.list().find((u) => u.username === 'admin')!;
+    const refused = await admin.agent.post(`/users/${me.id}/role`).type('form').send({ _csrf: admin.csrf, role: 'steward' });
+    expect(refused.status).toBe(409);
+    expect(refused.text).toContain('is the node’s last enabled admin: make someone else an admin first');
+    expect(node.services.people.get(me.id).role).toBe('admin');
+    expect(auditActions()).toContain('user.role:denied');
+
+    // A second admin who is disabled does not count.
+    const other = await node.services.people.add({ username: 'ada', role: 'admin', password: 'admin password 22' });
+    node.services.people.setDisabled(me, other.id, true);
+    expect((await admin.agent.post(`/users/${me.id}/role`).type('form').send({ _csrf: admin.csrf, role: 'guest' })).status).toBe(409);
+    node.services.people.setDisabled(me, other.id, false);
+    await admin.agent.post(`/users/${me.id}/role`).type('form').send({ _csrf: admin.csrf, role: 'steward' }).expect(303);
+    expect(node.services.people.get(me.id).role).toBe('steward');
+    // A steward now: the People page and its actions are closed to them.
+    expect((await admin.agent.get('/users')).status).toBe(403);
+    expect((await admin.agent.post(`/users/${sam.id}/role`).type('form').send({ _csrf: admin.csrf, role: 'admin' })).status).toBe(403);
+  });
+});

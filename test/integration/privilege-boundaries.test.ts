@@ -232,7 +232,7 @@ describe.skipIf(!dockerThere)('privilege boundaries around apps', () => {
       expect((await b.post(b.as.admin, `/apps/${PLAIN}/adopt`)).status).toBe(303);
       expect(lastAudit('app.adopt')).toMatchObject({ actor: 'admin', target: PLAIN, outcome: 'ok' });
       expect((await b.as.steward.agent.get(`/apps/${PLAIN}`).expect(200)).text).toContain(`action="/apps/${PLAIN}/stop"`);
-      const stop = await b.post(b.as.steward, `/apps/${PLAIN}/stop`);
+      const stop = await b.post(b.as.steward, `/apps/${PLAIN}/stop`, { confirmed: '1' });
       expect(stop.status, stop.text.slice(0, 400)).toBe(303);
       expect(await waitFor(async () => (await replicas(`${PLAIN}_web`)) === 0, 30_000)).toBe(true);
       await waitFor(() => !b.node.services.jobs.holder(PLAIN), 30_000);

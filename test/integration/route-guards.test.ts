@@ -125,8 +125,9 @@ describe.skipIf(!dockerThere)('route guards: roles × apps', () => {
   // Other nodes' routes (pairing, signed requests) answer no session at all: tested above and in region.test.ts.
   // git over HTTP answers access tokens only (access-tokens.test.ts: a guest cannot push).
   const writes = () => listRoutes(b.node.app).filter((r) => !['GET', 'HEAD', 'OPTIONS'].includes(r.method) && !isPeerRoute(r.path) && !GIT_ROUTE.test(r.path));
-  // A person's own session: posting these would log the tester out (they need no role).
-  const OWN_SESSION = new Set(['POST /login', 'POST /setup', 'POST /logout', 'POST /logout-everywhere']);
+  // A person's own session and password: posting these would log the tester out or change their own password (they need
+  // no role; /account/password needs the current password, tested in people.test.ts).
+  const OWN_SESSION = new Set(['POST /login', 'POST /setup', 'POST /logout', 'POST /logout-everywhere', 'POST /account/password']);
   // Writes a steward may make that act on no app: refresh the catalogue or the region's copies, fetch a recipe (installing it is guarded),
   // see an install's secrets once (only the installer). Not posted for the steward: a fetch would start a job.
   const STEWARD_MAY = new Set(['POST /recipes/refresh', 'POST /recipes/:name/fetch', 'POST /jobs/:id/secrets', 'POST /region/refresh',

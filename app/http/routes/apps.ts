@@ -14,6 +14,7 @@ import { render, renderError, renderKept, renderPartial } from '../render.ts';
 import { auditRefusals } from '../audited.ts';
 import { coalesce, openSse } from '../sse.ts';
 import { StreamQuota } from '../stream-quota.ts';
+import { versionSpans } from '../../services/version-span.ts';
 
 const logsQuery = z.object({
   service: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/, 'is not a service name').optional(),
@@ -49,8 +50,10 @@ export function appRoutes(s: Services): Router {
     if (!app) throw new UserFacingError(`There is no app “${stack}” on this node${s.model.status.stale ? ' (or the node cannot reach Docker right now)' : ''}.`, 404);
     return app;
   }
+  const spans = versionSpans(s.config.abraDir);
   const appData = (app: AppView) => ({
     app,
+    span: app.installed ? spans.around(app.installed.recipe, app.installed.version) : undefined,
     live: s.model.status,
     recent: [...(s.model.recent.get(app.stack) ?? [])].reverse(),
     busy: s.jobs.holder(app.stack),
@@ -76,8 +79,9 @@ export function appRoutes(s: Services): Router {
     });
   });
 
-  r.get('/apps/:stack', (req, res) => {
+  r.get('/apps/:stack', async (req, res) => {
     const app = findApp(req);
+    if (app.installed?.recipe) await spans.refresh(app.installed.recipe);
     render(req, res, 'app', { title: app.domain ?? app.stack, ...appData(app) });
   });
 
@@ -98,9 +102,29 @@ export function appRoutes(s: Services): Router {
     });
   });
 
+  // Stopping cuts people off: a page asks first (works without JavaScript); the POST needs its `confirmed` field.
+  r.get('/apps/:stack/stop', stewards, async (req, res) => {
+    const app = findApp(req);
+    await s.access.authorize(callerOf(req, res.locals.session), app, 'stop');
+    const name = app.domain ?? app.stack;
+    render(req, res, 'confirm', {
+      title: `Stop ${name}`,
+      app,
+      question: `Stop ${name}?`,
+      consequence: 'People using it will not reach it until it is started again.',
+      action: `/apps/${app.stack}/stop`,
+      button: `Stop ${name}`,
+      from: req.query.from === 'dashboard' ? 'dashboard' : 'app',
+    });
+  });
+
   for (const action of ['stop', 'start'] as const) {
     r.post(`/apps/:stack/${action}`, stewards, auditRefusals(s, `job.${action}`, async (req, res) => {
       const app = findApp(req);
+      if (action === 'stop' && req.body?.confirmed === undefined) {
+        await s.access.authorize(callerOf(req, res.locals.session), app, 'stop');
+        return res.redirect(303, `/apps/${app.stack}/stop${req.body?.from === 'dashboard' ? '?from=dashboard' : ''}`);
+      }
       await s.power.submit(action, app.stack, callerOf(req, res.locals.session));
       const back = req.body?.from === 'dashboard' ? '/' : `/apps/${app.stack}`;
       res.redirect(303, back);

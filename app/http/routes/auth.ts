@@ -13,6 +13,9 @@ import { LoginLimiter, type Attempt, type Lockout, type Verdict } from '../../se
 import type { User } from '../../store/users.ts';
 import { render, renderError } from '../render.ts';
 
+const passwordChangeForm = z
+  .object({ current: z.string().min(1, 'is required').max(200), password: passwordSchema, confirm: z.string().max(200) })
+  .refine((f) => f.password === f.confirm, { message: 'does not match the new password', path: ['confirm'] });
 const loginForm = z.object({
   username: z.string().trim().toLowerCase().min(1, 'is required').max(64),
   password: z.string().min(1, 'is required').max(200),
@@ -136,6 +139,23 @@ export function authRoutes(s: Services, now: () => number): { public: Router; pr
   priv.get('/account', (req, res) => {
     const session = res.locals.session!;
     render(req, res, 'account', { title: 'Your account', sessionCount: s.store.sessions.countForUser(session.user.id, now()) });
+  });
+
+  priv.post('/account/password', async (req, res) => {
+    const session = res.locals.session!;
+    const actor = actorOf(req, session);
+    const page = (status: number, extra: { error?: string; notice?: string }) =>
+      render(req, res, 'account', { title: 'Your account', sessionCount: s.store.sessions.countForUser(session.user.id, now()), ...extra }, status);
+    try {
+      const form = parseForm(passwordChangeForm, req.body, { current: 'Current password', password: 'New password', confirm: 'Repeat the new password' });
+      const { sessionsEnded } = await s.people.changeOwnPassword(session.user, form.current, form.password, session.idHash);
+      s.audit.record(actor, 'account.password', { target: session.user.username, detail: { sessionsEnded } });
+      page(200, { notice: `Password changed.${sessionsEnded ? ` Your ${sessionsEnded} other session${sessionsEnded === 1 ? ' was' : 's were'} ended.` : ''}` });
+    } catch (err) {
+      if (!(err instanceof UserFacingError)) throw err;
+      s.audit.record(actor, 'account.password', { target: session.user.username, outcome: 'denied', detail: { error: err.message } });
+      page(err.status, { error: err.message });
+    }
   });
 
   priv.post('/logout', (req, res) => {

@@ -96,8 +96,24 @@ export function lifecycleRoutes(s: Services): Router {
     res.redirect(303, jobPage(s.lifecycle.deploy((await managedApp(req, res, 'deploy')).installed.domain, actorOf(req, res.locals.session)).id));
   }));
 
+  // Undeploying cuts people off: a page asks first (works without JavaScript); the POST needs its `confirmed` field.
+  r.get('/apps/:stack/undeploy', stewards, async (req, res) => {
+    const app = await managedApp(req, res, 'undeploy');
+    const name = app.installed.domain;
+    render(req, res, 'confirm', {
+      title: `Undeploy ${name}`,
+      app,
+      question: `Undeploy ${name}?`,
+      consequence: 'Its services are taken off the swarm; its settings, secrets and data stay. People using it will not reach it until it is deployed again.',
+      action: `/apps/${app.stack}/undeploy`,
+      button: `Undeploy ${name}`,
+    });
+  });
+
   r.post('/apps/:stack/undeploy', stewards, auditRefusals(s, 'job.undeploy', async (req, res) => {
-    res.redirect(303, jobPage(s.lifecycle.undeploy((await managedApp(req, res, 'undeploy')).installed.domain, actorOf(req, res.locals.session)).id));
+    const app = await managedApp(req, res, 'undeploy');
+    if (!ticked(req, 'confirmed')) return res.redirect(303, `/apps/${app.stack}/undeploy`);
+    res.redirect(303, jobPage(s.lifecycle.undeploy(app.installed.domain, actorOf(req, res.locals.session)).id));
   }));
 
   r.post('/apps/:stack/restart', stewards, auditRefusals(s, 'job.restart', async (req, res) => {

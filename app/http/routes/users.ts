@@ -6,9 +6,11 @@ import { actorOf, type Services } from '../context.ts';
 import { parseForm, parseId } from '../forms.ts';
 import { requireRole } from '../middleware/auth.ts';
 import { render } from '../render.ts';
+import { UserFacingError } from '../../services/errors.ts';
 
 const addForm = z.object({ username: usernameSchema, role: roleSchema, password: passwordSchema });
 const passwordForm = z.object({ password: passwordSchema });
+const roleForm = z.object({ role: roleSchema });
 const NOTICES: Record<string, string> = {
   added: 'User added.',
   password: 'Password reset. Their open sessions were ended.',
@@ -17,6 +19,7 @@ const NOTICES: Record<string, string> = {
   removed: 'User removed.',
   'logged-out': 'All of their sessions were ended.',
   'token-revoked': 'Access token revoked: it can no longer pull or push.',
+  role: 'Role changed.',
 };
 
 export function userRoutes(s: Services): Router {
@@ -42,6 +45,21 @@ export function userRoutes(s: Services): Router {
     const user = await s.people.resetPassword(id, form.password);
     s.audit.record(actorOf(req, res.locals.session), 'user.password-reset', { target: user.username });
     res.redirect(303, back('password'));
+  });
+
+  r.post('/users/:id/role', adminOnly, (req, res) => {
+    const id = parseId(req.params.id);
+    const form = parseForm(roleForm, req.body, { role: 'Role' });
+    const actor = actorOf(req, res.locals.session);
+    try {
+      const { user, from } = s.people.setRole(id, form.role);
+      s.audit.record(actor, 'user.role', { target: user.username, detail: { from, to: user.role } });
+    } catch (err) {
+      s.audit.record(actor, 'user.role', { target: String(id), outcome: 'denied', detail: { to: form.role, error: (err as Error).message } });
+      if (err instanceof UserFacingError) return render(req, res, 'users', { title: 'People', users: s.people.list(), error: err.message }, err.status);
+      throw err;
+    }
+    res.redirect(303, back('role'));
   });
 
   for (const [action, disabled] of [['disable', true], ['enable', false]] as const) {
