@@ -27,9 +27,12 @@ export function userRoutes(s: Services): Router {
   const adminOnly = requireRole('admin');
   const back = (notice: string) => `/users?notice=${notice}`;
 
+  /** The People page's data: everyone, their access tokens, and a notice or an error. */
+  const peoplePage = (say: { notice?: string; error?: string }) => ({ title: 'People', users: s.people.list(), tokens: s.accessTokens.list(), ...say });
+
   r.get('/users', adminOnly, (req, res) => {
     const notice = typeof req.query.notice === 'string' ? NOTICES[req.query.notice] : undefined;
-    render(req, res, 'users', { title: 'People', users: s.people.list(), tokens: s.accessTokens.list(), notice });
+    render(req, res, 'users', peoplePage({ notice }));
   });
 
   r.post('/users', adminOnly, async (req, res) => {
@@ -56,7 +59,7 @@ export function userRoutes(s: Services): Router {
       s.audit.record(actor, 'user.role', { target: user.username, detail: { from, to: user.role } });
     } catch (err) {
       s.audit.record(actor, 'user.role', { target: String(id), outcome: 'denied', detail: { to: form.role, error: (err as Error).message } });
-      if (err instanceof UserFacingError) return render(req, res, 'users', { title: 'People', users: s.people.list(), error: err.message }, err.status);
+      if (err instanceof UserFacingError) return render(req, res, 'users', peoplePage({ error: err.message }), err.status);
       throw err;
     }
     res.redirect(303, back('role'));
