@@ -2,7 +2,7 @@
 // from Debian's own arm64 kiwix-tools (and every package it needs, unpacked with dpkg-deb; busybox for the shell),
 // running the recipe's library-mode entrypoint as a swarm service, serves an article from a tiny ZIM.
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
