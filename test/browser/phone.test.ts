@@ -22,9 +22,9 @@ const DOMAIN = `phone-${id}-a-rather-long-community-wiki-name.lores.test`;
 const STACK = DOMAIN.replaceAll('.', '_').slice(0, 45);
 const PHONE = { width: 390, height: 844 };
 
-// Not pages: streams, partials, downloads, the login/setup forms (no session), other nodes' routes, health.
+// Not pages: streams, partials, downloads, the login/setup forms (no session), other nodes' routes, git over HTTP, health.
 const notAPage = (p: string) =>
-  ['/login', '/setup', '/healthz', '/favicon.ico', '/region/peers'].includes(p) || p.startsWith('/assets') || p.startsWith('/region/peer/') || /\/(live|stream|download)$/.test(p);
+  ['/login', '/setup', '/healthz', '/favicon.ico', '/region/peers'].includes(p) || p.startsWith('/assets') || p.startsWith('/region/peer/') || p.startsWith('/git/') || /\/(live|stream|download)$/.test(p);
 // Pages this node answers with "not here" for this app (it is not Kiwix, and has no backup yet): checked all the same.
 const notForThisApp = (p: string) => p.startsWith('/apps/:stack/zims') || p === '/apps/:stack/backups/:id/restore';
 
