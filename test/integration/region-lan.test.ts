@@ -127,6 +127,11 @@ describe.skipIf(!!problem)('a region on a LAN of network namespaces', () => {
 
   it('bravo stopped: alpha shows it unreachable with the age of its copy; bravo back: live again', async () => {
     const a = await lanLogin(client, url('alpha'), 'admin', PASSWORD);
+    // Alpha must hold a copy of bravo's status first (its poll may lag the pairing on a loaded machine).
+    await within('alpha holds bravo’s status', 20_000, async () => {
+      const text = (await a.get('/region/peers')).text;
+      return /data-peer="bravo">[\s\S]*?data-reachable="yes"/.test(text) && text.includes('wikipedia_en_lan_mini_2026-03');
+    });
     await nodes.get('bravo')!.stop();
     const { value: down } = await within('bravo unreachable on alpha', 15_000, async () => {
       const text = (await a.get('/region/peers')).text;
