@@ -25,7 +25,8 @@ _lores_healthz() {
 }
 
 # abra app cmd <domain> app health
-# Is the node well: its process, its database and its view of Docker (exit code 1 when not).
+# Is the node well: {"status":"ok"} or "failing" (exit code 1 when not). Without a login /healthz says no more;
+# its details (process, database, Docker) are for a logged-in admin.
 health() {
   _lores_healthz
 }
