@@ -1,10 +1,10 @@
 // Installing and changing apps through abra: forms, confirmations, and the jobs they start.
 import { Router, type Request, type Response } from 'express';
-import { listInstalled } from '../../adapters/abra/app-env.ts';
 import type { AppAction } from '../../services/app-access.ts';
-import { appsFrom, type AppView } from '../../services/apps.ts';
+import type { AppView } from '../../services/apps.ts';
 import { UserFacingError } from '../../services/errors.ts';
 import { stackSchema } from '../../validation.ts';
+import { appByStack } from '../app-guard.ts';
 import { actorOf, callerOf, type Services } from '../context.ts';
 import { parseForm, withFieldErrors } from '../forms.ts';
 import { settingsAsSent } from '../../services/env/form.ts';
@@ -24,10 +24,7 @@ export function lifecycleRoutes(s: Services): Router {
 
   /** The app behind /apps/:stack, as the swarm and the node's abra know it. */
   function appAt(req: Request): AppView {
-    const stack = parseForm(stackSchema, req.params.stack, { value: 'The app' });
-    const app = appsFrom(s.model, listInstalled(s.config.abraDir), s.access.options()).find((a) => a.stack === stack);
-    if (!app) throw new UserFacingError(`There is no app “${stack}” on this node.`, 404);
-    return app;
+    return appByStack(s, parseForm(stackSchema, req.params.stack, { value: 'The app' }));
   }
 
   /** The app behind /apps/:stack, which the caller may take `action` on and this node's abra installed. */
