@@ -11,7 +11,7 @@ export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url
 const ENTRY = 'dist/app/server.js';
 // As `npm run start:dist` and the image run it (see the Dockerfile's CMD for why these flags).
 // BENCH_NODE_FLAGS="..." replaces them, for trying V8 flags that NODE_OPTIONS refuses.
-const NODE_FLAGS = process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(/\s+/).filter(Boolean) : ['--max-semi-space-size=1', '--no-maglev', '--no-turbofan'];
+export const NODE_FLAGS = process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(/\s+/).filter(Boolean) : ['--max-semi-space-size=1', '--no-maglev', '--no-turbofan'];
 const START_TIMEOUT_MS = 20_000;
 
 export type BenchNode = {

@@ -41,8 +41,10 @@ export type DownloadZimOptions = {
   replace?: boolean;
   /** Extra trusted CA certificates (PEM) for https mirrors, e.g. a local mirror with its own CA. */
   ca?: string | Buffer;
-  /** Use this fetch instead of the built-in HTTP/1.1 client (tests, proxies); slower, see RawGet. */
+  /** Use this fetch instead of the built-in HTTP/1.1 client (tests, proxies); slower, see Http1Get. */
   fetch?: typeof fetch;
+  /** Use this transport instead (the bench compares clients with it); wins over `fetch` and `ca`. */
+  transport?: Transport;
 };
 
 export type DownloadZimResult = {
@@ -89,7 +91,7 @@ export function checkOptions(o: DownloadZimOptions): Checked {
     retryDelayMs: Math.max(0, o.retryDelayMs ?? 1_000),
     stallTimeoutMs: Math.max(100, o.stallTimeoutMs ?? 60_000),
     floor: checkFloor(o.floor ?? DEFAULT_READ_FLOOR),
-    transport: o.fetch ? fetchTransport(o.fetch) : directTransport(o.ca),
+    transport: o.transport ?? (o.fetch ? fetchTransport(o.fetch) : directTransport(o.ca)),
   };
 }
 
