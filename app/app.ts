@@ -16,7 +16,7 @@ import { stackExists } from './adapters/docker/stacks.ts';
 import { archFitService } from './services/arch-fit.ts';
 import { catalogueService } from './services/catalogue.ts';
 import { zimBrowser } from './services/zim/browse.ts';
-import { zimDownloads } from './services/zim/downloads.ts';
+import { zimDownloads } from './services/zim/download-jobs.ts';
 import { backupService } from './services/backups/backups.ts';
 import { backupRepository } from './services/backups/repository.ts';
 import { backupScheduler } from './services/backups/schedule.ts';

@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { freePort } from '../test/support/server.ts';
 import { sleep } from './stats.ts';
 
@@ -11,7 +11,7 @@ export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url
 const ENTRY = 'dist/app/server.js';
 // As `npm run start:dist` and the image run it (see the Dockerfile's CMD for why these flags).
 // BENCH_NODE_FLAGS="..." replaces them, for trying V8 flags that NODE_OPTIONS refuses.
-const NODE_FLAGS = process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(/\s+/).filter(Boolean) : ['--max-semi-space-size=1', '--no-maglev', '--no-turbofan'];
+export const NODE_FLAGS = process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(/\s+/).filter(Boolean) : ['--max-semi-space-size=1', '--no-maglev', '--no-turbofan'];
 const START_TIMEOUT_MS = 20_000;
 
 export type BenchNode = {
@@ -132,4 +132,42 @@ export async function startDistNode(opts: { dataDir: string; adminPasswordFile: 
   const pid = child.pid;
   if (pid === undefined) throw new Error('the node has no pid');
   return { pid, port, output, rssMb: () => rssMbOf(pid), cpuMs: () => cpuMsOf(pid), runqueueWaitMs: () => runqueueWaitMsOf(pid), stop };
+}
+
+/**
+ * The packages the node is built on (the card's, and the few more app/ imports at start), as server.ts loads them:
+ * dockerode's unused transports stubbed by the compiled lean-load. What the node's own code costs is its RSS less
+ * this process's.
+ */
+export const FLOOR_PACKAGES = ['express', 'dockerode', 'eta', 'yaml', 'execa', 'better-sqlite3', 'pino', 'zod', 'helmet'];
+
+export type FloorProc = { pid: number; rssMb(): number; stop(): void };
+
+/**
+ * The memory floor: a process started with the node's flags that imports only FLOOR_PACKAGES and idles. Plain
+ * JavaScript through `-e`, so no TypeScript stripping is loaded into it (the node runs compiled JavaScript too).
+ */
+export async function startFloorProc(): Promise<FloorProc> {
+  const leanLoad = path.join(REPO_ROOT, 'dist/app/adapters/docker/lean-load.js');
+  if (!existsSync(leanLoad)) throw new Error(`${leanLoad} is missing: run \`npm run build\` first`);
+  const code = [
+    `await import(${JSON.stringify(pathToFileURL(leanLoad).href)});`,
+    `for (const name of ${JSON.stringify(FLOOR_PACKAGES)}) await import(name);`,
+    `process.stdout.write('ready\\n');`,
+    'setInterval(() => {}, 60_000);',
+  ].join('\n');
+  const child = spawn(process.execPath, [...NODE_FLAGS, '--input-type=module', '-e', code], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const ready = new Promise<void>((resolve, reject) => {
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (s: string) => s.includes('ready') && resolve());
+    child.once('exit', (code) => reject(new Error(`the floor process exited with ${code} before it was ready`)));
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), START_TIMEOUT_MS);
+  try {
+    await ready;
+  } finally {
+    clearTimeout(timer);
+  }
+  const pid = child.pid!;
+  return { pid, rssMb: () => rssMbOf(pid), stop: () => void child.kill('SIGTERM') };
 }

@@ -13,7 +13,7 @@ import type { AppAccess, Caller } from '../services/app-access.ts';
 import type { ArchFitService } from '../services/arch-fit.ts';
 import type { Catalogue } from '../services/catalogue.ts';
 import type { ZimBrowser } from '../services/zim/browse.ts';
-import type { ZimDownloads } from '../services/zim/downloads.ts';
+import type { ZimDownloads } from '../services/zim/download-jobs.ts';
 import type { RegionService } from '../services/region/region.ts';
 import type { Actor, AuditLog, AuditRetention } from '../services/audit.ts';
 import type { PeopleService } from '../services/people.ts';

@@ -1,7 +1,8 @@
 // The Kiwix OPDS v2 catalogue (library.kiwix.org, or any kiwix-serve / local mirror speaking the same API):
 // the URL for a filtered page of `/catalog/v2/entries`, and a parser that turns one page into typed entries.
 // A catalogue is remote input: one bad entry is skipped with a reason, never the whole page.
-import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { createRequire } from 'node:module';
+import type { X2jOptions } from 'fast-xml-parser';
 import { z } from 'zod';
 import { parseOrRefuse } from '../../validation.ts';
 import { fetchText, networkReason } from '../remote/fetch-text.ts';
@@ -141,7 +142,18 @@ const THUMBNAIL_REL = 'http://opds-spec.org/image/thumbnail';
 /** A full catalogue (count=-1) of library.kiwix.org is some 15 MB; refuse absurd documents before parsing. */
 export const MAX_CATALOGUE_BYTES = 64 * 1024 * 1024;
 
-const parser = new XMLParser({
+// fast-xml-parser is loaded at the first parse, not at start: most nodes open the ZIM pages rarely, and the parser
+// costs about 1.5 MB resident (measured with the node's flags). require() keeps parsing synchronous.
+type Xml = typeof import('fast-xml-parser');
+let loadedXml: { lib: Xml; parser: InstanceType<Xml['XMLParser']> } | undefined;
+function xmlParser(): NonNullable<typeof loadedXml> {
+  if (loadedXml) return loadedXml;
+  const lib = createRequire(import.meta.url)('fast-xml-parser') as Xml;
+  loadedXml = { lib, parser: new lib.XMLParser(PARSER_OPTIONS) };
+  return loadedXml;
+}
+
+const PARSER_OPTIONS: X2jOptions = {
   ignoreAttributes: false,
   attributeNamePrefix: '@_',
   removeNSPrefix: true, // `dc:issued` → `issued`
@@ -150,8 +162,8 @@ const parser = new XMLParser({
   trimValues: true,
   processEntities: true,
   htmlEntities: false,
-  isArray: (tag) => tag === 'entry' || tag === 'link',
-});
+  isArray: (tag: string) => tag === 'entry' || tag === 'link',
+};
 
 type XmlNode = Record<string, unknown>;
 
@@ -167,7 +179,8 @@ export function textOf(node: unknown): string {
 export function parseXml(xml: string, what: string, maxBytes: number): XmlNode {
   if (typeof xml !== 'string' || xml.trim() === '') throw new Error(`the ${what} is empty`);
   if (xml.length > maxBytes) throw new Error(`the ${what} is larger than ${Math.round(maxBytes / 1024 / 1024)} MB`);
-  const valid = XMLValidator.validate(xml);
+  const { lib, parser } = xmlParser();
+  const valid = lib.XMLValidator.validate(xml);
   if (valid !== true) throw new Error(`the ${what} is not well-formed XML (line ${valid.err.line}: ${valid.err.msg})`);
   return parser.parse(xml) as XmlNode;
 }

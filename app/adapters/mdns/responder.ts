@@ -1,7 +1,8 @@
 // mDNS on the LAN (multicast-dns): announces this node as a `_lores._tcp` DNS-SD service, answers A queries for its
 // `.local` names with its LAN address, and browses for the other LoRes nodes nearby. It sends and listens only on
 // the configured LAN address's interface; nothing else about the node goes out (no id, no key).
-import makeMdns from 'multicast-dns';
+import { createRequire } from 'node:module';
+import type makeMdnsType from 'multicast-dns';
 import type { Logger } from '../../log.ts';
 
 export const SERVICE = '_lores._tcp.local';
@@ -24,6 +25,8 @@ export type MdnsDeps = {
 export type Mdns = { nearby(): Nearby[]; browse(): void; announce(): void; stop(): void };
 
 export function startMdns(deps: MdnsDeps): Mdns {
+  // Loaded only when discovery starts (LAN_ADDRESS set): a node without it never pays for multicast-dns.
+  const makeMdns = createRequire(import.meta.url)('multicast-dns') as typeof makeMdnsType;
   const mdns = makeMdns({ interface: deps.address, bind: '0.0.0.0', loopback: true, reuseAddr: true });
   const found = new Map<string, Nearby>();
   const instance = () => `${deps.nodeName()}.${SERVICE}`;

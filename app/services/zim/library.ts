@@ -6,7 +6,7 @@ import path from 'node:path';
 import type Docker from 'dockerode';
 import { zimFileNameSchema, type ZimEntry } from '../../adapters/kiwix/opds.ts';
 import { execRead, runningContainerOf } from '../../adapters/docker/exec.ts';
-import { partFileName } from './download.ts';
+import { partFileName } from './part-file.ts';
 import { UserFacingError } from '../errors.ts';
 import { parseOrRefuse } from '../../validation.ts';
 

@@ -16,7 +16,9 @@ import type { Actor } from '../audit.ts';
 import { UserFacingError } from '../errors.ts';
 import { JobFailure, RESTART_INTERRUPTION, type JobContext, type JobRunner } from '../jobs.ts';
 import type { SettingsService } from '../settings.ts';
-import { cancelDownload, downloadZim, formatBytes, partBytes, partFileName, ZimDownloadError, type DownloadProgress } from './download.ts';
+import { formatBytes } from '../resource-fit.ts';
+import { partFileName } from './part-file.ts';
+import type { DownloadProgress } from './progress-meter.ts';
 import { kiwixApp, kiwixApps } from './kiwix-apps.ts';
 import { removeZim, waitServed, zimName } from './library.ts';
 
@@ -91,6 +93,8 @@ export function zimDownloads(deps: {
     });
     if (meta.fileName !== a.fileName) throw new JobFailure(`The Metalink file describes ${meta.fileName}, not ${a.fileName}: the catalogue and its mirror disagree, so nothing was downloaded.`);
     deps.onMetalink?.(a, meta); // the region keeps the hash, and holds a neighbour's Metalink to the hash it expects
+    // The downloader (its HTTP client, sink and policy) is loaded with the first download, not at start.
+    const { downloadZim, partBytes, ZimDownloadError } = await import('./download.ts');
     const resumeFrom = await partBytes(dir, a.fileName);
     ctx.log(`${a.fileName}: ${formatBytes(meta.size)}, sha-256 ${meta.sha256.slice(0, 16)}…, ${meta.urls.length} mirror(s)${resumeFrom ? `; resuming after ${formatBytes(resumeFrom)}` : ''}.`, 'info');
     let nextTenth = 1;
@@ -200,6 +204,7 @@ export function zimDownloads(deps: {
           await Promise.race([jobs.finished(last.id), sleep(5000)]);
         }
       }
+      const { cancelDownload } = await import('./download.ts');
       return { deleted: await cancelDownload(app.zimDir, fileName) };
     },
 
