@@ -12,7 +12,8 @@ import { ABRA_DOUBLE, FIXTURE_RECIPES } from '../support/abra.ts';
 import { haveChromium, haveDocker } from '../support/requirements.ts';
 import { cspErrors, launchChromium, watchErrors } from '../support/browser.ts';
 import { REPO_ROOT, startNode, type NodeProcess } from '../support/server.ts';
-import { ensureTestImage, removeStack, waitFor } from '../support/swarm.ts';
+import { ensureTestImage, removeStack } from '../support/swarm.ts';
+import { eventually } from '../support/poll.ts';
 
 // Each step deploys for real and waits for the swarm to converge, on a machine other tests keep busy.
 vi.setConfig({ testTimeout: 600_000 });
@@ -250,7 +251,7 @@ describe.skipIf(!canRun)('app lifecycle in a real browser (abra test double, rea
 
     await watchJob('deploy');
     expect(readFileSync(envFile(), 'utf8')).toContain('GREETING=neighbours');
-    expect(await waitFor(async () => (await serviceEnv()).includes('GREETING=neighbours'), LIVE_TIMEOUT_MS)).toBe(true);
+    expect(await eventually(async () => (await serviceEnv()).includes('GREETING=neighbours'), LIVE_TIMEOUT_MS)).toBe(true);
     expect(cspErrors(errors), errors.join('\n')).toEqual([]);
     stepsDone = 3;
   });

@@ -16,8 +16,8 @@ import { ABRA_DOUBLE } from '../support/abra.ts';
 import { ensureKiwixImage, KIWIX_IMAGE, makeTestZim, type TestZim } from '../support/kiwix.ts';
 import { haveDocker } from '../support/requirements.ts';
 import { freePort, REPO_ROOT } from '../support/server.ts';
-import { within } from '../support/poll.ts';
-import { removeStackAndObjects, waitFor } from '../support/swarm.ts';
+import { within, eventually } from '../support/poll.ts';
+import { removeStackAndObjects } from '../support/swarm.ts';
 
 // Deploys wait for a healthy task (the first probe comes 15 s in): give a busy 2-core machine time.
 vi.setConfig({ testTimeout: 180_000, hookTimeout: 120_000 });
@@ -155,7 +155,7 @@ describe.skipIf(!dockerThere)('the bundled Kiwix recipe, installed through the n
       return t && !more.length && t.state.startsWith('Running') && (await health(t.id)) === 'healthy' ? t : undefined;
     });
     firstTask = running.value.id;
-    expect(await waitFor(() => app()?.status === 'running', 30_000)).toBe(true);
+    expect(await eventually(() => app()?.status === 'running', 30_000)).toBe(true);
     expect(app()).toMatchObject({ recipe: 'kiwix', version: VERSION, domain: DOMAIN });
   });
 
@@ -212,7 +212,7 @@ describe.skipIf(!dockerThere)('the bundled Kiwix recipe, installed through the n
   it('undeploys and removes through the node: stack, entrypoint config and env file gone', async () => {
     const down = await finished(await post(`/apps/${STACK}/undeploy`, { confirmed: '1' }));
     expect(down.state, output(down.id)).toBe('succeeded');
-    expect(await waitFor(async () => (await tasks()).length === 0, 30_000)).toBe(true);
+    expect(await eventually(async () => (await tasks()).length === 0, 30_000)).toBe(true);
     const removed = await finished(await post(`/apps/${STACK}/remove`, { confirm: DOMAIN }));
     expect(removed.state, output(removed.id)).toBe('succeeded');
     expect(existsSync(path.join(abraDir, 'servers', 'default', `${DOMAIN}.env`))).toBe(false);

@@ -11,7 +11,8 @@ import { listInstalled } from '../../app/adapters/abra/app-env.ts';
 import { addUser, testNode, type TestNode } from '../support/app.ts';
 import { ABRA_DOUBLE, FIXTURE_RECIPES, abraCalls, setFaults } from '../support/abra.ts';
 import { haveDocker } from '../support/requirements.ts';
-import { ensureTestImage, removeStack, waitFor } from '../support/swarm.ts';
+import { ensureTestImage, removeStack } from '../support/swarm.ts';
+import { eventually } from '../support/poll.ts';
 
 // Each step deploys for real and waits for the swarm to converge: give a busy 2-core machine time.
 vi.setConfig({ testTimeout: 180_000 });
@@ -118,7 +119,7 @@ describe.skipIf(!dockerThere)('app lifecycle through abra (test double, real swa
     const calls = abraCalls(abraDir).map((c) => c.argv.join(' '));
     expect(calls).toEqual(expect.arrayContaining([`app new lores-test-app 1.0.0+1.0 -n -o -s default -D ${DOMAIN}`, `app deploy ${DOMAIN} -n -D -o`]));
 
-    expect(await waitFor(() => app()?.status === 'running', 40_000)).toBe(true);
+    expect(await eventually(() => app()?.status === 'running', 40_000)).toBe(true);
     expect(app()).toMatchObject({ recipe: 'lores-test-app', version: '1.0.0+1.0', domain: DOMAIN });
     expect(app()!.services.map((s) => s.shortName).sort()).toEqual(['app', 'worker']);
     expect(await serviceEnv()).toContain('GREETING=friends');
@@ -143,7 +144,7 @@ describe.skipIf(!dockerThere)('app lifecycle through abra (test double, real swa
     const job = await finished(await post(`/apps/${STACK}/config`, { 'env.GREETING': 'neighbours', 'overlay.compose.worker.yml': 'on', redeploy: 'on' }));
     expect(job.state, output(job.id)).toBe('succeeded');
     expect(envText()).toContain('GREETING=neighbours');
-    expect(await waitFor(async () => (await serviceEnv()).includes('GREETING=neighbours'), 30_000)).toBe(true);
+    expect(await eventually(async () => (await serviceEnv()).includes('GREETING=neighbours'), 30_000)).toBe(true);
     const audit = node.services.store.audit.page({ limit: 5, action: 'app.config' })[0]!;
     expect(JSON.parse(audit.detail!).changed).toContain('GREETING');
   });
@@ -164,12 +165,12 @@ describe.skipIf(!dockerThere)('app lifecycle through abra (test double, real swa
     const up = await finished(await post(`/apps/${STACK}/upgrade`, { version: '1.1.0+1.1' }));
     expect(up.state, output(up.id)).toBe('succeeded');
     expect(envText()).toContain('TYPE=lores-test-app:1.1.0+1.1');
-    expect(await waitFor(() => app()?.version === '1.1.0+1.1' && app()?.status === 'running', 40_000)).toBe(true);
+    expect(await eventually(() => app()?.version === '1.1.0+1.1' && app()?.status === 'running', 40_000)).toBe(true);
     expect((await post(`/apps/${STACK}/upgrade`, { version: '1.0.0+1.0' })).status).toBe(400); // not newer
 
     const back = await finished(await post(`/apps/${STACK}/rollback`, { version: '1.0.0+1.0' }));
     expect(back.state, output(back.id)).toBe('succeeded');
-    expect(await waitFor(() => app()?.version === '1.0.0+1.0', 40_000)).toBe(true);
+    expect(await eventually(() => app()?.version === '1.0.0+1.0', 40_000)).toBe(true);
   });
 
   it('fails a job readably when abra fails, hangs past the timeout, or prints garbage — the node keeps going', async () => {
@@ -205,7 +206,7 @@ describe.skipIf(!dockerThere)('app lifecycle through abra (test double, real swa
   it('undeploys, then removes only after the domain is typed, saying what goes', async () => {
     const down = await finished(await post(`/apps/${STACK}/undeploy`, { confirmed: '1' }));
     expect(down.state, output(down.id)).toBe('succeeded');
-    expect(await waitFor(() => app()?.status === 'not deployed', 30_000)).toBe(true);
+    expect(await eventually(() => app()?.status === 'not deployed', 30_000)).toBe(true);
     const confirm = await supertest(node.app).get(`/apps/${STACK}/remove`).set('Cookie', cookie).expect(200);
     expect(confirm.text).toContain('volumes');
     expect(confirm.text).toContain('secrets');

@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { stackNameFor } from '../../app/adapters/abra/names.ts';
 import { boundaryNode, type BoundaryNode } from '../support/boundary-node.ts';
 import { haveDocker } from '../support/requirements.ts';
-import { coopCloudStack, deployStack, ensureTestImage, removeStack, waitFor } from '../support/swarm.ts';
+import { coopCloudStack, deployStack, ensureTestImage, removeStack } from '../support/swarm.ts';
+import { eventually } from '../support/poll.ts';
 
 vi.setConfig({ testTimeout: 120_000 });
 const dockerThere = await haveDocker();
@@ -38,7 +39,7 @@ describe.skipIf(!dockerThere)('privilege boundaries around apps', () => {
     await deployStack(PLAIN, { web: {} });
     await deployStack(stackNameFor(ELSEWHERE), coopCloudStack(stackNameFor(ELSEWHERE), { recipe: 'lores-test-app', version: '1.0.0+1.0', domain: ELSEWHERE }));
     const seen = (stack: string) => [...b.node.services.model.services.values()].some((s) => s.stack === stack && s.running > 0);
-    expect(await waitFor(() => seen(PLAIN) && seen(stackNameFor(ELSEWHERE)), 60_000)).toBe(true);
+    expect(await eventually(() => seen(PLAIN) && seen(stackNameFor(ELSEWHERE)), 60_000)).toBe(true);
   }, 120_000);
 
   afterAll(async () => {
@@ -234,11 +235,11 @@ describe.skipIf(!dockerThere)('privilege boundaries around apps', () => {
       expect((await b.as.steward.agent.get(`/apps/${PLAIN}`).expect(200)).text).toContain(`action="/apps/${PLAIN}/stop"`);
       const stop = await b.post(b.as.steward, `/apps/${PLAIN}/stop`, { confirmed: '1' });
       expect(stop.status, stop.text.slice(0, 400)).toBe(303);
-      expect(await waitFor(async () => (await replicas(`${PLAIN}_web`)) === 0, 30_000)).toBe(true);
-      await waitFor(() => !b.node.services.jobs.holder(PLAIN), 30_000);
+      expect(await eventually(async () => (await replicas(`${PLAIN}_web`)) === 0, 30_000)).toBe(true);
+      await eventually(() => !b.node.services.jobs.holder(PLAIN), 30_000);
       expect((await b.post(b.as.steward, `/apps/${PLAIN}/start`)).status).toBe(303);
-      expect(await waitFor(async () => (await replicas(`${PLAIN}_web`)) === 1, 30_000)).toBe(true);
-      await waitFor(() => !b.node.services.jobs.holder(PLAIN), 30_000);
+      expect(await eventually(async () => (await replicas(`${PLAIN}_web`)) === 1, 30_000)).toBe(true);
+      await eventually(() => !b.node.services.jobs.holder(PLAIN), 30_000);
       expect((await b.post(b.as.admin, `/apps/${PLAIN}/release`)).status).toBe(303);
       expect(lastAudit('app.release')).toMatchObject({ actor: 'admin', target: PLAIN });
       expect((await b.post(b.as.steward, `/apps/${PLAIN}/stop`)).status).toBe(403);
