@@ -1,10 +1,11 @@
 import { defineConfig } from 'vitest/config';
 
-// Fast pure logic, the in-process app against real SQLite and Docker, a real browser, and tests that restart dockerd.
+// Fast pure logic, programs and the in-process app against real SQLite and Docker, a real browser, and tests that restart dockerd.
 export default defineConfig({
   test: {
     projects: [
-      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], environment: 'node' } },
+      // Pure and fast: no Docker, no processes (test/support/no-processes.ts refuses them), no network beyond 127.0.0.1.
+      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], environment: 'node', setupFiles: ['test/support/no-processes.ts'] } },
       {
         test: {
           name: 'integration',

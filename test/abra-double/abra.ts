@@ -313,7 +313,7 @@ function appMove(direction: 'upgrade' | 'rollback') {
     if (direction === 'upgrade') {
       const notes = await gitShow(app.recipe, `${version}:release/${version}`);
       if (notes.trim()) out(notes.trimEnd());
-      // Real abra's -r/--releasenotes means "only show release notes" (abra.md [M]): no upgrade happens.
+      // Real abra's -r/--releasenotes means "only show release notes" (abra-reference.md §3.1, [M]): no upgrade happens.
       if (f.releasenotes) return warn('--releasenotes: showed the release notes only; nothing was upgraded');
     }
     info(`${direction === 'upgrade' ? 'upgrading' : 'rolling back'} ${domain} from ${current} to ${version}`);

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { closePage, cspErrors, openPage, type BrowserPage } from '../support/browser.ts';
+import { closePage, cspErrors, logIn, openPage, type BrowserPage } from '../support/browser.ts';
 import { dataDirOf, deployBackupApp, removeBackupApp } from '../support/backup-app.ts';
 import { within } from '../support/poll.ts';
 import { haveChromium, haveDocker } from '../support/requirements.ts';
@@ -43,11 +43,7 @@ describe.skipIf(!canRun)('backups in a real browser', () => {
 
   it('sets up the repository, backs up with live progress, restores after typing the app’s name', async () => {
     const { page, errors } = b;
-    await page.goto(`${node.url}/login`);
-    await page.getByLabel('Username').fill('admin');
-    await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: /log in/i }).click();
-    await page.waitForURL(`${node.url}/`);
+    await logIn(page, node.url, { password: PASSWORD, from: '/login' });
 
     await page.goto(`${node.url}/settings`);
     await page.getByLabel('restic repository').fill(path.join(work, 'repo'));

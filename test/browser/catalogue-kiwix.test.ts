@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ABRA_DOUBLE } from '../support/abra.ts';
-import { closePage, cspErrors, openPage } from '../support/browser.ts';
+import { closePage, cspErrors, logIn, openPage } from '../support/browser.ts';
 import { startCatalogueServer } from '../support/catalogue-server.ts';
 import { ensureKiwixImage, makeTestZim, type TestZim } from '../support/kiwix.ts';
 import { within as poll } from '../support/poll.ts';
@@ -122,13 +122,7 @@ describe.skipIf(!canRun)('the catalogue and Kiwix in a real browser (catalogue s
   }, 180_000);
 
   it('1. lists the catalogue merged with the recipes on this node, with the copy’s age', async () => {
-    await page.goto(`${node.url}/`);
-    await page.waitForURL(/\/login(\?|$)/);
-    await page.getByLabel('Username').fill('admin');
-    await page.getByLabel('Password').fill(ADMIN_PASSWORD);
-    await page.getByRole('button', { name: 'Log in' }).click();
-    await page.waitForURL(`${node.url}/`);
-    await page.getByRole('heading', { name: 'Apps', level: 1 }).waitFor();
+    await logIn(page, node.url, { password: ADMIN_PASSWORD });
 
     await nav().getByRole('link', { name: 'Install', exact: true }).click();
     await page.waitForURL(`${node.url}/recipes`);

@@ -10,7 +10,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { addUser, testNode, type TestNode } from '../support/app.ts';
 import { ABRA_DOUBLE, FIXTURE_RECIPES } from '../support/abra.ts';
-import { closePage, cspErrors, openPage, type BrowserPage } from '../support/browser.ts';
+import { closePage, cspErrors, logIn, openPage, type BrowserPage } from '../support/browser.ts';
 import { haveChromium, haveDocker } from '../support/requirements.ts';
 import { ensureTestImage, removeStackAndObjects } from '../support/swarm.ts';
 
@@ -65,10 +65,7 @@ describe.skipIf(!canRun)('pending changes from a laptop, in Chromium', () => {
 
   it('shows the pending diff, deploys it as a job, then shows no pending changes and who did what', async () => {
     const { page } = b;
-    await page.goto(`${base}/login`);
-    await page.fill('input[name="username"]', 'sam');
-    await page.fill('input[name="password"]', 'steward password 1');
-    await Promise.all([page.waitForURL((u) => !u.pathname.startsWith('/login')), page.click('button[type="submit"]')]);
+    await logIn(page, base, { username: 'sam', password: 'steward password 1', from: '/login', landsOn: (u) => !u.pathname.startsWith('/login') });
 
     await page.goto(`${base}/apps/${STACK}`);
     await page.getByRole('link', { name: 'Pending changes and history' }).click();

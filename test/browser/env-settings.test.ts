@@ -3,15 +3,14 @@
 // installed from the form untouched in a real Chromium: it deploys through the abra test double on the real swarm,
 // and the env file differs from what `abra app new` copied only in abra's own TYPE and DOMAIN lines.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { ABRA_DOUBLE } from '../support/abra.ts';
-import { closePage, cspErrors, openPage, type BrowserPage } from '../support/browser.ts';
+import { closePage, cspErrors, logIn, openPage, type BrowserPage } from '../support/browser.ts';
 import { haveChromium, haveDocker } from '../support/requirements.ts';
-import { REPO_ROOT, startNode, type NodeProcess } from '../support/server.ts';
+import { browserNode, type BrowserNode } from '../support/browser-node.ts';
+import { REPO_ROOT } from '../support/server.ts';
 import { ensureTestImage, removeStackAndObjects } from '../support/swarm.ts';
 
 vi.setConfig({ testTimeout: 600_000 });
@@ -29,35 +28,21 @@ const STACK = DOMAIN.replaceAll('.', '_');
 
 describe.skipIf(!canRun)('settings forms take what real .env.sample files hold (Chromium, abra double, real swarm)', () => {
   let b: BrowserPage;
-  let node: NodeProcess;
-  let abraDir: string;
-  let secretDir: string;
+  let node: BrowserNode;
   let stepsDone = 0;
-  const envFile = () => path.join(abraDir, 'servers', 'default', `${DOMAIN}.env`);
+  const envFile = () => path.join(node.abraDir, 'servers', 'default', `${DOMAIN}.env`);
   const main = () => b.page.locator('main');
 
   beforeAll(async () => {
     await ensureTestImage();
-    abraDir = mkdtempSync(path.join(tmpdir(), 'lores-abra-'));
-    secretDir = mkdtempSync(path.join(tmpdir(), 'lores-secret-'));
-    const adminPasswordFile = path.join(secretDir, 'admin_password');
-    writeFileSync(adminPasswordFile, `${ADMIN_PASSWORD}\n`, { mode: 0o600 });
-    node = await startNode({
-      adminPasswordFile,
-      env: { ABRA_DIR: abraDir, ABRA_BIN: ABRA_DOUBLE, BUNDLED_RECIPES_DIR: RECIPES, DOCKER_SOCKET: '/var/run/docker.sock', ABRA_TIMEOUT_SECONDS: '240' },
-    });
+    node = await browserNode({ password: ADMIN_PASSWORD, recipes: RECIPES });
     b = await openPage(15_000);
   }, 180_000);
 
   afterAll(async () => {
     await closePage(b ?? {});
-    if (node) {
-      await node.stop();
-      rmSync(node.dataDir, { recursive: true, force: true });
-    }
+    await node?.close();
     await removeStackAndObjects(STACK, 90_000);
-    if (abraDir) rmSync(abraDir, { recursive: true, force: true });
-    if (secretDir) rmSync(secretDir, { recursive: true, force: true });
   }, 180_000);
 
   async function jobSucceeds(kind: string): Promise<string> {
@@ -71,11 +56,7 @@ describe.skipIf(!canRun)('settings forms take what real .env.sample files hold (
 
   it('1. installs untouched: the form shows the values as abra reads them, and it deploys', async () => {
     const { page } = b;
-    await page.goto(`${node.url}/login`);
-    await page.getByLabel('Username').fill('admin');
-    await page.getByLabel('Password').fill(ADMIN_PASSWORD);
-    await page.getByRole('button', { name: 'Log in' }).click();
-    await page.waitForURL(`${node.url}/`);
+    await logIn(page, node.url, { password: ADMIN_PASSWORD, from: '/login' });
 
     await page.goto(`${node.url}/install/${RECIPE}`);
     await page.getByRole('heading', { name: `Install ${RECIPE}`, level: 1 }).waitFor();

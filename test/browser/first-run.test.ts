@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haveChromium } from '../support/requirements.ts';
-import { cspErrors, launchChromium, watchErrors } from '../support/browser.ts';
+import { cspErrors, fillLogin, launchChromium, watchErrors } from '../support/browser.ts';
 import { REPO_ROOT, startNode, type NodeProcess } from '../support/server.ts';
 
 const ADMIN_PASSWORD = 'first admin password';
@@ -27,10 +27,7 @@ describe.skipIf(!haveChromium())('first run in a real browser', () => {
 
   /** Fill the login form on the current page and wait for the dashboard. */
   async function logIn(page: Page, username: string, password: string): Promise<void> {
-    await page.getByRole('heading', { name: 'Log in' }).waitFor();
-    await page.getByLabel('Username').fill(username);
-    await page.getByLabel('Password').fill(password);
-    await page.getByRole('button', { name: 'Log in' }).click();
+    await fillLogin(page, username, password);
     await page.waitForURL(`${node.url}/`);
     await page.getByRole('heading', { name: 'Apps', level: 1 }).waitFor();
   }
@@ -135,10 +132,7 @@ describe.skipIf(!haveChromium())('first run in a real browser', () => {
     const res = await page.goto(`${node.url}/users`);
     expect(res?.status()).toBe(200);
     await page.waitForURL(`${node.url}/login?next=%2Fusers`);
-    await page.getByRole('heading', { name: 'Log in' }).waitFor();
-    await page.getByLabel('Username').fill('admin');
-    await page.getByLabel('Password').fill(ADMIN_PASSWORD);
-    await page.getByRole('button', { name: 'Log in' }).click();
+    await fillLogin(page, 'admin', ADMIN_PASSWORD);
 
     // The `next` field brings a plain form post back to where the person was going.
     await page.waitForURL(`${node.url}/users`);

@@ -2,17 +2,18 @@
 // swarm, clicked through like a person would: install, settings, upgrade, rollback, undeploy, remove.
 // The same flow as test/integration/lifecycle.test.ts, seen from the browser.
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { ABRA_DOUBLE, FIXTURE_RECIPES } from '../support/abra.ts';
+import { FIXTURE_RECIPES } from '../support/abra.ts';
 import { haveChromium, haveDocker } from '../support/requirements.ts';
-import { cspErrors, launchChromium, watchErrors } from '../support/browser.ts';
-import { REPO_ROOT, startNode, type NodeProcess } from '../support/server.ts';
-import { ensureTestImage, removeStack, waitFor } from '../support/swarm.ts';
+import { closePage, cspErrors, logIn, openPage, type BrowserPage } from '../support/browser.ts';
+import { browserNode, type BrowserNode } from '../support/browser-node.ts';
+import { REPO_ROOT } from '../support/server.ts';
+import { ensureTestImage, removeStack } from '../support/swarm.ts';
+import { eventually } from '../support/poll.ts';
 
 // Each step deploys for real and waits for the swarm to converge, on a machine other tests keep busy.
 vi.setConfig({ testTimeout: 600_000 });
@@ -35,17 +36,15 @@ const RELEASE_NOTES = readFileSync(path.join(FIXTURE_RECIPES, RECIPE, '1.1.0+1.1
 const exactly = (text: string) => new RegExp(`^\\s*${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*$`);
 
 describe.skipIf(!canRun)('app lifecycle in a real browser (abra test double, real swarm)', () => {
-  let browser: Browser;
-  let context: BrowserContext;
+  let b: BrowserPage;
   let page: Page;
+  let context: BrowserContext;
   let errors: string[] = [];
-  let node: NodeProcess;
-  let abraDir: string;
-  let secretDir: string;
+  let node: BrowserNode;
   /** Each step needs the ones before it; once one fails, the rest say so instead of failing confusingly. */
   let stepsDone = 0;
 
-  const envFile = () => path.join(abraDir, 'servers', 'default', `${DOMAIN}.env`);
+  const envFile = () => path.join(node.abraDir, 'servers', 'default', `${DOMAIN}.env`);
   const serviceEnv = async () =>
     (await execa('docker', ['service', 'inspect', `${STACK}_app`, '--format', '{{json .Spec.TaskTemplate.ContainerSpec.Env}}'], { reject: false })).stdout;
   const main = () => page.locator('main');
@@ -110,54 +109,22 @@ describe.skipIf(!canRun)('app lifecycle in a real browser (abra test double, rea
 
   beforeAll(async () => {
     await ensureTestImage();
-    abraDir = mkdtempSync(path.join(tmpdir(), 'lores-abra-'));
-    secretDir = mkdtempSync(path.join(tmpdir(), 'lores-secret-'));
-    const adminPasswordFile = path.join(secretDir, 'admin_password');
-    writeFileSync(adminPasswordFile, `${ADMIN_PASSWORD}\n`, { mode: 0o600 });
-    node = await startNode({
-      adminPasswordFile,
-      env: {
-        ABRA_DIR: abraDir,
-        ABRA_BIN: ABRA_DOUBLE,
-        BUNDLED_RECIPES_DIR: FIXTURE_RECIPES,
-        DOCKER_SOCKET: '/var/run/docker.sock',
-        ABRA_TIMEOUT_SECONDS: '240',
-      },
-    });
-    browser = await launchChromium();
-    context = await browser.newContext();
-    context.setDefaultTimeout(ACTION_TIMEOUT_MS);
-    context.setDefaultNavigationTimeout(ACTION_TIMEOUT_MS);
-    page = await context.newPage();
-    errors = watchErrors(page);
+    node = await browserNode({ password: ADMIN_PASSWORD, recipes: FIXTURE_RECIPES });
+    b = await openPage(ACTION_TIMEOUT_MS);
+    ({ page, context, errors } = b);
   }, 180_000);
 
   afterAll(async () => {
-    const others = errors.filter((e) => !cspErrors([e]).length);
-    if (others.length) console.log(`console errors that were not CSP violations:\n${others.join('\n')}`);
-    await context?.close().catch(() => {});
-    await browser?.close().catch(() => {});
-    if (node) {
-      await node.stop();
-      rmSync(node.dataDir, { recursive: true, force: true });
-    }
+    await closePage(b ?? {});
+    await node?.close();
     await removeStack(STACK, 90_000);
     const secrets = await execa('docker', ['secret', 'ls', '-q', '--filter', `name=${STACK}_`], { reject: false });
     if (secrets.stdout.trim()) await execa('docker', ['secret', 'rm', ...secrets.stdout.trim().split('\n')], { reject: false });
-    if (abraDir) rmSync(abraDir, { recursive: true, force: true });
-    if (secretDir) rmSync(secretDir, { recursive: true, force: true });
   }, 180_000);
 
   it('1. installs from the generated form, streams the job live, and shows the generated secret once', async () => {
     // Log in as the admin created from ADMIN_PASSWORD_FILE.
-    await page.goto(`${node.url}/`);
-    await page.waitForURL(/\/login(\?|$)/);
-    await page.getByRole('heading', { name: 'Log in' }).waitFor();
-    await page.getByLabel('Username').fill('admin');
-    await page.getByLabel('Password').fill(ADMIN_PASSWORD);
-    await page.getByRole('button', { name: 'Log in' }).click();
-    await page.waitForURL(`${node.url}/`);
-    await page.getByRole('heading', { name: 'Apps', level: 1 }).waitFor();
+    await logIn(page, node.url, { password: ADMIN_PASSWORD });
 
     // Install → the recipe's card → Install.
     await nav().getByRole('link', { name: 'Install', exact: true }).click();
@@ -250,7 +217,7 @@ describe.skipIf(!canRun)('app lifecycle in a real browser (abra test double, rea
 
     await watchJob('deploy');
     expect(readFileSync(envFile(), 'utf8')).toContain('GREETING=neighbours');
-    expect(await waitFor(async () => (await serviceEnv()).includes('GREETING=neighbours'), LIVE_TIMEOUT_MS)).toBe(true);
+    expect(await eventually(async () => (await serviceEnv()).includes('GREETING=neighbours'), LIVE_TIMEOUT_MS)).toBe(true);
     expect(cspErrors(errors), errors.join('\n')).toEqual([]);
     stepsDone = 3;
   });

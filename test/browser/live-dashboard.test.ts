@@ -9,7 +9,7 @@ import { execa } from 'execa';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DOCKER_SOCKET, haveChromium, haveDocker } from '../support/requirements.ts';
-import { cspErrors, launchChromium, watchErrors } from '../support/browser.ts';
+import { cspErrors, launchChromium, logIn, watchErrors } from '../support/browser.ts';
 import { startGateway, type Gateway } from '../support/gateway.ts';
 import { startNode, type NodeProcess } from '../support/server.ts';
 import { coopCloudStack, deployStack, ensureTestImage, removeStack } from '../support/swarm.ts';
@@ -58,16 +58,7 @@ describe.skipIf(!canRun)('live dashboard in a real browser', () => {
   }
 
   /** Logs in as the admin created from ADMIN_PASSWORD_FILE, through `base` (the node, or a proxy in front of it). */
-  async function logIn(page: Page, base: string): Promise<void> {
-    await page.goto(`${base}/`);
-    await page.waitForURL(/\/login(\?|$)/);
-    await page.getByRole('heading', { name: 'Log in' }).waitFor();
-    await page.getByLabel('Username').fill('admin');
-    await page.getByLabel('Password').fill(ADMIN_PASSWORD);
-    await page.getByRole('button', { name: 'Log in' }).click();
-    await page.waitForURL(`${base}/`);
-    await page.getByRole('heading', { name: 'Apps', level: 1 }).waitFor();
-  }
+  const logInAsAdmin = (page: Page, base: string) => logIn(page, base, { password: ADMIN_PASSWORD });
 
   /** Marks the current document; a full reload or navigation would drop the mark. */
   const mark = (page: Page) => page.evaluate('window.__marker = 1');
@@ -152,7 +143,7 @@ describe.skipIf(!canRun)('live dashboard in a real browser', () => {
   it('shows a scale from outside on the open dashboard, then on the open app page, without a reload', async () => {
     const { page, errors } = await newPage();
 
-    await logIn(page, node.url);
+    await logInAsAdmin(page, node.url);
 
     // The app's card, once its one task runs. The first paint may predate that; the live push brings it.
     const card = page.locator(`li[data-stack="${STACK}"]`);
@@ -199,7 +190,7 @@ describe.skipIf(!canRun)('live dashboard in a real browser', () => {
     const gateway: Gateway = await startGateway(node.port);
     try {
       const { page, errors } = await newPage();
-      await logIn(page, gateway.url);
+      await logInAsAdmin(page, gateway.url);
       const card = page.locator(`li[data-stack="${STACK}"]`);
       const cardReplicas = card.locator('.replicas');
       await pageFollows(page, cardReplicas, '1/1');

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ADMIN_PASSWORD, testNode, type TestNode } from '../support/app.ts';
 import { ABRA_DOUBLE, FIXTURE_RECIPES } from '../support/abra.ts';
-import { closePage, cspErrors, openPage, type BrowserPage } from '../support/browser.ts';
+import { closePage, cspErrors, logIn, openPage, type BrowserPage } from '../support/browser.ts';
 import { haveChromium, haveDocker } from '../support/requirements.ts';
 import { concretePath, listRoutes } from '../support/routes.ts';
 import { ensureTestImage, removeStack } from '../support/swarm.ts';
@@ -60,11 +60,7 @@ describe.skipIf(!canRun)('every page on a phone (390 px)', () => {
 
   it('logs in as admin and finds no page wider than the screen', async () => {
     const { page } = b;
-    await page.goto(`${base}/login`);
-    await page.getByLabel('Username').fill('admin');
-    await page.getByLabel('Password').fill(ADMIN_PASSWORD);
-    await page.getByRole('button', { name: 'Log in' }).click();
-    await page.waitForURL(`${base}/`);
+    await logIn(page, base, { password: ADMIN_PASSWORD, from: '/login' });
     // The measure can see an overflow: a page made wider than the screen reports it.
     expect(await page.evaluate<number>("(() => { const d = document.createElement('div'); d.style.width = '600px'; d.style.height = '1px'; document.body.append(d); return document.documentElement.scrollWidth; })()")).toBeGreaterThan(PHONE.width);
 

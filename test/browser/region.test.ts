@@ -5,20 +5,14 @@ import { rmSync } from 'node:fs';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_PASSWORD } from '../support/app.ts';
-import { closePage, cspErrors, openPage, type BrowserPage } from '../support/browser.ts';
+import { closePage, cspErrors, logIn, openPage, type BrowserPage } from '../support/browser.ts';
 import { haveChromium } from '../support/requirements.ts';
 import { close, listen, regionNode, type Running } from '../support/region.ts';
 
 const canRun = haveChromium();
 const TIMEOUT = 15_000;
 
-async function logIn(page: Page, base: string) {
-  await page.goto(`${base}/login`);
-  await page.getByLabel('Username').fill('admin');
-  await page.getByLabel('Password').fill(ADMIN_PASSWORD);
-  await page.getByRole('button', { name: 'Log in' }).click();
-  await page.waitForURL((u) => !u.pathname.startsWith('/login'));
-}
+const logInAsAdmin = (page: Page, base: string) => logIn(page, base, { password: ADMIN_PASSWORD, from: '/login', landsOn: (u) => !u.pathname.startsWith('/login') });
 
 describe.skipIf(!canRun)('pairing and the region page in Chromium', () => {
   let A: Running, B: Running;
@@ -47,7 +41,7 @@ describe.skipIf(!canRun)('pairing and the region page in Chromium', () => {
 
   it('alpha asks bravo to pair; a wrong code is refused; the right code pairs both; alpha’s page shows bravo’s apps and books', async () => {
     const page = b.page;
-    await logIn(page, A.url);
+    await logInAsAdmin(page, A.url);
     await page.getByRole('link', { name: 'Region' }).click();
     await page.waitForURL(`${A.url}/region`);
     await page.getByText('Pair with a node by its address or a pairing link').click();
@@ -57,7 +51,7 @@ describe.skipIf(!canRun)('pairing and the region page in Chromium', () => {
     expect(code).toMatch(/^\d{6}$/);
 
     const other = onBravo.page;
-    await logIn(other, B.url);
+    await logInAsAdmin(other, B.url);
     await other.goto(`${B.url}/region`);
     const request = other.locator('[data-request="alpha"]');
     await request.getByLabel('Code shown on alpha').fill(String((Number(code) + 3) % 1_000_000).padStart(6, '0'));

@@ -16,7 +16,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { formatBytes } from '../../app/services/resource-fit.ts';
 import { ABRA_DOUBLE } from '../support/abra.ts';
-import { closePage, cspErrors, openPage } from '../support/browser.ts';
+import { closePage, cspErrors, logIn, openPage } from '../support/browser.ts';
 import { loginOverHttp, postForm } from '../support/http-login.ts';
 import { startKiwixFixture, type KiwixFixture } from '../support/kiwix-fixture-server.ts';
 import { ensureKiwixImage, makeTestZim, type TestZim } from '../support/kiwix.ts';
@@ -202,13 +202,7 @@ describe.skipIf(!canRun)('the ZIM library in a real browser: find, download with
 
   it('2. logs in, opens Libraries and the app’s library: no ZIM files yet', async () => {
     needs(1);
-    await page.goto(`${node.url}/`);
-    await page.waitForURL(/\/login(\?|$)/);
-    await page.getByLabel('Username').fill('admin');
-    await page.getByLabel('Password').fill(ADMIN_PASSWORD);
-    await page.getByRole('button', { name: 'Log in' }).click();
-    await page.waitForURL(`${node.url}/`);
-    await page.getByRole('heading', { name: 'Apps', level: 1 }).waitFor();
+    await logIn(page, node.url, { password: ADMIN_PASSWORD });
 
     await nav().getByRole('link', { name: 'Libraries', exact: true }).click();
     await page.waitForURL(`${node.url}/zims`);

@@ -19,7 +19,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appsFrom } from '../../app/services/apps.ts';
 import { ADMIN_PASSWORD, testNode, type TestNode } from '../support/app.ts';
 import { DOCKER_SOCKET, haveDocker, inCI } from '../support/requirements.ts';
-import { coopCloudStack, deployStack, ensureTestImage, removeStack, waitFor } from '../support/swarm.ts';
+import { coopCloudStack, deployStack, ensureTestImage, removeStack } from '../support/swarm.ts';
+import { eventually } from '../support/poll.ts';
 
 const PIDFILE = process.env.LORES_TEST_DOCKERD_PIDFILE ?? '/var/run/docker.pid';
 const DEFAULT_LOG = '/var/log/dockerd.log';
@@ -199,19 +200,19 @@ describeRestart('the node across a Docker daemon restart', () => {
     if (daemon && !processGone(daemon.pid)) {
       if (!daemonDown) {
         // This file never signalled it: it is only slow (a busy machine). Wait; never start a second one.
-        if (await waitFor(dockerAnswers, START_TIMEOUT_MS, 500)) return { startedAt: Date.now(), answeredAt: Date.now() };
+        if (await eventually(dockerAnswers, START_TIMEOUT_MS, 500)) return { startedAt: Date.now(), answeredAt: Date.now() };
         throw new Error(`dockerd (pid ${daemon.pid}) runs but does not answer on ${DOCKER_SOCKET}`);
       }
-      if (!(await waitFor(() => processGone(daemon!.pid), STOP_TIMEOUT_MS, 250))) {
+      if (!(await eventually(() => processGone(daemon!.pid), STOP_TIMEOUT_MS, 250))) {
         // It was asked to stop and will not: only then force it, or a new daemon could not take the pidfile.
         process.kill(daemon.pid, 'SIGKILL');
-        await waitFor(() => processGone(daemon!.pid), 10_000, 100);
+        await eventually(() => processGone(daemon!.pid), 10_000, 100);
       }
     }
     const command = daemon?.command ?? DEFAULT_COMMAND;
     const startedAt = Date.now();
     const pid = startDaemon(command);
-    if (!(await waitFor(dockerAnswers, START_TIMEOUT_MS, 100))) {
+    if (!(await eventually(dockerAnswers, START_TIMEOUT_MS, 100))) {
       throw new Error(`dockerd (pid ${pid}, ${command.argv.join(' ')}) did not answer within ${START_TIMEOUT_MS} ms. ${command.log}:\n${logTail(command.log)}`);
     }
     daemonDown = false;
@@ -258,7 +259,7 @@ describeRestart('the node across a Docker daemon restart', () => {
   }, STOP_TIMEOUT_MS + START_TIMEOUT_MS + 60_000);
 
   it('says Docker does not answer, and keeps serving, while dockerd is stopped', async () => {
-    expect(await waitFor(() => app()?.running === 1 && !node.services.model.status.stale, 60_000), 'the app runs and the model is current').toBe(true);
+    expect(await eventually(() => app()?.running === 1 && !node.services.model.status.stale, 60_000), 'the app runs and the model is current').toBe(true);
     expect((await get('/')).text).not.toContain('Docker does not answer');
 
     await waitForBenchmarks();
@@ -266,12 +267,12 @@ describeRestart('the node across a Docker daemon restart', () => {
     daemonDown = true;
     process.kill(pid, 'SIGTERM');
     const signalled = Date.now();
-    const down = await waitFor(async () => processGone(pid) && !(await dockerAnswers()), STOP_TIMEOUT_MS, 250);
+    const down = await eventually(async () => processGone(pid) && !(await dockerAnswers()), STOP_TIMEOUT_MS, 250);
     expect(down, `dockerd (pid ${pid}) did not stop within ${STOP_TIMEOUT_MS} ms`).toBe(true);
     stoppedAt = Date.now();
     console.log(`dockerd stopped ${stoppedAt - signalled} ms after SIGTERM`);
 
-    expect(await waitFor(() => node.services.model.status.stale, 5_000, 50), 'the model is marked stale').toBe(true);
+    expect(await eventually(() => node.services.model.status.stale, 5_000, 50), 'the model is marked stale').toBe(true);
     const page = await get('/');
     expect(page.status).toBe(200);
     expect(page.text).toContain('Docker does not answer');
@@ -295,7 +296,7 @@ describeRestart('the node across a Docker daemon restart', () => {
     const { startedAt, answeredAt } = await bringDockerBack();
     console.log(`dockerd answered ${answeredAt - startedAt} ms after it was started again`);
     let recoveredAt = 0;
-    const recovered = await waitFor(
+    const recovered = await eventually(
       () => {
         if (!recoveredAt && !node.services.model.status.stale && app()) recoveredAt = Date.now();
         return recoveredAt > 0;
@@ -334,11 +335,11 @@ describeRestart('the node across a Docker daemon restart', () => {
     // few seconds. The bound only keeps the wait finite.
     const dockerShows = async () =>
       (await execa('docker', ['service', 'ls', '--filter', `name=${STACK}_app`, '--format', '{{.Replicas}}'], { reject: false })).stdout.trim().startsWith('1/1');
-    const dockerRan = await waitFor(dockerShows, 240_000, 500);
+    const dockerRan = await eventually(dockerShows, 240_000, 500);
     const dockerAt = Date.now();
     console.log(`swarm ran the app again ${dockerAt - answeredAt} ms after dockerd answered`);
     expect(dockerRan, 'swarm did not start the app again within 240 s of the restart').toBe(true);
-    const runningAgain = await waitFor(() => app()?.running === 1 && app()?.desired === 1, 10_000);
+    const runningAgain = await eventually(() => app()?.running === 1 && app()?.desired === 1, 10_000);
     console.log(`the node showed it ${Date.now() - dockerAt} ms after Docker did`);
     expect(runningAgain, `app after restart: ${JSON.stringify(app()?.services.map((s) => [s.name, s.running, s.desired]))}`).toBe(true);
   }, START_TIMEOUT_MS + 300_000);

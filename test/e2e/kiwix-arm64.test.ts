@@ -8,8 +8,8 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTestZim, type TestZim } from '../support/kiwix.ts';
 import { haveDocker } from '../support/requirements.ts';
+import { eventually } from '../support/poll.ts';
 import { freePort, REPO_ROOT } from '../support/server.ts';
-import { waitFor } from '../support/swarm.ts';
 import { tmp } from './recipe-stack.ts';
 
 const canRun = await haveDocker();
@@ -73,7 +73,7 @@ describe.skipIf(!canRun)('Kiwix on arm64 (under QEMU)', () => {
 
   afterAll(async () => {
     await execa('docker', ['service', 'rm', SERVICE], { reject: false });
-    await waitFor(async () => (await execa('docker', ['ps', '-aq', '-f', `label=com.docker.swarm.service.name=${SERVICE}`])).stdout.trim() === '', 60_000, 500);
+    await eventually(async () => (await execa('docker', ['ps', '-aq', '-f', `label=com.docker.swarm.service.name=${SERVICE}`])).stdout.trim() === '', 60_000, 500);
     await execa('docker', ['config', 'rm', CONFIG], { reject: false });
     rmSync(work, { recursive: true, force: true });
   }, 120_000);
@@ -103,7 +103,7 @@ describe.skipIf(!canRun)('Kiwix on arm64 (under QEMU)', () => {
       image,
     ]);
     let body = '';
-    const served = await waitFor(
+    const served = await eventually(
       async () => {
         const res = await fetch(`http://127.0.0.1:${port}${zim.urlPath}`, { signal: AbortSignal.timeout(10_000) }).catch(() => undefined);
         body = res?.ok ? await res.text() : '';

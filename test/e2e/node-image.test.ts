@@ -13,9 +13,9 @@ import { loginOverHttp, postForm } from '../support/http-login.ts';
 import { buildDerivedImage, buildNodeImage, ensureBaseImage, HOST_CA_BUNDLE, imageSizeMb, removeImages } from '../support/image.ts';
 import { haveDocker } from '../support/requirements.ts';
 import { closePage, cspErrors, openPage, type BrowserPage } from '../support/browser.ts';
-import { within } from '../support/poll.ts';
+import { within, eventually } from '../support/poll.ts';
 import { freePort } from '../support/server.ts';
-import { coopCloudStack, deployStack, ensureTestImage, removeStack, waitFor } from '../support/swarm.ts';
+import { coopCloudStack, deployStack, ensureTestImage, removeStack } from '../support/swarm.ts';
 import { deployRelease, generatedPassword, lanAppEnv, makeForge, RECIPE_DIR, runningContainers, serviceInspect, tmp, writeReleaseTree, type Container, type RecipeRelease } from './recipe-stack.ts';
 
 const canRun = await haveDocker();
@@ -60,7 +60,7 @@ describe.skipIf(!canRun)('the node image, deployed from its recipe on the swarm'
   async function healthyOn(image: string, timeoutMs = CONVERGE_MS): Promise<Container> {
     let seen: Container[] = [];
     let lastHttp = '';
-    const ok = await waitFor(
+    const ok = await eventually(
       async () => {
         seen = await runningContainers(SERVICE);
         const c = seen.find((x) => x.image === image && x.health === 'healthy');
@@ -144,7 +144,7 @@ describe.skipIf(!canRun)('the node image, deployed from its recipe on the swarm'
     await execa('docker', ['secret', 'rm', SECRET], { reject: false });
     // Containers are gone (removeStack waited); a removed container can hold its volume a moment longer.
     const volumes = [`${STACK}_data`, `${STACK}_abra`];
-    await waitFor(async () => (await execa('docker', ['volume', 'rm', ...volumes], { reject: false })).exitCode === 0 || !(await volumesLeft(volumes)), 30_000, 500);
+    await eventually(async () => (await execa('docker', ['volume', 'rm', ...volumes], { reject: false })).exitCode === 0 || !(await volumesLeft(volumes)), 30_000, 500);
     await closePage(browserPage);
     await removeImages([...Object.values(TAG), WITH_CLI, BUILT]);
     rmSync(work, { recursive: true, force: true });
@@ -206,7 +206,7 @@ describe.skipIf(!canRun)('the node image, deployed from its recipe on the swarm'
     await deployStack(SIBLING, coopCloudStack(SIBLING, { recipe: 'custom-html', version: '1.0.0+1', domain: `sib-${RUN}.lores.test` }));
     const admin = await login('admin', password);
     let html = '';
-    const listed = await waitFor(
+    const listed = await eventually(
       async () => {
         html = await page(admin.cookie, '/');
         return html.includes(`data-stack="${SIBLING}"`) && html.includes(`data-stack="${STACK}"`);
@@ -324,7 +324,7 @@ describe.skipIf(!canRun)('the node image, deployed from its recipe on the swarm'
     const jobPath = res.headers.get('location') ?? '';
     expect(jobPath).toMatch(/^\/jobs\/\d+$/);
     const states: string[] = [];
-    const rolledBack = await waitFor(
+    const rolledBack = await eventually(
       async () => {
         const state = (await serviceInspect(SERVICE)).update?.State ?? '';
         if (states.at(-1) !== state) states.push(state);

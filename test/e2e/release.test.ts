@@ -22,8 +22,9 @@ import { startRegistry, type Registry } from '../support/registry.ts';
 import { faultyRegistry, serveFakeAbraRelease, type FakeAbraRelease } from '../support/release.ts';
 import { DOCKER_SOCKET, haveDocker } from '../support/requirements.ts';
 import { freePort, REPO_ROOT } from '../support/server.ts';
-import { coopCloudStack, deployStack, ensureTestImage, removeStack, waitFor } from '../support/swarm.ts';
+import { coopCloudStack, deployStack, ensureTestImage, removeStack } from '../support/swarm.ts';
 import { deployRelease, generatedPassword, lanAppEnv, runningContainers, serviceInspect, tmp } from './recipe-stack.ts';
+import { eventually } from '../support/poll.ts';
 
 const canRun = await haveDocker();
 const RUN = randomBytes(3).toString('hex');
@@ -79,7 +80,7 @@ describe.skipIf(!canRun)('npm run release: one OCI index for amd64 and arm64, de
 
   async function healthy(node: Node, timeoutMs = CONVERGE_MS): Promise<void> {
     let seen: unknown = [];
-    const ok = await waitFor(
+    const ok = await eventually(
       async () => {
         const cs = await runningContainers(node.service);
         seen = cs;
@@ -121,7 +122,7 @@ describe.skipIf(!canRun)('npm run release: one OCI index for amd64 and arm64, de
     for (const n of [amd, arm]) {
       await execa('docker', ['secret', 'rm', n.secret], { reject: false });
       const volumes = [`${n.stack}_data`, `${n.stack}_abra`];
-      await waitFor(async () => (await execa('docker', ['volume', 'rm', ...volumes], { reject: false })).exitCode === 0, 30_000, 500);
+      await eventually(async () => (await execa('docker', ['volume', 'rm', ...volumes], { reject: false })).exitCode === 0, 30_000, 500);
     }
     // What the swarm pulled from the test registry (by tag, by digest, or both: only an ID names them all).
     const pulled = registry ? (await execa('docker', ['image', 'ls', '-q', `${registry.host}/${REPO}`], { reject: false })).stdout.split('\n').filter(Boolean) : [];
@@ -247,7 +248,7 @@ describe.skipIf(!canRun)('npm run release: one OCI index for amd64 and arm64, de
     expect(await adminPage(arm, '/settings')).toContain('data-runtime-arch="linux/arm64"');
     await deployStack(SIBLING, coopCloudStack(SIBLING, { recipe: 'custom-html', version: '1.0.0+1', domain: `sib-${RUN}.lores.test` }));
     let html = '';
-    const listed = await waitFor(
+    const listed = await eventually(
       async () => {
         html = await adminPage(arm, '/');
         return html.includes(`data-stack="${SIBLING}"`);

@@ -8,11 +8,11 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
-import supertest from 'supertest';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { listInstalled } from '../../app/adapters/abra/app-env.ts';
 import { addUser, testNode, type TestNode } from '../support/app.ts';
 import { ABRA_DOUBLE, FIXTURE_RECIPES } from '../support/abra.ts';
+import { actingAs, sessionFor, type Person } from '../support/jobs.ts';
 import { haveDocker } from '../support/requirements.ts';
 import { ensureTestImage, removeStackAndObjects } from '../support/swarm.ts';
 
@@ -31,7 +31,7 @@ describe.skipIf(!dockerThere)('config repository shared with laptops (real git, 
   let abraDir: string;
   let laptop: string; // the laptop's ABRA_DIR
   let home: string; // an empty HOME for git: no global config, no credential helper
-  let sam: { cookie: string; csrf: string };
+  let sam: Person;
   const tokens: Record<string, string> = {};
   const secretValues: string[] = [];
 
@@ -40,14 +40,6 @@ describe.skipIf(!dockerThere)('config repository shared with laptops (real git, 
   const git = (cwd: string, args: string[]) => execa('git', args, { cwd, env: gitEnv(), reject: false });
   const laptopRepo = () => path.join(laptop, 'servers', 'default');
   const abraOnLaptop = (args: string[]) => execa(ABRA_DOUBLE, args, { env: { ABRA_DIR: laptop, ABRA_DOUBLE_REQUIRE_TTY: '0' }, reject: false });
-  const post = (url: string, form: Record<string, string> = {}) => supertest(node.app).post(url).set('Cookie', sam.cookie).type('form').send({ _csrf: sam.csrf, ...form });
-  const get = (url: string) => supertest(node.app).get(url).set('Cookie', sam.cookie);
-  const finished = async (res: { status: number; headers: Record<string, string>; text: string }) => {
-    expect(res.status, res.text.slice(0, 400)).toBe(303);
-    const job = await node.services.jobs.finished(Number(/^\/jobs\/(\d+)$/.exec(res.headers.location ?? '')?.[1]));
-    expect(job.state, node.services.store.jobs.output(job.id).map((l) => l.line).join('\n')).toBe('succeeded');
-    return job;
-  };
   const nodeGit = (args: string[]) => execa('git', ['--git-dir', node.services.configRepo.gitDir, ...args], { env: gitEnv() });
   const serviceEnv = async (stack: string) => (await execa('docker', ['service', 'inspect', `${stack}_app`, '--format', '{{json .Spec.TaskTemplate.ContainerSpec.Env}}'])).stdout;
   const commitAndPush = async (message: string) => {
@@ -67,8 +59,7 @@ describe.skipIf(!dockerThere)('config repository shared with laptops (real git, 
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const steward = await addUser(node, 'sam', 'steward');
     await addUser(node, 'gina', 'guest');
-    const s = node.services.sessions.start((await node.services.people.authenticate(steward.username, steward.password))!, { ip: '127.0.0.1', userAgent: 'test' });
-    sam = { cookie: `lores_session=${s.token}`, csrf: s.session.csrfToken };
+    sam = actingAs(node, await sessionFor(node, steward.username, steward.password));
     const people = node.services.people.list();
     for (const [name, label] of [['sam', 'laptop'], ['gina', 'look only'], ['sam', 'old laptop']] as const) {
       tokens[`${name}:${label}`] = node.services.accessTokens.create(people.find((p) => p.username === name)!.id, label, 'admin').token;
@@ -83,7 +74,7 @@ describe.skipIf(!dockerThere)('config repository shared with laptops (real git, 
   }, 90_000);
 
   it('keeps the server directory in git: the node’s domain in lores.toml, and an install on the page committed by its steward', async () => {
-    const job = await finished(await post('/install/lores-test-app', { version: '1.0.0+1.0', domain: A, 'env.GREETING': 'from the page', deploy: 'on' }));
+    const job = await sam.succeeded(await sam.post('/install/lores-test-app', { version: '1.0.0+1.0', domain: A, 'env.GREETING': 'from the page', deploy: 'on' }));
     secretValues.push(...(node.services.lifecycle.takeSecrets(job.id, 'sam') ?? []).map((x) => x.value));
     expect(secretValues.length).toBeGreaterThan(0);
     const log = (await nodeGit(['log', '--format=%an <%ae>|%s', 'main'])).stdout.split('\n');
@@ -109,15 +100,15 @@ describe.skipIf(!dockerThere)('config repository shared with laptops (real git, 
     expect(pushed.exitCode, pushed.stderr).toBe(0);
 
     expect(listInstalled(abraDir).map((a) => a.domain)).toContain(B);
-    const upgrade = await get(`/apps/${stackOf(B)}/upgrade`).expect(200);
+    const upgrade = await sam.get(`/apps/${stackOf(B)}/upgrade`).expect(200);
     expect(upgrade.text).toContain('1.1.0+1.1');
-    const changes = await get(`/apps/${stackOf(B)}/changes`).expect(200);
+    const changes = await sam.get(`/apps/${stackOf(B)}/changes`).expect(200);
     expect(changes.text).toContain('id="no-pending"');
     expect(changes.text).toContain(`Deploy ${B} from my laptop`);
   });
 
   it('manages the laptop’s app like its own: an upgrade on the page reaches the laptop’s next pull, authored by the steward', async () => {
-    await finished(await post(`/apps/${stackOf(B)}/upgrade`, { version: '1.1.0+1.1' }));
+    await sam.succeeded(await sam.post(`/apps/${stackOf(B)}/upgrade`, { version: '1.1.0+1.1' }));
     expect(await serviceEnv(stackOf(B))).toBeTruthy();
     expect((await git(laptopRepo(), ['pull', '-q', '--ff-only'])).exitCode).toBe(0);
     expect(readFileSync(path.join(laptopRepo(), `${B}.env`), 'utf8')).toContain('TYPE=lores-test-app:1.1.0+1.1');
@@ -132,15 +123,15 @@ describe.skipIf(!dockerThere)('config repository shared with laptops (real git, 
     expect(pushed.exitCode, pushed.stderr).toBe(0);
     expect(readFileSync(path.join(abraDir, 'servers', 'default', `${A}.env`), 'utf8')).toContain('GREETING=hello from the laptop');
 
-    const changes = await get(`/apps/${stackOf(A)}/changes`).expect(200);
+    const changes = await sam.get(`/apps/${stackOf(A)}/changes`).expect(200);
     expect(changes.text).toContain('<span class="diff-del">-GREETING=&quot;from the page&quot;</span>');
     expect(changes.text).toContain('<span class="diff-add">+GREETING=hello from the laptop</span>');
     expect(changes.text).toContain('Deploy these changes');
     expect(await serviceEnv(stackOf(A))).toContain('GREETING=from the page');
 
-    await finished(await post(`/apps/${stackOf(A)}/changes/deploy`));
+    await sam.succeeded(await sam.post(`/apps/${stackOf(A)}/changes/deploy`));
     expect(await serviceEnv(stackOf(A))).toContain('GREETING=hello from the laptop');
-    const after = await get(`/apps/${stackOf(A)}/changes`).expect(200);
+    const after = await sam.get(`/apps/${stackOf(A)}/changes`).expect(200);
     expect(after.text).toContain('id="no-pending"');
     const history = (await nodeGit(['log', '--format=%an|%s', 'main', '--', `${A}.env`])).stdout.split('\n').filter(Boolean);
     expect(history).toEqual([`sam on laptop|Greet from the laptop on ${A}`, `sam|Install ${A}: lores-test-app 1.0.0+1.0, deployed`]);
@@ -152,8 +143,8 @@ describe.skipIf(!dockerThere)('config repository shared with laptops (real git, 
     const envFile = path.join(laptopRepo(), `${A}.env`);
     writeFileSync(envFile, readFileSync(envFile, 'utf8').replace(/^GREETING=.*$/m, 'GREETING=never deployed'));
     expect((await commitAndPush('An edit to throw away')).exitCode).toBe(0);
-    expect((await get(`/apps/${stackOf(A)}/changes`)).text).toContain('+GREETING=never deployed');
-    const res = await post(`/apps/${stackOf(A)}/changes/discard`);
+    expect((await sam.get(`/apps/${stackOf(A)}/changes`)).text).toContain('+GREETING=never deployed');
+    const res = await sam.post(`/apps/${stackOf(A)}/changes/discard`);
     expect(res.status).toBe(303);
     expect(readFileSync(path.join(abraDir, 'servers', 'default', `${A}.env`), 'utf8')).toContain('GREETING=hello from the laptop');
     expect((await nodeGit(['log', '-1', '--format=%an|%s', 'main'])).stdout.trim()).toBe(`sam|Discard pending changes to ${A}`);

@@ -8,7 +8,8 @@ import { ABRA_DOUBLE, FIXTURE_RECIPES, setFaults } from '../support/abra.ts';
 import { loginOverHttp, postForm } from '../support/http-login.ts';
 import { haveDocker } from '../support/requirements.ts';
 import { startNode, type NodeProcess } from '../support/server.ts';
-import { ensureTestImage, waitFor } from '../support/swarm.ts';
+import { ensureTestImage } from '../support/swarm.ts';
+import { eventually } from '../support/poll.ts';
 
 const dockerThere = await haveDocker();
 
@@ -38,7 +39,7 @@ describe.skipIf(!dockerThere)('a job cut off by kill -9', () => {
     const res = await postForm(first.url, '/install/lores-test-app', auth, { version: '1.0.0+1.0', domain, 'env.GREETING': 'x', deploy: 'on' });
     expect(res.status).toBe(303);
     const jobUrl = `${first.url}${res.headers.get('location')}`;
-    const inDeploy = await waitFor(async () => (await (await fetch(jobUrl, { headers: { cookie: auth.cookie } })).text()).includes('working…'), 30_000, 250);
+    const inDeploy = await eventually(async () => (await (await fetch(jobUrl, { headers: { cookie: auth.cookie } })).text()).includes('working…'), 30_000, 250);
     expect(inDeploy, 'the deploy step should be running').toBe(true);
 
     await first.kill('SIGKILL');

@@ -7,17 +7,17 @@ import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, renameS
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
-import supertest from 'supertest';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { listInstalled } from '../../app/adapters/abra/app-env.ts';
 import { appsFrom } from '../../app/services/apps.ts';
 import { addUser, testNode, type TestNode } from '../support/app.ts';
 import { ABRA_DOUBLE } from '../support/abra.ts';
 import { ensureKiwixImage, KIWIX_IMAGE, makeTestZim, type TestZim } from '../support/kiwix.ts';
+import { actingAs, sessionFor, type Person } from '../support/jobs.ts';
 import { haveDocker } from '../support/requirements.ts';
 import { freePort, REPO_ROOT } from '../support/server.ts';
-import { within } from '../support/poll.ts';
-import { removeStackAndObjects, waitFor } from '../support/swarm.ts';
+import { within, eventually } from '../support/poll.ts';
+import { removeStackAndObjects } from '../support/swarm.ts';
 
 // Deploys wait for a healthy task (the first probe comes 15 s in): give a busy 2-core machine time.
 vi.setConfig({ testTimeout: 180_000, hookTimeout: 120_000 });
@@ -52,18 +52,11 @@ describe.skipIf(!dockerThere)('the bundled Kiwix recipe, installed through the n
   let zimDir: string;
   let workDir: string;
   let port: number;
-  let cookie: string;
-  let csrf: string;
+  let kim: Person;
   let zim: TestZim;
   let firstTask: string;
   const timings: Record<string, number> = {};
 
-  const post = (url: string, form: Record<string, string> = {}) => supertest(node.app).post(url).set('Cookie', cookie).type('form').send({ _csrf: csrf, ...form });
-  const finished = async (res: { status: number; headers: Record<string, string>; text: string }) => {
-    expect(res.status, res.text.slice(0, 500)).toBe(303);
-    return node.services.jobs.finished(Number(/^\/jobs\/(\d+)$/.exec(res.headers.location ?? '')?.[1]));
-  };
-  const output = (jobId: number) => node.services.store.jobs.output(jobId).map((l) => l.line).join('\n');
   const app = () => appsFrom(node.services.model, listInstalled(abraDir)).find((a) => a.stack === STACK);
   const kiwix = async (p: string) => {
     const r = await fetch(`http://127.0.0.1:${port}${p}`, { signal: AbortSignal.timeout(5000) });
@@ -94,9 +87,7 @@ describe.skipIf(!dockerThere)('the bundled Kiwix recipe, installed through the n
     // A Kiwix app's ZIM_FILES_PATH must lie under ZIM_ROOT (issue #14): the test's ZIM folder is the root here.
     node = await testNode({ ABRA_DIR: abraDir, ABRA_BIN: ABRA_DOUBLE, BUNDLED_RECIPES_DIR: BUNDLED, ABRA_TIMEOUT_SECONDS: '150', CATALOGUE_URL: '', ZIM_ROOT: zimDir }, { full: true });
     const steward = await addUser(node, 'kim', 'steward');
-    const s = node.services.sessions.start((await node.services.people.authenticate(steward.username, steward.password))!, { ip: '127.0.0.1', userAgent: 'test' });
-    cookie = `lores_session=${s.token}`;
-    csrf = s.session.csrfToken;
+    kim = actingAs(node, await sessionFor(node, steward.username, steward.password));
   });
 
   afterAll(async () => {
@@ -108,7 +99,7 @@ describe.skipIf(!dockerThere)('the bundled Kiwix recipe, installed through the n
 
   it('offers the bundled recipe, its install form generated from .env.sample', async () => {
     expect(await node.services.lifecycle.recipes()).toEqual(expect.arrayContaining([{ name: 'kiwix', versions: [VERSION] }]));
-    const form = await supertest(node.app).get('/install/kiwix').set('Cookie', cookie).expect(200);
+    const form = await kim.get('/install/kiwix').expect(200);
     expect(form.text).toContain('name="env.ZIM_FILES_PATH" value="/srv/zims"');
     expect(form.text).toContain('1001');
     expect(form.text).toContain('name="overlay.compose.lan.yml"');
@@ -119,8 +110,8 @@ describe.skipIf(!dockerThere)('the bundled Kiwix recipe, installed through the n
 
   it('installs and deploys with an empty ZIM folder and the LAN overlay: the task runs and is healthy', async () => {
     const started = Date.now();
-    const job = await finished(
-      await post('/install/kiwix', {
+    const job = await kim.finished(
+      await kim.post('/install/kiwix', {
         version: VERSION,
         domain: DOMAIN,
         'env.ZIM_FILES_PATH': zimDir,
@@ -131,7 +122,7 @@ describe.skipIf(!dockerThere)('the bundled Kiwix recipe, installed through the n
       }),
     );
     timings.installAndDeploy = Date.now() - started;
-    expect(job.state, output(job.id)).toBe('succeeded');
+    expect(job.state, kim.output(job.id)).toBe('succeeded');
     const env = readFileSync(path.join(abraDir, 'servers', 'default', `${DOMAIN}.env`), 'utf8');
     expect(env).toContain(`TYPE=kiwix:${VERSION}`);
     expect(env).toContain(`ZIM_FILES_PATH=${zimDir}`);
@@ -155,7 +146,7 @@ describe.skipIf(!dockerThere)('the bundled Kiwix recipe, installed through the n
       return t && !more.length && t.state.startsWith('Running') && (await health(t.id)) === 'healthy' ? t : undefined;
     });
     firstTask = running.value.id;
-    expect(await waitFor(() => app()?.status === 'running', 30_000)).toBe(true);
+    expect(await eventually(() => app()?.status === 'running', 30_000)).toBe(true);
     expect(app()).toMatchObject({ recipe: 'kiwix', version: VERSION, domain: DOMAIN });
   });
 
@@ -210,11 +201,11 @@ describe.skipIf(!dockerThere)('the bundled Kiwix recipe, installed through the n
   });
 
   it('undeploys and removes through the node: stack, entrypoint config and env file gone', async () => {
-    const down = await finished(await post(`/apps/${STACK}/undeploy`, { confirmed: '1' }));
-    expect(down.state, output(down.id)).toBe('succeeded');
-    expect(await waitFor(async () => (await tasks()).length === 0, 30_000)).toBe(true);
-    const removed = await finished(await post(`/apps/${STACK}/remove`, { confirm: DOMAIN }));
-    expect(removed.state, output(removed.id)).toBe('succeeded');
+    const down = await kim.finished(await kim.post(`/apps/${STACK}/undeploy`, { confirmed: '1' }));
+    expect(down.state, kim.output(down.id)).toBe('succeeded');
+    expect(await eventually(async () => (await tasks()).length === 0, 30_000)).toBe(true);
+    const removed = await kim.finished(await kim.post(`/apps/${STACK}/remove`, { confirm: DOMAIN }));
+    expect(removed.state, kim.output(removed.id)).toBe('succeeded');
     expect(existsSync(path.join(abraDir, 'servers', 'default', `${DOMAIN}.env`))).toBe(false);
     expect((await execa('docker', ['config', 'ls', '--format', '{{.Name}}'])).stdout).not.toContain(`${STACK}_entrypoint_`);
     expect(existsSync(zimDir), 'the ZIM folder is the operator’s: left alone').toBe(true);

@@ -10,8 +10,10 @@ import { appsFrom } from '../../app/services/apps.ts';
 import { listInstalled } from '../../app/adapters/abra/app-env.ts';
 import { addUser, testNode, type TestNode } from '../support/app.ts';
 import { ABRA_DOUBLE, FIXTURE_RECIPES, abraCalls, setFaults } from '../support/abra.ts';
+import { actingAs, sessionFor, type Person } from '../support/jobs.ts';
 import { haveDocker } from '../support/requirements.ts';
-import { ensureTestImage, removeStack, waitFor } from '../support/swarm.ts';
+import { ensureTestImage, removeStack } from '../support/swarm.ts';
+import { eventually } from '../support/poll.ts';
 
 // Each step deploys for real and waits for the swarm to converge: give a busy 2-core machine time.
 vi.setConfig({ testTimeout: 180_000 });
@@ -23,16 +25,8 @@ const STACK = DOMAIN.replaceAll('.', '_');
 describe.skipIf(!dockerThere)('app lifecycle through abra (test double, real swarm)', () => {
   let node: TestNode;
   let abraDir: string;
-  let cookie: string;
-  let csrf: string;
+  let sam: Person;
 
-  const post = (url: string, form: Record<string, string> = {}) => supertest(node.app).post(url).set('Cookie', cookie).type('form').send({ _csrf: csrf, ...form });
-  const jobIdFrom = (location: string | undefined) => Number(/^\/jobs\/(\d+)$/.exec(location ?? '')?.[1]);
-  const finished = async (res: { status: number; headers: Record<string, string>; text: string }) => {
-    expect(res.status, res.text.slice(0, 500)).toBe(303);
-    return node.services.jobs.finished(jobIdFrom(res.headers.location));
-  };
-  const output = (jobId: number) => node.services.store.jobs.output(jobId).map((l) => l.line).join('\n');
   const app = () => appsFrom(node.services.model, listInstalled(abraDir)).find((a) => a.stack === STACK);
   const envText = () => readFileSync(path.join(abraDir, 'servers', 'default', `${DOMAIN}.env`), 'utf8');
   const serviceEnv = async () => (await execa('docker', ['service', 'inspect', `${STACK}_app`, '--format', '{{json .Spec.TaskTemplate.ContainerSpec.Env}}'])).stdout;
@@ -42,9 +36,7 @@ describe.skipIf(!dockerThere)('app lifecycle through abra (test double, real swa
     abraDir = mkdtempSync(path.join(tmpdir(), 'lores-abra-'));
     node = await testNode({ ABRA_DIR: abraDir, ABRA_BIN: ABRA_DOUBLE, BUNDLED_RECIPES_DIR: FIXTURE_RECIPES, ABRA_TIMEOUT_SECONDS: '90' }, { full: true });
     const steward = await addUser(node, 'sam', 'steward');
-    const s = node.services.sessions.start((await node.services.people.authenticate(steward.username, steward.password))!, { ip: '127.0.0.1', userAgent: 'test' });
-    cookie = `lores_session=${s.token}`;
-    csrf = s.session.csrfToken;
+    sam = actingAs(node, await sessionFor(node, steward.username, steward.password));
   }, 60_000);
 
   afterAll(async () => {
@@ -59,7 +51,7 @@ describe.skipIf(!dockerThere)('app lifecycle through abra (test double, real swa
     expect(node.services.lifecycle.status()).toMatchObject({ ok: true });
     expect(existsSync(path.join(abraDir, 'servers', 'default'))).toBe(true);
     expect(await node.services.lifecycle.recipes()).toEqual([{ name: 'lores-test-app', versions: ['1.0.0+1.0', '1.1.0+1.1'] }]);
-    const form = await supertest(node.app).get('/install/lores-test-app?version=1.0.0%2B1.0').set('Cookie', cookie).expect(200);
+    const form = await sam.get('/install/lores-test-app?version=1.0.0%2B1.0').expect(200);
     expect(form.text).toContain('name="env.GREETING" value="world"');
     expect(form.text).toContain('What the app says hello to');
     expect(form.text).toContain('name="enable.TIMEOUT"');
@@ -86,7 +78,7 @@ describe.skipIf(!dockerThere)('app lifecycle through abra (test double, real swa
       ['/install/no-such-recipe', good, 404],
     ];
     for (const [url, form, status] of cases) {
-      const res = await post(url, form);
+      const res = await sam.post(url, form);
       expect(res.status, `${url} ${JSON.stringify(form).slice(0, 120)}`).toBe(status);
       expect(res.text).not.toMatch(/at .*\.ts:\d+/);
     }
@@ -96,7 +88,7 @@ describe.skipIf(!dockerThere)('app lifecycle through abra (test double, real swa
 
   let installJob: number;
   it('installs from the generated form: app new, settings written with comments kept, secrets generated once, deployed', async () => {
-    const job = await finished(await post('/install/lores-test-app', {
+    const job = await sam.finished(await sam.post('/install/lores-test-app', {
         version: '1.0.0+1.0',
         domain: DOMAIN,
         'env.GREETING': 'friends',
@@ -106,7 +98,7 @@ describe.skipIf(!dockerThere)('app lifecycle through abra (test double, real swa
         deploy: 'on',
       }));
     installJob = job.id;
-    expect(job.state, output(job.id)).toBe('succeeded');
+    expect(job.state, sam.output(job.id)).toBe('succeeded');
     const env = envText();
     expect(env).toContain('TYPE=lores-test-app:1.0.0+1.0');
     expect(env).toContain(`DOMAIN=${DOMAIN}`);
@@ -118,63 +110,63 @@ describe.skipIf(!dockerThere)('app lifecycle through abra (test double, real swa
     const calls = abraCalls(abraDir).map((c) => c.argv.join(' '));
     expect(calls).toEqual(expect.arrayContaining([`app new lores-test-app 1.0.0+1.0 -n -o -s default -D ${DOMAIN}`, `app deploy ${DOMAIN} -n -D -o`]));
 
-    expect(await waitFor(() => app()?.status === 'running', 40_000)).toBe(true);
+    expect(await eventually(() => app()?.status === 'running', 40_000)).toBe(true);
     expect(app()).toMatchObject({ recipe: 'lores-test-app', version: '1.0.0+1.0', domain: DOMAIN });
     expect(app()!.services.map((s) => s.shortName).sort()).toEqual(['app', 'worker']);
     expect(await serviceEnv()).toContain('GREETING=friends');
   });
 
   it('shows generated secrets once, to the installer only, and never stores them', async () => {
-    const page = await supertest(node.app).get(`/jobs/${installJob}`).set('Cookie', cookie).expect(200);
+    const page = await sam.get(`/jobs/${installJob}`).expect(200);
     expect(page.text).toContain('Show the secrets once');
-    const shown = await post(`/jobs/${installJob}/secrets`).expect(200);
+    const shown = await sam.post(`/jobs/${installJob}/secrets`).expect(200);
     const value = /<dt>db_password<\/dt><dd><code>([^<]+)<\/code>/.exec(shown.text)?.[1];
     expect(value).toMatch(/^[A-Za-z0-9]{32}$/);
     expect(shown.headers['cache-control']).toBe('no-store');
-    expect((await post(`/jobs/${installJob}/secrets`)).status).toBe(410);
-    expect(output(installJob)).not.toContain(value!);
+    expect((await sam.post(`/jobs/${installJob}/secrets`)).status).toBe(410);
+    expect(sam.output(installJob)).not.toContain(value!);
     expect(readFileSync(path.join(node.dataDir, 'lores-node.sqlite')).includes(Buffer.from(value!))).toBe(false);
     expect((await execa('docker', ['secret', 'ls', '--format', '{{.Name}}'])).stdout).toContain(`${STACK}_db_password_v1`);
   });
 
   it('edits settings and redeploys with them', async () => {
-    const form = await supertest(node.app).get(`/apps/${STACK}/config`).set('Cookie', cookie).expect(200);
+    const form = await sam.get(`/apps/${STACK}/config`).expect(200);
     expect(form.text).toContain('name="env.GREETING" value="friends"');
-    const job = await finished(await post(`/apps/${STACK}/config`, { 'env.GREETING': 'neighbours', 'overlay.compose.worker.yml': 'on', redeploy: 'on' }));
-    expect(job.state, output(job.id)).toBe('succeeded');
+    const job = await sam.finished(await sam.post(`/apps/${STACK}/config`, { 'env.GREETING': 'neighbours', 'overlay.compose.worker.yml': 'on', redeploy: 'on' }));
+    expect(job.state, sam.output(job.id)).toBe('succeeded');
     expect(envText()).toContain('GREETING=neighbours');
-    expect(await waitFor(async () => (await serviceEnv()).includes('GREETING=neighbours'), 30_000)).toBe(true);
+    expect(await eventually(async () => (await serviceEnv()).includes('GREETING=neighbours'), 30_000)).toBe(true);
     const audit = node.services.store.audit.page({ limit: 5, action: 'app.config' })[0]!;
     expect(JSON.parse(audit.detail!).changed).toContain('GREETING');
   });
 
   it('refuses a second job on the same app while one runs', async () => {
-    const [a, b] = await Promise.all([post(`/apps/${STACK}/restart`), post(`/apps/${STACK}/deploy`)]);
+    const [a, b] = await Promise.all([sam.post(`/apps/${STACK}/restart`), sam.post(`/apps/${STACK}/deploy`)]);
     expect([a.status, b.status].sort()).toEqual([303, 409]);
     const refused = a.status === 409 ? a : b;
     expect(refused.text).toContain('busy');
-    await finished(a.status === 303 ? a : b);
+    await sam.finished(a.status === 303 ? a : b);
   });
 
   it('upgrades with release notes and image changes shown, then rolls back', async () => {
-    const page = await supertest(node.app).get(`/apps/${STACK}/upgrade`).set('Cookie', cookie).expect(200);
+    const page = await sam.get(`/apps/${STACK}/upgrade`).expect(200);
     expect(page.text).toContain('1.0.0+1.0 → 1.1.0+1.1');
     expect(page.text).toContain('the greeting now names the version');
     expect(page.text).toContain('lores-test/busybox:1 → lores-test/busybox:2');
-    const up = await finished(await post(`/apps/${STACK}/upgrade`, { version: '1.1.0+1.1' }));
-    expect(up.state, output(up.id)).toBe('succeeded');
+    const up = await sam.finished(await sam.post(`/apps/${STACK}/upgrade`, { version: '1.1.0+1.1' }));
+    expect(up.state, sam.output(up.id)).toBe('succeeded');
     expect(envText()).toContain('TYPE=lores-test-app:1.1.0+1.1');
-    expect(await waitFor(() => app()?.version === '1.1.0+1.1' && app()?.status === 'running', 40_000)).toBe(true);
-    expect((await post(`/apps/${STACK}/upgrade`, { version: '1.0.0+1.0' })).status).toBe(400); // not newer
+    expect(await eventually(() => app()?.version === '1.1.0+1.1' && app()?.status === 'running', 40_000)).toBe(true);
+    expect((await sam.post(`/apps/${STACK}/upgrade`, { version: '1.0.0+1.0' })).status).toBe(400); // not newer
 
-    const back = await finished(await post(`/apps/${STACK}/rollback`, { version: '1.0.0+1.0' }));
-    expect(back.state, output(back.id)).toBe('succeeded');
-    expect(await waitFor(() => app()?.version === '1.0.0+1.0', 40_000)).toBe(true);
+    const back = await sam.finished(await sam.post(`/apps/${STACK}/rollback`, { version: '1.0.0+1.0' }));
+    expect(back.state, sam.output(back.id)).toBe('succeeded');
+    expect(await eventually(() => app()?.version === '1.0.0+1.0', 40_000)).toBe(true);
   });
 
   it('fails a job readably when abra fails, hangs past the timeout, or prints garbage — the node keeps going', async () => {
     setFaults(abraDir, { 'app restart': 'fail' });
-    const failed = await finished(await post(`/apps/${STACK}/restart`));
+    const failed = await sam.finished(await sam.post(`/apps/${STACK}/restart`));
     expect(failed.state).toBe('failed');
     expect(failed.error).toContain('injected failure');
 
@@ -199,21 +191,21 @@ describe.skipIf(!dockerThere)('app lifecycle through abra (test double, real swa
     expect(garbled.error).toContain('not the expected JSON');
     setFaults(abraDir, {});
     const cleaned = await node.services.jobs.finished(node.services.lifecycle.remove(other, other, { name: 'sam', ip: null }).id);
-    expect(cleaned.state, output(cleaned.id)).toBe('succeeded');
+    expect(cleaned.state, sam.output(cleaned.id)).toBe('succeeded');
   });
 
   it('undeploys, then removes only after the domain is typed, saying what goes', async () => {
-    const down = await finished(await post(`/apps/${STACK}/undeploy`, { confirmed: '1' }));
-    expect(down.state, output(down.id)).toBe('succeeded');
-    expect(await waitFor(() => app()?.status === 'not deployed', 30_000)).toBe(true);
-    const confirm = await supertest(node.app).get(`/apps/${STACK}/remove`).set('Cookie', cookie).expect(200);
+    const down = await sam.finished(await sam.post(`/apps/${STACK}/undeploy`, { confirmed: '1' }));
+    expect(down.state, sam.output(down.id)).toBe('succeeded');
+    expect(await eventually(() => app()?.status === 'not deployed', 30_000)).toBe(true);
+    const confirm = await sam.get(`/apps/${STACK}/remove`).expect(200);
     expect(confirm.text).toContain('volumes');
     expect(confirm.text).toContain('secrets');
     expect(confirm.text).toContain(`${DOMAIN}.env`);
-    expect((await post(`/apps/${STACK}/remove`, { confirm: 'wrong.example.org' })).status).toBe(400);
+    expect((await sam.post(`/apps/${STACK}/remove`, { confirm: 'wrong.example.org' })).status).toBe(400);
     expect(existsSync(path.join(abraDir, 'servers', 'default', `${DOMAIN}.env`))).toBe(true);
-    const removed = await finished(await post(`/apps/${STACK}/remove`, { confirm: DOMAIN }));
-    expect(removed.state, output(removed.id)).toBe('succeeded');
+    const removed = await sam.finished(await sam.post(`/apps/${STACK}/remove`, { confirm: DOMAIN }));
+    expect(removed.state, sam.output(removed.id)).toBe('succeeded');
     expect(existsSync(path.join(abraDir, 'servers', 'default', `${DOMAIN}.env`))).toBe(false);
     expect((await execa('docker', ['secret', 'ls', '--format', '{{.Name}}'])).stdout).not.toContain(`${STACK}_db_password_v1`);
     expect(app()).toBeUndefined();

@@ -11,7 +11,8 @@ import { appsFrom } from '../../app/services/apps.ts';
 import { addUser, testNode, type TestNode } from '../support/app.ts';
 import { haveDocker } from '../support/requirements.ts';
 import { readSse } from '../support/sse.ts';
-import { coopCloudStack, deployStack, ensureTestImage, removeStack, TEST_IMAGE, waitFor } from '../support/swarm.ts';
+import { coopCloudStack, deployStack, ensureTestImage, removeStack, TEST_IMAGE } from '../support/swarm.ts';
+import { eventually } from '../support/poll.ts';
 
 const dockerThere = await haveDocker();
 const id = randomBytes(3).toString('hex');
@@ -86,7 +87,7 @@ describe.skipIf(!dockerThere)('live node state on the real swarm', () => {
   }, 60_000);
 
   it('finds labelled stacks with recipe, version, domain and health; others as read-only stacks', async () => {
-    expect(await waitFor(() => app(WIKI)?.status === 'running' && app(WIKI)!.services.every((s) => s.tasks.every((t) => t.health === 'healthy' || s.name.endsWith('_app'))), 40_000)).toBe(true);
+    expect(await eventually(() => app(WIKI)?.status === 'running' && app(WIKI)!.services.every((s) => s.tasks.every((t) => t.health === 'healthy' || s.name.endsWith('_app'))), 40_000)).toBe(true);
     const wiki = app(WIKI)!;
     expect(wiki).toMatchObject({ coopCloud: true, recipe: 'kiwix', version: '1.2.0+3.7.0', domain: `wiki-${id}.node.example.org`, desired: 3, running: 3 });
     expect(wiki.services.map((s) => s.shortName)).toEqual(['app', 'db']);
@@ -106,12 +107,12 @@ describe.skipIf(!dockerThere)('live node state on the real swarm', () => {
   });
 
   it('a crashing task shows as failing with its error', async () => {
-    expect(await waitFor(() => app(CRASH)?.status === 'failing', 40_000)).toBe(true);
+    expect(await eventually(() => app(CRASH)?.status === 'failing', 40_000)).toBe(true);
     expect(app(CRASH)!.lastError).toMatch(/exit code 3|non-zero exit/);
   });
 
   it('a scale from outside reaches the model by events (no full resync) and open pages over SSE', async () => {
-    await waitFor(() => app(WIKI)?.running === 3, 30_000);
+    await eventually(() => app(WIKI)?.running === 3, 30_000);
     const syncsBefore = node.services.model.stats.fullSyncs;
     const started = { at: 0 };
     const events = await readSse(
@@ -129,26 +130,26 @@ describe.skipIf(!dockerThere)('live node state on the real swarm', () => {
     const hit = events.at(-1)!;
     expect(hit.data).toMatch(new RegExp(`data-stack="${WIKI}"`));
     expect(hit.at - started.at).toBeLessThan(10_000);
-    expect(await waitFor(() => app(WIKI)?.running === 4, 30_000)).toBe(true);
+    expect(await eventually(() => app(WIKI)?.running === 4, 30_000)).toBe(true);
     expect(node.services.model.stats.fullSyncs).toBe(syncsBefore);
     expect(node.services.model.stats.serviceRereads).toBeGreaterThan(0);
   });
 
   it('a plain reload of the dashboard shows a change as soon as the model has it (the page cache follows the model)', async () => {
-    await waitFor(() => app(WIKI)?.running === 4, 30_000);
+    await eventually(() => app(WIKI)?.running === 4, 30_000);
     const shows = (html: string, replicas: string) => new RegExp(`data-stack="${WIKI}"[^]*?<span class="replicas">${replicas}</span>`).test(html);
     const before = await supertest(node.app).get('/').set('Cookie', stewardCookie).expect(200);
     expect(shows(before.text, '4/4')).toBe(true);
     await execa('docker', ['service', 'scale', '--detach', `${WIKI}_db=2`]);
-    expect(await waitFor(() => app(WIKI)?.desired === 3, 10_000)).toBe(true);
+    expect(await eventually(() => app(WIKI)?.desired === 3, 10_000)).toBe(true);
     const after = await supertest(node.app).get('/').set('Cookie', stewardCookie).set('If-None-Match', before.headers.etag!).expect(200);
     expect(shows(after.text, '\\d/3')).toBe(true);
     await execa('docker', ['service', 'scale', '--detach', `${WIKI}_db=3`]);
-    expect(await waitFor(() => app(WIKI)?.running === 4, 30_000)).toBe(true);
+    expect(await eventually(() => app(WIKI)?.running === 4, 30_000)).toBe(true);
   });
 
   it('stop scales every service to 0 and remembers the counts; start restores them; audited; guests refused', async () => {
-    await waitFor(() => app(WIKI)?.running === 4, 30_000);
+    await eventually(() => app(WIKI)?.running === 4, 30_000);
     const guest = await supertest(node.app).post(`/apps/${WIKI}/stop`).set('Cookie', guestCookie).type('form').send({ _csrf: 'x' });
     expect(guest.status).toBe(403);
 
@@ -165,7 +166,7 @@ describe.skipIf(!dockerThere)('live node state on the real swarm', () => {
       [`${WIKI}_app`, 1],
       [`${WIKI}_db`, 3],
     ]);
-    expect(await waitFor(() => app(WIKI)?.status === 'stopped' && app(WIKI)!.running === 0, 30_000)).toBe(true);
+    expect(await eventually(() => app(WIKI)?.status === 'stopped' && app(WIKI)!.running === 0, 30_000)).toBe(true);
     // A stopped app says so, not "0/0".
     expect((await supertest(node.app).get(`/apps/${WIKI}`).set('Cookie', stewardCookie).expect(200)).text).toContain('<dd class="replicas">stopped</dd>');
 
@@ -174,22 +175,22 @@ describe.skipIf(!dockerThere)('live node state on the real swarm', () => {
     expect(await replicasOf(`${WIKI}_db`)).toContain('"Replicas":3');
     expect(await replicasOf(`${WIKI}_app`)).toContain('"Replicas":1');
     expect(node.services.store.stoppedServices.forStack(WIKI)).toEqual([]);
-    expect(await waitFor(() => app(WIKI)?.running === 4, 30_000)).toBe(true);
+    expect(await eventually(() => app(WIKI)?.running === 4, 30_000)).toBe(true);
     const audit = node.services.store.audit.page({ limit: 20, action: 'job.' }).map((r) => `${r.action}:${r.outcome}:${r.actor}`);
     expect(audit).toEqual(expect.arrayContaining(['job.stop:ok:sam', 'job.start:ok:sam', 'job.stop:denied:sam']));
   });
 
   it('stops and starts a global-mode service with a placement constraint', async () => {
-    expect(await waitFor(() => app(GLOBAL)?.running === 1, 30_000)).toBe(true);
+    expect(await eventually(() => app(GLOBAL)?.running === 1, 30_000)).toBe(true);
     await supertest(node.app).post(`/apps/${GLOBAL}/stop`).set('Cookie', stewardCookie).type('form').send({ _csrf: csrf, confirmed: '1' }).expect(303);
     await lastJobDone(GLOBAL);
     const constraints = (await execa('docker', ['service', 'inspect', `${GLOBAL}_app`, '--format', '{{json .Spec.TaskTemplate.Placement}}'])).stdout;
     expect(constraints).toContain(STOPPED_CONSTRAINT);
-    expect(await waitFor(() => app(GLOBAL)?.running === 0 && app(GLOBAL)?.status === 'stopped', 30_000)).toBe(true);
+    expect(await eventually(() => app(GLOBAL)?.running === 0 && app(GLOBAL)?.status === 'stopped', 30_000)).toBe(true);
     await supertest(node.app).post(`/apps/${GLOBAL}/start`).set('Cookie', stewardCookie).type('form').send({ _csrf: csrf }).expect(303);
     await lastJobDone(GLOBAL);
     expect((await execa('docker', ['service', 'inspect', `${GLOBAL}_app`, '--format', '{{json .Spec.TaskTemplate.Placement}}'])).stdout).not.toContain(STOPPED_CONSTRAINT);
-    expect(await waitFor(() => app(GLOBAL)?.running === 1, 30_000)).toBe(true);
+    expect(await eventually(() => app(GLOBAL)?.running === 1, 30_000)).toBe(true);
   });
 
   it('a service that can never be scheduled does not hold up another: a scale 0→1 reaches the model and the page within 1 s of Docker', async () => {
@@ -200,7 +201,7 @@ describe.skipIf(!dockerThere)('live node state on the real swarm', () => {
     await execa('docker', ['service', 'create', '--detach', '--quiet', '--name', `${FAIR}_stuck`, ...namespace, '--constraint', 'node.labels.nope==true', '--stop-grace-period', '2s', ...sleeper]);
     await execa('docker', ['service', 'create', '--detach', '--quiet', '--name', `${FAIR}_app`, ...namespace, ...appLabels, '--replicas', '0', '--stop-grace-period', '2s', ...sleeper]);
     const service = (name: string) => [...node.services.model.services.values()].find((s) => s.name === name);
-    expect(await waitFor(() => service(`${FAIR}_stuck`)?.tasks[0]?.state === 'pending' && service(`${FAIR}_app`) !== undefined, 20_000)).toBe(true);
+    expect(await eventually(() => service(`${FAIR}_stuck`)?.tasks[0]?.state === 'pending' && service(`${FAIR}_app`) !== undefined, 20_000)).toBe(true);
     // Long enough for the stuck service's follow-ups to back off past 3 s (400 ms doubling every five re-reads).
     await new Promise((r) => setTimeout(r, 15_000));
     expect(service(`${FAIR}_stuck`)!.running).toBe(0);
@@ -246,6 +247,6 @@ describe.skipIf(!dockerThere)('live node state on the real swarm', () => {
     const events = await readSse(`${base}/apps/${WIKI}/logs/stream?service=${WIKI}_db`, { Cookie: stewardCookie }, (_e, all) => all.length >= 3, { timeoutMs: 20_000 });
     expect(events.length).toBeGreaterThanOrEqual(3);
     expect(events[0]!.data).toMatch(/class="log-line stdout">.*tick \d+/);
-    expect(await waitFor(() => openLogStreams() === before, 5_000)).toBe(true);
+    expect(await eventually(() => openLogStreams() === before, 5_000)).toBe(true);
   });
 });

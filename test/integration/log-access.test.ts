@@ -9,7 +9,8 @@ import { openLogStreams } from '../../app/adapters/docker/logs.ts';
 import { appsFrom } from '../../app/services/apps.ts';
 import { ADMIN_PASSWORD, addUser, testNode, type TestNode } from '../support/app.ts';
 import { haveDocker } from '../support/requirements.ts';
-import { coopCloudStack, deployStack, ensureTestImage, removeStack, waitFor } from '../support/swarm.ts';
+import { coopCloudStack, deployStack, ensureTestImage, removeStack } from '../support/swarm.ts';
+import { eventually } from '../support/poll.ts';
 
 const dockerThere = await haveDocker();
 const id = randomBytes(3).toString('hex');
@@ -51,7 +52,7 @@ describe.skipIf(!dockerThere)('who may read service logs', () => {
     server = node.app.listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    expect(await waitFor(() => appsFrom(node.services.model).find((x) => x.stack === STACK)?.running === 1, 60_000)).toBe(true);
+    expect(await eventually(() => appsFrom(node.services.model).find((x) => x.stack === STACK)?.running === 1, 60_000)).toBe(true);
   }, 120_000);
 
   afterAll(async () => {
@@ -99,11 +100,11 @@ describe.skipIf(!dockerThere)('who may read service logs', () => {
     expect((await follow(cookies.admin)).status).toBe(200);
     // Closing one gives its slot back.
     held[0]!.controller.abort();
-    expect(await waitFor(async () => {
+    expect(await eventually(async () => {
       const again = await follow(cookies.steward);
       return again.status === 200;
     }, 10_000, 200)).toBe(true);
     for (const c of open) c.abort();
-    expect(await waitFor(() => openLogStreams() === before, 10_000)).toBe(true);
+    expect(await eventually(() => openLogStreams() === before, 10_000)).toBe(true);
   });
 });

@@ -8,8 +8,10 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { stackNameFor } from '../../app/adapters/abra/names.ts';
 import { boundaryNode, type BoundaryNode } from '../support/boundary-node.ts';
+import { jobSucceeded, type Posted } from '../support/jobs.ts';
 import { haveDocker } from '../support/requirements.ts';
-import { coopCloudStack, deployStack, ensureTestImage, removeStack, waitFor } from '../support/swarm.ts';
+import { coopCloudStack, deployStack, ensureTestImage, removeStack } from '../support/swarm.ts';
+import { eventually } from '../support/poll.ts';
 
 vi.setConfig({ testTimeout: 120_000 });
 const dockerThere = await haveDocker();
@@ -20,16 +22,11 @@ const SOCKET_DOMAIN = `sock${id}.lores.test`;
 const KIWIX_DOMAIN = `kiwix${id}.lores.test`;
 
 const replicas = async (service: string) => Number((await execa('docker', ['service', 'inspect', service, '--format', '{{.Spec.Mode.Replicated.Replicas}}'])).stdout.trim());
-const jobIdFrom = (location: string | undefined) => Number(/^\/jobs\/(\d+)$/.exec(location ?? '')?.[1]);
 
 describe.skipIf(!dockerThere)('privilege boundaries around apps', () => {
   let b: BoundaryNode;
-  const finished = async (res: { status: number; text: string; headers: Record<string, string> }) => {
-    expect(res.status, res.text.slice(0, 600)).toBe(303);
-    const job = await b.node.services.jobs.finished(jobIdFrom(res.headers.location));
-    expect(job.state, b.node.services.store.jobs.output(job.id).map((l) => l.line).join('\n')).toBe('succeeded');
-    return job;
-  };
+  /** Whoever posted: the job it started must succeed. */
+  const finished = (res: Posted) => jobSucceeded(b.node, res);
   const lastAudit = (action: string) => b.node.services.store.audit.page({ limit: 1, action })[0];
 
   beforeAll(async () => {
@@ -38,7 +35,7 @@ describe.skipIf(!dockerThere)('privilege boundaries around apps', () => {
     await deployStack(PLAIN, { web: {} });
     await deployStack(stackNameFor(ELSEWHERE), coopCloudStack(stackNameFor(ELSEWHERE), { recipe: 'lores-test-app', version: '1.0.0+1.0', domain: ELSEWHERE }));
     const seen = (stack: string) => [...b.node.services.model.services.values()].some((s) => s.stack === stack && s.running > 0);
-    expect(await waitFor(() => seen(PLAIN) && seen(stackNameFor(ELSEWHERE)), 60_000)).toBe(true);
+    expect(await eventually(() => seen(PLAIN) && seen(stackNameFor(ELSEWHERE)), 60_000)).toBe(true);
   }, 120_000);
 
   afterAll(async () => {
@@ -234,11 +231,11 @@ describe.skipIf(!dockerThere)('privilege boundaries around apps', () => {
       expect((await b.as.steward.agent.get(`/apps/${PLAIN}`).expect(200)).text).toContain(`action="/apps/${PLAIN}/stop"`);
       const stop = await b.post(b.as.steward, `/apps/${PLAIN}/stop`, { confirmed: '1' });
       expect(stop.status, stop.text.slice(0, 400)).toBe(303);
-      expect(await waitFor(async () => (await replicas(`${PLAIN}_web`)) === 0, 30_000)).toBe(true);
-      await waitFor(() => !b.node.services.jobs.holder(PLAIN), 30_000);
+      expect(await eventually(async () => (await replicas(`${PLAIN}_web`)) === 0, 30_000)).toBe(true);
+      await eventually(() => !b.node.services.jobs.holder(PLAIN), 30_000);
       expect((await b.post(b.as.steward, `/apps/${PLAIN}/start`)).status).toBe(303);
-      expect(await waitFor(async () => (await replicas(`${PLAIN}_web`)) === 1, 30_000)).toBe(true);
-      await waitFor(() => !b.node.services.jobs.holder(PLAIN), 30_000);
+      expect(await eventually(async () => (await replicas(`${PLAIN}_web`)) === 1, 30_000)).toBe(true);
+      await eventually(() => !b.node.services.jobs.holder(PLAIN), 30_000);
       expect((await b.post(b.as.admin, `/apps/${PLAIN}/release`)).status).toBe(303);
       expect(lastAudit('app.release')).toMatchObject({ actor: 'admin', target: PLAIN });
       expect((await b.post(b.as.steward, `/apps/${PLAIN}/stop`)).status).toBe(403);

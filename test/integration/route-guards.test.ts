@@ -8,7 +8,8 @@ import { loggedIn, testNode, type TestNode } from '../support/app.ts';
 import { boundaryNode, type Agent, type BoundaryNode } from '../support/boundary-node.ts';
 import { haveDocker } from '../support/requirements.ts';
 import { concretePath, listRoutes, routeParams } from '../support/routes.ts';
-import { deployStack, ensureTestImage, removeStack, waitFor } from '../support/swarm.ts';
+import { deployStack, ensureTestImage, removeStack } from '../support/swarm.ts';
+import { eventually } from '../support/poll.ts';
 
 vi.setConfig({ testTimeout: 120_000 });
 const dockerThere = await haveDocker();
@@ -115,7 +116,7 @@ describe.skipIf(!dockerThere)('route guards: roles × apps', () => {
     const admin = { name: 'admin', ip: null, role: 'admin' as const };
     const job = await b.node.services.lifecycle.install({ recipe: 'lores-node', version: undefined, domain: SOCKET, deploy: false, confirm: { hostReach: true }, form: {} }, admin);
     expect((await b.node.services.jobs.finished(job.id)).state).toBe('succeeded');
-    expect(await waitFor(() => [...b.node.services.model.services.values()].some((s) => s.stack === PLAIN && s.running > 0), 60_000)).toBe(true);
+    expect(await eventually(() => [...b.node.services.model.services.values()].some((s) => s.stack === PLAIN && s.running > 0), 60_000)).toBe(true);
   }, 120_000);
   afterAll(async () => {
     await b?.close();

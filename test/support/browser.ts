@@ -50,3 +50,31 @@ export async function closePage(b: Partial<BrowserPage>): Promise<void> {
   await b.context?.close().catch(() => {});
   await b.browser?.close().catch(() => {});
 }
+
+export type LogIn = {
+  username?: string;
+  password: string;
+  /** The page to open first; anything but `/login` must send a visitor to the login page. Default `/`. */
+  from?: string;
+  /** Where the login must land: a path on `base` (default: `from`, or `/` when starting at `/login`) or a test of the URL. */
+  landsOn?: string | ((url: URL) => boolean);
+};
+
+/** Fills the login form showing on `page` and sends it. */
+export async function fillLogin(page: Page, username: string, password: string): Promise<void> {
+  await page.getByRole('heading', { name: 'Log in' }).waitFor();
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+}
+
+/** Logs in through the node's login form at `base`, the way a person does, and waits until it has let them in. */
+export async function logIn(page: Page, base: string, opts: LogIn): Promise<void> {
+  const from = opts.from ?? '/';
+  await page.goto(`${base}${from}`);
+  if (from !== '/login') await page.waitForURL(/\/login(\?|$)/);
+  await fillLogin(page, opts.username ?? 'admin', opts.password);
+  const landsOn = opts.landsOn ?? (from === '/login' ? '/' : from);
+  await page.waitForURL(typeof landsOn === 'string' ? `${base}${landsOn}` : landsOn);
+  if (landsOn === '/') await page.getByRole('heading', { name: 'Apps', level: 1 }).waitFor();
+}

@@ -20,3 +20,14 @@ export async function within<T>(what: string, ms: number, check: () => Promise<T
     await new Promise((r) => setTimeout(r, opts.everyMs ?? 250));
   }
 }
+
+/**
+ * The same wait for a yes/no check, answering whether it came true in time instead of throwing: for tests that
+ * assert on the answer (`expect(await eventually(...)).toBe(true)`) or go on either way (cleanup, best effort).
+ */
+export async function eventually(check: () => boolean | Promise<boolean>, ms = 20_000, everyMs = 100): Promise<boolean> {
+  return within('eventually', ms, check, { everyMs }).then(
+    () => true,
+    () => false,
+  );
+}

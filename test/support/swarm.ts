@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { stringify } from 'yaml';
+import { eventually } from './poll.ts';
 
 export const TEST_IMAGE = 'lores-test/busybox:1';
 /** The same image under a second tag, so a recipe's new version can change its image. */
@@ -80,12 +81,8 @@ export async function deployStack(stack: string, services: Record<string, Servic
 /** `docker stack rm` returns before cleanup ends: wait until the stack's containers are gone. */
 export async function removeStack(stack: string, timeoutMs = 30_000): Promise<void> {
   await execa('docker', ['stack', 'rm', stack], { reject: false });
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    const ps = await execa('docker', ['ps', '-aq', '-f', `label=com.docker.stack.namespace=${stack}`], { reject: false });
-    if (!ps.stdout.trim()) return;
-    await new Promise((r) => setTimeout(r, 250));
-  }
+  const containersLeft = async () => (await execa('docker', ['ps', '-aq', '-f', `label=com.docker.stack.namespace=${stack}`], { reject: false })).stdout.trim();
+  await eventually(async () => !(await containersLeft()), timeoutMs, 250);
 }
 
 /** Removes a stack as `abra app undeploy` + `remove` would leave nothing: its containers, then its configs and secrets. */
@@ -96,14 +93,4 @@ export async function removeStackAndObjects(stack: string, timeoutMs = 60_000): 
     const ours = ls.stdout.split('\n').filter((n) => n.startsWith(`${stack}_`));
     if (ours.length) await execa('docker', [kind, 'rm', ...ours], { reject: false });
   }
-}
-
-/** Polls until `check` returns true or time runs out; returns what it last saw for the assertion message. */
-export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 20_000, everyMs = 100): Promise<boolean> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (await check()) return true;
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-  return check();
 }

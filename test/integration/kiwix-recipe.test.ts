@@ -13,8 +13,8 @@ import { MAX_STACK_NAME, recipeVersionSchema, stackNameFor } from '../../app/ada
 import { declaredVersion, installBundledRecipes, recipeVersions } from '../../app/adapters/recipes/checkout.ts';
 import { parseEnvSample, readEnvValues } from '../../app/services/env-file.ts';
 import { makeTestZim } from '../support/kiwix.ts';
-import { inCI } from '../support/requirements.ts';
 import { within } from '../support/poll.ts';
+import { available, missingPrograms, programAt } from '../support/requirements.ts';
 import { freePort, REPO_ROOT } from '../support/server.ts';
 
 const RECIPES = path.join(REPO_ROOT, 'recipes');
@@ -72,16 +72,9 @@ const interpolate = (text: string, env: Record<string, string>) =>
     return v ?? '';
   });
 
-/** `docker stack config` (a CLI of 23+, client side only) when there is one: Docker's own merge and interpolation. */
-function dockerCli(): string | undefined {
-  for (const bin of ['/usr/local/bin/docker', '/usr/bin/docker']) {
-    if (!existsSync(bin)) continue;
-    const major = Number(/version (\d+)\./.exec(spawnSync(bin, ['--version'], { encoding: 'utf8' }).stdout ?? '')?.[1] ?? 0);
-    if (major >= 23) return bin;
-  }
-  return undefined;
-}
-const DOCKER = dockerCli();
+/** `docker stack config` (a CLI of 23+, client side only): Docker's own merge and interpolation. */
+const DOCKER = programAt(['/usr/local/bin/docker', '/usr/bin/docker'], 23);
+const canRender = available('recipes/kiwix rendered by docker stack config', DOCKER ? undefined : 'no docker CLI 23+ in /usr/local/bin or /usr/bin', 'install docker-ce-cli 23 or newer (see .ci/setup-machine.sh)');
 function render(files: string[], env: Record<string, string>): Compose | undefined {
   if (!DOCKER) return undefined;
   const home = mkdtempSync(path.join(tmpdir(), 'docker-cfg-'));
@@ -246,7 +239,7 @@ describe('recipes/kiwix: what the Kiwix recipe must be', () => {
   });
 });
 
-describe.skipIf(!DOCKER)(`recipes/kiwix rendered as abra deploys it (${DOCKER ?? 'no docker CLI 23+'} stack config)`, () => {
+describe.skipIf(!canRender)(`recipes/kiwix rendered as abra deploys it (${DOCKER ?? 'no docker CLI 23+'} stack config)`, () => {
   it('compose.yml renders with every variable filled in, the config named with abra.sh’s version', () => {
     const out = render(['compose.yml'], deployEnv())!;
     const labels = asMap(out.services!.app!.deploy?.labels);
@@ -295,12 +288,11 @@ describe('recipes/kiwix as the node installs it', () => {
 });
 
 // ---- the entrypoint against the host's real kiwix-serve 3.3.0 (as a process, no container) ----------------------
-const KIWIX_THERE = existsSync('/usr/bin/kiwix-serve') && existsSync('/usr/bin/kiwix-manage') && existsSync('/usr/bin/zimwriterfs');
-if (!KIWIX_THERE) {
-  if (inCI) throw new Error('kiwix-tools and zim-tools are missing: CI must install them (see .ci/setup-machine.sh)');
-  console.warn('SKIPPING the entrypoint run: apt-get install kiwix-tools zim-tools');
-}
-
+const KIWIX_THERE = available(
+  'the entrypoint run with the real kiwix-serve',
+  missingPrograms(['/usr/bin/kiwix-serve', '/usr/bin/kiwix-manage', '/usr/bin/zimwriterfs']),
+  'apt-get install kiwix-tools zim-tools (see .ci/setup-machine.sh)',
+);
 
 // Polls every 3 s, kiwix-serve notices a new library within a second or so: seconds per step on a busy machine.
 describe.skipIf(!KIWIX_THERE)('recipes/kiwix/entrypoint.sh with the real kiwix-serve (library mode contract)', { timeout: 45_000 }, () => {
