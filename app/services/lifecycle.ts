@@ -246,10 +246,17 @@ export function lifecycleService(deps: {
       return deps.preflight.folderFindings(recipe, version, installEnvText(sample.text, changes, domain), stackNameFor(domain));
     },
 
-    /** Missing host folders of an installed app's current settings, for its settings page. */
-    async appFolderFindings(domainInput: unknown): Promise<Finding[]> {
+    /** Missing host folders of an installed app's settings (now, or as a settings form would change them). */
+    async appFolderFindings(domainInput: unknown, form?: SettingsForm): Promise<Finding[]> {
       const app = installedApp(domainInput);
-      return app.version ? deps.preflight.folderFindings(app.recipe, app.version, app.text, app.stack) : [];
+      if (!app.version) return [];
+      let text = app.text;
+      try {
+        if (form) text = applyEnvChanges(app.text, formChanges(await sampleAt(abraDir, app.recipe, app.version), form, app.text));
+      } catch {
+        return []; // the form's own errors are said beside their fields already
+      }
+      return deps.preflight.folderFindings(app.recipe, app.version, text, app.stack);
     },
 
     /** Creates a missing host folder a setting names, under the node's root for it (stewards and admins; audited by the caller). */
