@@ -1,7 +1,7 @@
 // abra calls inside a job: their lines go to the job's output and their failure becomes the job's reason; a call
 // that deploys is watched through the live model, so a task error that waiting will not fix ends it at once.
 import { AbraError } from '../adapters/abra/run.ts';
-import { lastFailureOf, watchDeploy, type SwarmView, type Trouble } from './deploy-watch.ts';
+import { troubleIn, watchDeploy, withoutPictographs, type SwarmView, type Trouble } from './deploy-watch.ts';
 import { JobFailure, type JobContext } from './jobs.ts';
 import type { Finding } from './preflight.ts';
 
@@ -22,8 +22,9 @@ export async function abraStep<T>(ctx: JobContext, what: string, call: (o: { onL
  * An abra call that deploys `stack`, watched while abra waits for convergence: a task error that waiting will not
  * fix stops abra at once (its process group), and the job fails with that reason in plain words.
  */
-export async function watchedDeployStep(swarm: SwarmView, now: () => number, ctx: JobContext, what: string, stack: string, call: AbraCall): Promise<void> {
-  const since = now() - 1000; // Docker's clock and ours, a little apart
+export async function watchedDeployStep(swarm: SwarmView, ctx: JobContext, what: string, stack: string, call: AbraCall): Promise<void> {
+  // Docker stamps tasks with the wall clock (not the node's injected one); a second of slack for the two apart.
+  const since = Date.now() - 1000;
   const watch = watchDeploy(swarm, stack, since);
   const cut = new AbortController();
   let trouble: Trouble | undefined;
@@ -38,10 +39,10 @@ export async function watchedDeployStep(swarm: SwarmView, now: () => number, ctx
       ctx.log(`Stopped waiting: the swarm cannot start ${trouble.service}.`, 'info');
       throw new JobFailure(trouble.reason);
     }
-    // abra gave up by itself (its timeout): the swarm's own last word on the stack is a reason a person can act on.
-    const last = err instanceof JobFailure ? lastFailureOf(swarm.services.values(), stack, since) : undefined;
-    if (last && err instanceof JobFailure) throw new JobFailure(`${last} (${err.message})`, err.exitCode);
-    throw err;
+    if (!(err instanceof JobFailure) || ctx.signal.aborted) throw err;
+    // abra gave up first (its timeout, a paused update): what the swarm says about the stack is the reason to act on.
+    const settled = troubleIn(swarm.services.values(), stack, since, { settled: true });
+    throw new JobFailure(settled ? settled.reason : withoutPictographs(err.message), err.exitCode);
   } finally {
     watch.stop();
   }

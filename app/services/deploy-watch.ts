@@ -34,8 +34,13 @@ export function plainReason(error: string): string | undefined {
 
 const at = (f: { at: string }) => Date.parse(f.at) || 0;
 
-/** The first service of `stack` that cannot converge, judging only failures since the deploy began (`since`, ms). */
-export function troubleIn(services: Iterable<ServiceState>, stack: string, since: number): Trouble | undefined {
+/**
+ * The first service of `stack` that cannot converge, judging only failures since the deploy began (`since`, ms).
+ * `settled`: abra has already given up, so one failure is enough to name the reason.
+ */
+export function troubleIn(services: Iterable<ServiceState>, stack: string, since: number, opts: { settled?: boolean } = {}): Trouble | undefined {
+  const loop = opts.settled ? 1 : CRASH_LOOP_FAILURES;
+  const rejections = opts.settled ? 1 : REPEATED_REJECTIONS;
   for (const s of services) {
     if (s.stack !== stack) continue;
     // A failure before this deploy touched the service belongs to its old settings.
@@ -47,26 +52,22 @@ export function troubleIn(services: Iterable<ServiceState>, stack: string, since
       const reason = plainReason(f.error);
       if (reason) return { service: name, reason };
     }
+    const down = s.running < s.desired || opts.settled;
     const exited = recent.filter((f) => f.exitCode !== null);
-    if (exited.length >= CRASH_LOOP_FAILURES && s.running < s.desired) {
-      return { service: name, reason: `The app's ${name} service keeps stopping right after it starts (exit code ${exited[0]!.exitCode}, ${exited.length} times). Its logs on the app's page say why; fix its settings, then deploy again.` };
+    if (exited.length >= loop && down) {
+      const what = exited.length > 1 ? `keeps stopping right after it starts (exit code ${exited[0]!.exitCode}, ${exited.length} times)` : `stopped right after it started (exit code ${exited[0]!.exitCode})`;
+      return { service: name, reason: `The app's ${name} service ${what}. Its logs on the app's page say why; fix its settings, then deploy again.` };
     }
     const same = recent.filter((f) => f.exitCode === null && f.error === recent[0]!.error);
-    if (same.length >= REPEATED_REJECTIONS && s.running < s.desired) {
+    if (same.length >= rejections && down) {
       return { service: name, reason: `The swarm cannot start the app's ${name} service: ${recent[0]!.error}. Check the app's settings, then deploy again.` };
     }
   }
   return undefined;
 }
 
-/** The newest failure of the stack since `since`, in words, for a deploy that failed for another reason (abra's timeout). */
-export function lastFailureOf(services: Iterable<ServiceState>, stack: string, since: number): string | undefined {
-  const found = [...services]
-    .filter((s) => s.stack === stack && s.lastFailure && at(s.lastFailure) >= since)
-    .sort((a, b) => at(b.lastFailure!) - at(a.lastFailure!))[0];
-  if (!found) return undefined;
-  return plainReason(found.lastFailure!.error) ?? `The swarm last said about ${shortName(found.name, stack)}: ${found.lastFailure!.error}.`;
-}
+/** Pictographs (abra's "deploy failed" carries one) render as blank boxes in many fonts: messages go without. */
+export const withoutPictographs = (text: string): string => text.replace(/[\p{Extended_Pictographic}\u{FE0F}\u{200D}]/gu, '').replace(/ {2,}/g, ' ').replace(/ \)/g, ')').trim();
 
 /** Watches a stack from now on; `trouble` settles with the first trouble found; `stop` ends the watch. */
 export function watchDeploy(view: SwarmView, stack: string, since: number): { trouble: Promise<Trouble>; stop(): void } {

@@ -103,7 +103,7 @@ export function lifecycleService(deps: {
   }
 
   const step = abraStep;
-  const deployStep = (ctx: JobContext, what: string, stack: string, call: AbraCall) => watchedDeployStep(deps.swarm, now, ctx, what, stack, call);
+  const deployStep = (ctx: JobContext, what: string, stack: string, call: AbraCall) => watchedDeployStep(deps.swarm, ctx, what, stack, call);
 
   function submit(kind: string, app: InstalledApp | { domain: string; stack: string; recipe: string }, actor: Actor | Caller, args: Record<string, unknown>, run: (ctx: JobContext) => Promise<void>): JobRow {
     if (!status.ok) throw new UserFacingError(`The node cannot run abra: ${status.problem}`, 503);

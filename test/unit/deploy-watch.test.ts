@@ -3,7 +3,7 @@
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import type { ServiceState, TaskFailure } from '../../app/adapters/docker/swarm-mapping.ts';
-import { lastFailureOf, plainReason, troubleIn, watchDeploy } from '../../app/services/deploy-watch.ts';
+import { plainReason, troubleIn, watchDeploy, withoutPictographs } from '../../app/services/deploy-watch.ts';
 
 const T0 = Date.parse('2026-12-04T10:00:00Z');
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -39,9 +39,13 @@ describe('deploy watch', () => {
     expect(troubleIn([service([rejected(2), rejected(1)])], 'wiki', T0)?.reason).toMatch(/cannot start the app's app service: secret not found/);
   });
 
-  it('gives the swarm’s last word when abra gave up for another reason', () => {
-    expect(lastFailureOf([service([{ at: iso(T0 + 1), error: 'task: non-zero exit (3)', exitCode: 3 }])], 'wiki', T0)).toBe('The swarm last said about app: task: non-zero exit (3).');
-    expect(lastFailureOf([service([])], 'wiki', T0)).toBeUndefined();
+  it('names the reason with one failure once abra has given up, and drops pictographs from abra’s words', () => {
+    const once = [service([{ at: iso(T0 + 1), error: 'task: non-zero exit (3)', exitCode: 3 }])];
+    expect(troubleIn(once, 'wiki', T0)).toBeUndefined();
+    expect(troubleIn(once, 'wiki', T0, { settled: true })?.reason).toBe("The app's app service stopped right after it started (exit code 3). Its logs on the app's page say why; fix its settings, then deploy again.");
+    expect(troubleIn([service([])], 'wiki', T0, { settled: true })).toBeUndefined();
+    expect(withoutPictographs('abra failed: deploy failed 🛑 (wiki_app paused)')).toBe('abra failed: deploy failed (wiki_app paused)');
+    expect(withoutPictographs('deploy timed out 🙁')).toBe('deploy timed out');
   });
 
   it('watches the model: settles on the change that brings the trouble, and stops listening', async () => {
