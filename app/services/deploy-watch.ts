@@ -45,7 +45,7 @@ export function troubleIn(services: Iterable<ServiceState>, stack: string, since
     if (s.stack !== stack) continue;
     // A failure before this deploy touched the service belongs to its old settings.
     const from = Math.max(since, Date.parse(s.specUpdatedAt ?? '') || 0);
-    const recent: TaskFailure[] = (s.failures ?? (s.lastFailure ? [s.lastFailure] : [])).filter((f) => at(f) >= from);
+    const recent: TaskFailure[] = (s.failures ?? (s.lastFailure ? [s.lastFailure] : [])).filter((f) => at(f) >= from && !('oldSpec' in f && f.oldSpec));
     if (!recent.length) continue;
     const name = shortName(s.name, stack);
     for (const f of recent) {

@@ -4,10 +4,11 @@ import { isConverging, toNode, toService, toTask, type RawService, type RawTask 
 
 const raw = (over: Partial<RawService['Spec']> = {}, rest: Partial<RawService> = {}): RawService => ({
   ID: 's1',
-  Spec: { Name: 'wiki_app', Labels: { 'com.docker.stack.namespace': 'wiki' }, Mode: { Replicated: { Replicas: 2 } }, TaskTemplate: { ContainerSpec: { Image: 'nginx:1@sha256:' + 'a'.repeat(64) } }, ...over },
+  Spec: { Name: 'wiki_app', Labels: { 'com.docker.stack.namespace': 'wiki' }, Mode: { Replicated: { Replicas: 2 } }, TaskTemplate: { ContainerSpec: { Image: 'nginx:1@sha256:' + 'a'.repeat(64), DNSConfig: {} } }, ...over },
   ...rest,
 });
 const task = (id: string, state: string, over: Partial<RawTask> = {}, status: Partial<RawTask['Status']> = {}): RawTask => ({
+  Spec: { ContainerSpec: { Image: 'nginx:1@sha256:' + 'a'.repeat(64), Isolation: 'default' } },
   ID: id,
   ServiceID: 's1',
   Slot: 1,
@@ -39,6 +40,8 @@ describe('swarm mapping', () => {
     expect(s.tasks.map((t) => [t.id, t.health])).toEqual([['t1', 'healthy'], ['t2', null]]);
     expect(s.lastFailure).toEqual({ at: '2026-12-04T09:30:00Z', error: expect.stringContaining('bind source path does not exist'), exitCode: null });
     expect(s.failures?.map((f) => f.exitCode)).toEqual([null, 1]);
+    const changed = toService(raw({ TaskTemplate: { ContainerSpec: { Image: 'nginx:2' } } }), tasks, () => undefined);
+    expect(changed.failures?.map((f) => f.oldSpec)).toEqual([true, true]); // made from the spec before this one
     expect(s.specUpdatedAt).toBe('2026-12-04T08:00:00Z');
     expect(s.updateStatus).toEqual({ state: 'completed', message: '' });
     expect(isConverging(s)).toBe(false);

@@ -37,7 +37,7 @@ export type ServiceState = {
   /** The newest task that failed, even after swarm replaced it: a crash loop shows here, not in `tasks`. */
   lastFailure: TaskFailure | null;
   /** Every failed task swarm still remembers (its task history), newest first: a deploy watch counts them. */
-  failures?: TaskFailure[];
+  failures?: (TaskFailure & { oldSpec?: boolean })[];
   /** TCP ports published on the hosts (a LAN overlay's way in, without Traefik). */
   ports: { published: number; target: number; mode: string }[];
   /** When its spec last changed (a deploy updates it): failures before that belong to an older spec. */
@@ -63,7 +63,7 @@ export type RawTask = {
   DesiredState: string;
   UpdatedAt?: string;
   Status: { State: string; Message?: string; Err?: string; Timestamp?: string; ContainerStatus?: { ContainerID?: string; ExitCode?: number } };
-  Spec?: { Resources?: { Reservations?: { NanoCPUs?: number; MemoryBytes?: number } } };
+  Spec?: { ContainerSpec?: unknown; Resources?: { Reservations?: { NanoCPUs?: number; MemoryBytes?: number } } };
 };
 
 export type RawService = {
@@ -72,7 +72,7 @@ export type RawService = {
     Name: string;
     Labels?: Record<string, string>;
     Mode: { Replicated?: { Replicas?: number }; Global?: object };
-    TaskTemplate: { ContainerSpec?: { Image?: string } };
+    TaskTemplate: { ContainerSpec?: { Image?: string; [more: string]: unknown } };
     EndpointSpec?: { Ports?: { PublishedPort?: number; TargetPort?: number; PublishMode?: string; Protocol?: string }[] };
   };
   UpdateStatus?: { State?: string; Message?: string };
@@ -112,6 +112,15 @@ export function toTask(t: RawTask, health: string | null): TaskState {
   };
 }
 
+/**
+ * What decides whether a task's container can start: image, command, environment and mounts. Docker writes the rest
+ * of a task's copy of the spec a little differently (empty fields left out), so the whole of it cannot be compared.
+ */
+function specPrint(spec: unknown): string {
+  const c = (spec ?? {}) as { Image?: string; Command?: unknown; Args?: unknown; Env?: unknown; Mounts?: { Type?: string; Source?: string; Target?: string }[] };
+  return JSON.stringify([(c.Image ?? '').replace(/@sha256:[0-9a-f]+$/, ''), c.Command ?? null, c.Args ?? null, c.Env ?? null, (c.Mounts ?? []).map((m) => [m.Type, m.Source, m.Target])]);
+}
+
 const toFailure = (t: RawTask): TaskFailure => ({ at: t.Status.Timestamp ?? '', error: t.Status.Err ?? t.Status.Message ?? 'failed', exitCode: t.Status.ContainerStatus?.ExitCode ?? null });
 
 /**
@@ -120,6 +129,7 @@ const toFailure = (t: RawTask): TaskFailure => ({ at: t.Status.Timestamp ?? '', 
  */
 export function toService(s: RawService, allTasks: RawTask[], healthOf: (containerId: string) => string | undefined): ServiceState {
   const labels = s.Spec.Labels ?? {};
+  const containerSpec = specPrint(s.Spec.TaskTemplate.ContainerSpec);
   const global = !!s.Spec.Mode.Global;
   const failed = allTasks
     .filter((t) => t.Status.State === 'failed' || t.Status.State === 'rejected')
@@ -141,7 +151,8 @@ export function toService(s: RawService, allTasks: RawTask[], healthOf: (contain
     updateStatus: s.UpdateStatus?.State ? { state: s.UpdateStatus.State, message: s.UpdateStatus.Message ?? '' } : null,
     tasks: current.sort((a, b) => (a.slot ?? 0) - (b.slot ?? 0)),
     lastFailure: failed[0] ? toFailure(failed[0]) : null,
-    failures: failed.map(toFailure),
+    // A task made from an older spec (before a deploy changed it) is history of other settings, marked so.
+    failures: failed.map((t) => (specPrint(t.Spec?.ContainerSpec) === containerSpec ? toFailure(t) : { ...toFailure(t), oldSpec: true })),
     ports: (s.Spec.EndpointSpec?.Ports ?? [])
       .filter((p) => p.PublishedPort && (p.Protocol ?? 'tcp') === 'tcp')
       .map((p) => ({ published: p.PublishedPort!, target: p.TargetPort ?? 0, mode: p.PublishMode ?? 'ingress' })),
