@@ -8,6 +8,7 @@ import type { Store } from './store/index.ts';
 import { LiveModel } from './adapters/docker/live-model.ts';
 import { JobRunner } from './services/jobs.ts';
 import { lifecycleService } from './services/lifecycle.ts';
+import { dockerImageLookup, preflightService } from './services/preflight.ts';
 import { nodeSelf, selfIdentity } from './services/node-self.ts';
 import { abraCommands } from './adapters/abra/commands.ts';
 import { appPower } from './services/app-power.ts';
@@ -87,6 +88,8 @@ export function buildServices(deps: AppDeps): Services {
       self,
       nodeDomain: () => settings.current().nodeDomain,
       roots,
+      preflight: preflightService({ abraDir: config.abraDir, roots, services: () => model.services.values(), images: dockerImageLookup(deps.docker) }),
+      swarm: model,
       stackExists: (stack) => stackExists(deps.docker, stack),
       now,
       beforeUpgrade: (ctx, stack) => backups.beforeUpgrade(ctx, stack),

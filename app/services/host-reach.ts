@@ -195,7 +195,7 @@ export function composeFilesOf(envText: string): string[] {
 }
 
 /** `export KEY=VALUE` lines of a recipe's abra.sh: abra adds them to the deploy environment. */
-function abraShExports(text: string | undefined): [string, string][] {
+export function abraShExports(text: string | undefined): [string, string][] {
   const exports = [...(text ?? '').matchAll(/^\s*export\s+[A-Za-z_][A-Za-z0-9_]*=.*$/gm)].map((m) => m[0].trim());
   return [...parseEnv(exports.join('\n')).values];
 }

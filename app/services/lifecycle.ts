@@ -2,39 +2,36 @@
 // Every input is validated before a job starts; each action is a durable job whose output is abra's.
 import { existsSync } from 'node:fs';
 import type { Abra } from '../adapters/abra/commands.ts';
-import { envPathFor, listInstalled, readAppEnv, serverDir, writeAppEnv, type InstalledApp } from '../adapters/abra/app-env.ts';
-import { compareVersions, recipeNameSchema, recipeVersionSchema, serviceNameSchema, stackNameFor } from '../adapters/abra/names.ts';
-import { AbraError } from '../adapters/abra/run.ts';
-import { fileAt, imagesAt, listRecipes, recipeVersions, type ServiceImage } from '../adapters/recipes/checkout.ts';
+import { envPathFor, readAppEnv, serverDir, writeAppEnv, type InstalledApp } from '../adapters/abra/app-env.ts';
+import { recipeNameSchema, serviceNameSchema, stackNameFor } from '../adapters/abra/names.ts';
+import { fileAt, imagesAt, listRecipes, recipeVersions } from '../adapters/recipes/checkout.ts';
 import type { Store } from '../store/index.ts';
 import type { JobRow } from '../store/jobs.ts';
 import type { z, ZodType } from 'zod';
 import { domainSchema, parseOrRefuse } from '../validation.ts';
 import type { Actor } from './audit.ts';
-import { applyEnvChanges, parseEnvSample, readEnvValues, type EnvChanges, type EnvSample } from './env-file.ts';
-import { changesFrom as envChangesFrom, secretsAfter, settingsFor, type SettingsForm } from './env/form.ts';
+import { applyEnvChanges, parseEnvSample, readEnvValues } from './env-file.ts';
+import { secretsAfter, settingsFor, type SettingsForm } from './env/form.ts';
 import { parseEnv } from './env/parse.ts';
+import { formChanges, installEnvText, needsOf, nodeDefaultsForm, sampleAt, withNodeDefaults, type InstallNeeds } from './install-form.ts';
+import { oneTimeSecrets } from './one-time-secrets.ts';
+import { checkDirection, resolveVersion, versionChoicesAt, type VersionChoice } from './recipe-versions.ts';
+import type { Finding, Preflight } from './preflight.ts';
+import type { SwarmView } from './deploy-watch.ts';
+import { abraStep, findingsText, watchedDeployStep, type AbraCall } from './abra-steps.ts';
 import type { Caller } from './app-access.ts';
 import { confinedPathProblems, confinedPaths, SettingsError, type HostRoots } from './host-paths.ts';
 import { describeReach, hostReachAt, type HostReach } from './host-reach.ts';
+import { guardReach, newStackOnly } from './install-guards.ts';
 import type { ArchFitService, Fit } from './arch-fit.ts';
 import { UserFacingError } from './errors.ts';
-import { nodeCapacity, resourceFit, resourcesIn, type ResourceFit } from './resource-fit.ts';
 import { JobFailure, type JobContext, type JobRunner } from './jobs.ts';
 import { selfSettingProblems, type NodeSelf } from './node-self.ts';
 import type { ConfigRepository } from './config-repo/repo.ts';
 
 export type AbraStatus = { ok: true; version: string } | { ok: false; problem: string };
 
-export type { SettingsForm };
-
-export type VersionChoice = { version: string; notes: string; images: { service: string; from: string | null; to: string }[] };
-
-// Generated secret values wait here, in memory only, until their owner opens them once.
-const SECRET_TTL_MS = 30 * 60_000;
-
-/** What installing a version asks of the node and of the steward. */
-export type InstallNeeds = { resources: ResourceFit; settings: number; secrets: string[]; overlays: string[] };
+export type { InstallNeeds, SettingsForm, VersionChoice };
 
 /** An admin's explicit answers on a form: what the version reaches on the host, and URLs at link-local addresses. */
 export type Confirmations = { hostReach?: boolean; linkLocalUrls?: boolean };
@@ -50,6 +47,10 @@ export function lifecycleService(deps: {
   nodeDomain: () => string;
   /** Folders host-path settings must stay under (Kiwix's ZIM_FILES_PATH under ZIM_ROOT). */
   roots: HostRoots;
+  /** What the node checks before abra deploys (folders, ports, images). */
+  preflight: Preflight;
+  /** The live model: a deploy watches it and ends at once on a task error that waiting will not fix. */
+  swarm: SwarmView;
   /** Whether the swarm runs a stack of this name now (deployed by anyone); rejects when Docker cannot say. */
   stackExists: (stack: string) => Promise<boolean>;
   now: () => number;
@@ -60,7 +61,7 @@ export function lifecycleService(deps: {
 }) {
   const { abra, abraDir, jobs, now } = deps;
   let status: AbraStatus = { ok: false, problem: 'abra has not been checked yet' };
-  const secretsOnce = new Map<number, { owner: string | null; values: { name: string; value: string }[]; expires: number }>();
+  const secretsOnce = oneTimeSecrets({ now });
 
   const parse = <S extends ZodType>(schema: S, value: unknown, label: string): z.infer<S> => parseOrRefuse(schema, value, { value: label });
 
@@ -70,38 +71,10 @@ export function lifecycleService(deps: {
     return name;
   }
 
-  async function knownVersion(recipe: string, version: unknown): Promise<string> {
-    const versions = await recipeVersions(abraDir, recipe);
-    if (!versions.length) throw new UserFacingError(`The ${recipe} recipe has no published versions.`);
-    if (version === undefined || version === '') return versions.at(-1)!;
-    const v = parse(recipeVersionSchema, version, 'The version');
-    if (!versions.includes(v)) throw new UserFacingError(`${recipe} has no version ${v}.`);
-    return v;
-  }
+  const knownVersion = async (recipe: string, version: unknown): Promise<string> => resolveVersion(recipe, await recipeVersions(abraDir, recipe), version);
 
-  async function sampleAt(recipe: string, version: string): Promise<EnvSample> {
-    const text = await fileAt(abraDir, recipe, version, '.env.sample');
-    if (text === undefined) throw new UserFacingError(`${recipe} ${version} has no .env.sample, so the node cannot configure it.`);
-    return parseEnvSample(text);
-  }
-
-  /** Memory and disk against the node's, and what the form will ask. */
-  async function needsAt(recipe: string, version: string, sample: EnvSample): Promise<InstallNeeds | undefined> {
-    const compose = await fileAt(abraDir, recipe, version, 'compose.yml');
-    if (compose === undefined) return undefined;
-    let services: ReturnType<typeof resourcesIn>;
-    try {
-      services = resourcesIn(compose);
-    } catch {
-      return undefined; // a compose file that does not parse: abra will say so at install, with its own words
-    }
-    return {
-      resources: resourceFit(services, nodeCapacity(deps.dataDir)),
-      settings: sample.fields.length,
-      secrets: sample.secrets.filter((x) => !x.optional).map((x) => x.name),
-      overlays: sample.overlays.map((o) => o.file),
-    };
-  }
+  const needsAt = async (recipe: string, version: string, sample: Parameters<typeof needsOf>[1]): Promise<InstallNeeds | undefined> =>
+    needsOf(await fileAt(abraDir, recipe, version, 'compose.yml'), sample, deps.dataDir);
 
   /** Whether every image of the version has a build for this node's CPU (asked now, within the checker's timeout). */
   async function fitAt(recipe: string, version: string): Promise<Fit> {
@@ -112,36 +85,13 @@ export function lifecycleService(deps: {
   const reachOf = (recipe: string, version: string, envText: string, stack: string): Promise<HostReach[]> =>
     hostReachAt(abraDir, recipe, version, envText, stack, confinedPaths(recipe, deps.roots));
 
-  /** A version that reaches the host needs an admin, who must say so explicitly; the refusal names what it reaches. */
-  function guardReach(caller: Caller, reach: HostReach[], confirmed: boolean | undefined, what: string): void {
-    if (!reach.length) return;
-    if (caller.role !== 'admin') throw new UserFacingError(`${what} would reach the host: ${describeReach(reach)}. Only an admin may do this.`, 403);
-    if (!confirmed) throw new UserFacingError(`${what} would reach the host: ${describeReach(reach)}. To go ahead, tick “I understand what this reaches on the host”.`, 409);
-  }
-
   /** Host-path settings stay under their roots, for everyone: a clear refusal naming the setting. */
   function guardPaths(recipe: string, values: ReadonlyMap<string, string>): void {
     const problems = confinedPathProblems(recipe, values, deps.roots);
     if (problems.length) throw new SettingsError(problems);
   }
 
-  /** An install's stack must be new: not another installed app's (abra cuts names to 45 characters), nor a live stack. */
-  async function guardStack(domain: string, stack: string): Promise<void> {
-    const twin = listInstalled(abraDir).find((a) => a.stack === stack);
-    if (twin) throw new UserFacingError(`${domain} would get the stack name ${stack}, which ${twin.domain} already has (abra cuts stack names to 45 characters). Choose another, shorter domain.`, 409);
-    let live: boolean;
-    try {
-      live = await deps.stackExists(stack);
-    } catch (err) {
-      throw new UserFacingError(`The node cannot ask Docker whether a stack named ${stack} exists (${(err as Error).message}), so it does not install now.`, 503);
-    }
-    if (live) throw new UserFacingError(`A stack named ${stack} already runs on this swarm, deployed from elsewhere: installing ${domain} would take it over. Choose another domain.`, 409);
-  }
-
-  /** Turns a submitted settings form into env changes against the file it was made from (the sample, at install). */
-  function changesFrom(sample: EnvSample, form: SettingsForm, currentText: string = sample.text): EnvChanges {
-    return envChangesFrom(sample, parseEnv(currentText), form, currentText);
-  }
+  const guardStack = (domain: string, stack: string) => newStackOnly(abraDir, deps.stackExists, domain, stack);
 
   function installedApp(domain: unknown): InstalledApp & { text: string } {
     const d = parse(domainSchema, domain, 'The app');
@@ -152,16 +102,8 @@ export function lifecycleService(deps: {
     return { domain: d, stack: values.get('STACK_NAME') || stackNameFor(d), recipe, version, envPath: envPathFor(abraDir, d), text };
   }
 
-  /** Runs an abra call inside a job: its lines go to the job's output; its failure becomes the job's reason. */
-  async function step<T>(ctx: JobContext, what: string, call: (o: { onLine: (l: string) => void; signal: AbortSignal }) => Promise<T>): Promise<T> {
-    ctx.log(`→ ${what}`, 'info');
-    try {
-      return await call({ onLine: (l) => ctx.log(l), signal: ctx.signal });
-    } catch (err) {
-      if (err instanceof AbraError) throw new JobFailure(`${what}: ${err.message}`, err.exitCode);
-      throw err;
-    }
-  }
+  const step = abraStep;
+  const deployStep = (ctx: JobContext, what: string, stack: string, call: AbraCall) => watchedDeployStep(deps.swarm, ctx, what, stack, call);
 
   function submit(kind: string, app: InstalledApp | { domain: string; stack: string; recipe: string }, actor: Actor | Caller, args: Record<string, unknown>, run: (ctx: JobContext) => Promise<void>): JobRow {
     if (!status.ok) throw new UserFacingError(`The node cannot run abra: ${status.problem}`, 503);
@@ -185,21 +127,6 @@ export function lifecycleService(deps: {
     } catch (err) {
       say(`Could not record this change in the config repository: ${(err as Error).message}`);
     }
-  }
-
-  async function versionChoices(recipe: string, from: string | null, direction: 'newer' | 'older'): Promise<VersionChoice[]> {
-    const versions = await recipeVersions(abraDir, recipe);
-    const picked = versions.filter((v) => (from ? (direction === 'newer' ? compareVersions(v, from) > 0 : compareVersions(v, from) < 0) : direction === 'newer'));
-    const before: ServiceImage[] = from ? await imagesAt(abraDir, recipe, from) : [];
-    return Promise.all(
-      picked.map(async (version) => {
-        const after = await imagesAt(abraDir, recipe, version);
-        const images = after
-          .map((a) => ({ service: a.service, from: before.find((b) => b.service === a.service)?.image ?? null, to: a.image }))
-          .filter((i) => i.from !== i.to);
-        return { version, notes: (await fileAt(abraDir, recipe, version, `release/${version}`)) ?? '', images };
-      }),
-    );
   }
 
   return {
@@ -227,7 +154,7 @@ export function lifecycleService(deps: {
       const recipe = await knownRecipe(recipeInput);
       const version = await knownVersion(recipe, versionInput);
       const nodeDomain = deps.nodeDomain();
-      const sample = await sampleAt(recipe, version);
+      const sample = withNodeDefaults(recipe, await sampleAt(abraDir, recipe, version), deps.roots);
       return {
         recipe,
         version,
@@ -269,10 +196,11 @@ export function lifecycleService(deps: {
       if (readAppEnv(abraDir, domain) !== undefined) throw new UserFacingError(`An app called ${domain} is already installed.`, 409);
       const stack = stackNameFor(domain);
       await guardStack(domain, stack);
-      const sample = await sampleAt(recipe, version);
-      const changes = changesFrom(sample, input.form);
+      const sample = await sampleAt(abraDir, recipe, version);
+      // A setting the form left out starts from the node's default, as the form shows it (Kiwix's folder: ZIM_ROOT).
+      const changes = formChanges(sample, { ...nodeDefaultsForm(recipe, sample, deps.roots), ...input.form });
       // The env file abra will deploy with: the sample with these changes (abra sets the recipe line and domain).
-      const envText = applyEnvChanges((await fileAt(abraDir, recipe, version, '.env.sample')) ?? '', changes).replace(/^DOMAIN=.*$/m, `DOMAIN=${domain}`);
+      const envText = installEnvText((await fileAt(abraDir, recipe, version, '.env.sample')) ?? '', changes, domain);
       guardPaths(recipe, changes.set);
       const reach = await reachOf(recipe, version, envText, stack);
       guardReach(actor, reach, input.confirm?.hostReach, `Installing ${recipe} ${version}`);
@@ -281,6 +209,7 @@ export function lifecycleService(deps: {
       if (misfits.length && !input.overrideArch) {
         throw new UserFacingError(`${recipe} ${version} has no build for this node’s CPU (${misfits.join(', ')}). To install it anyway, tick “Install even though it is not built for this CPU”.`, 409);
       }
+      if (input.deploy) await deps.preflight.guard(recipe, version, envText, stack);
       const app = { domain, stack, recipe };
       const archOverride = misfits.length ? { archOverride: misfits } : {};
       // Audited with the job: what the admin confirmed this version reaches on the host.
@@ -294,12 +223,48 @@ export function lifecycleService(deps: {
         if (secretsAfter(sample, applyEnvChanges(sample.text, changes)).some((s) => s.generate)) {
           const generated = await step(ctx, 'abra app secret generate --all', (o) => abra.secretGenerateAll(domain, o));
           // Values are never logged or stored: only their names go to the job output.
-          secretsOnce.set(ctx.job.id, { owner: actor.name, values: generated.map((g) => ({ name: g.name, value: g.value })), expires: now() + SECRET_TTL_MS });
+          secretsOnce.keep(ctx.job.id, actor.name, generated);
           ctx.log(`Generated ${generated.length} secret(s): ${generated.map((g) => g.name).join(', ')}. Their values are shown once on this page.`, 'info');
         }
-        if (input.deploy) await step(ctx, `abra app deploy ${domain}`, (o) => abra.appDeploy({ domain }, o));
+        if (input.deploy) await deployStep(ctx, `abra app deploy ${domain}`, stack, (o) => abra.appDeploy({ domain }, o));
         await recordChange(actor, domain, `Install ${domain}: ${recipe} ${version}${input.deploy ? ', deployed' : ''}`, input.deploy, (l) => ctx.log(l, 'info'), ctx.job.id);
       });
+    },
+
+    /** Host folders the form's settings name that are missing, under the node's roots (no Docker call). */
+    async formFolderFindings(recipeInput: unknown, versionInput: unknown, form: SettingsForm, domainInput?: unknown): Promise<Finding[]> {
+      const recipe = await knownRecipe(recipeInput);
+      const version = await knownVersion(recipe, versionInput);
+      const sample = await sampleAt(abraDir, recipe, version);
+      let changes;
+      try {
+        changes = formChanges(sample, { ...nodeDefaultsForm(recipe, sample, deps.roots), ...form });
+      } catch {
+        return []; // the form's own errors are said beside their fields already
+      }
+      const domain = typeof domainInput === 'string' && domainInput ? domainInput : `${recipe}.example.org`;
+      return deps.preflight.folderFindings(recipe, version, installEnvText(sample.text, changes, domain), stackNameFor(domain));
+    },
+
+    /** Missing host folders of an installed app's settings (now, or as a settings form would change them). */
+    async appFolderFindings(domainInput: unknown, form?: SettingsForm): Promise<Finding[]> {
+      const app = installedApp(domainInput);
+      if (!app.version) return [];
+      let text = app.text;
+      try {
+        if (form) text = applyEnvChanges(app.text, formChanges(await sampleAt(abraDir, app.recipe, app.version), form, app.text));
+      } catch {
+        return []; // the form's own errors are said beside their fields already
+      }
+      return deps.preflight.folderFindings(app.recipe, app.version, text, app.stack);
+    },
+
+    /** Creates a missing host folder a setting names, under the node's root for it (stewards and admins; audited by the caller). */
+    async createFolder(recipeInput: unknown, key: unknown, value: unknown, actor: Caller): Promise<string> {
+      if (actor.role === 'guest') throw new UserFacingError('Guests can look but not create folders.', 403);
+      const recipe = await knownRecipe(recipeInput);
+      if (typeof key !== 'string' || !/^[A-Z_][A-Z0-9_]{0,63}$/.test(key)) throw new UserFacingError('That is not a setting of this recipe.');
+      return deps.preflight.createFolder(recipe, key, value);
     },
 
     /** Brings a catalogue recipe onto the node (abra clones it; needs the internet), so it can be installed. */
@@ -314,19 +279,14 @@ export function lifecycleService(deps: {
     },
 
     /** Secret values of an install, once, to the person who ran it. */
-    takeSecrets(jobId: number, viewer: string): { name: string; value: string }[] | undefined {
-      const entry = secretsOnce.get(jobId);
-      if (!entry || entry.expires < now() || entry.owner !== viewer) return undefined;
-      secretsOnce.delete(jobId);
-      return entry.values;
-    },
+    takeSecrets: (jobId: number, viewer: string) => secretsOnce.take(jobId, viewer),
     hasSecrets: (jobId: number) => secretsOnce.has(jobId),
 
     async configPlan(domainInput: unknown) {
       const app = installedApp(domainInput);
       if (!app.version) throw new UserFacingError(`${app.domain} has no recipe version in its env file.`);
       // The recipe's sample says what the settings are; the app's env file what they hold now.
-      return { app, sample: settingsFor(await sampleAt(app.recipe, app.version), parseEnv(app.text)) };
+      return { app, sample: settingsFor(await sampleAt(abraDir, app.recipe, app.version), parseEnv(app.text)) };
     },
 
     /** Saves settings (audited by the caller); with `redeploy`, a job redeploys the app with them. */
@@ -335,8 +295,8 @@ export function lifecycleService(deps: {
       if (!app.version) throw new UserFacingError(`${app.domain} has no recipe version in its env file.`);
       const self = deps.self.isSelf(app.stack);
       if (actor.role === 'guest' || (self && actor.role !== 'admin')) throw new UserFacingError('This is the node itself: only an admin may change its settings.', 403);
-      const sample = await sampleAt(app.recipe, app.version);
-      const changes = changesFrom(sample, form, app.text);
+      const sample = await sampleAt(abraDir, app.recipe, app.version);
+      const changes = formChanges(sample, form, app.text);
       if (redeploy && self) throw new UserFacingError('This is the node itself: save its settings without redeploying, then redeploy it with abra from a terminal.', 409);
       // The node's own settings: the rules it applies at start, so a saved value cannot stop it at its next upgrade.
       const selfProblems = self ? selfSettingProblems(changes.set, { allowLinkLocal: !!confirm.linkLocalUrls }) : [];
@@ -350,6 +310,7 @@ export function lifecycleService(deps: {
       const had = new Set(secretsAfter(sample, app.text).map((x) => x.key));
       const fresh = secretsAfter(sample, text).filter((x) => x.generate && !had.has(x.key));
       if (fresh.length && self) throw new UserFacingError('This is the node itself: switch on options that need new secrets with abra from a terminal.', 409);
+      if (redeploy) await deps.preflight.guard(app.recipe, app.version, text, app.stack);
       writeAppEnv(abraDir, app.domain, text);
       const changed = [...changes.set.keys(), ...[...changes.unset].map((k) => `-${k}`), ...[...changes.overlays].map(([o, on]) => `${on ? '+' : '-'}${o}`)];
       await recordChange(actor, app.domain, `Change settings of ${app.domain}: ${changed.join(', ') || 'none'}${redeploy ? ', then redeploy' : ' (not yet deployed)'}`, false, () => undefined);
@@ -359,11 +320,11 @@ export function lifecycleService(deps: {
           const generated = [];
           for (const x of fresh) generated.push(...(await step(ctx, `abra app secret generate ${app.domain} ${x.name} ${x.version}`, (o) => abra.secretGenerate(app.domain, x.name, x.version, o))));
           // Values are never logged or stored: only their names go to the job output.
-          secretsOnce.set(ctx.job.id, { owner: actor.name, values: generated.map((g) => ({ name: g.name, value: g.value })), expires: now() + SECRET_TTL_MS });
+          secretsOnce.keep(ctx.job.id, actor.name, generated);
           ctx.log(`Generated ${generated.length} secret(s): ${generated.map((g) => g.name).join(', ')}. Their values are shown once on this page.`, 'info');
         }
         if (!redeploy) return;
-        await step(ctx, `abra app deploy ${app.domain} --force`, (o) => abra.appDeploy({ domain: app.domain, force: true }, o));
+        await deployStep(ctx, `abra app deploy ${app.domain} --force`, app.stack, (o) => abra.appDeploy({ domain: app.domain, force: true }, o));
         await recordChange(actor, app.domain, `Redeploy ${app.domain} with its new settings`, true, (l) => ctx.log(l, 'info'), ctx.job.id);
       });
       return { changed, job, hostReach: reach };
@@ -376,14 +337,19 @@ export function lifecycleService(deps: {
       guardPaths(app.recipe, readEnvValues(app.text));
       const force = opts.force === true;
       return submit('deploy', app, actor, opts.reason ? { reason: opts.reason } : {}, async (ctx) => {
-        await step(ctx, `abra app deploy ${app.domain}${force ? ' --force' : ''}`, (o) => abra.appDeploy({ domain: app.domain, force }, o));
+        // No form to come back to: what pre-flight finds ends the job before abra runs, saying what to do.
+        if (app.version) {
+          const found = await deps.preflight.findings(app.recipe, app.version, app.text, app.stack);
+          if (found.length) throw new JobFailure(findingsText(found));
+        }
+        await deployStep(ctx, `abra app deploy ${app.domain}${force ? ' --force' : ''}`, app.stack, (o) => abra.appDeploy({ domain: app.domain, force }, o));
         await recordChange(actor, app.domain, `Deploy ${app.domain}${opts.reason === 'pending' ? ' with its pending changes' : ''}`, true, (l) => ctx.log(l, 'info'), ctx.job.id);
       });
     },
 
     async versionPlan(domainInput: unknown, direction: 'newer' | 'older') {
       const app = installedApp(domainInput);
-      return { app, choices: await versionChoices(app.recipe, app.version, direction) };
+      return { app, choices: await versionChoicesAt(abraDir, app.recipe, app.version, direction) };
     },
 
     async upgrade(domainInput: unknown, versionInput: unknown, actor: Caller, direction: 'upgrade' | 'rollback', confirm: Confirmations = {}): Promise<JobRow> {
@@ -391,17 +357,18 @@ export function lifecycleService(deps: {
       const self = deps.self.isSelf(app.stack);
       if (actor.role === 'guest' || (self && actor.role !== 'admin')) throw new UserFacingError('This is the node itself: only an admin may upgrade it or roll it back.', 403);
       const version = await knownVersion(app.recipe, versionInput);
-      const newer = app.version ? compareVersions(version, app.version) : 1;
-      if (direction === 'upgrade' && newer <= 0) throw new UserFacingError(`${version} is not newer than ${app.version}.`);
-      if (direction === 'rollback' && newer >= 0) throw new UserFacingError(`${version} is not older than ${app.version}.`);
+      checkDirection(version, app.version, direction);
       guardPaths(app.recipe, readEnvValues(app.text));
+      if (!self) await deps.preflight.guard(app.recipe, version, app.text, app.stack);
       const reach = await reachOf(app.recipe, version, app.text, app.stack);
       guardReach(actor, reach, confirm.hostReach, `${app.domain} at ${version}`);
       return submit(direction, app, actor, { from: app.version, to: version, ...(reach.length ? { hostReach: reach } : {}) }, async (ctx) => {
         if (direction === 'upgrade') await deps.beforeUpgrade?.(ctx, app.stack);
         const call = direction === 'upgrade' ? abra.appUpgrade : abra.appRollback;
         // The node's own: abra must not wait for a convergence it will not live to see (the swarm stops this process).
-        await step(ctx, `abra app ${direction} ${app.domain} ${version}`, (o) => call({ domain: app.domain, version, noConverge: self }, o));
+        const what = `abra app ${direction} ${app.domain} ${version}`;
+        if (self) await step(ctx, what, (o) => call({ domain: app.domain, version, noConverge: true }, o));
+        else await deployStep(ctx, what, app.stack, (o) => call({ domain: app.domain, version, noConverge: false }, o));
         await recordChange(actor, app.domain, `${direction === 'upgrade' ? 'Upgrade' : 'Roll back'} ${app.domain} from ${app.version ?? 'an unknown version'} to ${version}`, true, (l) => ctx.log(l, 'info'), ctx.job.id);
         if (self) await deps.self.awaitReplacement(ctx, version);
       });

@@ -5,87 +5,14 @@ import type { Readable } from 'node:stream';
 import type Docker from 'dockerode';
 import type { Logger } from '../../log.ts';
 import { STACK_LABEL } from './labels.ts';
+import { isConverging, toNode, toService, type NodeState, type RawNode, type RawService, type RawTask, type ServiceState } from './swarm-mapping.ts';
 
-export type TaskState = {
-  id: string;
-  slot: number | null;
-  nodeId: string;
-  state: string;
-  desiredState: string;
-  message: string;
-  error: string | null;
-  exitCode: number | null;
-  health: string | null;
-  containerId: string | null;
-  updatedAt: string;
-  /** What the task reserved on its swarm node (compose deploy.resources.reservations). */
-  reservedCpus: number;
-  reservedMemoryBytes: number;
-};
-
-export type ServiceState = {
-  id: string;
-  name: string;
-  stack: string | null;
-  image: string;
-  mode: 'replicated' | 'global';
-  /** Replicas asked for (replicated), or tasks meant to run (global). */
-  desired: number;
-  running: number;
-  labels: Record<string, string>;
-  updateStatus: { state: string; message: string } | null;
-  tasks: TaskState[];
-  /** The newest task that failed, even after swarm replaced it: a crash loop shows here, not in `tasks`. */
-  lastFailure: { at: string; error: string; exitCode: number | null } | null;
-  /** TCP ports published on the hosts (a LAN overlay's way in, without Traefik). */
-  ports: { published: number; target: number; mode: string }[];
-};
-
-export type NodeState = {
-  id: string;
-  hostname: string;
-  role: string;
-  availability: string;
-  state: string;
-  architecture: string;
-  cpus: number;
-  memoryBytes: number;
-};
+export type { NodeState, ServiceState, TaskFailure, TaskState } from './swarm-mapping.ts';
 
 export type RecentEvent = { at: number; service: string; what: string };
 const RECENT_PER_STACK = 20;
 
 export type ModelStatus = { stale: boolean; since: number | null; error: string | null; syncedAt: number | null };
-
-type RawTask = {
-  ID: string;
-  ServiceID: string;
-  Slot?: number;
-  NodeID?: string;
-  DesiredState: string;
-  UpdatedAt?: string;
-  Status: { State: string; Message?: string; Err?: string; Timestamp?: string; ContainerStatus?: { ContainerID?: string; ExitCode?: number } };
-  Spec?: { Resources?: { Reservations?: { NanoCPUs?: number; MemoryBytes?: number } } };
-};
-
-type RawService = {
-  ID: string;
-  Spec: {
-    Name: string;
-    Labels?: Record<string, string>;
-    Mode: { Replicated?: { Replicas?: number }; Global?: object };
-    TaskTemplate: { ContainerSpec?: { Image?: string } };
-    EndpointSpec?: { Ports?: { PublishedPort?: number; TargetPort?: number; PublishMode?: string; Protocol?: string }[] };
-  };
-  UpdateStatus?: { State?: string; Message?: string };
-};
-
-type RawNode = {
-  ID: string;
-  Description?: { Hostname?: string; Platform?: { Architecture?: string }; Resources?: { NanoCPUs?: number; MemoryBytes?: number } };
-  Spec: { Role?: string; Availability?: string };
-  Status?: { State?: string };
-};
 
 type DockerEvent = { Type: string; Action: string; Actor: { ID: string; Attributes?: Record<string, string> } };
 
@@ -96,28 +23,6 @@ const IGNORED_ACTIONS = /^exec_/;
 const FOLLOW_UP_MS = 400;
 const MAX_FOLLOW_UPS = 50;
 const PING_EVERY_MS = 10_000;
-const TRANSITIONAL = new Set(['new', 'pending', 'assigned', 'accepted', 'ready', 'preparing', 'starting']);
-
-/** A task counts until swarm is done with it: shutdown/complete tasks are history, not state. */
-const isCurrent = (t: RawTask) => t.DesiredState === 'running' || t.DesiredState === 'ready' || t.Status.State === 'running';
-
-export function toTask(t: RawTask, health: string | null): TaskState {
-  return {
-    id: t.ID,
-    slot: t.Slot ?? null,
-    nodeId: t.NodeID ?? '',
-    state: t.Status.State,
-    desiredState: t.DesiredState,
-    message: t.Status.Message ?? '',
-    error: t.Status.Err ?? null,
-    exitCode: t.Status.ContainerStatus?.ExitCode ?? null,
-    health,
-    containerId: t.Status.ContainerStatus?.ContainerID ?? null,
-    updatedAt: t.Status.Timestamp ?? t.UpdatedAt ?? '',
-    reservedCpus: (t.Spec?.Resources?.Reservations?.NanoCPUs ?? 0) / 1e9,
-    reservedMemoryBytes: t.Spec?.Resources?.Reservations?.MemoryBytes ?? 0,
-  };
-}
 
 export class LiveModel extends EventEmitter<{ change: [stacks: Set<string | null>]; status: [ModelStatus] }> {
   readonly services = new Map<string, ServiceState>();
@@ -344,7 +249,7 @@ export class LiveModel extends EventEmitter<{ change: [stacks: Set<string | null
   }
 
   #converging(s: ServiceState): boolean {
-    return s.running !== s.desired || s.tasks.some((t) => TRANSITIONAL.has(t.state) || t.desiredState !== 'running');
+    return isConverging(s);
   }
 
   #followUp(id: string): void {
@@ -387,51 +292,13 @@ export class LiveModel extends EventEmitter<{ change: [stacks: Set<string | null
     );
   }
 
-  #toService(s: RawService, allTasks: RawTask[]): ServiceState {
-    const labels = s.Spec.Labels ?? {};
-    const global = !!s.Spec.Mode.Global;
-    const failed = allTasks
-      .filter((t) => t.Status.State === 'failed' || t.Status.State === 'rejected')
-      .sort((a, b) => (b.Status.Timestamp ?? '').localeCompare(a.Status.Timestamp ?? ''))[0];
-    const current = allTasks.filter(isCurrent).map((t) => {
-      const cid = t.Status.ContainerStatus?.ContainerID;
-      const health = cid ? (this.#health.get(cid) ?? null) : null;
-      return toTask(t, health === 'none' ? null : health);
-    });
-    return {
-      id: s.ID,
-      name: s.Spec.Name,
-      stack: labels[STACK_LABEL] ?? null,
-      image: (s.Spec.TaskTemplate.ContainerSpec?.Image ?? '').replace(/@sha256:[0-9a-f]+$/, ''),
-      mode: global ? 'global' : 'replicated',
-      desired: global ? current.filter((t) => t.desiredState === 'running').length : (s.Spec.Mode.Replicated?.Replicas ?? 0),
-      running: current.filter((t) => t.state === 'running').length,
-      labels,
-      updateStatus: s.UpdateStatus?.State ? { state: s.UpdateStatus.State, message: s.UpdateStatus.Message ?? '' } : null,
-      tasks: current.sort((a, b) => (a.slot ?? 0) - (b.slot ?? 0)),
-      lastFailure: failed
-        ? { at: failed.Status.Timestamp ?? '', error: failed.Status.Err ?? failed.Status.Message ?? 'failed', exitCode: failed.Status.ContainerStatus?.ExitCode ?? null }
-        : null,
-      ports: (s.Spec.EndpointSpec?.Ports ?? [])
-        .filter((p) => p.PublishedPort && (p.Protocol ?? 'tcp') === 'tcp')
-        .map((p) => ({ published: p.PublishedPort!, target: p.TargetPort ?? 0, mode: p.PublishMode ?? 'ingress' })),
-    };
+  #toService(s: RawService, tasks: RawTask[]): ServiceState {
+    return toService(s, tasks, (cid) => this.#health.get(cid));
   }
 
   #setNodes(nodes: RawNode[]): void {
     this.nodes.clear();
-    for (const n of nodes) {
-      this.nodes.set(n.ID, {
-        id: n.ID,
-        hostname: n.Description?.Hostname ?? n.ID.slice(0, 12),
-        role: n.Spec.Role ?? 'unknown',
-        availability: n.Spec.Availability ?? 'unknown',
-        state: n.Status?.State ?? 'unknown',
-        architecture: n.Description?.Platform?.Architecture ?? 'unknown',
-        cpus: (n.Description?.Resources?.NanoCPUs ?? 0) / 1e9,
-        memoryBytes: n.Description?.Resources?.MemoryBytes ?? 0,
-      });
-    }
+    for (const n of nodes) this.nodes.set(n.ID, toNode(n));
   }
 
   /** A daemon that hangs without closing the event stream is only noticed by asking it now and then. */

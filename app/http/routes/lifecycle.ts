@@ -44,8 +44,29 @@ export function lifecycleRoutes(s: Services): Router {
   r.get('/install/:recipe', stewards, async (req, res) => {
     const plan = await s.lifecycle.installPlan(req.params.recipe, req.query.version);
     const reach = await s.lifecycle.installReach(plan.recipe, plan.version);
-    render(req, res, 'install', { title: `Install ${plan.recipe}`, plan, reach, badge: fitBadge(plan.fit), formatBytes, abraMissing: s.lifecycle.problem() });
+    const folders = await s.lifecycle.formFolderFindings(plan.recipe, plan.version, {});
+    render(req, res, 'install', { title: `Install ${plan.recipe}`, plan, reach, folders, badge: fitBadge(plan.fit), formatBytes, abraMissing: s.lifecycle.problem() });
   });
+
+  /** The install form again as it was sent: each error beside its field, and what pre-flight finds about its folders. */
+  async function installAgain(req: Request, res: Response, more: { errors?: Record<string, string>; notice?: string }, status: number): Promise<void> {
+    const b = body(req);
+    const plan = await s.lifecycle.installPlan(req.params.recipe, b.version);
+    const reach = await s.lifecycle.installReach(plan.recipe, plan.version);
+    const folders = await s.lifecycle.formFolderFindings(plan.recipe, plan.version, b, b.domain);
+    const sent = { ...plan, sample: settingsAsSent(plan.sample, b) };
+    render(req, res, 'install', { title: `Install ${plan.recipe}`, plan: sent, reach, folders, badge: fitBadge(plan.fit), formatBytes, abraMissing: s.lifecycle.problem(), ...more, domain: typeof b.domain === 'string' ? b.domain : undefined, deploy: b.deploy !== undefined }, status);
+  }
+
+  // "Create this folder" beside a missing host folder: the install form's own values come along (formaction), so
+  // the form comes back as it was, with the folder there. Only under the node's roots (ZIM_ROOT), audited.
+  r.post('/install/:recipe/folder', stewards, withFieldErrors(auditRefusals(s, 'host.folder.create', async (req, res) => {
+    const b = body(req);
+    const key = b.create_folder;
+    const folder = await s.lifecycle.createFolder(req.params.recipe, key, b[`env.${String(key)}`], caller(req, res));
+    s.audit.record(actorOf(req, res.locals.session), 'host.folder.create', { target: folder, detail: { recipe: req.params.recipe, setting: key } });
+    await installAgain(req, res, { notice: `The folder ${folder} was created. It is readable by the app.` }, 200);
+  }), (req, res, refused) => installAgain(req, res, { errors: refused.fields }, 400)));
 
   r.post('/install/:recipe', stewards, withFieldErrors(auditRefusals(s, 'job.install', async (req, res) => {
     const b = body(req);
@@ -55,21 +76,33 @@ export function lifecycleRoutes(s: Services): Router {
     );
     auditReach(req, res, 'install', String(job.args.domain ?? ''), job.args.hostReach);
     res.redirect(303, jobPage(job.id));
-  }), async (req, res, refused) => {
-    // The same form again, as it was sent, with each error beside its field.
-    const b = body(req);
-    const plan = await s.lifecycle.installPlan(req.params.recipe, b.version);
-    const reach = await s.lifecycle.installReach(plan.recipe, plan.version);
-    const sent = { ...plan, sample: settingsAsSent(plan.sample, b) };
-    render(req, res, 'install', { title: `Install ${plan.recipe}`, plan: sent, reach, badge: fitBadge(plan.fit), formatBytes, abraMissing: s.lifecycle.problem(), errors: refused.fields, domain: typeof b.domain === 'string' ? b.domain : undefined, deploy: b.deploy !== undefined }, 400);
-  }));
+  }), (req, res, refused) => installAgain(req, res, { errors: refused.fields }, 400)));
 
   r.get('/apps/:stack/config', stewards, async (req, res) => {
     const app = await managedApp(req, res, 'config');
     const plan = await s.lifecycle.configPlan(app.installed.domain);
     const reach = await s.lifecycle.hostReach(app.installed.domain);
-    render(req, res, 'config', { title: `Settings · ${app.installed.domain}`, app, plan, reach, isSelf: s.self.isSelf(app.stack), deployed: app.status !== 'not deployed' });
+    const folders = await s.lifecycle.appFolderFindings(app.installed.domain);
+    render(req, res, 'config', { title: `Settings · ${app.installed.domain}`, app, plan, reach, folders, isSelf: s.self.isSelf(app.stack), deployed: app.status !== 'not deployed' });
   });
+
+  /** The settings form again as it was sent, with the missing folders its values name. */
+  async function configAgain(req: Request, res: Response, app: AppView & { installed: NonNullable<AppView['installed']> }, more: { errors?: Record<string, string>; notice?: string }, status: number): Promise<void> {
+    const b = body(req);
+    const plan = await s.lifecycle.configPlan(app.installed.domain);
+    const reach = await s.lifecycle.hostReach(app.installed.domain);
+    const folders = await s.lifecycle.appFolderFindings(app.installed.domain, b);
+    const sent = { ...plan, sample: settingsAsSent(plan.sample, b) };
+    render(req, res, 'config', { title: `Settings · ${app.installed.domain}`, app, plan: sent, reach, folders, isSelf: s.self.isSelf(app.stack), deployed: app.status !== 'not deployed', redeploy: b.redeploy !== undefined, ...more }, status);
+  }
+
+  r.post('/apps/:stack/folder', stewards, withFieldErrors(auditRefusals(s, 'host.folder.create', async (req, res) => {
+    const app = await managedApp(req, res, 'config');
+    const b = body(req);
+    const folder = await s.lifecycle.createFolder(app.installed.recipe, b.create_folder, b[`env.${String(b.create_folder)}`], caller(req, res));
+    s.audit.record(actorOf(req, res.locals.session), 'host.folder.create', { target: folder, detail: { app: app.installed.domain, setting: b.create_folder } });
+    await configAgain(req, res, app, { notice: `The folder ${folder} was created. It is readable by the app. Save to use it.` }, 200);
+  }), async (req, res, refused) => configAgain(req, res, await managedApp(req, res, 'config'), { errors: refused.fields }, 400)));
 
   r.post('/apps/:stack/config', stewards, withFieldErrors(auditRefusals(s, 'app.config', async (req, res) => {
     const app = await managedApp(req, res, 'config');
@@ -80,14 +113,7 @@ export function lifecycleRoutes(s: Services): Router {
     auditReach(req, res, 'config', app.installed.domain, result.hostReach);
     s.audit.record(actor, 'app.config', { target: app.installed.domain, detail: { changed: result.changed, ...(confirm.linkLocalUrls ? { linkLocalUrlsAllowed: true } : {}) } });
     res.redirect(303, result.job ? jobPage(result.job.id) : `/apps/${app.stack}`);
-  }), async (req, res, refused) => {
-    const app = await managedApp(req, res, 'config');
-    const b = body(req);
-    const plan = await s.lifecycle.configPlan(app.installed.domain);
-    const reach = await s.lifecycle.hostReach(app.installed.domain);
-    const sent = { ...plan, sample: settingsAsSent(plan.sample, b) };
-    render(req, res, 'config', { title: `Settings · ${app.installed.domain}`, app, plan: sent, reach, isSelf: s.self.isSelf(app.stack), deployed: app.status !== 'not deployed', redeploy: b.redeploy !== undefined, errors: refused.fields }, 400);
-  }));
+  }), async (req, res, refused) => configAgain(req, res, await managedApp(req, res, 'config'), { errors: refused.fields }, 400)));
 
   r.post('/apps/:stack/deploy', stewards, auditRefusals(s, 'job.deploy', async (req, res) => {
     res.redirect(303, jobPage(s.lifecycle.deploy((await managedApp(req, res, 'deploy')).installed.domain, actorOf(req, res.locals.session)).id));
