@@ -214,7 +214,7 @@ export class JobRunner {
    * told to stop (its abra process group is stopped) and ends "cancelled" once its work has let go. Which job may be
    * cancelled by whom is the caller's to decide; the node's own upgrade never (the swarm is replacing this process).
    */
-  cancel(jobId: number, by: Actor): 'queued' | 'running' {
+  cancel(jobId: number, by: Actor, note?: string): 'queued' | 'running' {
     const who = by.name ?? 'a steward';
     const at = this.#queue.findIndex((w) => w.id === jobId);
     if (at >= 0) {
@@ -232,7 +232,7 @@ export class JobRunner {
     const r = this.#running.get(jobId);
     if (!r) throw new UserFacingError('This job is not running or waiting any more: there is nothing to cancel.', 409);
     if (r.survivesRestart) throw new UserFacingError('The node’s own upgrade cannot be cancelled: the swarm is replacing the node already.', 409);
-    r.abort.abort(new JobCancelled(`Cancelled by ${who}.`));
+    r.abort.abort(new JobCancelled(`Cancelled by ${who}${note ? `; ${note}` : '.'}`));
     return 'running';
   }
 
