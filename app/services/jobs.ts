@@ -167,10 +167,11 @@ export class JobRunner {
   #blockerOf(slot: Slot, ahead: Waiting[]): { id: number } | { id?: undefined; running: number } | undefined {
     const same = [...this.#running.entries()].filter(([, r]) => r.lane === slot.lane);
     const shares = (o: Slot) => (slot.app !== null && o.app === slot.app) || (slot.recipe !== null && o.recipe === slot.recipe);
+    // The nearest job ahead of it on the same app or recipe is what it waits for; else the one running there.
+    const earlier = ahead.findLast((w) => w.lane === slot.lane && shares(w));
+    if (earlier) return { id: earlier.id };
     const running = same.find(([, r]) => shares(r));
     if (running) return { id: running[0] };
-    const earlier = ahead.find((w) => w.lane === slot.lane && shares(w));
-    if (earlier) return { id: earlier.id };
     if (same.length >= this.#limit) return { running: same.length };
     return undefined;
   }
