@@ -40,9 +40,11 @@ export function jobSummary(job: JobRow, app: AppView | undefined, waiting?: Wait
   if (job.state === 'queued') return waiting ? { tone: 'info', lines: [waitingWords(waiting)] } : undefined;
   if (job.state === 'cancelled') {
     if (!forApp || job.error?.includes('before it started') || job.kind === 'zim-download') return { tone: 'info', lines: [job.error ?? 'Cancelled.'] };
-    if (app && runningFine(app)) return { tone: 'ok', lines: [job.error ?? 'Cancelled.', appNow(app)] };
-    const state = !app || app.status === 'not deployed' ? 'not deployed' : `${app.status}, ${app.running}/${app.desired} running`;
-    return { tone: 'warn', lines: [job.error ?? 'Cancelled.', `The app is left as the swarm has it now: ${state}. Deploy again or stop it.`] };
+    const said = job.error ?? 'Cancelled.';
+    if (app && runningFine(app)) return { tone: 'ok', lines: [said, appNow(app)] };
+    if (!app) return { tone: 'info', lines: [said, 'Nothing of the app is on the node now: install it again if it is still wanted.'] };
+    if (app.status === 'not deployed') return { tone: 'info', lines: [said, 'The app is installed but not deployed now: deploy it when it is wanted.'] };
+    return { tone: 'warn', lines: [said, `The app is left as the swarm has it now: ${app.status}, ${app.running}/${app.desired} running. Deploy again or stop it.`] };
   }
   if (job.state === 'interrupted' && job.error?.startsWith(RESTART_INTERRUPTION)) {
     if (job.error === NOT_STARTED_BY_RESTART) return { tone: 'info', lines: [job.error] };

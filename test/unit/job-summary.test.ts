@@ -26,7 +26,8 @@ describe('job summary', () => {
       lines: ['Cancelled by sam.', 'The app is left as the swarm has it now: starting, 0/1 running. Deploy again or stop it.'],
     });
     expect(jobSummary(cancelled, app('running', 1, 1))).toEqual({ tone: 'ok', lines: ['Cancelled by sam.', 'The app is running now (1/1).'] });
-    expect(jobSummary(cancelled, undefined)?.lines[1]).toBe('The app is left as the swarm has it now: not deployed. Deploy again or stop it.');
+    expect(jobSummary(cancelled, undefined)?.lines[1]).toBe('Nothing of the app is on the node now: install it again if it is still wanted.');
+    expect(jobSummary(cancelled, app('not deployed', 0, 0))?.lines[1]).toBe('The app is installed but not deployed now: deploy it when it is wanted.');
     const before = job({ state: 'cancelled', error: 'Cancelled by sam before it started: nothing was changed.' });
     expect(jobSummary(before, app('starting', 0, 1))).toEqual({ tone: 'info', lines: [before.error] });
   });
