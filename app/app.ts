@@ -54,6 +54,8 @@ import { configRepository } from './services/config-repo/repo.ts';
 import { configRemote } from './services/config-repo/remote.ts';
 import { accessTokenService } from './services/access-tokens.ts';
 import { serverDir } from './adapters/abra/app-env.ts';
+import { jobCancelService } from './services/job-cancel.ts';
+import { appStateLine } from './services/job-summary.ts';
 import path from 'node:path';
 
 export type AppDeps = { config: Config; store: Store; docker: Docker; log: Logger; now?: () => number };
@@ -63,7 +65,8 @@ export function buildServices(deps: AppDeps): Services {
   const sessions = sessionService(deps.store, { lifetimeMs: deps.config.sessionMs, now });
   const model = new LiveModel(deps.docker, deps.log);
   const audit = auditLog(deps.store.audit, now);
-  const jobs = new JobRunner(deps.store.jobs, audit, { now });
+  // A cancelled job's output says what state it left its app in.
+  const jobs = new JobRunner(deps.store.jobs, audit, { now, describeApp: (stack) => appStateLine(model, stack) });
   const { config } = deps;
   const abra = abraCommands({ bin: config.abraBin, abraDir: config.abraDir, pty: config.abraPty, timeoutMs: config.abraTimeoutMs });
   const settings = settingsService(deps.store, { nodeDomain: config.nodeDomain, downloadLimitKBps: 0 }, now);
@@ -77,6 +80,7 @@ export function buildServices(deps: AppDeps): Services {
   const power = appPower({ docker: deps.docker, store: deps.store, model, jobs, access, abraDir: config.abraDir, now });
   const backupRepo = backupRepository({ store: deps.store, dataDir: config.dataDir, resticBin: config.resticBin, now });
   const backups = backupService({ docker: deps.docker, store: deps.store, jobs, power, repo: backupRepo, volumesDir: config.dockerVolumesDir, dataDir: config.dataDir, abraDir: config.abraDir, log: deps.log, now });
+  const zimDownloadsService = zimDownloads({ jobs, store: deps.store, docker: deps.docker, settings, abraDir: config.abraDir, zimRoot: config.zimRoot, log: deps.log, readFloor: config.readFloor, onMetalink: (a, meta) => region.onMetalink(a, meta) });
   return {
     lifecycle: lifecycleService({
       abra,
@@ -99,6 +103,7 @@ export function buildServices(deps: AppDeps): Services {
     access,
     model,
     jobs,
+    jobCancel: jobCancelService({ jobs, store: deps.store, access, model, abraDir: config.abraDir, audit, downloads: zimDownloadsService }),
     power,
     backups,
     backupRepo,
@@ -118,7 +123,7 @@ export function buildServices(deps: AppDeps): Services {
     accessTokens: accessTokenService(deps.store, now),
     zims: {
       browser: zimBrowser({ store: deps.store, base: () => config.kiwixCatalogueUrl, now, fetchDocument: (url, what, o) => fetchSmallDocument(url, what, { floor: config.readFloor, ...o }) }),
-      downloads: zimDownloads({ jobs, store: deps.store, docker: deps.docker, settings, abraDir: config.abraDir, zimRoot: config.zimRoot, log: deps.log, readFloor: config.readFloor, onMetalink: (a, meta) => region.onMetalink(a, meta) }),
+      downloads: zimDownloadsService,
     },
     region,
     catalogue: catalogueService({

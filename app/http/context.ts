@@ -7,6 +7,7 @@ import type { Logger } from '../log.ts';
 import type { Store } from '../store/index.ts';
 import type { LiveModel } from '../adapters/docker/live-model.ts';
 import type { JobRunner } from '../services/jobs.ts';
+import type { JobCancelService } from '../services/job-cancel.ts';
 import type { Lifecycle } from '../services/lifecycle.ts';
 import type { AppPower } from '../services/app-power.ts';
 import type { AppAccess, Caller } from '../services/app-access.ts';
@@ -39,6 +40,8 @@ export type Services = {
   settings: SettingsService;
   model: LiveModel;
   jobs: JobRunner;
+  /** Who may cancel which job, and the cancel itself. */
+  jobCancel: JobCancelService;
   power: AppPower;
   /** Who may change which app (managed, adopted, read-only, the node itself; what reaches the host). */
   access: AppAccess;

@@ -131,10 +131,10 @@ export function nodesFrom(model: Pick<LiveModel, 'nodes' | 'services'>): NodeVie
     .sort((a, b) => a.hostname.localeCompare(b.hostname));
 }
 
-/** One sentence on an app's live state, for job pages after a restart. */
+/** One sentence on an app's live state when the node came back, for the output of jobs a restart cut off (pages show the state now beside it). */
 export function describeLiveState(deps: { model: Pick<LiveModel, 'services' | 'nodes' | 'status'> }, stack: string | null): string {
   if (!stack) return '';
   if (deps.model.status.stale) return 'Docker does not answer right now, so the app’s state is unknown.';
   const app = appsFrom(deps.model).find((a) => a.stack === stack);
-  return app ? `Live state now: ${app.status}, ${app.running}/${app.desired} running.` : 'Live state now: the app is not deployed.';
+  return app ? `When the node came back, the app was ${app.status}, ${app.running}/${app.desired} running.` : 'When the node came back, the app was not deployed.';
 }

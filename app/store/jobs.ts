@@ -1,6 +1,7 @@
 import { prep, type Db } from './db.ts';
 
-export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'interrupted';
+/** queued: waiting for its turn (another job on the same app or recipe, or the node's limit). cancelled: stopped by a person. */
+export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'interrupted' | 'cancelled';
 export type JobRow = {
   id: number;
   kind: string;

@@ -251,4 +251,49 @@ export const migrations: Migration[] = [
       CREATE INDEX IF NOT EXISTS access_tokens_user ON access_tokens(user_id);
     `,
   },
+  {
+    version: 11,
+    name: 'jobs can be cancelled',
+    sql: `
+      -- A job stopped on purpose by a person ends "cancelled" (not "interrupted", which is the node's doing). SQLite cannot
+      -- change a CHECK in place: the jobs table is rebuilt, its output and the backup runs' links kept (they would
+      -- follow the old table's drop through their foreign keys, so they are copied aside and put back).
+      CREATE TABLE jobs_next (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        app TEXT,
+        recipe TEXT,
+        args TEXT NOT NULL DEFAULT '{}',
+        actor TEXT,
+        state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'succeeded', 'failed', 'interrupted', 'cancelled')),
+        created_at INTEGER NOT NULL,
+        started_at INTEGER,
+        finished_at INTEGER,
+        exit_code INTEGER,
+        error TEXT,
+        phase TEXT
+      );
+      INSERT INTO jobs_next (id, kind, app, recipe, args, actor, state, created_at, started_at, finished_at, exit_code, error, phase)
+        SELECT id, kind, app, recipe, args, actor, state, created_at, started_at, finished_at, exit_code, error, phase FROM jobs;
+      CREATE TEMP TABLE job_output_kept AS SELECT * FROM job_output;
+      CREATE TEMP TABLE backup_job_links AS SELECT id, job_id FROM backup_runs WHERE job_id IS NOT NULL;
+      DROP TABLE job_output;
+      DROP TABLE jobs;
+      ALTER TABLE jobs_next RENAME TO jobs;
+      CREATE INDEX jobs_app ON jobs(app, id);
+      CREATE INDEX jobs_state ON jobs(state);
+      CREATE TABLE job_output (
+        job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        at INTEGER NOT NULL,
+        stream TEXT NOT NULL,
+        line TEXT NOT NULL,
+        PRIMARY KEY (job_id, seq)
+      );
+      INSERT INTO job_output SELECT job_id, seq, at, stream, line FROM job_output_kept;
+      UPDATE backup_runs SET job_id = (SELECT job_id FROM backup_job_links l WHERE l.id = backup_runs.id) WHERE id IN (SELECT id FROM backup_job_links);
+      DROP TABLE job_output_kept;
+      DROP TABLE backup_job_links;
+    `,
+  },
 ];

@@ -469,6 +469,13 @@ async function injectFault(command: string, typed: string): Promise<void> {
     setInterval(() => {}, 1 << 30);
     await new Promise(() => {});
   }
+  if (fault === 'hang-with-child') {
+    // As abra waiting on a docker call it started: a child process of its own, for tests of stopping the whole tree.
+    info('working… (waiting on a child process)');
+    void execa('sleep', ['3600'], { reject: false });
+    setInterval(() => {}, 1 << 30);
+    await new Promise(() => {});
+  }
   if (fault === 'garbage') {
     out('%% abra double: garbage {not json] <<<\n\u001b[31mnoise\u001b[0m ~~~');
     process.exit(0);

@@ -17,6 +17,6 @@ export function abraCalls(abraDir: string): { argv: string[]; at: number }[] {
 }
 
 /** Makes the double fail, hang or print garbage for the named commands (e.g. `{"app deploy": "hang"}`). */
-export function setFaults(abraDir: string, faults: Record<string, 'fail' | 'hang' | 'garbage'>): void {
+export function setFaults(abraDir: string, faults: Record<string, 'fail' | 'hang' | 'hang-with-child' | 'garbage'>): void {
   writeFileSync(path.join(abraDir, '.double-faults.json'), JSON.stringify(faults));
 }

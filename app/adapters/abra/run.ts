@@ -1,5 +1,7 @@
 // Runs abra as a subprocess: arguments as an array (never through a shell), under a pseudo-terminal
 // when asked (abra needs one even with -n), ANSI stripped, bounded in time, errors made readable.
+import { readdirSync, readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { stripVTControlCharacters } from 'node:util';
 import { execa } from 'execa';
 
@@ -73,33 +75,31 @@ export async function runAbra(args: string[], opts: AbraRunOptions): Promise<Abr
   });
 
   let timedOut = false;
-  const killGroup = (signal: NodeJS.Signals) => {
-    try {
-      if (child.pid) process.kill(-child.pid, signal);
-    } catch {
-      // already gone
-    }
-  };
+  let stopping: Promise<void> | undefined;
   const stop = () => {
-    killGroup('SIGTERM');
-    setTimeout(() => killGroup('SIGKILL'), 3000).unref();
+    if (child.pid) stopping ??= stopProcessTree(child.pid, STOP_GRACE_MS);
   };
   const timer = setTimeout(() => {
     timedOut = true;
     stop();
   }, opts.timeoutMs);
   opts.signal?.addEventListener('abort', stop, { once: true });
+  if (opts.signal?.aborted) stop();
 
   const result = await child;
   clearTimeout(timer);
   opts.signal?.removeEventListener('abort', stop);
+  await stopping; // abra and what it started are gone before the job says so
   if (partial) {
     const line = clean(partial);
     lines.push(line);
     opts.onLine?.(line);
   }
   if (timedOut) throw new AbraError(`abra did not finish within ${Math.round(opts.timeoutMs / 1000)} s and was stopped.`, null, lines);
-  if (opts.signal?.aborted) throw new AbraError('abra was stopped because the node is shutting down.', null, lines);
+  if (opts.signal?.aborted) {
+    const why = opts.signal.reason instanceof Error ? opts.signal.reason.message : 'the node is shutting down';
+    throw new AbraError(`abra was stopped: ${why}`, null, lines);
+  }
   if (result.failed && result.exitCode === undefined) {
     const code = (result as { code?: string }).code;
     if (code === 'ENOENT') throw new AbraError(`abra is not installed here (ABRA_BIN=${opts.bin}).`, null, lines);
@@ -108,6 +108,92 @@ export async function runAbra(args: string[], opts: AbraRunOptions): Promise<Abr
   const exitCode = result.exitCode ?? 1;
   if (exitCode !== 0) throw new AbraError(`abra failed: ${reasonFrom(lines)}`, exitCode, lines);
   return { lines, exitCode };
+}
+
+/** How long abra and its children get to end after SIGTERM before SIGKILL. */
+const STOP_GRACE_MS = 3000;
+/** How long the node waits for SIGKILLed processes to be gone (a process in uninterruptible sleep may take a moment). */
+const KILL_WAIT_MS = 2000;
+
+type Proc = { pid: number; ppid: number; pgid: number; start: string };
+
+/** Every process on the machine (Linux /proc), with its parent, group and start time (a reused pid has another). */
+function processTable(): Map<number, Proc> | undefined {
+  let names: string[];
+  try {
+    names = readdirSync('/proc').filter((n) => /^\d+$/.test(n));
+  } catch {
+    return undefined; // no /proc: only the process group can be reached
+  }
+  const table = new Map<number, Proc>();
+  for (const name of names) {
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      // "pid (comm) state ppid pgrp session ... starttime(22nd)": comm may hold spaces and parentheses.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      table.set(Number(name), { pid: Number(name), ppid: Number(fields[1]), pgid: Number(fields[2]), start: fields[19] ?? '' });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return table;
+}
+
+/**
+ * Stops a process and everything it started: SIGTERM, then SIGKILL after `graceMs`, and resolves once they are gone.
+ * Process groups alone are not enough: `script` gives abra a session (and group) of its own on its pty, and what abra
+ * runs may make more. So the tree is walked in /proc, again and again while it ends, and every member and every
+ * group it has is signalled; a pid is only signalled while its start time is the one seen, never a reused one.
+ */
+export async function stopProcessTree(root: number, graceMs: number): Promise<void> {
+  const seen = new Map<number, Proc>();
+  const alive = (table: Map<number, Proc>) => [...seen.values()].filter((p) => table.get(p.pid)?.start === p.start);
+  const look = (): Proc[] | undefined => {
+    const table = processTable();
+    if (!table) return undefined;
+    const roots = [root, ...alive(table).map((p) => p.pid)];
+    const queue = roots.filter((pid) => table.has(pid));
+    for (let i = 0; i < queue.length; i++) {
+      const p = table.get(queue[i]!)!;
+      if (!seen.has(p.pid) || seen.get(p.pid)!.start !== p.start) seen.set(p.pid, p);
+      for (const c of table.values()) if (c.ppid === p.pid && !queue.includes(c.pid)) queue.push(c.pid);
+    }
+    return alive(table);
+  };
+  const own = processTable()?.get(process.pid)?.pgid;
+  const signal = (procs: Proc[], sig: NodeJS.Signals) => {
+    // Never the node's own group (abra is started detached, so its tree should not be in it; this makes sure).
+    const groups = new Set(procs.map((p) => p.pgid).filter((g) => g > 1 && g !== own));
+    const targets = [...[...groups].map((g) => -g), ...procs.map((p) => p.pid).filter((pid) => pid !== process.pid)];
+    for (const t of targets) {
+      try {
+        process.kill(t, sig);
+      } catch {
+        // already gone
+      }
+    }
+  };
+  const first = look();
+  if (!first) {
+    signal([{ pid: root, ppid: 0, pgid: root, start: '' }], 'SIGTERM');
+    await sleep(graceMs);
+    signal([{ pid: root, ppid: 0, pgid: root, start: '' }], 'SIGKILL');
+    return;
+  }
+  signal(first, 'SIGTERM');
+  for (const [sig, waitMs] of [['SIGTERM', graceMs], ['SIGKILL', KILL_WAIT_MS]] as const) {
+    const until = Date.now() + waitMs;
+    for (;;) {
+      await sleep(100);
+      const left = look() ?? [];
+      if (!left.length) return;
+      if (Date.now() >= until) {
+        if (sig === 'SIGTERM') signal(left, 'SIGKILL');
+        break;
+      }
+      signal(left, sig); // newcomers (a child started after the first signal) get it too
+    }
+  }
 }
 
 /** Output searched for a JSON document, and brackets tried as its start: abra's -m answers are small and come

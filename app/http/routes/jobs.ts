@@ -1,10 +1,12 @@
-// Job history, one job's page with its output streamed live, and the once-only view of generated secrets.
-import { Router } from 'express';
+// Job history, one job's page with its output streamed live, cancelling a job, and the once-only view of generated secrets.
+import { Router, type Request, type Response } from 'express';
 import { appsFrom } from '../../services/apps.ts';
 import { listInstalled } from '../../adapters/abra/app-env.ts';
 import { UserFacingError } from '../../services/errors.ts';
 import type { JobRow } from '../../store/jobs.ts';
-import type { Services } from '../context.ts';
+import { jobSummary, waitingWords } from '../../services/job-summary.ts';
+import { auditRefusals } from '../audited.ts';
+import { callerOf, type Services } from '../context.ts';
 import { parseId } from '../forms.ts';
 import { render, renderPartial } from '../render.ts';
 import { coalesce, openSse } from '../sse.ts';
@@ -21,29 +23,51 @@ export function jobRoutes(s: Services): Router {
   const safetyOf = (row: JobRow) => (row.kind === 'upgrade' && row.state === 'failed' ? s.backups.safetySnapshotOf(row.id) : undefined);
   const appOf = (row: JobRow) => (row.app ? appsFrom(s.model, listInstalled(s.config.abraDir)).find((a) => a.stack === row.app) : undefined);
 
-  r.get('/jobs', (req, res) => {
-    const before = req.query.before ? parseId(req.query.before) : undefined;
-    const rows = s.store.jobs.list({ limit: 51, beforeId: before });
-    render(req, res, 'jobs', { title: 'Jobs', jobs: rows.slice(0, 50), olderThan: rows.length > 50 ? rows[49]!.id : undefined });
+  /** Whether the viewer may cancel this job while it waits or runs (decided once: it does not change with the state). */
+  const mayCancel = (req: Request, res: Response, row: JobRow) => s.jobCancel.mayCancel(callerOf(req, res.locals.session), { ...row, state: row.state === 'queued' ? 'queued' : 'running' });
+  /** What the state box shows: the summary (with the app's state now) and the Cancel button while it applies. */
+  const stateView = (row: JobRow, allowed: boolean) => ({
+    job: row,
+    summary: jobSummary(row, appOf(row), s.jobs.waitingFor(row.id)),
+    canCancel: allowed && (row.state === 'queued' || row.state === 'running'),
+    safety: safetyOf(row),
   });
 
-  r.get('/jobs/:id', (req, res) => {
+  r.get('/jobs', async (req, res) => {
+    const before = req.query.before ? parseId(req.query.before) : undefined;
+    const rows = s.store.jobs.list({ limit: 51, beforeId: before });
+    const jobs = await Promise.all(
+      rows.slice(0, 50).map(async (j) => {
+        const active = j.state === 'queued' || j.state === 'running';
+        const waiting = s.jobs.waitingFor(j.id);
+        return { ...j, waiting: waiting ? waitingWords(waiting) : undefined, canCancel: active && (await mayCancel(req, res, j)) };
+      }),
+    );
+    render(req, res, 'jobs', { title: 'Jobs', jobs, olderThan: rows.length > 50 ? rows[49]!.id : undefined });
+  });
+
+  r.get('/jobs/:id', async (req, res) => {
     const row = job(req.params.id);
     render(req, res, 'job', {
       title: `Job ${row.id}: ${row.kind}`,
-      job: row,
+      ...stateView(row, await mayCancel(req, res, row)),
       lines: s.store.jobs.output(row.id),
       app: appOf(row),
       hasSecrets: s.lifecycle.hasSecrets(row.id) && row.actor === res.locals.session?.user.username,
-      safety: safetyOf(row),
     });
   });
 
-  r.get('/jobs/:id/live', (req, res) => {
+  r.post('/jobs/:id/cancel', auditRefusals(s, 'job.cancel', async (req, res) => {
+    const row = await s.jobCancel.cancel(parseId(req.params.id), callerOf(req, res.locals.session));
+    res.redirect(303, (req.body as Record<string, unknown> | undefined)?.back === 'list' ? '/jobs' : `/jobs/${row.id}`);
+  }));
+
+  r.get('/jobs/:id/live', async (req, res) => {
     const row = job(req.params.id);
+    const allowed = await mayCancel(req, res, row);
     // The secrets button belongs with the state: it appears when the install has generated them.
     const stateHtml = (current: JobRow) =>
-      renderPartial(res, 'job-state', { job: current, hasSecrets: s.lifecycle.hasSecrets(current.id) && current.actor === res.locals.session?.user.username, safety: safetyOf(current) });
+      renderPartial(res, 'job-state', { ...stateView(current, allowed), hasSecrets: s.lifecycle.hasSecrets(current.id) && current.actor === res.locals.session?.user.username });
     const sse = openSse(req, res);
     // A browser that reconnected by itself says which line it has (Last-Event-ID): it gets the lines after it.
     // Otherwise the page has the lines up to `after` from its render, or, when the connection was made anew
@@ -55,7 +79,11 @@ export function jobRoutes(s: Services): Router {
       lastSeq = l.seq;
       sse.send('line', renderPartial(res, 'job-line', { line: l }), l.seq);
     };
-    const pushApp = coalesce(200, () => sse.send('app', renderPartial(res, 'job-app', { app: appOf(row) })));
+    // The state box says how the app stands now too (after a cancel or a restart): it follows the app's changes.
+    const pushApp = coalesce(200, () => {
+      sse.send('app', renderPartial(res, 'job-app', { app: appOf(row) }));
+      sse.send('state', stateHtml(s.store.jobs.byId(row.id)!));
+    });
     const unsubscribe = s.jobs.subscribe(row.id, (e) => {
       if (e.type === 'line') sendLine(e);
       else sse.send('state', stateHtml(s.store.jobs.byId(row.id)!));

@@ -199,7 +199,8 @@ export function zimDownloads(deps: {
       const fileName = zimName(fileNameInput);
       for (const other of kiwixApps(deps.abraDir, deps.zimRoot).filter((o) => o.zimDir === app.zimDir)) {
         const last = store.jobs.latestForFile(DOWNLOAD_KIND, other.stack, fileName);
-        if (last && jobs.stop(last.id, `Cancelled by ${actor.name ?? 'a steward'}; the part downloaded so far is deleted.`)) {
+        if (last && (jobs.isRunning(last.id) || jobs.isQueued(last.id))) {
+          jobs.cancel(last.id, actor, 'the part downloaded so far is deleted.');
           // A job past its last byte may still wait on Kiwix for a while: do not hold the steward's request for it.
           await Promise.race([jobs.finished(last.id), sleep(5000)]);
         }
