@@ -11,7 +11,7 @@ import type { AuditLog } from './audit.ts';
 import { RESTORE_KIND } from './backups/backups.ts';
 import { UserFacingError } from './errors.ts';
 import type { JobRunner } from './jobs.ts';
-import { DOWNLOAD_KIND, type ZimDownloads } from './zim/downloads.ts';
+import { DOWNLOAD_KIND, type ZimDownloads } from './zim/download-jobs.ts';
 
 const APP_ACTIONS = new Set<string>(['stop', 'start', 'restart', 'deploy', 'config', 'upgrade', 'rollback', 'undeploy', 'remove', 'backup', 'restore']);
 /** The app action a job of this kind is, for the question whether a steward may act on its app. */

@@ -12,7 +12,7 @@ import { closePage, cspErrors, openPage, type BrowserPage } from '../support/bro
 import { loginOverHttp, postForm } from '../support/http-login.ts';
 import { haveChromium, haveDocker } from '../support/requirements.ts';
 import { startNode, type NodeProcess } from '../support/server.ts';
-import { waitFor } from '../support/swarm.ts';
+import { eventually } from '../support/poll.ts';
 
 vi.setConfig({ testTimeout: 240_000 });
 const ADMIN_PASSWORD = 'job cancel browser password';
@@ -57,7 +57,7 @@ describe.skipIf(!canRun)('cancel a job and see a queued one move, in Chromium', 
     };
     const first = await install(FIRST);
     const second = await install(SECOND); // the same recipe checkout: it waits
-    expect(await waitFor(async () => (await (await fetch(`${node.url}/jobs/${first}`, { headers: { cookie: auth.cookie } })).text()).includes('working…'), 30_000, 200)).toBe(true);
+    expect(await eventually(async () => (await (await fetch(`${node.url}/jobs/${first}`, { headers: { cookie: auth.cookie } })).text()).includes('working…'), 30_000, 200)).toBe(true);
 
     const { page, context } = b;
     await context.addCookies([{ name: 'lores_session', value: auth.cookie.split('=')[1]!, url: node.url }]);

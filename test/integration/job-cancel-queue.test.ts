@@ -11,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { addUser, testNode, type TestNode } from '../support/app.ts';
 import { ABRA_DOUBLE, FIXTURE_RECIPES, setFaults } from '../support/abra.ts';
 import { haveDocker } from '../support/requirements.ts';
-import { ensureTestImage, removeStack, waitFor } from '../support/swarm.ts';
+import { ensureTestImage, removeStack } from '../support/swarm.ts';
+import { eventually } from '../support/poll.ts';
 
 vi.setConfig({ testTimeout: 180_000 });
 const dockerThere = await haveDocker();
@@ -74,7 +75,7 @@ describe.skipIf(!dockerThere)('cancel a running job, queue jobs on a busy app (t
     const done = await node.services.jobs.finished(install);
     expect(done.state, output(install)).toBe('succeeded');
     await execa(ABRA_DOUBLE, ['app', 'deploy', DOMAIN, '-n', '-c'], { env: { ABRA_DIR: abraDir, ABRA_DOUBLE_REQUIRE_TTY: '0' } });
-    expect(await waitFor(() => [...node.services.model.services.values()].some((x) => x.stack === STACK), 60_000, 250)).toBe(true);
+    expect(await eventually(() => [...node.services.model.services.values()].some((x) => x.stack === STACK), 60_000, 250)).toBe(true);
   }, 180_000);
 
   afterAll(async () => {
@@ -90,7 +91,7 @@ describe.skipIf(!dockerThere)('cancel a running job, queue jobs on a busy app (t
   it('a Restart asked for during a deploy waits for it; cancelling the deploy stops abra’s whole tree, says the app’s state, and the Restart runs', async () => {
     setFaults(abraDir, { 'app deploy': 'hang-with-child' });
     const deploy = await start('sam', `/apps/${STACK}/deploy`);
-    expect(await waitFor(() => output(deploy).includes('waiting on a child process'), 30_000, 100), output(deploy)).toBe(true);
+    expect(await eventually(() => output(deploy).includes('waiting on a child process'), 30_000, 100), output(deploy)).toBe(true);
     const procs = await deployProcesses();
     expect(procs, 'the double should be running the deploy').toBeDefined();
     expect(procs!.children.length, 'the double’s own child process').toBeGreaterThan(0);
@@ -142,7 +143,7 @@ describe.skipIf(!dockerThere)('cancel a running job, queue jobs on a busy app (t
   it('a queued job cancelled from the jobs list never runs; the running one is cancelled after it', async () => {
     setFaults(abraDir, { 'app deploy': 'hang' });
     const deploy = await start('sam', `/apps/${STACK}/deploy`);
-    expect(await waitFor(() => output(deploy).includes('working…'), 30_000, 100)).toBe(true);
+    expect(await eventually(() => output(deploy).includes('working…'), 30_000, 100)).toBe(true);
     const restart = await start('sam', `/apps/${STACK}/restart`);
     const calls = () => readFileSync(path.join(abraDir, '.double-calls.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"restart"')).length;
     const restartsBefore = calls();
