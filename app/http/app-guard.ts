@@ -3,7 +3,7 @@ import type { Request, Response } from 'express';
 import { listInstalled } from '../adapters/abra/app-env.ts';
 import type { AppAction } from '../services/app-access.ts';
 import { appsFrom, type AppView } from '../services/apps.ts';
-import { UserFacingError } from '../services/errors.ts';
+import { UserFacingError } from '../errors.ts';
 import { callerOf, type Services } from './context.ts';
 
 /** The app with this stack name, as the swarm and the node's abra know it; 404 when there is none. */

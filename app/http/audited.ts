@@ -3,7 +3,7 @@ import type { Request, RequestHandler, Response } from 'express';
 import type { ZodType } from 'zod';
 import { recipeNameSchema } from '../adapters/abra/names.ts';
 import { cleanText } from '../services/audit.ts';
-import { UserFacingError } from '../services/errors.ts';
+import { UserFacingError } from '../errors.ts';
 import { stackSchema } from '../validation.ts';
 import { actorOf, type Services } from './context.ts';
 

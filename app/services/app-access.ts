@@ -5,7 +5,7 @@ import { readAppEnv, type InstalledApp } from '../adapters/abra/app-env.ts';
 import type { Store } from '../store/index.ts';
 import type { Role } from '../validation.ts';
 import type { Actor } from './audit.ts';
-import { UserFacingError } from './errors.ts';
+import { UserFacingError } from '../errors.ts';
 import { confinedPaths, type HostRoots } from './host-paths.ts';
 import { describeReach, hostReachAt, type HostReach } from './host-reach.ts';
 

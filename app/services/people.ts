@@ -4,7 +4,7 @@ import type { Store } from '../store/index.ts';
 import type { User } from '../store/users.ts';
 import type { Role } from '../validation.ts';
 import { decoyHash, hashPassword, verifyPassword } from './passwords.ts';
-import { UserFacingError } from './errors.ts';
+import { UserFacingError } from '../errors.ts';
 import type { SessionService } from './sessions.ts';
 
 export const FIRST_ADMIN = 'admin';

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { serviceLogs, type LogLine } from '../../adapters/docker/logs.ts';
 import { listInstalled } from '../../adapters/abra/app-env.ts';
 import { appsFrom, nodesFrom, type AppView } from '../../services/apps.ts';
-import { UserFacingError } from '../../services/errors.ts';
+import { UserFacingError } from '../../errors.ts';
 import { stackSchema } from '../../validation.ts';
 import { callerOf, type Services } from '../context.ts';
 import { parseForm } from '../forms.ts';

@@ -2,7 +2,7 @@
 import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { passwordSchema } from '../../validation.ts';
-import { UserFacingError } from '../../services/errors.ts';
+import { UserFacingError } from '../../errors.ts';
 import { newToken } from '../../services/sessions.ts';
 import { actorOf, clientIp, type Services } from '../context.ts';
 import { KNOWN_DEVICE_COOKIE, PRELOGIN_CSRF_COOKIE, SESSION_COOKIE, clearCookie, readCookies, setCookie } from '../cookies.ts';

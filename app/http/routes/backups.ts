@@ -4,7 +4,7 @@ import { createGzip } from 'node:zlib';
 import { pipeline } from 'node:stream/promises';
 import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
-import { UserFacingError } from '../../services/errors.ts';
+import { UserFacingError } from '../../errors.ts';
 import { formatBytes } from '../../services/resource-fit.ts';
 import { shownRepository } from '../../adapters/restic/restic.ts';
 import { stackSchema } from '../../validation.ts';

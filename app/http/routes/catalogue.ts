@@ -5,7 +5,7 @@ import { recipeNameSchema, recipeVersionSchema } from '../../adapters/abra/names
 import { formatPlatform } from '../../adapters/docker/platforms.ts';
 import type { Fit } from '../../services/arch-fit.ts';
 import { categoriesOf, imagesOf, latestOf, searchCatalogue, type CatalogueEntry, type CatalogueState, type EntryVersion } from '../../services/catalogue.ts';
-import { UserFacingError } from '../../services/errors.ts';
+import { UserFacingError } from '../../errors.ts';
 import { auditRefusals } from '../audited.ts';
 import { actorOf, type Services } from '../context.ts';
 import { fitBadge, serviceFitText } from '../fit-badge.ts';

@@ -2,7 +2,7 @@
 // yet deployed) as a diff, "Deploy these changes" (a normal lifecycle job) and "Discard", and who changed what.
 import { Router, type Request } from 'express';
 import { listInstalled, type InstalledApp } from '../../adapters/abra/app-env.ts';
-import { UserFacingError } from '../../services/errors.ts';
+import { UserFacingError } from '../../errors.ts';
 import { stackSchema } from '../../validation.ts';
 import { authorizedApp } from '../app-guard.ts';
 import { actorOf, type Services } from '../context.ts';

@@ -2,7 +2,7 @@
 import { Router } from 'express';
 import { appsFrom } from '../../services/apps.ts';
 import { listInstalled } from '../../adapters/abra/app-env.ts';
-import { UserFacingError } from '../../services/errors.ts';
+import { UserFacingError } from '../../errors.ts';
 import type { JobRow } from '../../store/jobs.ts';
 import type { Services } from '../context.ts';
 import { parseId } from '../forms.ts';

@@ -2,7 +2,7 @@
 import { Router, type Request, type Response } from 'express';
 import type { AppAction } from '../../services/app-access.ts';
 import type { AppView } from '../../services/apps.ts';
-import { UserFacingError } from '../../services/errors.ts';
+import { UserFacingError } from '../../errors.ts';
 import { stackSchema } from '../../validation.ts';
 import { appByStack } from '../app-guard.ts';
 import { actorOf, callerOf, type Services } from '../context.ts';

@@ -5,7 +5,7 @@
 import { request as httpRequest } from 'node:http';
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { z } from 'zod';
-import { UserFacingError } from '../../services/errors.ts';
+import { UserFacingError } from '../../errors.ts';
 import type { RegionService } from '../../services/region/region.ts';
 import { formatBytes } from '../../services/resource-fit.ts';
 import { kiwixApp } from '../../services/zim/kiwix-apps.ts';

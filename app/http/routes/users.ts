@@ -6,7 +6,7 @@ import { actorOf, type Services } from '../context.ts';
 import { parseForm, parseId } from '../forms.ts';
 import { requireRole } from '../middleware/auth.ts';
 import { render } from '../render.ts';
-import { UserFacingError } from '../../services/errors.ts';
+import { UserFacingError } from '../../errors.ts';
 
 const addForm = z.object({ username: usernameSchema, role: roleSchema, password: passwordSchema });
 const passwordForm = z.object({ password: passwordSchema });

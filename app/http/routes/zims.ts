@@ -3,7 +3,7 @@
 import { Router, type Request } from 'express';
 import { z } from 'zod';
 import { catalogueUrl, type CatalogueFilters, type ZimEntry } from '../../adapters/kiwix/opds.ts';
-import { UserFacingError } from '../../services/errors.ts';
+import { UserFacingError } from '../../errors.ts';
 import { formatBytes } from '../../services/resource-fit.ts';
 import { kiwixApp, kiwixApps } from '../../services/zim/kiwix-apps.ts';
 import { filesIn, removeZim, servedBy, updatesFor, zimName, type ZimFile } from '../../services/zim/library.ts';
