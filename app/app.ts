@@ -22,18 +22,23 @@ import { backupRepository } from './services/backups/repository.ts';
 import { backupScheduler } from './services/backups/schedule.ts';
 import { fetchText } from './adapters/remote/fetch-text.ts';
 import { fetchSmallDocument } from './adapters/kiwix/opds.ts';
-import { auditLog, auditRetention } from './services/audit.ts';
+import { auditHistory, auditLog, auditRetention } from './services/audit.ts';
 import { peopleService } from './services/people.ts';
 import { sessionService } from './services/sessions.ts';
 import { settingsService } from './services/settings.ts';
 import { assetRoutes } from './http/assets.ts';
-import type { Services } from './http/context.ts';
+import type { Services, Wiring } from './services/index.ts';
+import { appDirectory } from './services/app-directory.ts';
+import { appLogs } from './services/app-logs.ts';
+import { healthService } from './services/health.ts';
+import { jobHistory } from './services/job-history.ts';
+import { kiwixShelf } from './services/zim/kiwix-shelf.ts';
 import { errorHandler, notFound } from './http/errors.ts';
 import { requireUser } from './http/middleware/auth.ts';
 import { requireCsrf } from './http/middleware/csrf.ts';
 import { loadSession } from './http/middleware/session.ts';
 import { noStore } from './http/middleware/no-store.ts';
-import { trustedProxies } from './http/trusted-proxies.ts';
+import { trustedProxies } from './services/trusted-proxies.ts';
 import { adminRoutes } from './http/routes/admin.ts';
 import { authRoutes } from './http/routes/auth.ts';
 import { appRoutes } from './http/routes/apps.ts';
@@ -57,7 +62,7 @@ import path from 'node:path';
 
 export type AppDeps = { config: Config; store: Store; docker: Docker; log: Logger; now?: () => number };
 
-export function buildServices(deps: AppDeps): Services {
+export function buildServices(deps: AppDeps): Wiring {
   const now = deps.now ?? Date.now;
   const sessions = sessionService(deps.store, { lifetimeMs: deps.config.sessionMs, now });
   const model = new LiveModel(deps.docker, deps.log);
@@ -72,7 +77,8 @@ export function buildServices(deps: AppDeps): Services {
   const configRepo = configRepository({ repoRoot: path.join(config.dataDir, 'config-repo'), serverDir: serverDir(config.abraDir), nodeDomain: () => settings.current().nodeDomain, log: deps.log });
   const self = nodeSelf({ identity, env: config.selfEnv, bundledRecipesDir: config.bundledRecipesDir, abraDir: config.abraDir, docker: deps.docker, jobs, settings: deps.store.settings, log: deps.log, now });
   const roots = { zimRoot: config.zimRoot };
-  const access = appAccess({ abraDir: config.abraDir, roots, store: deps.store, selfStack: () => identity?.stack });
+  const access = appAccess({ abraDir: config.abraDir, roots, store: deps.store, audit, selfStack: () => identity?.stack, now });
+  const history = jobHistory(deps.store.jobs);
   const power = appPower({ docker: deps.docker, store: deps.store, model, jobs, access, abraDir: config.abraDir, now });
   const backupRepo = backupRepository({ store: deps.store, dataDir: config.dataDir, resticBin: config.resticBin, now });
   const backups = backupService({ docker: deps.docker, store: deps.store, jobs, power, repo: backupRepo, volumesDir: config.dockerVolumesDir, dataDir: config.dataDir, abraDir: config.abraDir, log: deps.log, now });
@@ -95,7 +101,11 @@ export function buildServices(deps: AppDeps): Services {
     self,
     access,
     model,
+    apps: appDirectory({ model, abraDir: config.abraDir, access, jobs, history, settings, self }),
+    logs: appLogs(deps.docker),
     jobs,
+    jobHistory: history,
+    health: healthService({ store: deps.store, docker: deps.docker }),
     power,
     backups,
     backupRepo,
@@ -105,6 +115,7 @@ export function buildServices(deps: AppDeps): Services {
     store: deps.store,
     docker: deps.docker,
     audit,
+    auditHistory: auditHistory(deps.store.audit),
     auditRetention: auditRetention({ store: deps.store.audit, audit, days: () => settings.current().auditRetentionDays, now, onError: (err) => deps.log.warn({ err: err.message }, 'could not prune the audit log') }),
     sessions,
     people: peopleService(deps.store, sessions, now),
@@ -115,6 +126,7 @@ export function buildServices(deps: AppDeps): Services {
     accessTokens: accessTokenService(deps.store, now),
     zims: {
       browser: zimBrowser({ store: deps.store, base: () => config.kiwixCatalogueUrl, now, fetchDocument: (url, what, o) => fetchSmallDocument(url, what, { floor: config.readFloor, ...o }) }),
+      shelf: kiwixShelf({ abraDir: config.abraDir, zimRoot: config.zimRoot, docker: deps.docker }),
       downloads: zimDownloads({ jobs, store: deps.store, docker: deps.docker, settings, abraDir: config.abraDir, zimRoot: config.zimRoot, log: deps.log, readFloor: config.readFloor, onMetalink: (a, meta) => region.onMetalink(a, meta) }),
     },
     region,
@@ -130,14 +142,16 @@ export function buildServices(deps: AppDeps): Services {
   };
 }
 
-export function createApp(services: Services, now: () => number = Date.now): Express {
+export function createApp(wiring: Wiring, now: () => number = Date.now): Express {
+  // Routes get the services only: not the store, the Docker client, the live model or the config.
+  const { config, store: _store, docker, model: _model, ...services } = wiring;
   const app = express();
   app.disable('x-powered-by');
   // X-Forwarded-* (client address, HTTPS) only from the proxies TRUST_PROXY names: the login limiter and the
   // cookies' Secure/__Host- names depend on it.
-  const proxies = trustedProxies(services.config.trustProxy, services.docker, services.log);
+  const proxies = trustedProxies(config.trustProxy, docker, services.log);
   app.set('trust proxy', (address: string) => proxies.trusts(address));
-  app.use(localNameRoutes(services)); // `<app>-<node>.local` goes to the app, not to the node's pages
+  app.use(localNameRoutes(services, config.region.localNamesUpstream)); // `<app>-<node>.local` goes to the app, not to the node's pages
 
   app.use(
     helmet({

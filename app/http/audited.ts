@@ -1,7 +1,7 @@
 // Refused actions are audited too: a job audits its own outcome, but a request turned away never becomes a job.
 import type { Request, RequestHandler, Response } from 'express';
 import type { ZodType } from 'zod';
-import { recipeNameSchema } from '../adapters/abra/names.ts';
+import { recipeNameSchema } from '../services/catalogue.ts';
 import { cleanText } from '../services/audit.ts';
 import { UserFacingError } from '../errors.ts';
 import { stackSchema } from '../validation.ts';

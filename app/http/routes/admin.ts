@@ -20,7 +20,7 @@ export function adminRoutes(s: Services): Router {
 
   r.get('/audit', adminOnly, (req, res) => {
     const q = parseForm(auditQuery, req.query, { before: 'Page', action: 'Action filter' });
-    const rows = s.store.audit.page({ limit: PAGE_SIZE + 1, beforeId: q.before, action: q.action || undefined });
+    const rows = s.auditHistory.page({ limit: PAGE_SIZE + 1, beforeId: q.before, action: q.action || undefined });
     const more = rows.length > PAGE_SIZE;
     const shown = rows.slice(0, PAGE_SIZE);
     render(req, res, 'audit', { title: 'Audit log', rows: shown, action: q.action ?? '', olderThan: more ? shown.at(-1)!.id : undefined });

@@ -10,7 +10,7 @@ import { parseForm, safeNextPath } from '../forms.ts';
 import { KNOWN_DEVICE_MS, issueKnownDevice, passwordStamp, verifyKnownDevice } from '../known-device.ts';
 import { requireCsrf } from '../middleware/csrf.ts';
 import { LoginLimiter, type Attempt, type Lockout, type Verdict } from '../../services/login-limiter.ts';
-import type { User } from '../../store/users.ts';
+import type { User } from '../../services/people.ts';
 import { render, renderError } from '../render.ts';
 
 const passwordChangeForm = z
@@ -50,7 +50,7 @@ export function authRoutes(s: Services, now: () => number): { public: Router; pr
 
   /** What the limiter holds a login attempt by: the address, the account, a known device of it. */
   function loginAttempt(req: Request, username: string): Attempt {
-    const credentials = s.store.users.credentials(username);
+    const credentials = s.people.credentials(username);
     // Unknown names are counted like real ones: a hold must not tell which accounts exist.
     const attempt: Attempt = { address: clientIp(req), account: { name: username, stamp: credentials ? passwordStamp(credentials.passwordHash) : '' } };
     if (!credentials) return attempt;
@@ -76,10 +76,10 @@ export function authRoutes(s: Services, now: () => number): { public: Router; pr
 
   function logIn(req: Request, res: Response, user: User, next: string): void {
     const { token } = s.sessions.start(user, { ip: clientIp(req), userAgent: req.get('User-Agent') ?? '' });
-    setCookie(req, res, SESSION_COOKIE, token, s.config.sessionMs);
+    setCookie(req, res, SESSION_COOKIE, token, s.sessions.lifetimeMs);
     clearCookie(req, res, PRELOGIN_CSRF_COOKIE);
     // This browser is now known for this account: others' wrong guesses will not hold it at the login form.
-    const credentials = s.store.users.credentials(user.username);
+    const credentials = s.people.credentials(user.username);
     if (credentials) setCookie(req, res, KNOWN_DEVICE_COOKIE, issueKnownDevice(user.id, credentials.passwordHash, now()), KNOWN_DEVICE_MS);
     s.audit.record({ name: user.username, ip: clientIp(req) }, 'login');
     res.redirect(303, next);
@@ -138,14 +138,14 @@ export function authRoutes(s: Services, now: () => number): { public: Router; pr
   const priv = Router();
   priv.get('/account', (req, res) => {
     const session = res.locals.session!;
-    render(req, res, 'account', { title: 'Your account', sessionCount: s.store.sessions.countForUser(session.user.id, now()) });
+    render(req, res, 'account', { title: 'Your account', sessionCount: s.sessions.openCount(session.user.id) });
   });
 
   priv.post('/account/password', async (req, res) => {
     const session = res.locals.session!;
     const actor = actorOf(req, session);
     const page = (status: number, extra: { error?: string; notice?: string }) =>
-      render(req, res, 'account', { title: 'Your account', sessionCount: s.store.sessions.countForUser(session.user.id, now()), ...extra }, status);
+      render(req, res, 'account', { title: 'Your account', sessionCount: s.sessions.openCount(session.user.id), ...extra }, status);
     try {
       const form = parseForm(passwordChangeForm, req.body, { current: 'Current password', password: 'New password', confirm: 'Repeat the new password' });
       const { sessionsEnded } = await s.people.changeOwnPassword(session.user, form.current, form.password, session.idHash);

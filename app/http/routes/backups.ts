@@ -6,7 +6,7 @@ import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { UserFacingError } from '../../errors.ts';
 import { formatBytes } from '../../services/resource-fit.ts';
-import { shownRepository } from '../../adapters/restic/restic.ts';
+import { shownRepository } from '../../services/backups/repository.ts';
 import { stackSchema } from '../../validation.ts';
 import { DEFAULT_RETENTION, NODE_SCHEDULE } from '../../services/backups/schedule.ts';
 import { auditRefusals } from '../audited.ts';
@@ -91,7 +91,7 @@ export function backupRoutes(s: Services): Router {
 
   /** "Restore the data from before the upgrade": the safety snapshot of a failed upgrade job, in one click. */
   r.post('/jobs/:id/restore-before-upgrade', stewards, auditRefusals(s, 'job.restore', async (req, res) => {
-    const job = s.store.jobs.byId(parseId(req.params.id));
+    const job = s.jobHistory.byId(parseId(req.params.id));
     const safety = job && s.backups.safetySnapshotOf(job.id);
     if (!job?.app || !safety) throw new UserFacingError('This job took no safety snapshot to restore.', 404);
     await allowedStack(req, res, 'restore', job.app);

@@ -1,10 +1,8 @@
 // The recipe catalogue: search and filter, a recipe's page (scores, versions, CPU and resource fit), and a refresh.
 import { Router } from 'express';
 import { z } from 'zod';
-import { recipeNameSchema, recipeVersionSchema } from '../../adapters/abra/names.ts';
-import { formatPlatform } from '../../adapters/docker/platforms.ts';
-import type { Fit } from '../../services/arch-fit.ts';
-import { categoriesOf, imagesOf, latestOf, searchCatalogue, type CatalogueEntry, type CatalogueState, type EntryVersion } from '../../services/catalogue.ts';
+import { formatPlatform, type Fit } from '../../services/arch-fit.ts';
+import { recipeNameSchema, recipeVersionSchema, categoriesOf, imagesOf, latestOf, searchCatalogue, type CatalogueEntry, type CatalogueState, type EntryVersion } from '../../services/catalogue.ts';
 import { UserFacingError } from '../../errors.ts';
 import { auditRefusals } from '../audited.ts';
 import { actorOf, type Services } from '../context.ts';

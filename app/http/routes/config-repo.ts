@@ -1,7 +1,7 @@
 // An app's page in the config repository: its pending changes (pushed from a laptop, or saved on the page but not
 // yet deployed) as a diff, "Deploy these changes" (a normal lifecycle job) and "Discard", and who changed what.
 import { Router, type Request } from 'express';
-import { listInstalled, type InstalledApp } from '../../adapters/abra/app-env.ts';
+import type { InstalledApp } from '../../services/app-directory.ts';
 import { UserFacingError } from '../../errors.ts';
 import { stackSchema } from '../../validation.ts';
 import { authorizedApp } from '../app-guard.ts';
@@ -35,7 +35,7 @@ export function configRepoRoutes(s: Services): Router {
 
   function appOf(req: Request): InstalledApp {
     const stack = parseForm(stackSchema, req.params.stack, { value: 'The app' });
-    const app = listInstalled(s.config.abraDir).find((a) => a.stack === stack);
+    const app = s.apps.installed(stack);
     if (!app) throw new UserFacingError(`There is no env file for “${stack}” in this node’s config repository.`, 404);
     return app;
   }

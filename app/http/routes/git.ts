@@ -5,7 +5,7 @@
 // set, so a cross-site page cannot ride on a session here (a browser would have to know the token). Every request
 // that carries credentials is audited: refused tokens, refused pushes, accepted pushes.
 import { Router, type Request, type Response } from 'express';
-import { serveGit } from '../../adapters/git/http-backend.ts';
+import { serveRepository } from '../../services/config-repo/git-http.ts';
 import { accessFor } from '../../services/access-tokens.ts';
 import { clientIp, type Services } from '../context.ts';
 
@@ -57,8 +57,7 @@ export function gitRoutes(s: Services): Router {
         detail: after !== before ? { from: before, to: after, files: applied } : { reason: 'refused by git or the node’s checks', exitCode },
       });
     };
-    await serveGit(req, res, {
-      projectRoot: s.configRepo.repoRoot,
+    await serveRepository(s.configRepo, req, res, {
       pathInfo: `/servers.git${sub}`,
       remoteUser: who.user.username,
       remoteAddr: actor.ip,

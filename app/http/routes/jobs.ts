@@ -1,9 +1,7 @@
 // Job history, one job's page with its output streamed live, and the once-only view of generated secrets.
 import { Router } from 'express';
-import { appsFrom } from '../../services/apps.ts';
-import { listInstalled } from '../../adapters/abra/app-env.ts';
 import { UserFacingError } from '../../errors.ts';
-import type { JobRow } from '../../store/jobs.ts';
+import type { JobRow } from '../../services/job-history.ts';
 import type { Services } from '../context.ts';
 import { parseId } from '../forms.ts';
 import { render, renderPartial } from '../render.ts';
@@ -12,18 +10,14 @@ import { coalesce, openSse } from '../sse.ts';
 export function jobRoutes(s: Services): Router {
   const r = Router();
 
-  const job = (id: unknown): JobRow => {
-    const row = s.store.jobs.byId(parseId(id));
-    if (!row) throw new UserFacingError('There is no such job.', 404);
-    return row;
-  };
+  const job = (id: unknown): JobRow => s.jobHistory.find(parseId(id));
   /** A failed upgrade's safety snapshot, offered back in one click. */
   const safetyOf = (row: JobRow) => (row.kind === 'upgrade' && row.state === 'failed' ? s.backups.safetySnapshotOf(row.id) : undefined);
-  const appOf = (row: JobRow) => (row.app ? appsFrom(s.model, listInstalled(s.config.abraDir)).find((a) => a.stack === row.app) : undefined);
+  const appOf = (row: JobRow) => (row.app ? s.apps.lookup(row.app) : undefined);
 
   r.get('/jobs', (req, res) => {
     const before = req.query.before ? parseId(req.query.before) : undefined;
-    const rows = s.store.jobs.list({ limit: 51, beforeId: before });
+    const rows = s.jobHistory.list({ limit: 51, beforeId: before });
     render(req, res, 'jobs', { title: 'Jobs', jobs: rows.slice(0, 50), olderThan: rows.length > 50 ? rows[49]!.id : undefined });
   });
 
@@ -32,7 +26,7 @@ export function jobRoutes(s: Services): Router {
     render(req, res, 'job', {
       title: `Job ${row.id}: ${row.kind}`,
       job: row,
-      lines: s.store.jobs.output(row.id),
+      lines: s.jobHistory.output(row.id),
       app: appOf(row),
       hasSecrets: s.lifecycle.hasSecrets(row.id) && row.actor === res.locals.session?.user.username,
       safety: safetyOf(row),
@@ -58,24 +52,23 @@ export function jobRoutes(s: Services): Router {
     const pushApp = coalesce(200, () => sse.send('app', renderPartial(res, 'job-app', { app: appOf(row) })));
     const unsubscribe = s.jobs.subscribe(row.id, (e) => {
       if (e.type === 'line') sendLine(e);
-      else sse.send('state', stateHtml(s.store.jobs.byId(row.id)!));
+      else sse.send('state', stateHtml(s.jobHistory.byId(row.id)!));
     });
-    const missed = s.store.jobs.output(row.id, lastSeq);
+    const missed = s.jobHistory.output(row.id, lastSeq);
     if (lastEventId === undefined && missed.length) {
-      const all = s.store.jobs.output(row.id);
+      const all = s.jobHistory.output(row.id);
       lastSeq = all.at(-1)!.seq;
       sse.send('output', renderPartial(res, 'job-output', { lines: all }), lastSeq);
     } else {
       for (const l of missed) sendLine(l);
     }
-    sse.send('state', stateHtml(s.store.jobs.byId(row.id)!));
+    sse.send('state', stateHtml(s.jobHistory.byId(row.id)!));
     if (row.app) pushApp.poke(); // after a reconnect the app's state may have moved on (the node's own upgrade)
-    const onModel = (stacks: Set<string | null>) => row.app && stacks.has(row.app) && pushApp.poke();
-    s.model.on('change', onModel);
+    const stopFollowing = s.apps.onChange((stacks) => row.app && stacks?.has(row.app) && pushApp.poke());
     sse.onClose(() => {
       unsubscribe();
       pushApp.cancel();
-      s.model.off('change', onModel);
+      stopFollowing();
     });
   });
 

@@ -1,10 +1,8 @@
 // Installing and changing apps through abra: forms, confirmations, and the jobs they start.
 import { Router, type Request, type Response } from 'express';
 import type { AppAction } from '../../services/app-access.ts';
-import type { AppView } from '../../services/apps.ts';
-import { UserFacingError } from '../../errors.ts';
+import type { ManagedApp } from '../../services/app-directory.ts';
 import { stackSchema } from '../../validation.ts';
-import { appByStack } from '../app-guard.ts';
 import { actorOf, callerOf, type Services } from '../context.ts';
 import { parseForm, withFieldErrors } from '../forms.ts';
 import { settingsAsSent } from '../../services/env/form.ts';
@@ -22,18 +20,9 @@ export function lifecycleRoutes(s: Services): Router {
   const ticked = (req: Request, name: string) => body(req)[name] !== undefined;
   const caller = (req: Request, res: Response) => callerOf(req, res.locals.session);
 
-  /** The app behind /apps/:stack, as the swarm and the node's abra know it. */
-  function appAt(req: Request): AppView {
-    return appByStack(s, parseForm(stackSchema, req.params.stack, { value: 'The app' }));
-  }
-
+  const stackOf = (req: Request) => parseForm(stackSchema, req.params.stack, { value: 'The app' });
   /** The app behind /apps/:stack, which the caller may take `action` on and this node's abra installed. */
-  async function managedApp(req: Request, res: Response, action: AppAction): Promise<AppView & { installed: NonNullable<AppView['installed']> }> {
-    const app = appAt(req);
-    await s.access.authorize(caller(req, res), app, action);
-    if (!app.installed) throw new UserFacingError(`${app.domain ?? app.stack} was deployed from elsewhere (not with this node’s abra), so the node can show it but not change it.`, 409);
-    return app as AppView & { installed: NonNullable<AppView['installed']> };
-  }
+  const managedApp = (req: Request, res: Response, action: AppAction): Promise<ManagedApp> => s.apps.managed(caller(req, res), stackOf(req), action);
 
   /** An admin's confirmation of what a change reaches on the host, in the audit log with the list. */
   const auditReach = (req: Request, res: Response, action: string, target: string, reach: unknown) => {
@@ -139,27 +128,20 @@ export function lifecycleRoutes(s: Services): Router {
   });
 
   r.post('/apps/:stack/remove', stewards, auditRefusals(s, 'job.remove', async (req, res) => {
-    const app = await managedApp(req, res, 'remove');
-    if (app.status !== 'not deployed') throw new UserFacingError(`${app.installed.domain} is still deployed. Undeploy it first, then remove it.`, 409);
+    const app = await s.apps.removable(caller(req, res), stackOf(req));
     res.redirect(303, jobPage(s.lifecycle.remove(app.installed.domain, body(req).confirm, actorOf(req, res.locals.session)).id));
   }));
 
   // Adoption: an admin hands a stack deployed elsewhere to the node, so that stewards may act on it (or takes it back).
   r.post('/apps/:stack/adopt', admins, auditRefusals(s, 'app.adopt', (req, res) => {
-    const app = appAt(req);
-    if (app.management === 'self') throw new UserFacingError('This is the node itself: it is never adopted.', 409);
-    if (app.management === 'managed') throw new UserFacingError(`${app.domain ?? app.stack} was installed with this node’s abra: it is managed already.`, 409);
-    if (app.management === 'adopted') throw new UserFacingError(`${app.domain ?? app.stack} is adopted already.`, 409);
-    if (!app.services.length) throw new UserFacingError(`${app.stack} is not running on the swarm: there is nothing to adopt.`, 409);
-    s.store.adoptedStacks.adopt(app.stack, res.locals.session?.user.username ?? null, Date.now());
-    s.audit.record(actorOf(req, res.locals.session), 'app.adopt', { target: app.stack, detail: { recipe: app.recipe ?? null, coopCloud: app.coopCloud } });
+    const app = s.apps.find(stackOf(req));
+    s.access.adopt(actorOf(req, res.locals.session), app);
     res.redirect(303, `/apps/${app.stack}`);
   }));
 
   r.post('/apps/:stack/release', admins, auditRefusals(s, 'app.release', (req, res) => {
-    const stack = parseForm(stackSchema, req.params.stack, { value: 'The app' });
-    if (!s.store.adoptedStacks.release(stack)) throw new UserFacingError(`${stack} is not adopted.`, 409);
-    s.audit.record(actorOf(req, res.locals.session), 'app.release', { target: stack });
+    const stack = stackOf(req);
+    s.access.release(actorOf(req, res.locals.session), stack);
     res.redirect(303, `/apps/${stack}`);
   }));
 

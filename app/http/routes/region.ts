@@ -8,7 +8,6 @@ import { z } from 'zod';
 import { UserFacingError } from '../../errors.ts';
 import type { RegionService } from '../../services/region/region.ts';
 import { formatBytes } from '../../services/resource-fit.ts';
-import { kiwixApp } from '../../services/zim/kiwix-apps.ts';
 import { zimName } from '../../services/zim/library.ts';
 import { stackSchema } from '../../validation.ts';
 import { authorizedApp } from '../app-guard.ts';
@@ -82,13 +81,13 @@ export function peerRoutes(s: RegionServices, now: () => number): Router {
 }
 
 /** `Host: kiwix-library.local` → Traefik, with `Host: <the app's domain>`: routed exactly as the real domain is. */
-export function localNameRoutes(s: RegionServices): RequestHandler {
+export function localNameRoutes(s: RegionServices, localNamesUpstream: string): RequestHandler {
   return (req, res, next) => {
     const host = (req.headers.host ?? '').toLowerCase().replace(/:\d+$/, '');
     if (!host.endsWith('.local')) return next();
     const target = s.region.localNames().get(host);
     if (!target) return next();
-    const upstream = new URL(s.config.region.localNamesUpstream);
+    const upstream = new URL(localNamesUpstream);
     const out = httpRequest(
       { host: upstream.hostname, port: upstream.port || 80, method: req.method, path: req.originalUrl, headers: { ...req.headers, host: target.domain, 'x-forwarded-host': host, 'x-forwarded-proto': 'http' } },
       (up) => {
@@ -127,7 +126,7 @@ export function regionRoutes(s: RegionServices, now: () => number): Router {
       mdnsOn: region.mdnsOn(),
       requests: res.locals.session?.user.role === 'admin' ? region.pairing.requests() : [],
       apps: region.appsWithNames().filter((a) => a.domain),
-      nodeName: s.config.region.nodeName,
+      nodeName: region.me().name,
       ...extra,
     }, status);
 
@@ -182,7 +181,7 @@ export function regionRoutes(s: RegionServices, now: () => number): Router {
 
   // ---- ZIM files from a neighbour ----
   r.get('/apps/:stack/zims/neighbours', stewards, async (req, res) => {
-    const app = kiwixApp(s.config.abraDir, s.config.zimRoot, parseForm(stackSchema, req.params.stack, { value: 'The app' }));
+    const app = s.zims.shelf.find(parseForm(stackSchema, req.params.stack, { value: 'The app' }));
     const catalogues = await Promise.all(
       region.peers().map(async (p) => {
         try {
@@ -196,7 +195,7 @@ export function regionRoutes(s: RegionServices, now: () => number): Router {
     render(req, res, 'zim-neighbours', { title: `From a neighbour · ${app.domain}`, app, catalogues });
   });
   r.post('/apps/:stack/zims/from-neighbour', stewards, auditRefusals(s, 'job.zim-download', async (req, res) => {
-    const app = kiwixApp(s.config.abraDir, s.config.zimRoot, parseForm(stackSchema, req.params.stack, { value: 'The app' }));
+    const app = s.zims.shelf.find(parseForm(stackSchema, req.params.stack, { value: 'The app' }));
     const peer = parseForm(z.string().regex(/^[0-9a-f]{20}$/), body(req).peer, { value: 'The node' });
     const entry = await region.neighbourEntry(peer, zimName(body(req).fileName));
     res.redirect(303, `/jobs/${s.zims.downloads.start(app.stack, entry, actorOf(req, res.locals.session)).id}`);

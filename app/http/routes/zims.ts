@@ -2,11 +2,10 @@
 // progress (pause, resume, cancel), and removal with a typed confirmation.
 import { Router, type Request } from 'express';
 import { z } from 'zod';
-import { catalogueUrl, type CatalogueFilters, type ZimEntry } from '../../adapters/kiwix/opds.ts';
+import type { CatalogueFilters, ZimEntry } from '../../services/zim/browse.ts';
 import { UserFacingError } from '../../errors.ts';
 import { formatBytes } from '../../services/resource-fit.ts';
-import { kiwixApp, kiwixApps } from '../../services/zim/kiwix-apps.ts';
-import { filesIn, removeZim, servedBy, updatesFor, zimName, type ZimFile } from '../../services/zim/library.ts';
+import { filesIn, updatesFor, zimName, type ZimFile } from '../../services/zim/library.ts';
 import { stackSchema } from '../../validation.ts';
 import { auditRefusals } from '../audited.ts';
 import { actorOf, type Services } from '../context.ts';
@@ -47,7 +46,7 @@ export function zimRoutes(s: Services, now: () => number): Router {
   const r = Router();
   const stewards = requireRole('admin', 'steward');
   const { browser, downloads } = s.zims;
-  const appOf = (req: Request) => kiwixApp(s.config.abraDir, s.config.zimRoot, parseForm(stackSchema, req.params.stack, { value: 'The app' }));
+  const appOf = (req: Request) => s.zims.shelf.find(parseForm(stackSchema, req.params.stack, { value: 'The app' }));
   const body = (req: Request) => (req.body ?? {}) as Record<string, unknown>;
 
   /**
@@ -62,7 +61,7 @@ export function zimRoutes(s: Services, now: () => number): Router {
     const answers = await Promise.all(
       [...new Set(books.values())].map((name) => {
         const { filters } = filtersFrom({ name });
-        return ask ? browser.browse(filters) : browser.cached(catalogueUrl(s.config.kiwixCatalogueUrl, filters));
+        return ask ? browser.browse(filters) : browser.cachedFor(filters);
       }),
     );
     for (const r of answers) {
@@ -75,7 +74,7 @@ export function zimRoutes(s: Services, now: () => number): Router {
   /** Files on disk, whether Kiwix serves each, unfinished downloads, and updates the catalogue offers. */
   async function libraryOf(app: ReturnType<typeof appOf>, more: ZimEntry[], askForUpdates = false) {
     const { zims, parts } = await filesIn(app.zimDir);
-    const served = await servedBy(s.docker, app.stack);
+    const served = await s.zims.shelf.served(app.stack);
     const known = await updatesOf(app.stack, zims, askForUpdates);
     const updates = updatesFor(zims, [...known.entries, ...more]);
     const live = new Map(downloads.progressFor(app.stack).map((p) => [p.fileName, p]));
@@ -97,7 +96,7 @@ export function zimRoutes(s: Services, now: () => number): Router {
     }));
 
   r.get('/zims', (req, res) => {
-    render(req, res, 'zim-apps', { title: 'ZIM libraries', apps: kiwixApps(s.config.abraDir, s.config.zimRoot) });
+    render(req, res, 'zim-apps', { title: 'ZIM libraries', apps: s.zims.shelf.all() });
   });
 
   r.get('/apps/:stack/zims', async (req, res) => {
@@ -189,7 +188,7 @@ export function zimRoutes(s: Services, now: () => number): Router {
       s.audit.record(actorOf(req, res.locals.session), 'zim.remove', { target: app.stack, outcome: 'denied', detail: { fileName, error: 'confirmation did not match' } });
       return render(req, res, 'zim-remove', { title: `Remove a ZIM file · ${app.domain}`, app, fileName, error: `To remove it, type its file name exactly: ${fileName}` }, 400);
     }
-    const result = await removeZim(s.docker, app.stack, app.zimDir, fileName);
+    const result = await s.zims.shelf.remove(app, fileName);
     s.audit.record(actorOf(req, res.locals.session), 'zim.remove', { target: app.stack, detail: { fileName, ...result } });
     res.redirect(303, `/apps/${app.stack}/zims`);
   }));

@@ -9,6 +9,9 @@ import type { Store } from '../../store/index.ts';
 import { parseOrRefuse } from '../../validation.ts';
 import { UserFacingError } from '../../errors.ts';
 
+/** A repository as pages show it: credentials in a URL left out. */
+export { shownRepository } from '../../adapters/restic/restic.ts';
+
 const REPOSITORY_KEY = 'backup_repository';
 
 /** A restic repository as an admin types it: a host path, sftp:…, s3:…, rest:…, b2:… — one line, not an option. */
