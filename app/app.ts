@@ -39,21 +39,9 @@ import { requireCsrf } from './http/middleware/csrf.ts';
 import { loadSession } from './http/middleware/session.ts';
 import { noStore } from './http/middleware/no-store.ts';
 import { trustedProxies } from './services/trusted-proxies.ts';
-import { adminRoutes } from './http/routes/admin.ts';
-import { authRoutes } from './http/routes/auth.ts';
-import { appRoutes } from './http/routes/apps.ts';
-import { healthRoutes } from './http/routes/health.ts';
-import { userRoutes } from './http/routes/users.ts';
-import { lifecycleRoutes } from './http/routes/lifecycle.ts';
-import { jobRoutes } from './http/routes/jobs.ts';
-import { catalogueRoutes } from './http/routes/catalogue.ts';
-import { zimRoutes } from './http/routes/zims.ts';
-import { localNameRoutes, peerRoutes, regionRoutes } from './http/routes/region.ts';
+import { localNameRoutes } from './http/routes/region.ts';
+import { gitRouteTable, mount, routeTable } from './http/routes.ts';
 import { regionService } from './services/region/region.ts';
-import { backupRoutes } from './http/routes/backups.ts';
-import { gitRoutes } from './http/routes/git.ts';
-import { configRepoRoutes } from './http/routes/config-repo.ts';
-import { accessTokenRoutes } from './http/routes/access-tokens.ts';
 import { configRepository } from './services/config-repo/repo.ts';
 import { configRemote } from './services/config-repo/remote.ts';
 import { accessTokenService } from './services/access-tokens.ts';
@@ -179,30 +167,13 @@ export function createApp(wiring: Wiring, now: () => number = Date.now): Express
   app.use(assetRoutes()); // the only responses a browser may keep
   app.use(noStore);
   // git over HTTP for laptops: Basic auth with an access token, no cookie, so before the session (see routes/git.ts).
-  app.use(gitRoutes(services));
+  mount(app, gitRouteTable(services));
   app.use(loadSession(services.sessions));
-  app.use(healthRoutes(services)); // without login; details for a logged-in admin
-  app.use(peerRoutes(services, now)); // other nodes: pairing and signed requests, no login
+  mount(app, routeTable(services, now)); // every path with its guards: app/http/routes.ts
 
-  const auth = authRoutes(services, now);
-  app.use(auth.public);
-
-  // Everything below needs a logged-in user, and every state change a CSRF token.
+  // Any other path needs a login too (an unknown page says "log in" before it says "not found"), and a POST a token.
   app.use(requireUser);
   app.use(requireCsrf());
-  app.use(auth.private);
-  app.use(appRoutes(services));
-  app.use(catalogueRoutes(services, now));
-  app.use(lifecycleRoutes(services));
-  app.use(zimRoutes(services, now));
-  app.use(regionRoutes(services, now));
-  app.use(backupRoutes(services));
-  app.use(jobRoutes(services));
-  app.use(userRoutes(services));
-  app.use(accessTokenRoutes(services));
-  app.use(configRepoRoutes(services));
-  app.use(adminRoutes(services));
-
   app.use(notFound);
   app.use(errorHandler(services.log));
   return app;

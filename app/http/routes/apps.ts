@@ -1,5 +1,5 @@
 // The dashboard, app pages, live updates over SSE, start/stop and logs.
-import { Router, type Request, type Response } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
 import type { AppView } from '../../services/apps.ts';
 import type { LogLine } from '../../services/app-logs.ts';
@@ -7,7 +7,6 @@ import { UserFacingError } from '../../errors.ts';
 import { stackSchema } from '../../validation.ts';
 import { callerOf, type Services } from '../context.ts';
 import { parseForm } from '../forms.ts';
-import { requireRole } from '../middleware/auth.ts';
 import { PageCache } from '../page-cache.ts';
 import { render, renderError, renderKept, renderPartial } from '../render.ts';
 import { auditRefusals } from '../audited.ts';
@@ -25,18 +24,16 @@ const LOG_STREAMS_PER_PERSON = 4;
 const DASHBOARDS_KEPT = 16;
 const DASHBOARD_KEPT_MS = 1000;
 
-export function appRoutes(s: Services): Router {
-  const r = Router();
-  const stewards = requireRole('admin', 'steward');
+export function appRoutes(s: Services) {
 
   const findApp = (req: Request): AppView => s.apps.find(parseForm(stackSchema, req.params.stack, { value: 'The app' }));
 
   const dashboards = new PageCache({ maxEntries: DASHBOARDS_KEPT, ttlMs: DASHBOARD_KEPT_MS });
-  r.get('/', (req, res) => {
+  const dashboard: RequestHandler = (req, res) => {
     renderKept(req, res, dashboards, s.apps.version(), 'dashboard', () => ({ title: 'Apps', ...s.apps.dashboard() }));
-  });
+  };
 
-  r.get('/live', (req, res) => {
+  const dashboardLive: RequestHandler = (req, res) => {
     const sse = openSse(req, res);
     const push = coalesce(PUSH_EVERY_MS, () => sse.send('apps', renderPartial(res, 'apps', s.apps.dashboard())));
     const unsubscribe = s.apps.onChange(push.poke);
@@ -44,14 +41,14 @@ export function appRoutes(s: Services): Router {
       push.cancel();
       unsubscribe();
     });
-  });
+  };
 
-  r.get('/apps/:stack', async (req, res) => {
+  const appPage: RequestHandler = async (req, res) => {
     const app = findApp(req);
     render(req, res, 'app', { title: app.domain ?? app.stack, ...(await s.apps.page(app)) });
-  });
+  };
 
-  r.get('/apps/:stack/live', (req, res) => {
+  const appLive: RequestHandler = (req, res) => {
     const stack = findApp(req).stack;
     const sse = openSse(req, res);
     const push = coalesce(PUSH_EVERY_MS, () => {
@@ -64,10 +61,10 @@ export function appRoutes(s: Services): Router {
       push.cancel();
       unsubscribe();
     });
-  });
+  };
 
   // Stopping cuts people off: a page asks first (works without JavaScript); the POST needs its `confirmed` field.
-  r.get('/apps/:stack/stop', stewards, async (req, res) => {
+  const stopPage: RequestHandler = async (req, res) => {
     const app = findApp(req);
     await s.access.authorize(callerOf(req, res.locals.session), app, 'stop');
     const name = app.domain ?? app.stack;
@@ -80,10 +77,10 @@ export function appRoutes(s: Services): Router {
       button: `Stop ${name}`,
       from: req.query.from === 'dashboard' ? 'dashboard' : 'app',
     });
-  });
+  };
 
-  for (const action of ['stop', 'start'] as const) {
-    r.post(`/apps/:stack/${action}`, stewards, auditRefusals(s, `job.${action}`, async (req, res) => {
+  const power = (action: 'stop' | 'start'): RequestHandler =>
+    auditRefusals(s, `job.${action}`, async (req, res) => {
       const app = findApp(req);
       if (action === 'stop' && req.body?.confirmed === undefined) {
         await s.access.authorize(callerOf(req, res.locals.session), app, 'stop');
@@ -92,8 +89,9 @@ export function appRoutes(s: Services): Router {
       await s.power.submit(action, app.stack, callerOf(req, res.locals.session));
       const back = req.body?.from === 'dashboard' ? '/' : `/apps/${app.stack}`;
       res.redirect(303, back);
-    }));
-  }
+    });
+  const stop = power('stop');
+  const start = power('start');
 
   // Logs often carry tokens and addresses: stewards and admins only, and a few followed at once per person.
   const logStreams = new StreamQuota(LOG_STREAMS_PER_PERSON);
@@ -101,7 +99,7 @@ export function appRoutes(s: Services): Router {
     `You already follow ${logStreams.limit} logs live (in other tabs or windows). Close one of them to follow this one; until then, reload to see the latest lines.`;
   const viewerKey = (res: Response) => String(res.locals.session!.user.id);
 
-  r.get('/apps/:stack/logs', stewards, async (req, res) => {
+  const logsPage: RequestHandler = async (req, res) => {
     const app = findApp(req);
     const q = parseForm(logsQuery, req.query, { service: 'Service', tail: 'Lines' });
     const service = app.services.find((x) => x.name === (q.service ?? app.services[0]?.name));
@@ -111,9 +109,9 @@ export function appRoutes(s: Services): Router {
     // At the cap the page does not follow: it says why instead of asking for a stream that would be refused.
     const notFollowing = logStreams.full(viewerKey(res)) ? streamsFull() : undefined;
     render(req, res, 'logs', { title: `Logs · ${app.domain ?? app.stack}`, app, service, tail: q.tail, lines, notFollowing });
-  });
+  };
 
-  r.get('/apps/:stack/logs/stream', stewards, async (req, res: Response) => {
+  const logsStream: RequestHandler = async (req, res: Response) => {
     const app = findApp(req);
     const q = parseForm(logsQuery, req.query, { service: 'Service', tail: 'Lines' });
     const service = app.services.find((x) => x.name === q.service);
@@ -142,7 +140,7 @@ export function appRoutes(s: Services): Router {
     if (sse.closed) return void stream.destroy();
     stream.on('end', () => sse.send('line', '<div class="log-line muted">— the log stream ended —</div>'));
     sse.onClose(() => stream.destroy());
-  });
+  };
 
-  return r;
+  return { dashboard, dashboardLive, appPage, appLive, stopPage, logsPage, logsStream, stop, start };
 }

@@ -1,5 +1,5 @@
 // Job history, one job's page with its output streamed live, and the once-only view of generated secrets.
-import { Router } from 'express';
+import type { RequestHandler } from 'express';
 import { UserFacingError } from '../../errors.ts';
 import type { JobRow } from '../../services/job-history.ts';
 import type { Services } from '../context.ts';
@@ -7,21 +7,20 @@ import { parseId } from '../forms.ts';
 import { render, renderPartial } from '../render.ts';
 import { coalesce, openSse } from '../sse.ts';
 
-export function jobRoutes(s: Services): Router {
-  const r = Router();
+export function jobRoutes(s: Services) {
 
   const job = (id: unknown): JobRow => s.jobHistory.find(parseId(id));
   /** A failed upgrade's safety snapshot, offered back in one click. */
   const safetyOf = (row: JobRow) => (row.kind === 'upgrade' && row.state === 'failed' ? s.backups.safetySnapshotOf(row.id) : undefined);
   const appOf = (row: JobRow) => (row.app ? s.apps.lookup(row.app) : undefined);
 
-  r.get('/jobs', (req, res) => {
+  const jobsPage: RequestHandler = (req, res) => {
     const before = req.query.before ? parseId(req.query.before) : undefined;
     const rows = s.jobHistory.list({ limit: 51, beforeId: before });
     render(req, res, 'jobs', { title: 'Jobs', jobs: rows.slice(0, 50), olderThan: rows.length > 50 ? rows[49]!.id : undefined });
-  });
+  };
 
-  r.get('/jobs/:id', (req, res) => {
+  const jobPage: RequestHandler = (req, res) => {
     const row = job(req.params.id);
     render(req, res, 'job', {
       title: `Job ${row.id}: ${row.kind}`,
@@ -31,9 +30,9 @@ export function jobRoutes(s: Services): Router {
       hasSecrets: s.lifecycle.hasSecrets(row.id) && row.actor === res.locals.session?.user.username,
       safety: safetyOf(row),
     });
-  });
+  };
 
-  r.get('/jobs/:id/live', (req, res) => {
+  const jobLive: RequestHandler = (req, res) => {
     const row = job(req.params.id);
     // The secrets button belongs with the state: it appears when the install has generated them.
     const stateHtml = (current: JobRow) =>
@@ -70,16 +69,16 @@ export function jobRoutes(s: Services): Router {
       pushApp.cancel();
       stopFollowing();
     });
-  });
+  };
 
-  r.post('/jobs/:id/secrets', (req, res) => {
+  const showSecrets: RequestHandler = (req, res) => {
     const row = job(req.params.id);
     const values = s.lifecycle.takeSecrets(row.id, res.locals.session!.user.username);
     if (!values) throw new UserFacingError('These secrets were already shown, have expired, or belong to someone else’s install.', 410);
     s.audit.record({ name: res.locals.session!.user.username, ip: req.ip ?? null }, 'secrets.shown', { target: row.app ?? undefined, detail: { job: row.id, names: values.map((v) => v.name) } });
     res.set('Cache-Control', 'no-store');
     render(req, res, 'secrets', { title: 'Generated secrets', job: row, values });
-  });
+  };
 
-  return r;
+  return { jobsPage, jobPage, jobLive, showSecrets };
 }

@@ -1,21 +1,17 @@
 // Installing and changing apps through abra: forms, confirmations, and the jobs they start.
-import { Router, type Request, type Response } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import type { AppAction } from '../../services/app-access.ts';
 import type { ManagedApp } from '../../services/app-directory.ts';
 import { stackSchema } from '../../validation.ts';
 import { actorOf, callerOf, type Services } from '../context.ts';
 import { parseForm, withFieldErrors } from '../forms.ts';
 import { settingsAsSent } from '../../services/env/form.ts';
-import { requireRole } from '../middleware/auth.ts';
 import { render } from '../render.ts';
 import { auditRefusals } from '../audited.ts';
 import { fitBadge } from '../fit-badge.ts';
 import { formatBytes } from '../format.ts';
 
-export function lifecycleRoutes(s: Services): Router {
-  const r = Router();
-  const stewards = requireRole('admin', 'steward');
-  const admins = requireRole('admin');
+export function lifecycleRoutes(s: Services) {
   const body = (req: Request) => (req.body ?? {}) as Record<string, unknown>;
   const ticked = (req: Request, name: string) => body(req)[name] !== undefined;
   const caller = (req: Request, res: Response) => callerOf(req, res.locals.session);
@@ -30,13 +26,13 @@ export function lifecycleRoutes(s: Services): Router {
   };
   const jobPage = (id: number) => `/jobs/${id}`;
 
-  r.get('/install/:recipe', stewards, async (req, res) => {
+  const installPage: RequestHandler = async (req, res) => {
     const plan = await s.lifecycle.installPlan(req.params.recipe, req.query.version);
     const reach = await s.lifecycle.installReach(plan.recipe, plan.version);
     render(req, res, 'install', { title: `Install ${plan.recipe}`, plan, reach, badge: fitBadge(plan.fit), formatBytes, abraMissing: s.lifecycle.problem() });
-  });
+  };
 
-  r.post('/install/:recipe', stewards, withFieldErrors(auditRefusals(s, 'job.install', async (req, res) => {
+  const install: RequestHandler = withFieldErrors(auditRefusals(s, 'job.install', async (req, res) => {
     const b = body(req);
     const job = await s.lifecycle.install(
       { recipe: req.params.recipe, version: b.version, domain: b.domain, deploy: b.deploy !== undefined, overrideArch: b.override_arch !== undefined, confirm: { hostReach: ticked(req, 'confirm_host_reach') }, form: b },
@@ -51,16 +47,16 @@ export function lifecycleRoutes(s: Services): Router {
     const reach = await s.lifecycle.installReach(plan.recipe, plan.version);
     const sent = { ...plan, sample: settingsAsSent(plan.sample, b) };
     render(req, res, 'install', { title: `Install ${plan.recipe}`, plan: sent, reach, badge: fitBadge(plan.fit), formatBytes, abraMissing: s.lifecycle.problem(), errors: refused.fields, domain: typeof b.domain === 'string' ? b.domain : undefined, deploy: b.deploy !== undefined }, 400);
-  }));
+  });
 
-  r.get('/apps/:stack/config', stewards, async (req, res) => {
+  const configPage: RequestHandler = async (req, res) => {
     const app = await managedApp(req, res, 'config');
     const plan = await s.lifecycle.configPlan(app.installed.domain);
     const reach = await s.lifecycle.hostReach(app.installed.domain);
     render(req, res, 'config', { title: `Settings · ${app.installed.domain}`, app, plan, reach, isSelf: s.self.isSelf(app.stack), deployed: app.status !== 'not deployed' });
-  });
+  };
 
-  r.post('/apps/:stack/config', stewards, withFieldErrors(auditRefusals(s, 'app.config', async (req, res) => {
+  const configure: RequestHandler = withFieldErrors(auditRefusals(s, 'app.config', async (req, res) => {
     const app = await managedApp(req, res, 'config');
     const b = body(req);
     const actor = actorOf(req, res.locals.session);
@@ -76,14 +72,14 @@ export function lifecycleRoutes(s: Services): Router {
     const reach = await s.lifecycle.hostReach(app.installed.domain);
     const sent = { ...plan, sample: settingsAsSent(plan.sample, b) };
     render(req, res, 'config', { title: `Settings · ${app.installed.domain}`, app, plan: sent, reach, isSelf: s.self.isSelf(app.stack), deployed: app.status !== 'not deployed', redeploy: b.redeploy !== undefined, errors: refused.fields }, 400);
-  }));
+  });
 
-  r.post('/apps/:stack/deploy', stewards, auditRefusals(s, 'job.deploy', async (req, res) => {
+  const deploy: RequestHandler = auditRefusals(s, 'job.deploy', async (req, res) => {
     res.redirect(303, jobPage(s.lifecycle.deploy((await managedApp(req, res, 'deploy')).installed.domain, actorOf(req, res.locals.session)).id));
-  }));
+  });
 
   // Undeploying cuts people off: a page asks first (works without JavaScript); the POST needs its `confirmed` field.
-  r.get('/apps/:stack/undeploy', stewards, async (req, res) => {
+  const undeployPage: RequestHandler = async (req, res) => {
     const app = await managedApp(req, res, 'undeploy');
     const name = app.installed.domain;
     render(req, res, 'confirm', {
@@ -94,56 +90,61 @@ export function lifecycleRoutes(s: Services): Router {
       action: `/apps/${app.stack}/undeploy`,
       button: `Undeploy ${name}`,
     });
-  });
+  };
 
-  r.post('/apps/:stack/undeploy', stewards, auditRefusals(s, 'job.undeploy', async (req, res) => {
+  const undeploy: RequestHandler = auditRefusals(s, 'job.undeploy', async (req, res) => {
     const app = await managedApp(req, res, 'undeploy');
     if (!ticked(req, 'confirmed')) return res.redirect(303, `/apps/${app.stack}/undeploy`);
     res.redirect(303, jobPage(s.lifecycle.undeploy(app.installed.domain, actorOf(req, res.locals.session)).id));
-  }));
+  });
 
-  r.post('/apps/:stack/restart', stewards, auditRefusals(s, 'job.restart', async (req, res) => {
+  const restart: RequestHandler = auditRefusals(s, 'job.restart', async (req, res) => {
     const app = await managedApp(req, res, 'restart');
     res.redirect(303, jobPage(s.lifecycle.restart(app.installed.domain, body(req).service || undefined, actorOf(req, res.locals.session)).id));
-  }));
+  });
 
-  for (const direction of ['upgrade', 'rollback'] as const) {
-    r.get(`/apps/:stack/${direction}`, stewards, async (req, res) => {
+  /** Upgrade and roll back: the same page and job, towards newer or older versions. */
+  const versionsPage = (direction: 'upgrade' | 'rollback'): RequestHandler =>
+    async (req, res) => {
       const app = await managedApp(req, res, direction);
       const plan = await s.lifecycle.versionPlan(app.installed.domain, direction === 'upgrade' ? 'newer' : 'older');
       const reach = Object.fromEntries(await Promise.all(plan.choices.map(async (c) => [c.version, await s.lifecycle.hostReach(app.installed.domain, c.version)] as const)));
       render(req, res, 'versions', { title: `${direction === 'upgrade' ? 'Upgrade' : 'Roll back'} · ${app.installed.domain}`, app, plan, reach, direction });
-    });
-    r.post(`/apps/:stack/${direction}`, stewards, auditRefusals(s, `job.${direction}`, async (req, res) => {
+    };
+  const changeVersion = (direction: 'upgrade' | 'rollback'): RequestHandler =>
+    auditRefusals(s, `job.${direction}`, async (req, res) => {
       const app = await managedApp(req, res, direction);
       const job = await s.lifecycle.upgrade(app.installed.domain, body(req).version, caller(req, res), direction, { hostReach: ticked(req, 'confirm_host_reach') });
       auditReach(req, res, direction, app.installed.domain, job.args.hostReach);
       res.redirect(303, jobPage(job.id));
-    }));
-  }
+    });
+  const upgradePage = versionsPage('upgrade');
+  const rollbackPage = versionsPage('rollback');
+  const upgrade = changeVersion('upgrade');
+  const rollback = changeVersion('rollback');
 
-  r.get('/apps/:stack/remove', stewards, async (req, res) => {
+  const removePage: RequestHandler = async (req, res) => {
     const app = await managedApp(req, res, 'remove');
     render(req, res, 'remove', { title: `Remove ${app.installed.domain}`, app });
-  });
+  };
 
-  r.post('/apps/:stack/remove', stewards, auditRefusals(s, 'job.remove', async (req, res) => {
+  const remove: RequestHandler = auditRefusals(s, 'job.remove', async (req, res) => {
     const app = await s.apps.removable(caller(req, res), stackOf(req));
     res.redirect(303, jobPage(s.lifecycle.remove(app.installed.domain, body(req).confirm, actorOf(req, res.locals.session)).id));
-  }));
+  });
 
   // Adoption: an admin hands a stack deployed elsewhere to the node, so that stewards may act on it (or takes it back).
-  r.post('/apps/:stack/adopt', admins, auditRefusals(s, 'app.adopt', (req, res) => {
+  const adopt: RequestHandler = auditRefusals(s, 'app.adopt', (req, res) => {
     const app = s.apps.find(stackOf(req));
     s.access.adopt(actorOf(req, res.locals.session), app);
     res.redirect(303, `/apps/${app.stack}`);
-  }));
+  });
 
-  r.post('/apps/:stack/release', admins, auditRefusals(s, 'app.release', (req, res) => {
+  const release: RequestHandler = auditRefusals(s, 'app.release', (req, res) => {
     const stack = stackOf(req);
     s.access.release(actorOf(req, res.locals.session), stack);
     res.redirect(303, `/apps/${stack}`);
-  }));
+  });
 
-  return r;
+  return { installPage, install, configPage, configure, deploy, undeployPage, undeploy, restart, removePage, remove, adopt, release, upgradePage, rollbackPage, upgrade, rollback };
 }

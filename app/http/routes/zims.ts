@@ -1,6 +1,6 @@
 // A Kiwix app's ZIM library: what is on disk and served, the Kiwix catalogue to pick from, downloads with live
 // progress (pause, resume, cancel), and removal with a typed confirmation.
-import { Router, type Request } from 'express';
+import type { Request, RequestHandler } from 'express';
 import { z } from 'zod';
 import type { CatalogueFilters, ZimEntry } from '../../services/zim/browse.ts';
 import { UserFacingError } from '../../errors.ts';
@@ -11,7 +11,6 @@ import { auditRefusals } from '../audited.ts';
 import { actorOf, type Services } from '../context.ts';
 import { ago } from '../format.ts';
 import { parseForm } from '../forms.ts';
-import { requireRole } from '../middleware/auth.ts';
 import { render, renderPartial } from '../render.ts';
 import { coalesce, openSse } from '../sse.ts';
 
@@ -42,9 +41,7 @@ function filtersFrom(input: unknown): { filters: CatalogueFilters; form: z.infer
   return { filters, form, asked: Boolean(form.lang || form.category || form.q || form.maxGB || form.start) };
 }
 
-export function zimRoutes(s: Services, now: () => number): Router {
-  const r = Router();
-  const stewards = requireRole('admin', 'steward');
+export function zimRoutes(s: Services, now: () => number) {
   const { browser, downloads } = s.zims;
   const appOf = (req: Request) => s.zims.shelf.find(parseForm(stackSchema, req.params.stack, { value: 'The app' }));
   const body = (req: Request) => (req.body ?? {}) as Record<string, unknown>;
@@ -95,11 +92,11 @@ export function zimRoutes(s: Services, now: () => number): Router {
       leftText: p.secondsLeft === null ? '…' : p.secondsLeft < 90 ? `${Math.ceil(p.secondsLeft)} s` : `${Math.ceil(p.secondsLeft / 60)} min`,
     }));
 
-  r.get('/zims', (req, res) => {
+  const librariesPage: RequestHandler = (req, res) => {
     render(req, res, 'zim-apps', { title: 'ZIM libraries', apps: s.zims.shelf.all() });
-  });
+  };
 
-  r.get('/apps/:stack/zims', async (req, res) => {
+  const libraryPage: RequestHandler = async (req, res) => {
     const app = appOf(req);
     const { filters, form, asked } = filtersFrom(req.query);
     const result = asked ? await browser.browse(filters) : undefined;
@@ -118,9 +115,9 @@ export function zimRoutes(s: Services, now: () => number): Router {
       filtersQuery: new URLSearchParams(Object.entries(form).filter(([, v]) => v) as [string, string][]).toString(),
       limitKBps: s.settings.current().downloadLimitKBps,
     });
-  });
+  };
 
-  r.get('/apps/:stack/zims/live', (req, res) => {
+  const libraryLive: RequestHandler = (req, res) => {
     const app = appOf(req);
     const sse = openSse(req, res);
     let active = downloads.progressFor(app.stack).length;
@@ -148,9 +145,9 @@ export function zimRoutes(s: Services, now: () => number): Router {
       downloads.events.off('library', onLibrary);
       push.cancel();
     });
-  });
+  };
 
-  r.post('/apps/:stack/zims/download', stewards, auditRefusals(s, 'job.zim-download', (req, res) => {
+  const download: RequestHandler = auditRefusals(s, 'job.zim-download', (req, res) => {
     const app = appOf(req);
     const b = body(req);
     // The page the steward picked from: a search, or the "newer versions of this book" answer.
@@ -161,10 +158,10 @@ export function zimRoutes(s: Services, now: () => number): Router {
     if (!entry) throw new UserFacingError('That entry is not on the catalogue page you saw: search again, then pick it.', 404);
     const replaces = b.replaces ? zimName(b.replaces, 'The file it updates') : undefined;
     res.redirect(303, `/jobs/${downloads.start(app.stack, entry, actorOf(req, res.locals.session), replaces).id}`);
-  }));
+  });
 
-  for (const action of ['pause', 'resume', 'cancel'] as const) {
-    r.post(`/apps/:stack/zims/${action}`, stewards, auditRefusals(s, `zim.${action}`, async (req, res) => {
+  const downloadAction = (action: 'pause' | 'resume' | 'cancel'): RequestHandler =>
+    auditRefusals(s, `zim.${action}`, async (req, res) => {
       const app = appOf(req);
       const fileName = zimName(body(req).fileName);
       const actor = actorOf(req, res.locals.session);
@@ -172,15 +169,17 @@ export function zimRoutes(s: Services, now: () => number): Router {
       const detail = action === 'pause' ? { job: downloads.pause(app.stack, fileName, actor).id } : await downloads.cancel(app.stack, fileName, actor);
       s.audit.record(actor, `zim.${action}`, { target: app.stack, detail: { fileName, ...detail } });
       res.redirect(303, `/apps/${app.stack}/zims`);
-    }));
-  }
+    });
+  const pause = downloadAction('pause');
+  const resume = downloadAction('resume');
+  const cancel = downloadAction('cancel');
 
-  r.get('/apps/:stack/zims/remove', stewards, (req, res) => {
+  const removePage: RequestHandler = (req, res) => {
     const app = appOf(req);
     render(req, res, 'zim-remove', { title: `Remove a ZIM file · ${app.domain}`, app, fileName: zimName(req.query.file) });
-  });
+  };
 
-  r.post('/apps/:stack/zims/remove', stewards, auditRefusals(s, 'zim.remove', async (req, res) => {
+  const remove: RequestHandler = auditRefusals(s, 'zim.remove', async (req, res) => {
     const app = appOf(req);
     const fileName = zimName(body(req).fileName);
     if (body(req).confirm !== fileName) {
@@ -191,7 +190,7 @@ export function zimRoutes(s: Services, now: () => number): Router {
     const result = await s.zims.shelf.remove(app, fileName);
     s.audit.record(actorOf(req, res.locals.session), 'zim.remove', { target: app.stack, detail: { fileName, ...result } });
     res.redirect(303, `/apps/${app.stack}/zims`);
-  }));
+  });
 
-  return r;
+  return { librariesPage, libraryPage, libraryLive, download, removePage, remove, pause, resume, cancel };
 }
