@@ -23,33 +23,26 @@ import { backupRepository } from './services/backups/repository.ts';
 import { backupScheduler } from './services/backups/schedule.ts';
 import { fetchText } from './adapters/remote/fetch-text.ts';
 import { fetchSmallDocument } from './adapters/kiwix/opds.ts';
-import { auditLog, auditRetention } from './services/audit.ts';
+import { auditHistory, auditLog, auditRetention } from './services/audit.ts';
 import { peopleService } from './services/people.ts';
 import { sessionService } from './services/sessions.ts';
 import { settingsService } from './services/settings.ts';
 import { assetRoutes } from './http/assets.ts';
-import type { Services } from './http/context.ts';
+import type { Services, Wiring } from './services/index.ts';
+import { appDirectory } from './services/app-directory.ts';
+import { appLogs } from './services/app-logs.ts';
+import { healthService } from './services/health.ts';
+import { jobHistory } from './services/job-history.ts';
+import { kiwixShelf } from './services/zim/kiwix-shelf.ts';
 import { errorHandler, notFound } from './http/errors.ts';
 import { requireUser } from './http/middleware/auth.ts';
 import { requireCsrf } from './http/middleware/csrf.ts';
 import { loadSession } from './http/middleware/session.ts';
 import { noStore } from './http/middleware/no-store.ts';
-import { trustedProxies } from './http/trusted-proxies.ts';
-import { adminRoutes } from './http/routes/admin.ts';
-import { authRoutes } from './http/routes/auth.ts';
-import { appRoutes } from './http/routes/apps.ts';
-import { healthRoutes } from './http/routes/health.ts';
-import { userRoutes } from './http/routes/users.ts';
-import { lifecycleRoutes } from './http/routes/lifecycle.ts';
-import { jobRoutes } from './http/routes/jobs.ts';
-import { catalogueRoutes } from './http/routes/catalogue.ts';
-import { zimRoutes } from './http/routes/zims.ts';
-import { localNameRoutes, peerRoutes, regionRoutes } from './http/routes/region.ts';
+import { trustedProxies } from './services/trusted-proxies.ts';
+import { localNameRoutes } from './http/routes/region.ts';
+import { gitRouteTable, mount, routeTable } from './http/routes.ts';
 import { regionService } from './services/region/region.ts';
-import { backupRoutes } from './http/routes/backups.ts';
-import { gitRoutes } from './http/routes/git.ts';
-import { configRepoRoutes } from './http/routes/config-repo.ts';
-import { accessTokenRoutes } from './http/routes/access-tokens.ts';
 import { configRepository } from './services/config-repo/repo.ts';
 import { configRemote } from './services/config-repo/remote.ts';
 import { accessTokenService } from './services/access-tokens.ts';
@@ -60,7 +53,7 @@ import path from 'node:path';
 
 export type AppDeps = { config: Config; store: Store; docker: Docker; log: Logger; now?: () => number };
 
-export function buildServices(deps: AppDeps): Services {
+export function buildServices(deps: AppDeps): Wiring {
   const now = deps.now ?? Date.now;
   const sessions = sessionService(deps.store, { lifetimeMs: deps.config.sessionMs, now });
   const model = new LiveModel(deps.docker, deps.log);
@@ -76,7 +69,8 @@ export function buildServices(deps: AppDeps): Services {
   const configRepo = configRepository({ repoRoot: path.join(config.dataDir, 'config-repo'), serverDir: serverDir(config.abraDir), nodeDomain: () => settings.current().nodeDomain, log: deps.log });
   const self = nodeSelf({ identity, env: config.selfEnv, bundledRecipesDir: config.bundledRecipesDir, abraDir: config.abraDir, docker: deps.docker, jobs, settings: deps.store.settings, log: deps.log, now });
   const roots = { zimRoot: config.zimRoot };
-  const access = appAccess({ abraDir: config.abraDir, roots, store: deps.store, selfStack: () => identity?.stack });
+  const access = appAccess({ abraDir: config.abraDir, roots, store: deps.store, audit, selfStack: () => identity?.stack, now });
+  const history = jobHistory(deps.store.jobs);
   const power = appPower({ docker: deps.docker, store: deps.store, model, jobs, access, abraDir: config.abraDir, now });
   const backupRepo = backupRepository({ store: deps.store, dataDir: config.dataDir, resticBin: config.resticBin, now });
   const backups = backupService({ docker: deps.docker, store: deps.store, jobs, power, repo: backupRepo, volumesDir: config.dockerVolumesDir, dataDir: config.dataDir, abraDir: config.abraDir, log: deps.log, now });
@@ -102,8 +96,12 @@ export function buildServices(deps: AppDeps): Services {
     self,
     access,
     model,
+    apps: appDirectory({ model, abraDir: config.abraDir, access, jobs, history, settings, self }),
+    logs: appLogs(deps.docker),
     jobs,
     jobCancel: jobCancelService({ jobs, store: deps.store, access, model, abraDir: config.abraDir, audit, downloads: zimDownloadsService }),
+    jobHistory: history,
+    health: healthService({ store: deps.store, docker: deps.docker }),
     power,
     backups,
     backupRepo,
@@ -113,6 +111,7 @@ export function buildServices(deps: AppDeps): Services {
     store: deps.store,
     docker: deps.docker,
     audit,
+    auditHistory: auditHistory(deps.store.audit),
     auditRetention: auditRetention({ store: deps.store.audit, audit, days: () => settings.current().auditRetentionDays, now, onError: (err) => deps.log.warn({ err: err.message }, 'could not prune the audit log') }),
     sessions,
     people: peopleService(deps.store, sessions, now),
@@ -123,6 +122,7 @@ export function buildServices(deps: AppDeps): Services {
     accessTokens: accessTokenService(deps.store, now),
     zims: {
       browser: zimBrowser({ store: deps.store, base: () => config.kiwixCatalogueUrl, now, fetchDocument: (url, what, o) => fetchSmallDocument(url, what, { floor: config.readFloor, ...o }) }),
+      shelf: kiwixShelf({ abraDir: config.abraDir, zimRoot: config.zimRoot, docker: deps.docker }),
       downloads: zimDownloadsService,
     },
     region,
@@ -138,14 +138,16 @@ export function buildServices(deps: AppDeps): Services {
   };
 }
 
-export function createApp(services: Services, now: () => number = Date.now): Express {
+export function createApp(wiring: Wiring, now: () => number = Date.now): Express {
+  // Routes get the services only: not the store, the Docker client, the live model or the config.
+  const { config, store: _store, docker, model: _model, ...services } = wiring;
   const app = express();
   app.disable('x-powered-by');
   // X-Forwarded-* (client address, HTTPS) only from the proxies TRUST_PROXY names: the login limiter and the
   // cookies' Secure/__Host- names depend on it.
-  const proxies = trustedProxies(services.config.trustProxy, services.docker, services.log);
+  const proxies = trustedProxies(config.trustProxy, docker, services.log);
   app.set('trust proxy', (address: string) => proxies.trusts(address));
-  app.use(localNameRoutes(services)); // `<app>-<node>.local` goes to the app, not to the node's pages
+  app.use(localNameRoutes(services, config.region.localNamesUpstream)); // `<app>-<node>.local` goes to the app, not to the node's pages
 
   app.use(
     helmet({
@@ -173,30 +175,13 @@ export function createApp(services: Services, now: () => number = Date.now): Exp
   app.use(assetRoutes()); // the only responses a browser may keep
   app.use(noStore);
   // git over HTTP for laptops: Basic auth with an access token, no cookie, so before the session (see routes/git.ts).
-  app.use(gitRoutes(services));
+  mount(app, gitRouteTable(services));
   app.use(loadSession(services.sessions));
-  app.use(healthRoutes(services)); // without login; details for a logged-in admin
-  app.use(peerRoutes(services, now)); // other nodes: pairing and signed requests, no login
+  mount(app, routeTable(services, now)); // every path with its guards: app/http/routes.ts
 
-  const auth = authRoutes(services, now);
-  app.use(auth.public);
-
-  // Everything below needs a logged-in user, and every state change a CSRF token.
+  // Any other path needs a login too (an unknown page says "log in" before it says "not found"), and a POST a token.
   app.use(requireUser);
   app.use(requireCsrf());
-  app.use(auth.private);
-  app.use(appRoutes(services));
-  app.use(catalogueRoutes(services, now));
-  app.use(lifecycleRoutes(services));
-  app.use(zimRoutes(services, now));
-  app.use(regionRoutes(services, now));
-  app.use(backupRoutes(services));
-  app.use(jobRoutes(services));
-  app.use(userRoutes(services));
-  app.use(accessTokenRoutes(services));
-  app.use(configRepoRoutes(services));
-  app.use(adminRoutes(services));
-
   app.use(notFound);
   app.use(errorHandler(services.log));
   return app;

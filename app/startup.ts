@@ -1,9 +1,9 @@
 // What happens once before the node serves pages: first admin, bundled recipes, abra, live state, cut-off jobs.
-import type { Services } from './http/context.ts';
+import type { Wiring } from './services/index.ts';
 import { installBundledRecipes } from './adapters/recipes/checkout.ts';
 import { describeLiveState } from './services/apps.ts';
 
-export async function startServices(services: Services): Promise<void> {
+export async function startServices(services: Wiring): Promise<void> {
   const { config, log } = services;
   const boot = await services.people.bootstrap(config.adminPassword);
   if (boot.createdAdmin) log.info('created the first admin (username "admin") from ADMIN_PASSWORD_FILE');
@@ -30,7 +30,7 @@ export async function startServices(services: Services): Promise<void> {
   services.catalogue.start(); // refreshes in the background; pages show the last copy meanwhile
   await services.model.start(); // marks itself stale and keeps retrying when Docker is down
   // The node's own upgrade, if one was under way, is finished here; other cut-off jobs are marked interrupted.
-  const continued = services.self.continueCutOff(services.store.jobs.unfinished());
+  const continued = services.self.continueCutOff(services.jobHistory.unfinished());
   const interrupted = services.jobs.recover((job) => describeLiveState(services, job.app), (job) => continued.has(job.id));
   if (interrupted.length) log.warn({ jobs: interrupted.map((j) => j.id) }, 'jobs interrupted by the last stop were marked so');
   services.region.start(); // polls paired nodes; mDNS when LAN_ADDRESS is set

@@ -1,6 +1,6 @@
 // Shared validators for anything a person types that later reaches SQLite, abra or Docker.
 import { z } from 'zod';
-import { UserFacingError } from './services/errors.ts';
+import { UserFacingError } from './errors.ts';
 
 // RFC 1123 host names: labels of letters, digits and hyphens, not starting or ending with a hyphen.
 const DOMAIN_RE = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$/;

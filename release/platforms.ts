@@ -1,5 +1,5 @@
 // The architectures the node's image is released for, and where each one's parts come from.
-import type { Platform } from '../app/store/image-platforms.ts';
+import type { Platform } from '../app/platform.ts';
 
 export type ReleaseArch = 'amd64' | 'arm64';
 

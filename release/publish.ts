@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
-import type { Platform } from '../app/store/image-platforms.ts';
+import type { Platform } from '../app/platform.ts';
 import { MEDIA, RegistryClient, RegistryError, sha256, type Repository } from './registry-client.ts';
 
 type Descriptor = { mediaType: string; digest: string; size: number };

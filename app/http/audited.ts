@@ -1,9 +1,9 @@
 // Refused actions are audited too: a job audits its own outcome, but a request turned away never becomes a job.
 import type { Request, RequestHandler, Response } from 'express';
 import type { ZodType } from 'zod';
-import { recipeNameSchema } from '../adapters/abra/names.ts';
+import { recipeNameSchema } from '../services/catalogue.ts';
 import { cleanText } from '../services/audit.ts';
-import { UserFacingError } from '../services/errors.ts';
+import { UserFacingError } from '../errors.ts';
 import { stackSchema } from '../validation.ts';
 import { actorOf, type Services } from './context.ts';
 

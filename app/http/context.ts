@@ -1,66 +1,11 @@
 // What the HTTP layer is built from: the services, and the few facts routes need about the request.
-import type { NodeSelf } from '../services/node-self.ts';
-import type Docker from 'dockerode';
 import type { Request } from 'express';
-import type { Config } from '../config.ts';
-import type { Logger } from '../log.ts';
-import type { Store } from '../store/index.ts';
-import type { LiveModel } from '../adapters/docker/live-model.ts';
-import type { JobRunner } from '../services/jobs.ts';
-import type { JobCancelService } from '../services/job-cancel.ts';
-import type { Lifecycle } from '../services/lifecycle.ts';
-import type { AppPower } from '../services/app-power.ts';
-import type { AppAccess, Caller } from '../services/app-access.ts';
-import type { ArchFitService } from '../services/arch-fit.ts';
-import type { Catalogue } from '../services/catalogue.ts';
-import type { ZimBrowser } from '../services/zim/browse.ts';
-import type { ZimDownloads } from '../services/zim/download-jobs.ts';
-import type { RegionService } from '../services/region/region.ts';
-import type { Actor, AuditLog, AuditRetention } from '../services/audit.ts';
-import type { PeopleService } from '../services/people.ts';
-import type { Session, SessionService } from '../services/sessions.ts';
-import type { SettingsService } from '../services/settings.ts';
-import type { BackupService } from '../services/backups/backups.ts';
-import type { BackupRepository } from '../services/backups/repository.ts';
-import type { BackupScheduler } from '../services/backups/schedule.ts';
-import type { ConfigRepository } from '../services/config-repo/repo.ts';
-import type { ConfigRemote } from '../services/config-repo/remote.ts';
-import type { AccessTokenService } from '../services/access-tokens.ts';
+import type { Caller } from '../services/app-access.ts';
+import type { Actor } from '../services/audit.ts';
+import type { Session } from '../services/sessions.ts';
 
-export type Services = {
-  config: Config;
-  log: Logger;
-  store: Store;
-  docker: Docker;
-  audit: AuditLog;
-  /** Deletes audit rows past the retention setting: at start, daily, and when the setting changes. */
-  auditRetention: AuditRetention;
-  people: PeopleService;
-  sessions: SessionService;
-  settings: SettingsService;
-  model: LiveModel;
-  jobs: JobRunner;
-  /** Who may cancel which job, and the cancel itself. */
-  jobCancel: JobCancelService;
-  power: AppPower;
-  /** Who may change which app (managed, adopted, read-only, the node itself; what reaches the host). */
-  access: AppAccess;
-  lifecycle: Lifecycle;
-  /** The node as one of its own apps (its env file, its own upgrades). */
-  self: NodeSelf;
-  catalogue: Catalogue;
-  archFit: ArchFitService;
-  zims: { browser: ZimBrowser; downloads: ZimDownloads };
-  region: RegionService;
-  backups: BackupService;
-  backupRepo: BackupRepository;
-  backupSchedule: BackupScheduler;
-  /** The abra server directory as a git repository laptops share (routes/git.ts), and who may reach it. */
-  configRepo: ConfigRepository;
-  /** Optional remote copy of the config repository, kept in step on a schedule. */
-  configRemote: ConfigRemote;
-  accessTokens: AccessTokenService;
-};
+/** Routes get services only (no store, no Docker client, no config): see app/services/index.ts. */
+export type { Services } from '../services/index.ts';
 
 declare global {
   namespace Express {

@@ -1,7 +1,7 @@
 // Unknown routes get 404; bad input 400; oversized bodies 413; anything else 500 without details.
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from '../log.ts';
-import { UserFacingError } from '../services/errors.ts';
+import { UserFacingError } from '../errors.ts';
 import { renderError } from './render.ts';
 
 export const notFound: RequestHandler = (req, res) => {

@@ -1,5 +1,5 @@
 // The CPU-fit badge as pages show it: a class, a short text and a hover title with the details.
-import { formatPlatform } from '../adapters/docker/platforms.ts';
+import { formatPlatform } from '../services/arch-fit.ts';
 import { label, type Fit } from '../services/arch-fit.ts';
 
 export type FitBadge = { verdict: string; cls: string; text: string; title: string };

@@ -2,7 +2,7 @@
 import type { Request, RequestHandler, Response } from 'express';
 import type { z } from 'zod';
 import { SettingsRefused } from '../services/env/form.ts';
-import { UserFacingError } from '../services/errors.ts';
+import { UserFacingError } from '../errors.ts';
 import { idSchema, parseOrRefuse } from '../validation.ts';
 
 export function parseForm<S extends z.ZodType>(schema: S, input: unknown, labels: Record<string, string> = {}): z.infer<S> {

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Request, Response } from 'express';
 import { Eta } from 'eta';
+import { mayFor } from '../services/policy.ts';
 import { gzippedBody, type PageCache } from './page-cache.ts';
 
 const viewsDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'views');
@@ -26,6 +27,8 @@ function renderPage(req: Request, res: Response, view: string, data: PageData): 
   return eta.render(`./pages/${view}`, {
     ...data,
     user: res.locals.session?.user,
+    // What the page may offer this person (services/policy.ts): views test these flags, never the role.
+    may: mayFor(res.locals.session?.user),
     csrfToken: res.locals.csrfToken,
     path: req.path,
     host: req.hostname,
@@ -52,7 +55,7 @@ export function renderKept(req: Request, res: Response, cache: PageCache, key: s
 
 /** A partial as an HTML string, for SSE pushes and htmx swaps. `it` carries the viewer like a page does. */
 export function renderPartial(res: Response, partial: string, data: Record<string, unknown>): string {
-  return eta.render(`./partials/${partial}`, { ...data, user: res.locals.session?.user, csrfToken: res.locals.csrfToken, host: res.req.hostname });
+  return eta.render(`./partials/${partial}`, { ...data, user: res.locals.session?.user, may: mayFor(res.locals.session?.user), csrfToken: res.locals.csrfToken, host: res.req.hostname });
 }
 
 export type ErrorPage = { status: number; title: string; message: string };

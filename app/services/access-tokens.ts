@@ -7,7 +7,7 @@ import type { Store } from '../store/index.ts';
 import type { AccessTokenRow } from '../store/access-tokens.ts';
 import type { User } from '../store/users.ts';
 import { parseOrRefuse } from '../validation.ts';
-import { UserFacingError } from './errors.ts';
+import { UserFacingError } from '../errors.ts';
 
 const hash = (token: string) => createHash('sha256').update(token).digest('hex');
 const labelSchema = z.string().trim().min(1, 'must not be empty').max(60, 'must be at most 60 characters').regex(/^[\p{L}\p{N} ._'’-]+$/u, 'may hold letters, digits, spaces and . _ - only');

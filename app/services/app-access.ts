@@ -4,8 +4,8 @@
 import { readAppEnv, type InstalledApp } from '../adapters/abra/app-env.ts';
 import type { Store } from '../store/index.ts';
 import type { Role } from '../validation.ts';
-import type { Actor } from './audit.ts';
-import { UserFacingError } from './errors.ts';
+import type { Actor, AuditLog } from './audit.ts';
+import { UserFacingError } from '../errors.ts';
 import { confinedPaths, type HostRoots } from './host-paths.ts';
 import { describeReach, hostReachAt, type HostReach } from './host-reach.ts';
 
@@ -20,6 +20,8 @@ export type Management = 'self' | 'managed' | 'adopted' | 'read-only';
 export type AppAction = 'stop' | 'start' | 'restart' | 'deploy' | 'config' | 'upgrade' | 'rollback' | 'undeploy' | 'remove' | 'backup' | 'restore';
 
 type AppLike = { stack: string; domain?: string; recipe?: string; installed?: InstalledApp };
+/** What adoption looks at: the app as the live model shows it. */
+type AdoptableApp = AppLike & { management: Management; coopCloud: boolean; services: readonly unknown[] };
 
 /** Traefik carries every app's traffic (and the node's own): stopping or replacing it is not an app steward's call. */
 export const isTraefik = (app: AppLike) => app.stack === 'traefik' || app.recipe === 'traefik' || app.installed?.recipe === 'traefik';
@@ -50,7 +52,7 @@ export function refusal(role: Role, app: AppLike, management: Management, action
   return undefined;
 }
 
-export function appAccess(deps: { abraDir: string; roots: HostRoots; store: Store; selfStack: () => string | undefined }) {
+export function appAccess(deps: { abraDir: string; roots: HostRoots; store: Store; audit: AuditLog; selfStack: () => string | undefined; now: () => number }) {
   /** What an installed app's current version and settings reach on the host; adopted stacks were vouched for. */
   async function reachOf(app: AppLike): Promise<HostReach[]> {
     const installed = app.installed;
@@ -75,6 +77,21 @@ export function appAccess(deps: { abraDir: string; roots: HostRoots; store: Stor
       const reach = caller.role === 'steward' && (managed === 'managed' || managed === 'adopted') ? await reachOf(app) : [];
       const refused = refusal(caller.role, app, managed, action, reach);
       if (refused) throw new UserFacingError(refused.message, refused.status);
+    },
+    /** An admin hands a stack deployed elsewhere to the node, so that stewards may stop and start it (audited). */
+    adopt(actor: Actor, app: AdoptableApp): void {
+      const name = app.domain ?? app.stack;
+      if (app.management === 'self') throw new UserFacingError('This is the node itself: it is never adopted.', 409);
+      if (app.management === 'managed') throw new UserFacingError(`${name} was installed with this node’s abra: it is managed already.`, 409);
+      if (app.management === 'adopted') throw new UserFacingError(`${name} is adopted already.`, 409);
+      if (!app.services.length) throw new UserFacingError(`${app.stack} is not running on the swarm: there is nothing to adopt.`, 409);
+      deps.store.adoptedStacks.adopt(app.stack, actor.name, deps.now());
+      deps.audit.record(actor, 'app.adopt', { target: app.stack, detail: { recipe: app.recipe ?? null, coopCloud: app.coopCloud } });
+    },
+    /** "Stop managing": the stack is read-only again (audited). */
+    release(actor: Actor, stack: string): void {
+      if (!deps.store.adoptedStacks.release(stack)) throw new UserFacingError(`${stack} is not adopted.`, 409);
+      deps.audit.record(actor, 'app.release', { target: stack });
     },
   };
 }

@@ -7,7 +7,7 @@ import type { Store } from '../store/index.ts';
 import type { JobRow } from '../store/jobs.ts';
 import type { AppAccess, Caller } from './app-access.ts';
 import { appsFrom, type AppView } from './apps.ts';
-import { UserFacingError } from './errors.ts';
+import { UserFacingError } from '../errors.ts';
 import type { JobLog, JobRunner } from './jobs.ts';
 
 export function appPower(deps: { docker: Docker; store: Store; model: LiveModel; jobs: JobRunner; access: AppAccess; abraDir: string; now: () => number }) {

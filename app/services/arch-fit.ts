@@ -18,6 +18,8 @@ import type { Logger } from '../log.ts';
 import type { ImagePlatformsRow, ImagePlatformsStore } from '../store/image-platforms.ts';
 
 export type { Platform };
+/** `linux/arm64/v8` as pages write a platform. */
+export { formatPlatform };
 export type Verdict = 'runs' | 'not-for-this-cpu' | 'unknown';
 export type ServiceVerdict = Verdict | 'unchecked';
 export type ServiceImage = { service: string; image: string };

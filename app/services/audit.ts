@@ -1,6 +1,6 @@
 // Who did what, when, from where. Every state change and every login attempt goes through here.
 // What is recorded is bounded: targets are short clean text, details are capped, and old rows are pruned.
-import type { AuditEntry, AuditStore } from '../store/audit.ts';
+import type { AuditEntry, AuditRow, AuditStore } from '../store/audit.ts';
 
 export type Actor = { name: string | null; ip: string | null };
 export type AuditLog = {
@@ -102,3 +102,9 @@ export function auditRetention(deps: { store: AuditStore; audit: AuditLog; days:
   return retention;
 }
 export type AuditRetention = ReturnType<typeof auditRetention>;
+
+/** The audit log as the Audit log page reads it: newest first, paged back by id, filtered by action prefix. */
+export function auditHistory(store: AuditStore) {
+  return { page: (opts: { limit: number; beforeId?: number; action?: string }): AuditRow[] => store.page(opts) };
+}
+export type AuditHistory = ReturnType<typeof auditHistory>;

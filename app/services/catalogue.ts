@@ -10,6 +10,9 @@ import { compareVersions } from '../adapters/abra/names.ts';
 import type { Logger } from '../log.ts';
 import type { Store } from '../store/index.ts';
 
+
+/** Recipe names and versions as abra takes them: what routes accept from a URL. */
+export { recipeNameSchema, recipeVersionSchema } from '../adapters/abra/names.ts';
 export type EntryVersion = { version: string; services: VersionService[]; onNode: boolean };
 
 export type CatalogueEntry = {

@@ -1,9 +1,7 @@
 // Co-op Cloud env files, read and written the way abra reads them (app/services/env/): a recipe's .env.sample as a
 // settings form, and an app's env file changed line by line so comments, order and untouched lines stay exactly.
-import { renameSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { z } from 'zod';
-import { readValues } from './env/parse.ts';
+import { readValues } from '../adapters/abra/env-parse.ts';
 import { valueProblem } from './env/write.ts';
 
 export { parseEnvSample, type EnvField, type EnvSample, type Overlay, type SecretField } from './env/sample.ts';
@@ -20,11 +18,4 @@ export const envValueSchema = z.string().superRefine((v, ctx) => {
 /** What abra reads from an env file: the last active assignment of each key, quotes and escapes resolved. */
 export function readEnvValues(text: string): Map<string, string> {
   return readValues(text);
-}
-
-/** Writes beside the target, then renames over it: a crash never leaves half a file. */
-export function writeFileAtomic(file: string, text: string): void {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
-  writeFileSync(tmp, text, { mode: 0o600 });
-  renameSync(tmp, file);
 }

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { parse } from 'yaml';
 import { fileAt } from '../adapters/recipes/checkout.ts';
 import { readEnvValues } from './env-file.ts';
-import { parseEnv } from './env/parse.ts';
+import { parseEnv } from '../adapters/abra/env-parse.ts';
 
 /** One thing a deployed version would reach on the host, said in words. */
 export type HostReach = string;

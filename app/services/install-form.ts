@@ -3,8 +3,8 @@
 import { fileAt } from '../adapters/recipes/checkout.ts';
 import { applyEnvChanges, parseEnvSample, type EnvChanges, type EnvSample } from './env-file.ts';
 import { changesFrom as envChangesFrom, type SettingsForm } from './env/form.ts';
-import { parseEnv } from './env/parse.ts';
-import { UserFacingError } from './errors.ts';
+import { parseEnv } from '../adapters/abra/env-parse.ts';
+import { UserFacingError } from '../errors.ts';
 import { confinedPaths, type HostRoots } from './host-paths.ts';
 import { nodeCapacity, resourceFit, resourcesIn, type ResourceFit } from './resource-fit.ts';
 

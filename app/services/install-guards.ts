@@ -2,7 +2,7 @@
 // confirmation of what a version reaches on the host.
 import { listInstalled } from '../adapters/abra/app-env.ts';
 import type { Caller } from './app-access.ts';
-import { UserFacingError } from './errors.ts';
+import { UserFacingError } from '../errors.ts';
 import { describeReach, type HostReach } from './host-reach.ts';
 
 /** A version that reaches the host needs an admin, who must say so explicitly; the refusal names what it reaches. */

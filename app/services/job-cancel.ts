@@ -9,7 +9,7 @@ import type { AppAccess, AppAction, Caller } from './app-access.ts';
 import { appsFrom, type AppView } from './apps.ts';
 import type { AuditLog } from './audit.ts';
 import { RESTORE_KIND } from './backups/backups.ts';
-import { UserFacingError } from './errors.ts';
+import { UserFacingError } from '../errors.ts';
 import type { JobRunner } from './jobs.ts';
 import { DOWNLOAD_KIND, type ZimDownloads } from './zim/download-jobs.ts';
 

@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events';
 import type { JobRow, JobState, JobStore } from '../store/jobs.ts';
 import type { Actor, AuditLog } from './audit.ts';
-import { UserFacingError } from './errors.ts';
+import { UserFacingError } from '../errors.ts';
 
 export type JobLog = (line: string, stream?: 'out' | 'err' | 'info') => void;
 export type JobContext = { job: JobRow; log: JobLog; signal: AbortSignal; setPhase(phase: string | null): void };

@@ -12,7 +12,7 @@ import { domainSchema, parseOrRefuse } from '../validation.ts';
 import type { Actor } from './audit.ts';
 import { applyEnvChanges, parseEnvSample, readEnvValues } from './env-file.ts';
 import { secretsAfter, settingsFor, type SettingsForm } from './env/form.ts';
-import { parseEnv } from './env/parse.ts';
+import { parseEnv } from '../adapters/abra/env-parse.ts';
 import { formChanges, installEnvText, needsOf, nodeDefaultsForm, sampleAt, withNodeDefaults, type InstallNeeds } from './install-form.ts';
 import { oneTimeSecrets } from './one-time-secrets.ts';
 import { checkDirection, resolveVersion, versionChoicesAt, type VersionChoice } from './recipe-versions.ts';
@@ -24,7 +24,7 @@ import { confinedPathProblems, confinedPaths, SettingsError, type HostRoots } fr
 import { describeReach, hostReachAt, type HostReach } from './host-reach.ts';
 import { guardReach, newStackOnly } from './install-guards.ts';
 import type { ArchFitService, Fit } from './arch-fit.ts';
-import { UserFacingError } from './errors.ts';
+import { UserFacingError } from '../errors.ts';
 import { JobFailure, type JobContext, type JobRunner } from './jobs.ts';
 import { selfSettingProblems, type NodeSelf } from './node-self.ts';
 import type { ConfigRepository } from './config-repo/repo.ts';

@@ -2,9 +2,11 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Store } from '../store/index.ts';
 import type { User } from '../store/users.ts';
+
+export type { User };
 import type { Role } from '../validation.ts';
 import { decoyHash, hashPassword, verifyPassword } from './passwords.ts';
-import { UserFacingError } from './errors.ts';
+import { UserFacingError } from '../errors.ts';
 import type { SessionService } from './sessions.ts';
 
 export const FIRST_ADMIN = 'admin';
@@ -16,6 +18,11 @@ export function peopleService(store: Store, sessions: SessionService, now: () =>
   let setupTokenHash: Buffer | undefined;
 
   return {
+    /** A person's account and password hash (the login limiter ties holds and known devices to it). */
+    credentials(username: string): { user: User; passwordHash: string } | undefined {
+      return store.users.credentials(username);
+    },
+
     needsSetup(): boolean {
       return store.users.count() === 0;
     },

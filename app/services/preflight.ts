@@ -11,7 +11,7 @@ import { ImageLookupError, imagePlatforms, localImagePlatform } from '../adapter
 import { fileAt } from '../adapters/recipes/checkout.ts';
 import { readEnvValues } from './env-file.ts';
 import { SettingsRefused } from './env/form.ts';
-import { UserFacingError } from './errors.ts';
+import { UserFacingError } from '../errors.ts';
 import { abraShExports, composeFilesOf, interpolate } from './host-reach.ts';
 import { confinedPathProblems, confinedPaths, type HostRoots } from './host-paths.ts';
 

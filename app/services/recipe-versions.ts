@@ -3,7 +3,7 @@
 import { compareVersions, recipeVersionSchema } from '../adapters/abra/names.ts';
 import { fileAt, imagesAt, recipeVersions, type ServiceImage } from '../adapters/recipes/checkout.ts';
 import { parseOrRefuse } from '../validation.ts';
-import { UserFacingError } from './errors.ts';
+import { UserFacingError } from '../errors.ts';
 
 /** `wanted` among `published` (oldest first): the newest when it is empty; a clear refusal when it is not there. */
 export function resolveVersion(recipe: string, published: readonly string[], wanted: unknown): string {

@@ -31,6 +31,12 @@ export function sessionService(store: Store, opts: { lifetimeMs: number; now: ()
     return Object.freeze({ idHash, user: Object.freeze(user), csrfToken: row.csrfToken, expiresAt: row.expiresAt });
   };
   return {
+    /** How long a login lasts (SESSION_HOURS): the session cookie's lifetime too. */
+    lifetimeMs: opts.lifetimeMs,
+    /** How many unexpired sessions this person has (the Account page). */
+    openCount(userId: number): number {
+      return store.sessions.countForUser(userId, opts.now());
+    },
     /** Start a session with a fixed end: it is not extended by use. */
     start(user: User, client: { ip: string; userAgent: string }): { token: string; session: Session } {
       const token = newToken();

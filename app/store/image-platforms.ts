@@ -1,6 +1,6 @@
 import { prep, type Db } from './db.ts';
 
-export type Platform = { os: string; architecture: string; variant?: string };
+import type { Platform } from '../platform.ts';
 
 /** What the registry said about an image: its digest and platforms, or why it could not say. */
 export type ImagePlatformsRow = { ref: string; digest: string | null; platforms: Platform[] | null; error: string | null; checkedAt: number };

@@ -11,7 +11,7 @@ import { REPO_ROOT } from '../support/server.ts';
 import { createStore } from '../../app/store/index.ts';
 import { createDocker } from '../../app/adapters/docker/client.ts';
 import { createLogger } from '../../app/log.ts';
-import { trustedProxies } from '../../app/http/trusted-proxies.ts';
+import { trustedProxies } from '../../app/services/trusted-proxies.ts';
 import { DOCKER_SOCKET, haveDocker } from '../support/requirements.ts';
 
 const dockerThere = await haveDocker();

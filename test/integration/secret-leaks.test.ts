@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildServices, createApp } from '../../app/app.ts';
 import { createDocker } from '../../app/adapters/docker/client.ts';
 import { loadConfig } from '../../app/config.ts';
-import type { Services } from '../../app/http/context.ts';
+import type { Wiring } from '../../app/services/index.ts';
 import { startServices } from '../../app/startup.ts';
 import { createStore } from '../../app/store/index.ts';
 import { ABRA_DOUBLE, FIXTURE_RECIPES, setFaults } from '../support/abra.ts';
@@ -44,7 +44,7 @@ describe.skipIf(!dockerThere)('generated secrets never leak (abra double, real s
     const store = createStore(config.dataDir);
     // The node's log at its most talkative, in a file the test reads back.
     const log = pino({ level: 'trace', base: undefined }, pino.destination({ dest: logFile, sync: true }));
-    const services: Services = buildServices({ config, store, docker: createDocker(config.dockerSocket), log });
+    const services: Wiring = buildServices({ config, store, docker: createDocker(config.dockerSocket), log });
     await startServices(services);
     node = {
       app: createApp(services),

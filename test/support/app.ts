@@ -8,7 +8,7 @@ import { buildServices, createApp } from '../../app/app.ts';
 import { createDocker } from '../../app/adapters/docker/client.ts';
 import { loadConfig } from '../../app/config.ts';
 import { createLogger } from '../../app/log.ts';
-import type { Services } from '../../app/http/context.ts';
+import type { Wiring } from '../../app/services/index.ts';
 import { createStore } from '../../app/store/index.ts';
 import { startServices } from '../../app/startup.ts';
 import type { Role } from '../../app/validation.ts';
@@ -17,7 +17,7 @@ export const ADMIN_PASSWORD = 'correct horse battery';
 
 export type TestNode = {
   app: Express;
-  services: Services;
+  services: Wiring;
   clock: { now: number; advance(ms: number): void };
   dataDir: string;
   close(): void;

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Eta } from 'eta';
 import { describe, expect, it } from 'vitest';
 import { changesFrom } from '../../app/services/env/form.ts';
-import { parseEnv } from '../../app/services/env/parse.ts';
+import { parseEnv } from '../../app/adapters/abra/env-parse.ts';
 import { parseEnvSample, type EnvSample } from '../../app/services/env/sample.ts';
 import { applyEnvChanges } from '../../app/services/env/write.ts';
 import { REPO_ROOT } from '../support/server.ts';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { applyEnvChanges, envValueSchema, parseEnvSample, readEnvValues } from '../../app/services/env-file.ts';
 import { changesFrom, settingsAsSent, settingsFor, SettingsRefused } from '../../app/services/env/form.ts';
-import { parseEnv } from '../../app/services/env/parse.ts';
+import { parseEnv } from '../../app/adapters/abra/env-parse.ts';
 
 const SAMPLE = `TYPE=kiwix
 

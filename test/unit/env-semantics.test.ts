@@ -3,7 +3,7 @@
 // extractVarValue, expandEscapes, expandVariables), checked here against the node's own reader, and then the
 // writer is checked to produce only lines that this reader reads back exactly.
 import { describe, expect, it } from 'vitest';
-import { parseEnv } from '../../app/services/env/parse.ts';
+import { parseEnv } from '../../app/adapters/abra/env-parse.ts';
 import { applyEnvChanges, encodeValue, valueProblem } from '../../app/services/env/write.ts';
 
 type Row = [rule: string, file: string, expected: Record<string, string | undefined>];

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { catalogueUrl, fileNameFromUrl, parseEntries, zimFileNameSchema } from '../../app/adapters/kiwix/opds.ts';
-import { UserFacingError } from '../../app/services/errors.ts';
+import { UserFacingError } from '../../app/errors.ts';
 
 const ACQ = 'http://opds-spec.org/acquisition/open-access';
 

@@ -2,7 +2,8 @@
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { domainSchema } from '../../validation.ts';
-import { readEnvValues, writeFileAtomic } from '../../services/env-file.ts';
+import { readValues as readEnvValues } from './env-parse.ts';
+import { writeFileAtomic } from '../fs/atomic-write.ts';
 import { stackNameFor } from './names.ts';
 
 export type InstalledApp = { domain: string; stack: string; recipe: string; version: string | null; envPath: string };

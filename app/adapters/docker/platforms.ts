@@ -2,7 +2,7 @@
 // endpoint, which asks the registry for the manifest list / index). The daemon, not the node, talks
 // to the registry, so registry settings (insecure registries, mirrors, credentials) are Docker's own.
 import type Docker from 'dockerode';
-import type { Platform } from '../../store/image-platforms.ts';
+import type { Platform } from '../../platform.ts';
 
 export type { Platform };
 export type ImagePlatforms = { digest: string; platforms: Platform[] };

@@ -1,6 +1,6 @@
 // Who may see what: every page needs a login; roles narrow it further.
 import type { RequestHandler } from 'express';
-import type { Role } from '../../validation.ts';
+import { can, ROLES_FOR, type RoleAction } from '../../services/policy.ts';
 import { isHtmx } from '../context.ts';
 import { renderError } from '../render.ts';
 
@@ -14,10 +14,11 @@ export const requireUser: RequestHandler = (req, res, next) => {
   res.status(401).type('text').send('Log in first.');
 };
 
-export function requireRole(...roles: Role[]): RequestHandler {
+/** Lets the request through when the policy allows this action to the logged-in person; a 403 page otherwise. */
+export function allow(action: RoleAction): RequestHandler {
+  const roles = ROLES_FOR[action];
   return (req, res, next) => {
-    const role = res.locals.session?.user.role;
-    if (role && roles.includes(role)) return next();
+    if (can(res.locals.session?.user, action)) return next();
     renderError(req, res, {
       status: 403,
       title: 'Not allowed',

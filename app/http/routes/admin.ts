@@ -1,10 +1,9 @@
 // Admin pages: the audit log and the node's settings.
-import { Router } from 'express';
+import type { RequestHandler } from 'express';
 import { z } from 'zod';
 import { auditRetentionSchema, downloadLimitSchema } from '../../services/settings.ts';
 import { actorOf, type Services } from '../context.ts';
 import { parseForm } from '../forms.ts';
-import { requireRole } from '../middleware/auth.ts';
 import { render } from '../render.ts';
 
 const PAGE_SIZE = 50;
@@ -14,25 +13,23 @@ const auditQuery = z.object({
 });
 const settingsForm = z.object({ nodeDomain: z.string().max(253), downloadLimitKBps: z.string().max(20).optional(), auditRetentionDays: z.string().max(20).optional() });
 
-export function adminRoutes(s: Services): Router {
-  const r = Router();
-  const adminOnly = requireRole('admin');
+export function adminRoutes(s: Services) {
 
-  r.get('/audit', adminOnly, (req, res) => {
+  const auditPage: RequestHandler = (req, res) => {
     const q = parseForm(auditQuery, req.query, { before: 'Page', action: 'Action filter' });
-    const rows = s.store.audit.page({ limit: PAGE_SIZE + 1, beforeId: q.before, action: q.action || undefined });
+    const rows = s.auditHistory.page({ limit: PAGE_SIZE + 1, beforeId: q.before, action: q.action || undefined });
     const more = rows.length > PAGE_SIZE;
     const shown = rows.slice(0, PAGE_SIZE);
     render(req, res, 'audit', { title: 'Audit log', rows: shown, action: q.action ?? '', olderThan: more ? shown.at(-1)!.id : undefined });
-  });
+  };
 
-  r.get('/settings', adminOnly, (req, res) => {
+  const settingsPage: RequestHandler = (req, res) => {
     // What this node runs on: a Raspberry Pi's admin (and the release's arm64 test) can see which image variant it is.
     const runtime = { node: process.version, platform: `${process.platform}/${process.arch}` };
     render(req, res, 'settings', { title: 'Settings', settings: s.settings.current(), saved: req.query.saved === '1', runtime, backup: { repository: s.backupRepo.location(), beforeUpgrade: s.backups.snapshotBeforeUpgrade(), s3Keys: s.backupRepo.hasS3Keys() } });
-  });
+  };
 
-  r.post('/settings', adminOnly, async (req, res) => {
+  const saveSettings: RequestHandler = async (req, res) => {
     const form = parseForm(settingsForm, req.body, { nodeDomain: 'The node’s domain' });
     const by = res.locals.session!.user.username;
     // The limit is checked before the domain is saved: a bad value changes nothing.
@@ -52,7 +49,7 @@ export function adminRoutes(s: Services): Router {
       s.auditRetention.prune(); // a shorter retention applies at once
     }
     res.redirect(303, '/settings?saved=1');
-  });
+  };
 
-  return r;
+  return { auditPage, settingsPage, saveSettings };
 }

@@ -1,20 +1,17 @@
 // The dashboard, app pages, live updates over SSE, start/stop and logs.
-import { Router, type Request, type Response } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
-import { serviceLogs, type LogLine } from '../../adapters/docker/logs.ts';
-import { listInstalled } from '../../adapters/abra/app-env.ts';
-import { appsFrom, nodesFrom, type AppView } from '../../services/apps.ts';
-import { UserFacingError } from '../../services/errors.ts';
+import type { AppView } from '../../services/apps.ts';
+import type { LogLine } from '../../services/app-logs.ts';
+import { UserFacingError } from '../../errors.ts';
 import { stackSchema } from '../../validation.ts';
 import { callerOf, type Services } from '../context.ts';
 import { parseForm } from '../forms.ts';
-import { requireRole } from '../middleware/auth.ts';
 import { PageCache } from '../page-cache.ts';
 import { render, renderError, renderKept, renderPartial } from '../render.ts';
 import { auditRefusals } from '../audited.ts';
 import { coalesce, openSse } from '../sse.ts';
 import { StreamQuota } from '../stream-quota.ts';
-import { versionSpans } from '../../services/version-span.ts';
 
 const logsQuery = z.object({
   service: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/, 'is not a service name').optional(),
@@ -27,83 +24,47 @@ const LOG_STREAMS_PER_PERSON = 4;
 const DASHBOARDS_KEPT = 16;
 const DASHBOARD_KEPT_MS = 1000;
 
-export function appRoutes(s: Services): Router {
-  const r = Router();
-  const stewards = requireRole('admin', 'steward');
+export function appRoutes(s: Services) {
 
-  const allApps = () => appsFrom(s.model, listInstalled(s.config.abraDir), s.access.options());
-  const dashboardData = () => {
-    const apps = allApps();
-    return {
-      apps: apps.filter((a) => a.coopCloud),
-      otherStacks: apps.filter((a) => !a.coopCloud),
-      nodes: nodesFrom(s.model),
-      live: s.model.status,
-      nodeDomain: s.settings.current().nodeDomain,
-      busy: (stack: string) => s.jobs.holder(stack),
-    };
-  };
-
-  function findApp(req: Request): AppView {
-    const stack = parseForm(stackSchema, req.params.stack, { value: 'The app' });
-    const app = allApps().find((a) => a.stack === stack);
-    if (!app) throw new UserFacingError(`There is no app “${stack}” on this node${s.model.status.stale ? ' (or the node cannot reach Docker right now)' : ''}.`, 404);
-    return app;
-  }
-  const spans = versionSpans(s.config.abraDir);
-  const appData = (app: AppView) => ({
-    app,
-    span: app.installed ? spans.around(app.installed.recipe, app.installed.version) : undefined,
-    live: s.model.status,
-    recent: [...(s.model.recent.get(app.stack) ?? [])].reverse(),
-    busy: s.jobs.holder(app.stack),
-    jobs: s.store.jobs.list({ limit: 5, app: app.stack }),
-    isSelf: s.self.isSelf(app.stack),
-  });
+  const findApp = (req: Request): AppView => s.apps.find(parseForm(stackSchema, req.params.stack, { value: 'The app' }));
 
   const dashboards = new PageCache({ maxEntries: DASHBOARDS_KEPT, ttlMs: DASHBOARD_KEPT_MS });
-  r.get('/', (req, res) => {
-    const shows = `${s.model.version}\0${s.jobs.version}\0${s.settings.current().nodeDomain}`;
-    renderKept(req, res, dashboards, shows, 'dashboard', () => ({ title: 'Apps', ...dashboardData() }));
-  });
+  const dashboard: RequestHandler = (req, res) => {
+    renderKept(req, res, dashboards, s.apps.version(), 'dashboard', () => ({ title: 'Apps', ...s.apps.dashboard() }));
+  };
 
-  r.get('/live', (req, res) => {
+  const dashboardLive: RequestHandler = (req, res) => {
     const sse = openSse(req, res);
-    const push = coalesce(PUSH_EVERY_MS, () => sse.send('apps', renderPartial(res, 'apps', dashboardData())));
-    s.model.on('change', push.poke);
-    s.model.on('status', push.poke);
+    const push = coalesce(PUSH_EVERY_MS, () => sse.send('apps', renderPartial(res, 'apps', s.apps.dashboard())));
+    const unsubscribe = s.apps.onChange(push.poke);
     sse.onClose(() => {
       push.cancel();
-      s.model.off('change', push.poke);
-      s.model.off('status', push.poke);
+      unsubscribe();
     });
-  });
+  };
 
-  r.get('/apps/:stack', async (req, res) => {
+  const appPage: RequestHandler = async (req, res) => {
     const app = findApp(req);
-    if (app.installed?.recipe) await spans.refresh(app.installed.recipe);
-    render(req, res, 'app', { title: app.domain ?? app.stack, ...appData(app) });
-  });
+    render(req, res, 'app', { title: app.domain ?? app.stack, ...(await s.apps.page(app)) });
+  };
 
-  r.get('/apps/:stack/live', (req, res) => {
+  const appLive: RequestHandler = (req, res) => {
     const stack = findApp(req).stack;
     const sse = openSse(req, res);
     const push = coalesce(PUSH_EVERY_MS, () => {
-      const app = allApps().find((a) => a.stack === stack);
-      sse.send('app', app ? renderPartial(res, 'app-detail', appData(app)) : '<p class="alert error">This app is gone from the swarm.</p>');
+      const app = s.apps.lookup(stack);
+      sse.send('app', app ? renderPartial(res, 'app-detail', s.apps.detail(app)) : '<p class="alert error">This app is gone from the swarm.</p>');
     });
-    const onChange = (stacks: Set<string | null>) => stacks.has(stack) && push.poke();
-    s.model.on('change', onChange);
-    s.model.on('status', push.poke);
+    // Its own stack's changes, and the Docker connection's (null).
+    const unsubscribe = s.apps.onChange((stacks) => (!stacks || stacks.has(stack)) && push.poke());
     sse.onClose(() => {
       push.cancel();
-      s.model.off('change', onChange);
-      s.model.off('status', push.poke);
+      unsubscribe();
     });
-  });
+  };
 
   // Stopping cuts people off: a page asks first (works without JavaScript); the POST needs its `confirmed` field.
-  r.get('/apps/:stack/stop', stewards, async (req, res) => {
+  const stopPage: RequestHandler = async (req, res) => {
     const app = findApp(req);
     await s.access.authorize(callerOf(req, res.locals.session), app, 'stop');
     const name = app.domain ?? app.stack;
@@ -116,10 +77,10 @@ export function appRoutes(s: Services): Router {
       button: `Stop ${name}`,
       from: req.query.from === 'dashboard' ? 'dashboard' : 'app',
     });
-  });
+  };
 
-  for (const action of ['stop', 'start'] as const) {
-    r.post(`/apps/:stack/${action}`, stewards, auditRefusals(s, `job.${action}`, async (req, res) => {
+  const power = (action: 'stop' | 'start'): RequestHandler =>
+    auditRefusals(s, `job.${action}`, async (req, res) => {
       const app = findApp(req);
       if (action === 'stop' && req.body?.confirmed === undefined) {
         await s.access.authorize(callerOf(req, res.locals.session), app, 'stop');
@@ -128,8 +89,9 @@ export function appRoutes(s: Services): Router {
       await s.power.submit(action, app.stack, callerOf(req, res.locals.session));
       const back = req.body?.from === 'dashboard' ? '/' : `/apps/${app.stack}`;
       res.redirect(303, back);
-    }));
-  }
+    });
+  const stop = power('stop');
+  const start = power('start');
 
   // Logs often carry tokens and addresses: stewards and admins only, and a few followed at once per person.
   const logStreams = new StreamQuota(LOG_STREAMS_PER_PERSON);
@@ -137,27 +99,19 @@ export function appRoutes(s: Services): Router {
     `You already follow ${logStreams.limit} logs live (in other tabs or windows). Close one of them to follow this one; until then, reload to see the latest lines.`;
   const viewerKey = (res: Response) => String(res.locals.session!.user.id);
 
-  r.get('/apps/:stack/logs', stewards, async (req, res) => {
+  const logsPage: RequestHandler = async (req, res) => {
     const app = findApp(req);
     const q = parseForm(logsQuery, req.query, { service: 'Service', tail: 'Lines' });
     const service = app.services.find((x) => x.name === (q.service ?? app.services[0]?.name));
     if (!service) throw new UserFacingError('That service is not part of this app.', 404);
     // Without JavaScript the page shows the last lines as they are now; with it, they follow live.
-    const lines: LogLine[] = [];
-    const stream = await serviceLogs(s.docker, service.id, { tail: q.tail, follow: false, onLine: (l) => lines.push(l) });
-    await new Promise<void>((resolve) => {
-      stream.on('end', resolve);
-      stream.on('close', resolve);
-      stream.on('error', resolve);
-    });
-    // Docker merges the tasks' logs task by task; the RFC 3339 timestamps put them back in time order.
-    lines.sort((a, b) => a.text.slice(0, 30).localeCompare(b.text.slice(0, 30)));
+    const lines = await s.logs.last(service.id, q.tail);
     // At the cap the page does not follow: it says why instead of asking for a stream that would be refused.
     const notFollowing = logStreams.full(viewerKey(res)) ? streamsFull() : undefined;
     render(req, res, 'logs', { title: `Logs · ${app.domain ?? app.stack}`, app, service, tail: q.tail, lines, notFollowing });
-  });
+  };
 
-  r.get('/apps/:stack/logs/stream', stewards, async (req, res: Response) => {
+  const logsStream: RequestHandler = async (req, res: Response) => {
     const app = findApp(req);
     const q = parseForm(logsQuery, req.query, { service: 'Service', tail: 'Lines' });
     const service = app.services.find((x) => x.name === q.service);
@@ -167,19 +121,15 @@ export function appRoutes(s: Services): Router {
     const sse = openSse(req, res);
     sse.onClose(release);
     // tail=0 here: the page already shows the last lines; the stream only adds new ones.
-    let stream: Awaited<ReturnType<typeof serviceLogs>>;
+    let stream: Awaited<ReturnType<Services['logs']['follow']>>;
     try {
-      stream = await serviceLogs(s.docker, service.id, {
-        tail: 0,
-        follow: true,
-        onLine: (line) => {
-          const ok = sse.send('line', renderPartial(res, 'log-line', { line }));
-          if (!ok) {
-            // Bounded memory per viewer: stop reading from Docker until the browser catches up.
-            stream.pause();
-            res.once('drain', () => stream.resume());
-          }
-        },
+      stream = await s.logs.follow(service.id, (line: LogLine) => {
+        const ok = sse.send('line', renderPartial(res, 'log-line', { line }));
+        if (!ok) {
+          // Bounded memory per viewer: stop reading from Docker until the browser catches up.
+          stream.pause();
+          res.once('drain', () => stream.resume());
+        }
       });
     } catch (err) {
       release();
@@ -190,7 +140,7 @@ export function appRoutes(s: Services): Router {
     if (sse.closed) return void stream.destroy();
     stream.on('end', () => sse.send('line', '<div class="log-line muted">— the log stream ended —</div>'));
     sse.onClose(() => stream.destroy());
-  });
+  };
 
-  return r;
+  return { dashboard, dashboardLive, appPage, appLive, stopPage, logsPage, logsStream, stop, start };
 }

@@ -1,16 +1,15 @@
 // Login, first-run setup, logout and "log out everywhere".
-import { Router, type Request, type Response } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
 import { passwordSchema } from '../../validation.ts';
-import { UserFacingError } from '../../services/errors.ts';
+import { UserFacingError } from '../../errors.ts';
 import { newToken } from '../../services/sessions.ts';
 import { actorOf, clientIp, type Services } from '../context.ts';
 import { KNOWN_DEVICE_COOKIE, PRELOGIN_CSRF_COOKIE, SESSION_COOKIE, clearCookie, readCookies, setCookie } from '../cookies.ts';
 import { parseForm, safeNextPath } from '../forms.ts';
 import { KNOWN_DEVICE_MS, issueKnownDevice, passwordStamp, verifyKnownDevice } from '../known-device.ts';
-import { requireCsrf } from '../middleware/csrf.ts';
 import { LoginLimiter, type Attempt, type Lockout, type Verdict } from '../../services/login-limiter.ts';
-import type { User } from '../../store/users.ts';
+import type { User } from '../../services/people.ts';
 import { render, renderError } from '../render.ts';
 
 const passwordChangeForm = z
@@ -44,13 +43,12 @@ function tooManyAttempts(res: Response, verdict: Extract<Verdict, { allowed: fal
   return `Too many attempts ${WHO_IS_HELD[verdict.scope]}. Wait ${verdict.retryAfterSeconds} seconds and try again.`;
 }
 
-export function authRoutes(s: Services, now: () => number): { public: Router; private: Router } {
-  const pub = Router();
+export function authRoutes(s: Services, now: () => number) {
   const limiter = new LoginLimiter({ now });
 
   /** What the limiter holds a login attempt by: the address, the account, a known device of it. */
   function loginAttempt(req: Request, username: string): Attempt {
-    const credentials = s.store.users.credentials(username);
+    const credentials = s.people.credentials(username);
     // Unknown names are counted like real ones: a hold must not tell which accounts exist.
     const attempt: Attempt = { address: clientIp(req), account: { name: username, stamp: credentials ? passwordStamp(credentials.passwordHash) : '' } };
     if (!credentials) return attempt;
@@ -74,25 +72,25 @@ export function authRoutes(s: Services, now: () => number): { public: Router; pr
     });
   }
 
-  function logIn(req: Request, res: Response, user: User, next: string): void {
+  function startSession(req: Request, res: Response, user: User, next: string): void {
     const { token } = s.sessions.start(user, { ip: clientIp(req), userAgent: req.get('User-Agent') ?? '' });
-    setCookie(req, res, SESSION_COOKIE, token, s.config.sessionMs);
+    setCookie(req, res, SESSION_COOKIE, token, s.sessions.lifetimeMs);
     clearCookie(req, res, PRELOGIN_CSRF_COOKIE);
     // This browser is now known for this account: others' wrong guesses will not hold it at the login form.
-    const credentials = s.store.users.credentials(user.username);
+    const credentials = s.people.credentials(user.username);
     if (credentials) setCookie(req, res, KNOWN_DEVICE_COOKIE, issueKnownDevice(user.id, credentials.passwordHash, now()), KNOWN_DEVICE_MS);
     s.audit.record({ name: user.username, ip: clientIp(req) }, 'login');
     res.redirect(303, next);
   }
 
-  pub.get('/login', (req, res) => {
+  const loginPage: RequestHandler = (req, res) => {
     if (res.locals.session) return res.redirect(303, '/');
     if (s.people.needsSetup()) return res.redirect(303, '/setup');
     ensurePreloginCsrf(req, res);
     render(req, res, 'login', { title: 'Log in', next: safeNextPath(req.query.next) });
-  });
+  };
 
-  pub.post('/login', requireCsrf(), async (req, res) => {
+  const logIn: RequestHandler = async (req, res) => {
     const form = parseForm(loginForm, req.body, { username: 'Username', password: 'Password' });
     const next = safeNextPath(form.next);
     const attempt = loginAttempt(req, form.username);
@@ -106,17 +104,17 @@ export function authRoutes(s: Services, now: () => number): { public: Router; pr
       return render(req, res, 'login', { title: 'Log in', next, error: `Wrong username or password, or the account is disabled.${wait}` }, 401);
     }
     limiter.succeeded(attempt);
-    logIn(req, res, user, next);
-  });
+    startSession(req, res, user, next);
+  };
 
-  pub.get('/setup', (req, res) => {
+  const setupPage: RequestHandler = (req, res) => {
     if (!s.people.needsSetup()) return res.redirect(303, '/login');
     ensurePreloginCsrf(req, res);
     render(req, res, 'setup', { title: 'Set up this node' });
-  });
+  };
 
   // The setup token is held per address, like a password from an unknown browser.
-  pub.post('/setup', requireCsrf(), async (req, res) => {
+  const setUp: RequestHandler = async (req, res) => {
     const form = parseForm(setupForm, req.body, { token: 'Setup token', password: 'Password', confirm: 'Confirmation' });
     const attempt: Attempt = { address: clientIp(req) };
     const verdict = limiter.begin(attempt);
@@ -125,7 +123,7 @@ export function authRoutes(s: Services, now: () => number): { public: Router; pr
       const admin = await s.people.completeSetup(form.token, form.password);
       limiter.succeeded(attempt);
       s.audit.record({ name: admin.username, ip: clientIp(req) }, 'setup.admin-created', { target: admin.username });
-      logIn(req, res, admin, '/');
+      startSession(req, res, admin, '/');
     } catch (err) {
       if (err instanceof UserFacingError && err.status === 403) {
         s.audit.record({ name: null, ip: clientIp(req) }, 'setup.failed', { outcome: 'denied' });
@@ -133,19 +131,18 @@ export function authRoutes(s: Services, now: () => number): { public: Router; pr
       } else limiter.succeeded(attempt); // not a wrong token (already set up, a conflict): nothing guessed
       throw err;
     }
-  });
+  };
 
-  const priv = Router();
-  priv.get('/account', (req, res) => {
+  const accountPage: RequestHandler = (req, res) => {
     const session = res.locals.session!;
-    render(req, res, 'account', { title: 'Your account', sessionCount: s.store.sessions.countForUser(session.user.id, now()) });
-  });
+    render(req, res, 'account', { title: 'Your account', sessionCount: s.sessions.openCount(session.user.id) });
+  };
 
-  priv.post('/account/password', async (req, res) => {
+  const changePassword: RequestHandler = async (req, res) => {
     const session = res.locals.session!;
     const actor = actorOf(req, session);
     const page = (status: number, extra: { error?: string; notice?: string }) =>
-      render(req, res, 'account', { title: 'Your account', sessionCount: s.store.sessions.countForUser(session.user.id, now()), ...extra }, status);
+      render(req, res, 'account', { title: 'Your account', sessionCount: s.sessions.openCount(session.user.id), ...extra }, status);
     try {
       const form = parseForm(passwordChangeForm, req.body, { current: 'Current password', password: 'New password', confirm: 'Repeat the new password' });
       const { sessionsEnded } = await s.people.changeOwnPassword(session.user, form.current, form.password, session.idHash);
@@ -156,23 +153,23 @@ export function authRoutes(s: Services, now: () => number): { public: Router; pr
       s.audit.record(actor, 'account.password', { target: session.user.username, outcome: 'denied', detail: { error: err.message } });
       page(err.status, { error: err.message });
     }
-  });
+  };
 
-  priv.post('/logout', (req, res) => {
+  const logOut: RequestHandler = (req, res) => {
     const session = res.locals.session!;
     s.sessions.end(session.idHash);
     clearCookie(req, res, SESSION_COOKIE);
     s.audit.record(actorOf(req, session), 'logout');
     res.redirect(303, '/login');
-  });
+  };
 
-  priv.post('/logout-everywhere', (req, res) => {
+  const logOutEverywhere: RequestHandler = (req, res) => {
     const session = res.locals.session!;
     const ended = s.sessions.endAllFor(session.user.id);
     clearCookie(req, res, SESSION_COOKIE);
     s.audit.record(actorOf(req, session), 'logout.everywhere', { detail: { sessionsEnded: ended } });
     res.redirect(303, '/login');
-  });
+  };
 
-  return { public: pub, private: priv };
+  return { loginPage, logIn, setupPage, setUp, accountPage, changePassword, logOut, logOutEverywhere };
 }

@@ -2,11 +2,11 @@
 // typed confirmation, download as tar.gz; the node's own backups; the one-click restore after a failed upgrade.
 import { createGzip } from 'node:zlib';
 import { pipeline } from 'node:stream/promises';
-import { Router, type Request, type Response } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
-import { UserFacingError } from '../../services/errors.ts';
+import { UserFacingError } from '../../errors.ts';
 import { formatBytes } from '../../services/resource-fit.ts';
-import { shownRepository } from '../../adapters/restic/restic.ts';
+import { shownRepository } from '../../services/backups/repository.ts';
 import { stackSchema } from '../../validation.ts';
 import { DEFAULT_RETENTION, NODE_SCHEDULE } from '../../services/backups/schedule.ts';
 import { auditRefusals } from '../audited.ts';
@@ -14,16 +14,12 @@ import type { AppAction } from '../../services/app-access.ts';
 import { authorizedApp } from '../app-guard.ts';
 import { actorOf, type Services } from '../context.ts';
 import { parseForm, parseId } from '../forms.ts';
-import { requireRole } from '../middleware/auth.ts';
 import { render } from '../render.ts';
 
 const repositoryForm = z.object({ repository: z.string().max(500), password: z.string().max(500).optional(), s3KeyId: z.string().max(200).optional(), s3Secret: z.string().max(200).optional() });
 const snapshotId = z.string().regex(/^[0-9a-f]{8,64}$/, 'is not a snapshot id');
 
-export function backupRoutes(s: Services): Router {
-  const r = Router();
-  const stewards = requireRole('admin', 'steward');
-  const adminOnly = requireRole('admin');
+export function backupRoutes(s: Services) {
   const stackOf = (req: Request) => parseForm(stackSchema, req.params.stack, { value: 'The app' });
   /** The stack of an app the caller may back up or restore, as for every other action (managed or adopted, not the
    *  node itself, no host reach for stewards); a clear refusal otherwise. */
@@ -32,7 +28,7 @@ export function backupRoutes(s: Services): Router {
   const view = (list: Awaited<ReturnType<Services['backups']['snapshots']>>) =>
     list.map((x) => ({ ...x, sizeText: x.bytes === null ? '—' : formatBytes(x.bytes), when: x.time.replace('T', ' ').slice(0, 19) + ' UTC' }));
 
-  r.post('/settings/backups', adminOnly, auditRefusals(s, 'backup.repository', async (req, res) => {
+  const setRepository: RequestHandler = auditRefusals(s, 'backup.repository', async (req, res) => {
     const form = parseForm(repositoryForm, body(req), { repository: 'The repository', password: 'The password' });
     const actor = actorOf(req, res.locals.session);
     const result = await s.backupRepo.setUp({ repository: form.repository, password: form.password || undefined, s3KeyId: form.s3KeyId, s3Secret: form.s3Secret }, actor.name);
@@ -41,16 +37,16 @@ export function backupRoutes(s: Services): Router {
     if (!result.generatedPassword) return res.redirect(303, '/settings?saved=1');
     res.set('Cache-Control', 'no-store');
     render(req, res, 'backup-password', { title: 'The backup password', repository: shownRepository(result.repository), password: result.generatedPassword, passwordFile: s.backupRepo.passwordFile });
-  }));
+  });
 
-  r.post('/settings/backups/upgrade-snapshot', adminOnly, (req, res) => {
+  const setUpgradeSnapshot: RequestHandler = (req, res) => {
     const on = body(req).on === '1';
     s.backups.setSnapshotBeforeUpgrade(on, res.locals.session!.user.username);
     s.audit.record(actorOf(req, res.locals.session), 'backup.before-upgrade', { detail: { on } });
     res.redirect(303, '/settings?saved=1');
-  });
+  };
 
-  r.get('/apps/:stack/backups', async (req, res) => {
+  const appBackupsPage: RequestHandler = async (req, res) => {
     const stack = stackOf(req);
     const plan = await s.backups.planOf(stack);
     const repository = s.backupRepo.location();
@@ -65,19 +61,19 @@ export function backupRoutes(s: Services): Router {
       }
     }
     render(req, res, 'backups', { title: `Backups · ${stack}`, stack, plan, repository: repository && shownRepository(repository), snapshots, error, busy: s.jobs.holder(stack), schedule: s.backupSchedule.of(stack), retention: DEFAULT_RETENTION, action: `/apps/${stack}/backups/schedule` });
+  };
+
+  const backUpApp: RequestHandler = auditRefusals(s, 'job.backup', async (req, res) => {
+    res.redirect(303, `/jobs/${s.backups.backUp(await allowedStack(req, res, 'backup'), actorOf(req, res.locals.session)).id}`);
   });
 
-  r.post('/apps/:stack/backups', stewards, auditRefusals(s, 'job.backup', async (req, res) => {
-    res.redirect(303, `/jobs/${s.backups.backUp(await allowedStack(req, res, 'backup'), actorOf(req, res.locals.session)).id}`);
-  }));
-
-  r.get('/apps/:stack/backups/:id/restore', stewards, async (req, res) => {
+  const restorePage: RequestHandler = async (req, res) => {
     const stack = await allowedStack(req, res, 'restore');
     const snap = await s.backups.findSnapshot(stack, parseForm(snapshotId, req.params.id));
     render(req, res, 'backup-restore', { title: `Restore ${stack}`, stack, snap: view([snap])[0] });
-  });
+  };
 
-  r.post('/apps/:stack/backups/:id/restore', stewards, auditRefusals(s, 'job.restore', async (req, res) => {
+  const restore: RequestHandler = auditRefusals(s, 'job.restore', async (req, res) => {
     const stack = await allowedStack(req, res, 'restore');
     const id = parseForm(snapshotId, req.params.id);
     const actor = actorOf(req, res.locals.session);
@@ -87,21 +83,21 @@ export function backupRoutes(s: Services): Router {
       return render(req, res, 'backup-restore', { title: `Restore ${stack}`, stack, snap: view([snap])[0], error: `To restore, type the app’s name exactly: ${stack}` }, 400);
     }
     res.redirect(303, `/jobs/${(await s.backups.restore(stack, id, body(req).confirm, actor)).id}`);
-  }));
+  });
 
   /** "Restore the data from before the upgrade": the safety snapshot of a failed upgrade job, in one click. */
-  r.post('/jobs/:id/restore-before-upgrade', stewards, auditRefusals(s, 'job.restore', async (req, res) => {
-    const job = s.store.jobs.byId(parseId(req.params.id));
+  const restoreBeforeUpgrade: RequestHandler = auditRefusals(s, 'job.restore', async (req, res) => {
+    const job = s.jobHistory.byId(parseId(req.params.id));
     const safety = job && s.backups.safetySnapshotOf(job.id);
     if (!job?.app || !safety) throw new UserFacingError('This job took no safety snapshot to restore.', 404);
     await allowedStack(req, res, 'restore', job.app);
     const actor = actorOf(req, res.locals.session);
     s.audit.record(actor, 'backup.restore-before-upgrade', { target: job.app, detail: { job: job.id, snapshot: safety.snapshotId } });
     res.redirect(303, `/jobs/${(await s.backups.restore(job.app, safety.snapshotId, job.app, actor)).id}`);
-  }));
+  });
 
   /** A snapshot as a tar.gz, volumes under /var/lib/docker/volumes/<stack>_<volume> (as backup-bot-two's are). */
-  r.get('/apps/:stack/backups/:id/download', stewards, async (req, res) => {
+  const download: RequestHandler = async (req, res) => {
     const stack = await allowedStack(req, res, 'backup');
     const snap = await s.backups.findSnapshot(stack, parseForm(snapshotId, req.params.id));
     s.audit.record(actorOf(req, res.locals.session), 'backup.download', { target: stack, detail: { snapshot: snap.shortId } });
@@ -111,7 +107,7 @@ export function backupRoutes(s: Services): Router {
     const child = s.backupRepo.restic().dumpTar(snap.id, '/', abort.signal);
     res.set({ 'Content-Type': 'application/gzip', 'Content-Disposition': `attachment; filename="${stack}-${snap.shortId}.tar.gz"`, 'Cache-Control': 'no-store' });
     await Promise.all([pipeline(child.stdout!, createGzip({ level: 6 }), res).catch(() => undefined), child.catch(() => undefined)]);
-  });
+  };
 
   /** A daily backup at a quiet hour with retention, or none (remove=1). `target` is the stack, or '' for the node. */
   const saveSchedule = (req: Request, target: string) => {
@@ -125,18 +121,18 @@ export function backupRoutes(s: Services): Router {
     s.audit.record(actor, 'backup.schedule', { target: target || 'node', detail: { hour: saved.hour, keepDaily: saved.keepDaily, keepWeekly: saved.keepWeekly, keepMonthly: saved.keepMonthly } });
   };
 
-  r.post('/apps/:stack/backups/schedule', stewards, auditRefusals(s, 'backup.schedule', async (req, res) => {
+  const appSchedule: RequestHandler = auditRefusals(s, 'backup.schedule', async (req, res) => {
     const stack = await allowedStack(req, res, 'backup');
     saveSchedule(req, stack);
     res.redirect(303, `/apps/${stack}/backups`);
-  }));
+  });
 
-  r.post('/node/backups/schedule', adminOnly, auditRefusals(s, 'backup.schedule', (req, res) => {
+  const nodeSchedule: RequestHandler = auditRefusals(s, 'backup.schedule', (req, res) => {
     saveSchedule(req, NODE_SCHEDULE);
     res.redirect(303, '/node/backups');
-  }));
+  });
 
-  r.get('/node/backups', adminOnly, async (req, res) => {
+  const nodeBackupsPage: RequestHandler = async (req, res) => {
     let snapshots: ReturnType<typeof view> = [];
     let error: string | undefined;
     if (s.backupRepo.location()) {
@@ -148,11 +144,11 @@ export function backupRoutes(s: Services): Router {
       }
     }
     render(req, res, 'node-backups', { title: 'Backups of the node', repository: s.backupRepo.location(), snapshots, error, schedule: s.backupSchedule.of(NODE_SCHEDULE), retention: DEFAULT_RETENTION, action: '/node/backups/schedule' });
+  };
+
+  const backUpNode: RequestHandler = auditRefusals(s, 'job.node-backup', (req, res) => {
+    res.redirect(303, `/jobs/${s.backups.backUpNode(actorOf(req, res.locals.session)).id}`);
   });
 
-  r.post('/node/backups', adminOnly, auditRefusals(s, 'job.node-backup', (req, res) => {
-    res.redirect(303, `/jobs/${s.backups.backUpNode(actorOf(req, res.locals.session)).id}`);
-  }));
-
-  return r;
+  return { setRepository, setUpgradeSnapshot, appBackupsPage, backUpApp, restorePage, restore, restoreBeforeUpgrade, download, appSchedule, nodeSchedule, nodeBackupsPage, backUpNode };
 }

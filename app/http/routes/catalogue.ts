@@ -1,17 +1,14 @@
 // The recipe catalogue: search and filter, a recipe's page (scores, versions, CPU and resource fit), and a refresh.
-import { Router } from 'express';
+import type { RequestHandler } from 'express';
 import { z } from 'zod';
-import { recipeNameSchema, recipeVersionSchema } from '../../adapters/abra/names.ts';
-import { formatPlatform } from '../../adapters/docker/platforms.ts';
-import type { Fit } from '../../services/arch-fit.ts';
-import { categoriesOf, imagesOf, latestOf, searchCatalogue, type CatalogueEntry, type CatalogueState, type EntryVersion } from '../../services/catalogue.ts';
-import { UserFacingError } from '../../services/errors.ts';
+import { formatPlatform, type Fit } from '../../services/arch-fit.ts';
+import { recipeNameSchema, recipeVersionSchema, categoriesOf, imagesOf, latestOf, searchCatalogue, type CatalogueEntry, type CatalogueState, type EntryVersion } from '../../services/catalogue.ts';
+import { UserFacingError } from '../../errors.ts';
 import { auditRefusals } from '../audited.ts';
 import { actorOf, type Services } from '../context.ts';
 import { fitBadge, serviceFitText } from '../fit-badge.ts';
 import { ago, formatBytes } from '../format.ts';
 import { parseForm } from '../forms.ts';
-import { requireRole } from '../middleware/auth.ts';
 import { render } from '../render.ts';
 
 const querySchema = z.object({
@@ -34,9 +31,7 @@ function copyNote(state: CatalogueState, now: number): { text: string; stale: bo
   return failedSince ? { text: `${age} The last refresh failed (${state.error}) ${ago(state.attemptedAt!, now)}.`, stale: true } : { text: age, stale: false };
 }
 
-export function catalogueRoutes(s: Services, now: () => number): Router {
-  const r = Router();
-  const stewards = requireRole('admin', 'steward');
+export function catalogueRoutes(s: Services, now: () => number) {
   let warming: Promise<unknown> | undefined;
   const fitOf = (v: EntryVersion | undefined): Fit | undefined => (v ? s.archFit.cached(imagesOf(v)) : undefined);
 
@@ -52,7 +47,7 @@ export function catalogueRoutes(s: Services, now: () => number): Router {
     })().finally(() => (warming = undefined));
   }
 
-  r.get('/recipes', async (req, res) => {
+  const recipesPage: RequestHandler = async (req, res) => {
     const query = parseForm(querySchema, req.query, { q: 'The search', category: 'The category' });
     const entries = await s.catalogue.entries();
     warm(entries);
@@ -67,21 +62,21 @@ export function catalogueRoutes(s: Services, now: () => number): Router {
       copy: copyNote(s.catalogue.state(), now()),
       abraMissing: s.lifecycle.problem(),
     });
-  });
+  };
 
-  r.post('/recipes/refresh', stewards, auditRefusals(s, 'catalogue.refresh', async (req, res) => {
+  const refresh: RequestHandler = auditRefusals(s, 'catalogue.refresh', async (req, res) => {
     const state = await s.catalogue.refresh();
     s.audit.record(actorOf(req, res.locals.session), 'catalogue.refresh', { outcome: state.error && state.attemptedAt !== state.fetchedAt ? 'failed' : 'ok', detail: state.error ? { error: state.error } : undefined });
     res.redirect(303, '/recipes');
-  }));
+  });
 
-  r.post('/recipes/:name/fetch', stewards, auditRefusals(s, 'job.fetch', async (req, res) => {
+  const fetchRecipe: RequestHandler = auditRefusals(s, 'job.fetch', async (req, res) => {
     const name = parseForm(recipeNameSchema, req.params.name, { value: 'The recipe' });
     if (!(await s.catalogue.entry(name))?.inCatalogue) throw new UserFacingError(`There is no recipe “${name}” in the catalogue.`, 404);
     res.redirect(303, `/jobs/${s.lifecycle.fetchRecipe(name, actorOf(req, res.locals.session)).id}`);
-  }));
+  });
 
-  r.get('/recipes/:name', async (req, res) => {
+  const recipePage: RequestHandler = async (req, res) => {
     const name = parseForm(recipeNameSchema, req.params.name, { value: 'The recipe' });
     const entry = await s.catalogue.entry(name);
     if (!entry) throw new UserFacingError(`There is no recipe “${name}” in the catalogue or on this node.`, 404);
@@ -102,7 +97,7 @@ export function catalogueRoutes(s: Services, now: () => number): Router {
       needs: version?.onNode ? await s.lifecycle.installNeeds(name, version.version) : undefined,
       formatBytes,
     });
-  });
+  };
 
-  return r;
+  return { recipesPage, refresh, fetchRecipe, recipePage };
 }

@@ -1,13 +1,12 @@
 // An app's page in the config repository: its pending changes (pushed from a laptop, or saved on the page but not
 // yet deployed) as a diff, "Deploy these changes" (a normal lifecycle job) and "Discard", and who changed what.
-import { Router, type Request } from 'express';
-import { listInstalled, type InstalledApp } from '../../adapters/abra/app-env.ts';
-import { UserFacingError } from '../../services/errors.ts';
+import type { Request, RequestHandler } from 'express';
+import type { InstalledApp } from '../../services/app-directory.ts';
+import { UserFacingError } from '../../errors.ts';
 import { stackSchema } from '../../validation.ts';
 import { authorizedApp } from '../app-guard.ts';
 import { actorOf, type Services } from '../context.ts';
 import { parseForm } from '../forms.ts';
-import { requireRole } from '../middleware/auth.ts';
 import { render } from '../render.ts';
 import { auditRefusals } from '../audited.ts';
 
@@ -29,34 +28,32 @@ export function diffLines(diff: string): DiffLine[] {
   return out;
 }
 
-export function configRepoRoutes(s: Services): Router {
-  const r = Router();
-  const stewards = requireRole('admin', 'steward');
+export function configRepoRoutes(s: Services) {
 
   function appOf(req: Request): InstalledApp {
     const stack = parseForm(stackSchema, req.params.stack, { value: 'The app' });
-    const app = listInstalled(s.config.abraDir).find((a) => a.stack === stack);
+    const app = s.apps.installed(stack);
     if (!app) throw new UserFacingError(`There is no env file for “${stack}” in this node’s config repository.`, 404);
     return app;
   }
 
-  r.get('/apps/:stack/changes', async (req, res) => {
+  const changesPage: RequestHandler = async (req, res) => {
     const app = appOf(req);
     const [pending, history] = await Promise.all([s.configRepo.pending(app.domain), s.configRepo.history(app.domain)]);
     const notice = req.query.discarded ? 'Pending changes discarded: the env file is back as it was deployed.' : undefined;
     render(req, res, 'app-changes', { title: `Changes · ${app.domain}`, app, pending, lines: pending ? diffLines(pending.diff) : [], history, notice, busy: s.jobs.holder(app.stack) });
-  });
+  };
 
-  r.post('/apps/:stack/changes/deploy', stewards, auditRefusals(s, 'job.deploy', async (req, res) => {
+  const deployChanges: RequestHandler = auditRefusals(s, 'job.deploy', async (req, res) => {
     // Who may act on the app first (a read-only stack is refused as such), then its env file.
     await authorizedApp(s, req, res, parseForm(stackSchema, req.params.stack, { value: 'The app' }), 'deploy');
     const app = appOf(req);
     if (!(await s.configRepo.pending(app.domain))) throw new UserFacingError(`${app.domain} has no pending changes to deploy.`, 409);
     const job = s.lifecycle.deploy(app.domain, actorOf(req, res.locals.session), { force: true, reason: 'pending' });
     res.redirect(303, `/jobs/${job.id}`);
-  }));
+  });
 
-  r.post('/apps/:stack/changes/discard', stewards, auditRefusals(s, 'config-repo.discard', async (req, res) => {
+  const discardChanges: RequestHandler = auditRefusals(s, 'config-repo.discard', async (req, res) => {
     // Who may act on the app first (a read-only stack is refused as such), then its env file.
     await authorizedApp(s, req, res, parseForm(stackSchema, req.params.stack, { value: 'The app' }), 'config');
     const app = appOf(req);
@@ -64,25 +61,24 @@ export function configRepoRoutes(s: Services): Router {
     const commit = await s.configRepo.discard(app.domain, res.locals.session!.user.username);
     s.audit.record(actorOf(req, res.locals.session), 'config-repo.discard', { target: app.domain, detail: { commit } });
     res.redirect(303, `/apps/${app.stack}/changes?discarded=1`);
-  }));
+  });
 
   // The optional remote (admins): URL and deploy key, and a round now.
-  const admins = requireRole('admin');
-  r.get('/settings/config-repo', admins, (req, res) => {
+  const remotePage: RequestHandler = (req, res) => {
     const notice = req.query.saved ? 'Remote saved.' : undefined;
     render(req, res, 'config-remote', { title: 'Config repository remote', url: s.configRemote.url() ?? '', hasKey: s.configRemote.hasKey(), status: s.configRemote.status(), notice });
-  });
-  r.post('/settings/config-repo', admins, auditRefusals(s, 'config-repo.remote', (req, res) => {
+  };
+  const setRemote: RequestHandler = auditRefusals(s, 'config-repo.remote', (req, res) => {
     const b = (req.body ?? {}) as Record<string, unknown>;
     s.configRemote.configure(b.url, b.deploy_key, res.locals.session!.user.username);
     s.audit.record(actorOf(req, res.locals.session), 'config-repo.remote', { target: s.configRemote.url() ?? '(none)', detail: { key: typeof b.deploy_key === 'string' && b.deploy_key.trim() !== '' ? 'replaced' : 'kept' } });
     res.redirect(303, '/settings/config-repo?saved=1');
-  }));
-  r.post('/settings/config-repo/sync', admins, auditRefusals(s, 'config-repo.remote-sync', async (req, res) => {
+  });
+  const syncRemote: RequestHandler = auditRefusals(s, 'config-repo.remote-sync', async (req, res) => {
     const status = await s.configRemote.sync();
     s.audit.record(actorOf(req, res.locals.session), 'config-repo.remote-sync', { target: s.configRemote.url(), outcome: ['failed', 'refused', 'diverged'].includes(status.outcome) ? 'failed' : 'ok', detail: status });
     res.redirect(303, '/settings/config-repo');
-  }));
+  });
 
-  return r;
+  return { changesPage, deployChanges, discardChanges, remotePage, setRemote, syncRemote };
 }

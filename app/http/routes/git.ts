@@ -4,8 +4,8 @@
 // Basic auth with a per-person access token (made on the People page) on every request, and no cookie is read or
 // set, so a cross-site page cannot ride on a session here (a browser would have to know the token). Every request
 // that carries credentials is audited: refused tokens, refused pushes, accepted pushes.
-import { Router, type Request, type Response } from 'express';
-import { serveGit } from '../../adapters/git/http-backend.ts';
+import type { Request, RequestHandler, Response } from 'express';
+import { serveRepository } from '../../services/config-repo/git-http.ts';
 import { accessFor } from '../../services/access-tokens.ts';
 import { clientIp, type Services } from '../context.ts';
 
@@ -21,15 +21,14 @@ function basicCredentials(req: Request): { username: string; token: string } | u
   return i < 0 ? undefined : { username: text.slice(0, i), token: text.slice(i + 1) };
 }
 
-export function gitRoutes(s: Services): Router {
-  const r = Router();
+export function gitRoutes(s: Services): { git: RequestHandler } {
   const refuse = (res: Response, status: number, message: string) => {
     if (status === 401) res.set('WWW-Authenticate', REALM);
     res.status(status).type('text').send(`${message}\n`);
   };
 
   // GET /info/refs, POST /git-upload-pack and /git-receive-pack: git's smart protocol.
-  const handler = async (req: Request, res: Response) => {
+  const git: RequestHandler = async (req: Request, res: Response) => {
     const sub = `/${([] as string[]).concat(req.params.rest ?? []).join('/')}`;
     const creds = basicCredentials(req);
     // git asks without credentials first and sends them after a 401: that first request is not worth an audit line.
@@ -57,8 +56,7 @@ export function gitRoutes(s: Services): Router {
         detail: after !== before ? { from: before, to: after, files: applied } : { reason: 'refused by git or the node’s checks', exitCode },
       });
     };
-    await serveGit(req, res, {
-      projectRoot: s.configRepo.repoRoot,
+    await serveRepository(s.configRepo, req, res, {
       pathInfo: `/servers.git${sub}`,
       remoteUser: who.user.username,
       remoteAddr: actor.ip,
@@ -68,8 +66,5 @@ export function gitRoutes(s: Services): Router {
       s.audit.record(actor, 'config-repo.pull', { detail: { head: await s.configRepo.head() } });
     }
   };
-  r.get('/git/servers.git/*rest', handler);
-  r.post('/git/servers.git/*rest', handler);
-
-  return r;
+  return { git };
 }

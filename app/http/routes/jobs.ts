@@ -1,9 +1,7 @@
 // Job history, one job's page with its output streamed live, cancelling a job, and the once-only view of generated secrets.
-import { Router, type Request, type Response } from 'express';
-import { appsFrom } from '../../services/apps.ts';
-import { listInstalled } from '../../adapters/abra/app-env.ts';
-import { UserFacingError } from '../../services/errors.ts';
-import type { JobRow } from '../../store/jobs.ts';
+import type { Request, RequestHandler, Response } from 'express';
+import { UserFacingError } from '../../errors.ts';
+import type { JobRow } from '../../services/job-history.ts';
 import { jobSummary, waitingWords } from '../../services/job-summary.ts';
 import { auditRefusals } from '../audited.ts';
 import { callerOf, type Services } from '../context.ts';
@@ -11,18 +9,12 @@ import { parseId } from '../forms.ts';
 import { render, renderPartial } from '../render.ts';
 import { coalesce, openSse } from '../sse.ts';
 
-export function jobRoutes(s: Services): Router {
-  const r = Router();
+export function jobRoutes(s: Services) {
 
-  const job = (id: unknown): JobRow => {
-    const row = s.store.jobs.byId(parseId(id));
-    if (!row) throw new UserFacingError('There is no such job.', 404);
-    return row;
-  };
+  const job = (id: unknown): JobRow => s.jobHistory.find(parseId(id));
   /** A failed upgrade's safety snapshot, offered back in one click. */
   const safetyOf = (row: JobRow) => (row.kind === 'upgrade' && row.state === 'failed' ? s.backups.safetySnapshotOf(row.id) : undefined);
-  const appOf = (row: JobRow) => (row.app ? appsFrom(s.model, listInstalled(s.config.abraDir)).find((a) => a.stack === row.app) : undefined);
-
+  const appOf = (row: JobRow) => (row.app ? s.apps.lookup(row.app) : undefined);
   /** Whether the viewer may cancel this job while it waits or runs (decided once: it does not change with the state). */
   const mayCancel = (req: Request, res: Response, row: JobRow) => s.jobCancel.mayCancel(callerOf(req, res.locals.session), { ...row, state: row.state === 'queued' ? 'queued' : 'running' });
   /** What the state box shows: the summary (with the app's state now) and the Cancel button while it applies. */
@@ -33,9 +25,9 @@ export function jobRoutes(s: Services): Router {
     safety: safetyOf(row),
   });
 
-  r.get('/jobs', async (req, res) => {
+  const jobsPage: RequestHandler = async (req, res) => {
     const before = req.query.before ? parseId(req.query.before) : undefined;
-    const rows = s.store.jobs.list({ limit: 51, beforeId: before });
+    const rows = s.jobHistory.list({ limit: 51, beforeId: before });
     const jobs = await Promise.all(
       rows.slice(0, 50).map(async (j) => {
         const active = j.state === 'queued' || j.state === 'running';
@@ -44,25 +36,25 @@ export function jobRoutes(s: Services): Router {
       }),
     );
     render(req, res, 'jobs', { title: 'Jobs', jobs, olderThan: rows.length > 50 ? rows[49]!.id : undefined });
-  });
+  };
 
-  r.get('/jobs/:id', async (req, res) => {
+  const jobPage: RequestHandler = async (req, res) => {
     const row = job(req.params.id);
     render(req, res, 'job', {
       title: `Job ${row.id}: ${row.kind}`,
       ...stateView(row, await mayCancel(req, res, row)),
-      lines: s.store.jobs.output(row.id),
+      lines: s.jobHistory.output(row.id),
       app: appOf(row),
       hasSecrets: s.lifecycle.hasSecrets(row.id) && row.actor === res.locals.session?.user.username,
     });
-  });
+  };
 
-  r.post('/jobs/:id/cancel', auditRefusals(s, 'job.cancel', async (req, res) => {
+  const cancelJob = auditRefusals(s, 'job.cancel', async (req, res) => {
     const row = await s.jobCancel.cancel(parseId(req.params.id), callerOf(req, res.locals.session));
     res.redirect(303, (req.body as Record<string, unknown> | undefined)?.back === 'list' ? '/jobs' : `/jobs/${row.id}`);
-  }));
+  });
 
-  r.get('/jobs/:id/live', async (req, res) => {
+  const jobLive: RequestHandler = async (req, res) => {
     const row = job(req.params.id);
     const allowed = await mayCancel(req, res, row);
     // The secrets button belongs with the state: it appears when the install has generated them.
@@ -82,39 +74,38 @@ export function jobRoutes(s: Services): Router {
     // The state box says how the app stands now too (after a cancel or a restart): it follows the app's changes.
     const pushApp = coalesce(200, () => {
       sse.send('app', renderPartial(res, 'job-app', { app: appOf(row) }));
-      sse.send('state', stateHtml(s.store.jobs.byId(row.id)!));
+      sse.send('state', stateHtml(s.jobHistory.byId(row.id)!));
     });
     const unsubscribe = s.jobs.subscribe(row.id, (e) => {
       if (e.type === 'line') sendLine(e);
-      else sse.send('state', stateHtml(s.store.jobs.byId(row.id)!));
+      else sse.send('state', stateHtml(s.jobHistory.byId(row.id)!));
     });
-    const missed = s.store.jobs.output(row.id, lastSeq);
+    const missed = s.jobHistory.output(row.id, lastSeq);
     if (lastEventId === undefined && missed.length) {
-      const all = s.store.jobs.output(row.id);
+      const all = s.jobHistory.output(row.id);
       lastSeq = all.at(-1)!.seq;
       sse.send('output', renderPartial(res, 'job-output', { lines: all }), lastSeq);
     } else {
       for (const l of missed) sendLine(l);
     }
-    sse.send('state', stateHtml(s.store.jobs.byId(row.id)!));
+    sse.send('state', stateHtml(s.jobHistory.byId(row.id)!));
     if (row.app) pushApp.poke(); // after a reconnect the app's state may have moved on (the node's own upgrade)
-    const onModel = (stacks: Set<string | null>) => row.app && stacks.has(row.app) && pushApp.poke();
-    s.model.on('change', onModel);
+    const stopFollowing = s.apps.onChange((stacks) => row.app && stacks?.has(row.app) && pushApp.poke());
     sse.onClose(() => {
       unsubscribe();
       pushApp.cancel();
-      s.model.off('change', onModel);
+      stopFollowing();
     });
-  });
+  };
 
-  r.post('/jobs/:id/secrets', (req, res) => {
+  const showSecrets: RequestHandler = (req, res) => {
     const row = job(req.params.id);
     const values = s.lifecycle.takeSecrets(row.id, res.locals.session!.user.username);
     if (!values) throw new UserFacingError('These secrets were already shown, have expired, or belong to someone else’s install.', 410);
     s.audit.record({ name: res.locals.session!.user.username, ip: req.ip ?? null }, 'secrets.shown', { target: row.app ?? undefined, detail: { job: row.id, names: values.map((v) => v.name) } });
     res.set('Cache-Control', 'no-store');
     render(req, res, 'secrets', { title: 'Generated secrets', job: row, values });
-  });
+  };
 
-  return r;
+  return { jobsPage, jobPage, cancelJob, jobLive, showSecrets };
 }

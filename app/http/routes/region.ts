@@ -3,12 +3,11 @@
 // admins pair; stewards turn `.local` names on and fetch ZIM files from a neighbour). `localNames`: requests for
 // `<app>-<node>.local`, passed on to Traefik as the app's own domain.
 import { request as httpRequest } from 'node:http';
-import { Router, type Request, type RequestHandler, type Response } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
-import { UserFacingError } from '../../services/errors.ts';
+import { UserFacingError } from '../../errors.ts';
 import type { RegionService } from '../../services/region/region.ts';
 import { formatBytes } from '../../services/resource-fit.ts';
-import { kiwixApp } from '../../services/zim/kiwix-apps.ts';
 import { zimName } from '../../services/zim/library.ts';
 import { stackSchema } from '../../validation.ts';
 import { authorizedApp } from '../app-guard.ts';
@@ -16,16 +15,15 @@ import { auditRefusals } from '../audited.ts';
 import { actorOf, clientIp, type Services } from '../context.ts';
 import { ago } from '../format.ts';
 import { parseForm } from '../forms.ts';
-import { requireRole } from '../middleware/auth.ts';
 import { render, renderPartial } from '../render.ts';
 import { LoginLimiter } from '../../services/login-limiter.ts';
+import { can } from '../../services/policy.ts';
 
 type RegionServices = Services & { region: RegionService };
 
 const headersOf = (req: Request) => Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v[0] : v]));
 
-export function peerRoutes(s: RegionServices, now: () => number): Router {
-  const r = Router();
+export function peerRoutes(s: RegionServices, now: () => number) {
   const { region } = s;
   const refuse = (res: Response) => res.status(403).json({ error: 'refused' });
   // Pairing attempts are few: ten per address, then a back-off that doubles from a minute, slows code guessing
@@ -52,16 +50,16 @@ export function peerRoutes(s: RegionServices, now: () => number): Router {
     }
   };
 
-  r.post('/region/peer/pair-request', pairLimit, answer((req) => void region.pairing.received(req.body, clientIp(req))));
-  r.post('/region/peer/pair-confirm', pairLimit, answer((req) => {
+  const pairRequest = answer((req) => void region.pairing.received(req.body, clientIp(req)));
+  const pairConfirm = answer((req) => {
     const answered = region.pairing.confirm(req.body, clientIp(req));
     // The other node keeps this one's key once it has read the answer: ask it for its status a moment later.
     setTimeout(() => region.pollSoon(), 1000).unref();
     return answered;
-  }));
-  r.get('/region/peer/status', signed, async (_req, res) => void res.json(await region.localStatus()));
-  r.get('/region/peer/opds', signed, async (_req, res) => void res.type('application/atom+xml').send(await region.opds(String(res.locals.peer))));
-  r.get('/region/peer/zims/:file', async (req, res) => {
+  });
+  const status: RequestHandler = async (_req, res) => void res.json(await region.localStatus());
+  const opds: RequestHandler = async (_req, res) => void res.type('application/atom+xml').send(await region.opds(String(res.locals.peer)));
+  const peerZim: RequestHandler = async (req, res) => {
     const raw = String(req.params.file);
     const isMeta = raw.endsWith('.meta4');
     const parsed = z.string().safeParse(isMeta ? raw.slice(0, -6) : raw);
@@ -77,18 +75,18 @@ export function peerRoutes(s: RegionServices, now: () => number): Router {
     if (!m) return void res.status(404).json({ error: 'not found' });
     if (isMeta) return void res.type('application/metalink4+xml').send(m.meta4);
     res.sendFile(m.file, { acceptRanges: true, cacheControl: false, lastModified: true, dotfiles: 'deny' });
-  });
-  return r;
+  };
+  return { pairLimit, signed, pairRequest, pairConfirm, status, opds, zim: peerZim };
 }
 
 /** `Host: kiwix-library.local` → Traefik, with `Host: <the app's domain>`: routed exactly as the real domain is. */
-export function localNameRoutes(s: RegionServices): RequestHandler {
+export function localNameRoutes(s: RegionServices, localNamesUpstream: string): RequestHandler {
   return (req, res, next) => {
     const host = (req.headers.host ?? '').toLowerCase().replace(/:\d+$/, '');
     if (!host.endsWith('.local')) return next();
     const target = s.region.localNames().get(host);
     if (!target) return next();
-    const upstream = new URL(s.config.region.localNamesUpstream);
+    const upstream = new URL(localNamesUpstream);
     const out = httpRequest(
       { host: upstream.hostname, port: upstream.port || 80, method: req.method, path: req.originalUrl, headers: { ...req.headers, host: target.domain, 'x-forwarded-host': host, 'x-forwarded-proto': 'http' } },
       (up) => {
@@ -104,11 +102,8 @@ export function localNameRoutes(s: RegionServices): RequestHandler {
   };
 }
 
-export function regionRoutes(s: RegionServices, now: () => number): Router {
-  const r = Router();
+export function regionRoutes(s: RegionServices, now: () => number) {
   const { region } = s;
-  const admins = requireRole('admin');
-  const stewards = requireRole('admin', 'steward');
   const body = (req: Request) => (req.body ?? {}) as Record<string, unknown>;
 
   const peersView = () =>
@@ -125,20 +120,20 @@ export function regionRoutes(s: RegionServices, now: () => number): Router {
       peers: peersView(),
       nearby: region.nearby(),
       mdnsOn: region.mdnsOn(),
-      requests: res.locals.session?.user.role === 'admin' ? region.pairing.requests() : [],
+      requests: can(res.locals.session?.user, 'administer') ? region.pairing.requests() : [],
       apps: region.appsWithNames().filter((a) => a.domain),
-      nodeName: s.config.region.nodeName,
+      nodeName: region.me().name,
       ...extra,
     }, status);
 
-  r.get('/region', (req, res) => page(req, res));
-  r.get('/region/peers', (_req, res) => void res.type('html').send(renderPartial(res, 'region-peers', { peers: peersView() })));
+  const regionPage: RequestHandler = (req, res) => page(req, res);
+  const peersPartial: RequestHandler = (_req, res) => void res.type('html').send(renderPartial(res, 'region-peers', { peers: peersView() }));
 
   const pairFail = (req: Request, res: Response, err: unknown) => {
     if (err instanceof UserFacingError) return page(req, res, { error: err.message }, err.status === 403 || err.status === 410 ? 400 : err.status);
     throw err;
   };
-  r.post('/region/pair', admins, async (req, res) => {
+  const pair: RequestHandler = async (req, res) => {
     const url = typeof body(req).url === 'string' && body(req).url ? String(body(req).url) : undefined;
     try {
       const offer = await region.pairing.offer(actorOf(req, res.locals.session), url);
@@ -146,8 +141,8 @@ export function regionRoutes(s: RegionServices, now: () => number): Router {
     } catch (err) {
       pairFail(req, res, err);
     }
-  });
-  r.post('/region/requests/:id/accept', admins, async (req, res) => {
+  };
+  const acceptRequest: RequestHandler = async (req, res) => {
     try {
       const peer = await region.pairing.accept(actorOf(req, res.locals.session), { request: String(req.params.id), code: body(req).code });
       await region.pollAll();
@@ -155,8 +150,8 @@ export function regionRoutes(s: RegionServices, now: () => number): Router {
     } catch (err) {
       pairFail(req, res, err);
     }
-  });
-  r.post('/region/pair-link', admins, async (req, res) => {
+  };
+  const pairByLink: RequestHandler = async (req, res) => {
     try {
       const peer = await region.pairing.accept(actorOf(req, res.locals.session), { link: String(body(req).link ?? '') });
       await region.pollAll();
@@ -164,25 +159,25 @@ export function regionRoutes(s: RegionServices, now: () => number): Router {
     } catch (err) {
       pairFail(req, res, err);
     }
-  });
-  r.post('/region/peers/:id/unpair', admins, auditRefusals(s, 'region.unpair', (req, res) => {
+  };
+  const unpair: RequestHandler = auditRefusals(s, 'region.unpair', (req, res) => {
     region.pairing.unpair(actorOf(req, res.locals.session), String(req.params.id));
     res.redirect(303, '/region');
-  }));
-  r.post('/region/refresh', stewards, async (_req, res) => {
+  });
+  const refresh: RequestHandler = async (_req, res) => {
     await region.pollAll();
     res.redirect(303, '/region');
-  });
-  r.post('/region/local-names', stewards, auditRefusals(s, 'region.local-name', async (req, res) => {
+  };
+  const setLocalName: RequestHandler = auditRefusals(s, 'region.local-name', async (req, res) => {
     // A LAN name publishes the app on the LAN: a change to it, allowed to whoever may change its settings.
     const { stack } = await authorizedApp(s, req, res, parseForm(stackSchema, body(req).stack, { value: 'The app' }), 'config');
     region.setLocalName(actorOf(req, res.locals.session), stack, body(req).on === '1');
     res.redirect(303, '/region');
-  }));
+  });
 
   // ---- ZIM files from a neighbour ----
-  r.get('/apps/:stack/zims/neighbours', stewards, async (req, res) => {
-    const app = kiwixApp(s.config.abraDir, s.config.zimRoot, parseForm(stackSchema, req.params.stack, { value: 'The app' }));
+  const neighboursPage: RequestHandler = async (req, res) => {
+    const app = s.zims.shelf.find(parseForm(stackSchema, req.params.stack, { value: 'The app' }));
     const catalogues = await Promise.all(
       region.peers().map(async (p) => {
         try {
@@ -194,12 +189,12 @@ export function regionRoutes(s: RegionServices, now: () => number): Router {
       }),
     );
     render(req, res, 'zim-neighbours', { title: `From a neighbour · ${app.domain}`, app, catalogues });
-  });
-  r.post('/apps/:stack/zims/from-neighbour', stewards, auditRefusals(s, 'job.zim-download', async (req, res) => {
-    const app = kiwixApp(s.config.abraDir, s.config.zimRoot, parseForm(stackSchema, req.params.stack, { value: 'The app' }));
+  };
+  const fromNeighbour: RequestHandler = auditRefusals(s, 'job.zim-download', async (req, res) => {
+    const app = s.zims.shelf.find(parseForm(stackSchema, req.params.stack, { value: 'The app' }));
     const peer = parseForm(z.string().regex(/^[0-9a-f]{20}$/), body(req).peer, { value: 'The node' });
     const entry = await region.neighbourEntry(peer, zimName(body(req).fileName));
     res.redirect(303, `/jobs/${s.zims.downloads.start(app.stack, entry, actorOf(req, res.locals.session)).id}`);
-  }));
-  return r;
+  });
+  return { regionPage, peersPartial, pair, acceptRequest, pairByLink, unpair, refresh, setLocalName, neighboursPage, fromNeighbour };
 }

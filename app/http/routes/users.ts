@@ -1,12 +1,11 @@
 // The admin's page for people: add stewards and guests, reset passwords, disable, remove, end sessions.
-import { Router } from 'express';
+import type { RequestHandler } from 'express';
 import { z } from 'zod';
 import { passwordSchema, roleSchema, usernameSchema } from '../../validation.ts';
 import { actorOf, type Services } from '../context.ts';
 import { parseForm, parseId } from '../forms.ts';
-import { requireRole } from '../middleware/auth.ts';
 import { render } from '../render.ts';
-import { UserFacingError } from '../../services/errors.ts';
+import { UserFacingError } from '../../errors.ts';
 
 const addForm = z.object({ username: usernameSchema, role: roleSchema, password: passwordSchema });
 const passwordForm = z.object({ password: passwordSchema });
@@ -22,35 +21,33 @@ const NOTICES: Record<string, string> = {
   role: 'Role changed.',
 };
 
-export function userRoutes(s: Services): Router {
-  const r = Router();
-  const adminOnly = requireRole('admin');
+export function userRoutes(s: Services) {
   const back = (notice: string) => `/users?notice=${notice}`;
 
   /** The People page's data: everyone, their access tokens, and a notice or an error. */
-  const peoplePage = (say: { notice?: string; error?: string }) => ({ title: 'People', users: s.people.list(), tokens: s.accessTokens.list(), ...say });
+  const peopleData = (say: { notice?: string; error?: string }) => ({ title: 'People', users: s.people.list(), tokens: s.accessTokens.list(), ...say });
 
-  r.get('/users', adminOnly, (req, res) => {
+  const peoplePage: RequestHandler = (req, res) => {
     const notice = typeof req.query.notice === 'string' ? NOTICES[req.query.notice] : undefined;
-    render(req, res, 'users', peoplePage({ notice }));
-  });
+    render(req, res, 'users', peopleData({ notice }));
+  };
 
-  r.post('/users', adminOnly, async (req, res) => {
+  const add: RequestHandler = async (req, res) => {
     const form = parseForm(addForm, req.body, { username: 'Username', role: 'Role', password: 'Password' });
     const user = await s.people.add(form);
     s.audit.record(actorOf(req, res.locals.session), 'user.add', { target: user.username, detail: { role: user.role } });
     res.redirect(303, back('added'));
-  });
+  };
 
-  r.post('/users/:id/password', adminOnly, async (req, res) => {
+  const resetPassword: RequestHandler = async (req, res) => {
     const id = parseId(req.params.id);
     const form = parseForm(passwordForm, req.body, { password: 'New password' });
     const user = await s.people.resetPassword(id, form.password);
     s.audit.record(actorOf(req, res.locals.session), 'user.password-reset', { target: user.username });
     res.redirect(303, back('password'));
-  });
+  };
 
-  r.post('/users/:id/role', adminOnly, (req, res) => {
+  const setRole: RequestHandler = (req, res) => {
     const id = parseId(req.params.id);
     const form = parseForm(roleForm, req.body, { role: 'Role' });
     const actor = actorOf(req, res.locals.session);
@@ -59,32 +56,32 @@ export function userRoutes(s: Services): Router {
       s.audit.record(actor, 'user.role', { target: user.username, detail: { from, to: user.role } });
     } catch (err) {
       s.audit.record(actor, 'user.role', { target: String(id), outcome: 'denied', detail: { to: form.role, error: (err as Error).message } });
-      if (err instanceof UserFacingError) return render(req, res, 'users', peoplePage({ error: err.message }), err.status);
+      if (err instanceof UserFacingError) return render(req, res, 'users', peopleData({ error: err.message }), err.status);
       throw err;
     }
     res.redirect(303, back('role'));
-  });
+  };
 
-  for (const [action, disabled] of [['disable', true], ['enable', false]] as const) {
-    r.post(`/users/:id/${action}`, adminOnly, (req, res) => {
-      const user = s.people.setDisabled(res.locals.session!.user, parseId(req.params.id), disabled);
-      s.audit.record(actorOf(req, res.locals.session), `user.${action}`, { target: user.username });
-      res.redirect(303, back(disabled ? 'disabled' : 'enabled'));
-    });
-  }
+  const setDisabled = (action: 'disable' | 'enable', disabled: boolean): RequestHandler => (req, res) => {
+    const user = s.people.setDisabled(res.locals.session!.user, parseId(req.params.id), disabled);
+    s.audit.record(actorOf(req, res.locals.session), `user.${action}`, { target: user.username });
+    res.redirect(303, back(disabled ? 'disabled' : 'enabled'));
+  };
+  const disable = setDisabled('disable', true);
+  const enable = setDisabled('enable', false);
 
-  r.post('/users/:id/logout', adminOnly, (req, res) => {
+  const logOutEverywhere: RequestHandler = (req, res) => {
     const user = s.people.get(parseId(req.params.id));
     const ended = s.sessions.endAllFor(user.id);
     s.audit.record(actorOf(req, res.locals.session), 'user.logout-everywhere', { target: user.username, detail: { sessionsEnded: ended } });
     res.redirect(303, back('logged-out'));
-  });
+  };
 
-  r.post('/users/:id/remove', adminOnly, (req, res) => {
+  const remove: RequestHandler = (req, res) => {
     const user = s.people.remove(res.locals.session!.user, parseId(req.params.id));
     s.audit.record(actorOf(req, res.locals.session), 'user.remove', { target: user.username, detail: { role: user.role } });
     res.redirect(303, back('removed'));
-  });
+  };
 
-  return r;
+  return { peoplePage, add, resetPassword, setRole, logOutEverywhere, remove, disable, enable };
 }

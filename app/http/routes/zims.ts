@@ -1,18 +1,16 @@
 // A Kiwix app's ZIM library: what is on disk and served, the Kiwix catalogue to pick from, downloads with live
 // progress (pause, resume, cancel), and removal with a typed confirmation.
-import { Router, type Request } from 'express';
+import type { Request, RequestHandler } from 'express';
 import { z } from 'zod';
-import { catalogueUrl, type CatalogueFilters, type ZimEntry } from '../../adapters/kiwix/opds.ts';
-import { UserFacingError } from '../../services/errors.ts';
+import type { CatalogueFilters, ZimEntry } from '../../services/zim/browse.ts';
+import { UserFacingError } from '../../errors.ts';
 import { formatBytes } from '../../services/resource-fit.ts';
-import { kiwixApp, kiwixApps } from '../../services/zim/kiwix-apps.ts';
-import { filesIn, removeZim, servedBy, updatesFor, zimName, type ZimFile } from '../../services/zim/library.ts';
+import { filesIn, updatesFor, zimName, type ZimFile } from '../../services/zim/library.ts';
 import { stackSchema } from '../../validation.ts';
 import { auditRefusals } from '../audited.ts';
 import { actorOf, type Services } from '../context.ts';
 import { ago } from '../format.ts';
 import { parseForm } from '../forms.ts';
-import { requireRole } from '../middleware/auth.ts';
 import { render, renderPartial } from '../render.ts';
 import { coalesce, openSse } from '../sse.ts';
 
@@ -43,11 +41,9 @@ function filtersFrom(input: unknown): { filters: CatalogueFilters; form: z.infer
   return { filters, form, asked: Boolean(form.lang || form.category || form.q || form.maxGB || form.start) };
 }
 
-export function zimRoutes(s: Services, now: () => number): Router {
-  const r = Router();
-  const stewards = requireRole('admin', 'steward');
+export function zimRoutes(s: Services, now: () => number) {
   const { browser, downloads } = s.zims;
-  const appOf = (req: Request) => kiwixApp(s.config.abraDir, s.config.zimRoot, parseForm(stackSchema, req.params.stack, { value: 'The app' }));
+  const appOf = (req: Request) => s.zims.shelf.find(parseForm(stackSchema, req.params.stack, { value: 'The app' }));
   const body = (req: Request) => (req.body ?? {}) as Record<string, unknown>;
 
   /**
@@ -62,7 +58,7 @@ export function zimRoutes(s: Services, now: () => number): Router {
     const answers = await Promise.all(
       [...new Set(books.values())].map((name) => {
         const { filters } = filtersFrom({ name });
-        return ask ? browser.browse(filters) : browser.cached(catalogueUrl(s.config.kiwixCatalogueUrl, filters));
+        return ask ? browser.browse(filters) : browser.cachedFor(filters);
       }),
     );
     for (const r of answers) {
@@ -75,7 +71,7 @@ export function zimRoutes(s: Services, now: () => number): Router {
   /** Files on disk, whether Kiwix serves each, unfinished downloads, and updates the catalogue offers. */
   async function libraryOf(app: ReturnType<typeof appOf>, more: ZimEntry[], askForUpdates = false) {
     const { zims, parts } = await filesIn(app.zimDir);
-    const served = await servedBy(s.docker, app.stack);
+    const served = await s.zims.shelf.served(app.stack);
     const known = await updatesOf(app.stack, zims, askForUpdates);
     const updates = updatesFor(zims, [...known.entries, ...more]);
     const live = new Map(downloads.progressFor(app.stack).map((p) => [p.fileName, p]));
@@ -96,11 +92,11 @@ export function zimRoutes(s: Services, now: () => number): Router {
       leftText: p.secondsLeft === null ? '…' : p.secondsLeft < 90 ? `${Math.ceil(p.secondsLeft)} s` : `${Math.ceil(p.secondsLeft / 60)} min`,
     }));
 
-  r.get('/zims', (req, res) => {
-    render(req, res, 'zim-apps', { title: 'ZIM libraries', apps: kiwixApps(s.config.abraDir, s.config.zimRoot) });
-  });
+  const librariesPage: RequestHandler = (req, res) => {
+    render(req, res, 'zim-apps', { title: 'ZIM libraries', apps: s.zims.shelf.all() });
+  };
 
-  r.get('/apps/:stack/zims', async (req, res) => {
+  const libraryPage: RequestHandler = async (req, res) => {
     const app = appOf(req);
     const { filters, form, asked } = filtersFrom(req.query);
     const result = asked ? await browser.browse(filters) : undefined;
@@ -119,9 +115,9 @@ export function zimRoutes(s: Services, now: () => number): Router {
       filtersQuery: new URLSearchParams(Object.entries(form).filter(([, v]) => v) as [string, string][]).toString(),
       limitKBps: s.settings.current().downloadLimitKBps,
     });
-  });
+  };
 
-  r.get('/apps/:stack/zims/live', (req, res) => {
+  const libraryLive: RequestHandler = (req, res) => {
     const app = appOf(req);
     const sse = openSse(req, res);
     let active = downloads.progressFor(app.stack).length;
@@ -149,9 +145,9 @@ export function zimRoutes(s: Services, now: () => number): Router {
       downloads.events.off('library', onLibrary);
       push.cancel();
     });
-  });
+  };
 
-  r.post('/apps/:stack/zims/download', stewards, auditRefusals(s, 'job.zim-download', (req, res) => {
+  const download: RequestHandler = auditRefusals(s, 'job.zim-download', (req, res) => {
     const app = appOf(req);
     const b = body(req);
     // The page the steward picked from: a search, or the "newer versions of this book" answer.
@@ -162,10 +158,10 @@ export function zimRoutes(s: Services, now: () => number): Router {
     if (!entry) throw new UserFacingError('That entry is not on the catalogue page you saw: search again, then pick it.', 404);
     const replaces = b.replaces ? zimName(b.replaces, 'The file it updates') : undefined;
     res.redirect(303, `/jobs/${downloads.start(app.stack, entry, actorOf(req, res.locals.session), replaces).id}`);
-  }));
+  });
 
-  for (const action of ['pause', 'resume', 'cancel'] as const) {
-    r.post(`/apps/:stack/zims/${action}`, stewards, auditRefusals(s, `zim.${action}`, async (req, res) => {
+  const downloadAction = (action: 'pause' | 'resume' | 'cancel'): RequestHandler =>
+    auditRefusals(s, `zim.${action}`, async (req, res) => {
       const app = appOf(req);
       const fileName = zimName(body(req).fileName);
       const actor = actorOf(req, res.locals.session);
@@ -173,15 +169,17 @@ export function zimRoutes(s: Services, now: () => number): Router {
       const detail = action === 'pause' ? { job: downloads.pause(app.stack, fileName, actor).id } : await downloads.cancel(app.stack, fileName, actor);
       s.audit.record(actor, `zim.${action}`, { target: app.stack, detail: { fileName, ...detail } });
       res.redirect(303, `/apps/${app.stack}/zims`);
-    }));
-  }
+    });
+  const pause = downloadAction('pause');
+  const resume = downloadAction('resume');
+  const cancel = downloadAction('cancel');
 
-  r.get('/apps/:stack/zims/remove', stewards, (req, res) => {
+  const removePage: RequestHandler = (req, res) => {
     const app = appOf(req);
     render(req, res, 'zim-remove', { title: `Remove a ZIM file · ${app.domain}`, app, fileName: zimName(req.query.file) });
-  });
+  };
 
-  r.post('/apps/:stack/zims/remove', stewards, auditRefusals(s, 'zim.remove', async (req, res) => {
+  const remove: RequestHandler = auditRefusals(s, 'zim.remove', async (req, res) => {
     const app = appOf(req);
     const fileName = zimName(body(req).fileName);
     if (body(req).confirm !== fileName) {
@@ -189,10 +187,10 @@ export function zimRoutes(s: Services, now: () => number): Router {
       s.audit.record(actorOf(req, res.locals.session), 'zim.remove', { target: app.stack, outcome: 'denied', detail: { fileName, error: 'confirmation did not match' } });
       return render(req, res, 'zim-remove', { title: `Remove a ZIM file · ${app.domain}`, app, fileName, error: `To remove it, type its file name exactly: ${fileName}` }, 400);
     }
-    const result = await removeZim(s.docker, app.stack, app.zimDir, fileName);
+    const result = await s.zims.shelf.remove(app, fileName);
     s.audit.record(actorOf(req, res.locals.session), 'zim.remove', { target: app.stack, detail: { fileName, ...result } });
     res.redirect(303, `/apps/${app.stack}/zims`);
-  }));
+  });
 
-  return r;
+  return { librariesPage, libraryPage, libraryLive, download, removePage, remove, pause, resume, cancel };
 }

@@ -13,7 +13,7 @@ import type { Store } from '../../store/index.ts';
 import type { JobRow } from '../../store/jobs.ts';
 import type { AppPower } from '../app-power.ts';
 import type { Actor } from '../audit.ts';
-import { UserFacingError } from '../errors.ts';
+import { UserFacingError } from '../../errors.ts';
 import { JobFailure, type JobContext, type JobRunner } from '../jobs.ts';
 import { formatBytes } from '../resource-fit.ts';
 import { backupPlanOf, pathsOf, volumeDataDir, type BackupPlan } from './labels.ts';

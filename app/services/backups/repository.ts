@@ -7,7 +7,10 @@ import { z } from 'zod';
 import { restic, ResticError, type Restic } from '../../adapters/restic/restic.ts';
 import type { Store } from '../../store/index.ts';
 import { parseOrRefuse } from '../../validation.ts';
-import { UserFacingError } from '../errors.ts';
+import { UserFacingError } from '../../errors.ts';
+
+/** A repository as pages show it: credentials in a URL left out. */
+export { shownRepository } from '../../adapters/restic/restic.ts';
 
 const REPOSITORY_KEY = 'backup_repository';
 

@@ -9,7 +9,7 @@ import { execa } from 'execa';
 import { gitAt } from '../../adapters/git/git.ts';
 import type { Logger } from '../../log.ts';
 import type { Store } from '../../store/index.ts';
-import { UserFacingError } from '../errors.ts';
+import { UserFacingError } from '../../errors.ts';
 import { HOOK_SCRIPT, type ConfigRepository } from './repo.ts';
 import { MAIN_REF } from './layout.ts';
 

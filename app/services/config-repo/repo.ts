@@ -13,8 +13,8 @@ import { execa } from 'execa';
 import { gitAt, type GitRun } from '../../adapters/git/git.ts';
 import type { Logger } from '../../log.ts';
 import { domainSchema, parseOrRefuse } from '../../validation.ts';
-import { writeFileAtomic } from '../env-file.ts';
-import { UserFacingError } from '../errors.ts';
+import { writeFileAtomic } from '../../adapters/fs/atomic-write.ts';
+import { UserFacingError } from '../../errors.ts';
 import { domainOfPath, envFileFor, MAIN_REF, NODE_FILE, nodeFileText, README_FILE, README_TEXT } from './layout.ts';
 import { restoreKept, secretFindings, stripSecrets } from './secrets.ts';
 

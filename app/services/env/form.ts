@@ -1,7 +1,7 @@
 // A settings form (install or settings page) against an env file: what the page shows, and what a submitted form
 // changes. A value the steward did not change is not even looked at, so its line stays byte for byte.
-import { UserFacingError } from '../errors.ts';
-import { parseEnv, type EnvDoc } from './parse.ts';
+import { UserFacingError } from '../../errors.ts';
+import { parseEnv, type EnvDoc } from '../../adapters/abra/env-parse.ts';
 import type { EnvSample } from './sample.ts';
 import { applyEnvChanges, OverlayConflict, valueProblem, type EnvChanges } from './write.ts';
 

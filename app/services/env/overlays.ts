@@ -2,7 +2,7 @@
 // last assignment of COMPOSE_FILE with earlier values expanded:
 //   COMPOSE_FILE="$COMPOSE_FILE:compose.smtp.yml"      (adds to the lines above)
 //   #COMPOSE_FILE="compose.yml:compose.smtp.yml"       (the whole list; the usual form in recipes)
-import type { Assignment, EnvDoc } from './parse.ts';
+import type { Assignment, EnvDoc } from '../../adapters/abra/env-parse.ts';
 
 export type OverlayLine = {
   /** The overlay files this line adds, joined with ":" (the option's name in forms). */

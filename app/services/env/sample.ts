@@ -1,6 +1,6 @@
 // A recipe's .env.sample as a settings form: fields with their defaults and help, opt-in settings, overlays with the
 // settings and secrets that belong to them, and the secrets abra generates.
-import { parseEnv, type Assignment, type EnvDoc, type EnvProblem } from './parse.ts';
+import { parseEnv, type Assignment, type EnvDoc, type EnvProblem } from '../../adapters/abra/env-parse.ts';
 import { overlayLine } from './overlays.ts';
 
 export type EnvField = {

@@ -1,6 +1,6 @@
 // Writes values into an env file so that abra reads back exactly what was meant, changing only the lines that must
 // change: an unchanged value leaves its line alone, byte for byte. The quoting rules are abra's (see parse.ts).
-import { isSpace, parseEnv, type Assignment, type EnvDoc, type Quote } from './parse.ts';
+import { isSpace, parseEnv, type Assignment, type EnvDoc, type Quote } from '../../adapters/abra/env-parse.ts';
 import { composeFilesAfter, overlayLine, type OverlayLine } from './overlays.ts';
 
 export const MAX_VALUE_LENGTH = 4096;

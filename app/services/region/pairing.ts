@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { peerJson, PeerHttpError } from '../../adapters/region/peer-http.ts';
 import type { RegionStore } from '../../store/region.ts';
 import type { Actor, AuditLog } from '../audit.ts';
-import { UserFacingError } from '../errors.ts';
+import { UserFacingError } from '../../errors.ts';
 import { fingerprint, idOfKey, verifySignature, type Identity } from './identity.ts';
 
 export const PAIRING_MINUTES = 10;

@@ -19,7 +19,7 @@ import type { PeerRow } from '../../store/region.ts';
 import { NODE_VERSION } from '../../version.ts';
 import { appsFrom } from '../apps.ts';
 import type { Actor, AuditLog } from '../audit.ts';
-import { UserFacingError } from '../errors.ts';
+import { UserFacingError } from '../../errors.ts';
 import { JobFailure } from '../jobs.ts';
 import { kiwixApps } from '../zim/kiwix-apps.ts';
 import { datedName, filesIn } from '../zim/library.ts';

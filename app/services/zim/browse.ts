@@ -2,6 +2,8 @@
 import { catalogueUrl, fetchSmallDocument, parseEntries, type CatalogueFilters, type CataloguePage, type ZimEntry } from '../../adapters/kiwix/opds.ts';
 import type { Store } from '../../store/index.ts';
 
+export type { CatalogueFilters, ZimEntry };
+
 export type BrowseResult = { page: CataloguePage | undefined; url: string; fetchedAt: number | null; error: string | null; fromCache: boolean };
 
 const PREFIX = 'opds:';
@@ -40,6 +42,11 @@ export function zimBrowser(deps: { store: Store; base: () => string; now: () => 
         page = undefined;
       }
       return { page, url, fetchedAt: copy?.fetchedAt ?? null, error: copy?.error ?? null, fromCache: true };
+    },
+
+    /** The last copy of the search these filters make, without asking the catalogue. */
+    cachedFor(filters: CatalogueFilters): BrowseResult {
+      return this.cached(catalogueUrl(deps.base(), filters));
     },
 
     /** An entry the steward picked from a page they were shown: looked up in that page's copy, never trusted from the form. */

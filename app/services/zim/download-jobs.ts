@@ -13,7 +13,7 @@ import type { Logger } from '../../log.ts';
 import type { Store } from '../../store/index.ts';
 import type { JobRow } from '../../store/jobs.ts';
 import type { Actor } from '../audit.ts';
-import { UserFacingError } from '../errors.ts';
+import { UserFacingError } from '../../errors.ts';
 import { JobFailure, RESTART_INTERRUPTION, type JobContext, type JobRunner } from '../jobs.ts';
 import type { SettingsService } from '../settings.ts';
 import { formatBytes } from '../resource-fit.ts';

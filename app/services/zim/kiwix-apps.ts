@@ -3,7 +3,7 @@ import { existsSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { listInstalled, readAppEnv } from '../../adapters/abra/app-env.ts';
 import { readEnvValues } from '../env-file.ts';
-import { UserFacingError } from '../errors.ts';
+import { UserFacingError } from '../../errors.ts';
 
 export type KiwixApp = {
   domain: string;

@@ -7,7 +7,7 @@ import type Docker from 'dockerode';
 import { zimFileNameSchema, type ZimEntry } from '../../adapters/kiwix/opds.ts';
 import { execRead, runningContainerOf } from '../../adapters/docker/exec.ts';
 import { partFileName } from './part-file.ts';
-import { UserFacingError } from '../errors.ts';
+import { UserFacingError } from '../../errors.ts';
 import { parseOrRefuse } from '../../validation.ts';
 
 export type ZimFile = { fileName: string; size: number; modifiedAt: number };
