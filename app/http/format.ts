@@ -1,4 +1,5 @@
-// Small wording helpers shared by routes that prepare page data.
+// Small wording helpers shared by routes that prepare page data, and the `words` the views use (render.ts hands
+// them to every template): plain words for numbers, times and Docker's events.
 export { formatBytes } from '../services/resource-fit.ts';
 
 /** "5 minutes ago", "3 days ago": how old a copy is, in the words a steward uses. */
@@ -10,3 +11,63 @@ export function ago(then: number, now: number): string {
   if (s < 86_400) return unit(Math.floor(s / 3600), 'hour');
   return unit(Math.floor(s / 86_400), 'day');
 }
+
+const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+export type TimeStyle = 'datetime' | 'date' | 'time';
+
+/**
+ * A moment as HTML: `<time datetime="ISO" data-style="…">` around a readable UTC text. app.js rewrites the text in
+ * the browser's own time zone; without JavaScript the UTC text stays, and says it is UTC.
+ */
+export function timeTag(at: number | string | Date | null | undefined, style: TimeStyle = 'datetime'): string {
+  if (at === null || at === undefined || at === '') return '';
+  const d = at instanceof Date ? at : new Date(at);
+  if (Number.isNaN(d.getTime())) return escapeHtml(String(at));
+  const iso = d.toISOString();
+  const text = style === 'date' ? iso.slice(0, 10) : style === 'time' ? `${iso.slice(11, 19)} UTC` : `${iso.slice(0, 16).replace('T', ' ')} UTC`;
+  return `<time datetime="${iso}" data-style="${style}">${text}</time>`;
+}
+
+/** "2 of 5": how many copies of an app or service run against how many it should have. */
+export const runningText = (running: number, desired: number) => `${running} of ${desired}`;
+
+/** What an exit code usually means, for people who do not know the numbers. */
+export function exitWords(code: string | number): string {
+  const n = Number(code);
+  if (n === 0) return 'stopped normally';
+  if (n === 137) return 'stopped: out of memory or killed (137)';
+  if (n === 143) return 'stopped when asked to (143)';
+  if (n === 139) return 'crashed (139)';
+  if (n === 126 || n === 127) return `could not start its program (${n})`;
+  return `stopped with an error (exit code ${code})`;
+}
+
+/** A line of the model's recent events ("container die (exit code 137)") in plain words. */
+export function eventWords(what: string): string {
+  const died = /^container die(?: \(exit code (-?\d+)\))?$/.exec(what);
+  if (died) return died[1] === undefined ? 'stopped' : exitWords(died[1]);
+  const health = /^container health: (.+)$/.exec(what);
+  if (health) return health[1] === 'healthy' ? 'passed its health check' : health[1] === 'unhealthy' ? 'failed its health check' : `health check: ${health[1]}`;
+  const known: Record<string, string> = {
+    'container start': 'started',
+    'container oom': 'ran out of memory',
+    'container kill': 'was told to stop',
+    'service create': 'service created',
+    'service update': 'service changed',
+    'service remove': 'service removed',
+  };
+  return known[what] ?? what;
+}
+
+/** A Docker log line (`2026-12-04T21:05:09.123456789Z text`) split into its moment and its text. */
+export function logLineParts(text: string): { at?: string; rest: string } {
+  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.\d+)?(Z|[+-]\d\d:\d\d) ?(.*)$/s.exec(text);
+  if (!m) return { rest: text };
+  const d = new Date(`${m[1]}${m[2]}`);
+  return Number.isNaN(d.getTime()) ? { rest: text } : { at: timeTag(d, 'time'), rest: m[3]! };
+}
+
+/** What every template gets as `words` (see render.ts). */
+export const viewWords = { time: timeTag, running: runningText, event: eventWords, exit: exitWords, logLine: logLineParts };
+export type ViewWords = typeof viewWords;

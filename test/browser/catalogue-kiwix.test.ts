@@ -251,7 +251,7 @@ describe.skipIf(!canRun)('the catalogue and Kiwix in a real browser (catalogue s
     await page.waitForURL(`${node.url}/apps/${STACK}`);
     await main().getByRole('heading', { name: DOMAIN, level: 1 }).waitFor();
     await page.locator('#app dl.facts dd').filter({ hasText: VERSION }).waitFor({ timeout: 60_000 });
-    await page.locator('#app dl.facts dd.replicas').filter({ hasText: /^\s*1\/1\s*$/ }).waitFor({ timeout: 60_000 });
+    await page.locator('#app dl.facts dd.replicas').filter({ hasText: /^\s*1 of 1\s*$/ }).waitFor({ timeout: 60_000 });
     expect(cspErrors(errors), errors.join('\n')).toEqual([]);
     stepsDone = 4;
   });

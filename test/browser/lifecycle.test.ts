@@ -225,7 +225,7 @@ describe.skipIf(!canRun)('app lifecycle in a real browser (abra test double, rea
     await card.getByRole('link', { name: DOMAIN, exact: true }).waitFor({ timeout: LIVE_TIMEOUT_MS });
     await page.locator(`li[data-stack="${STACK}"][data-status="running"]`).filter({ hasText: '1.0.0+1.0' }).waitFor({ timeout: LIVE_TIMEOUT_MS });
     expect(await card.locator('.meta').first().textContent()).toMatch(new RegExp(`${RECIPE}\\s+·\\s+1\\.0\\.0\\+1\\.0`));
-    expect(await card.locator('.replicas').textContent()).toMatch(exactly('1/1'));
+    expect(await card.locator('.replicas').textContent()).toMatch(exactly('1 of 1'));
     expect(await marked(), 'the dashboard was reloaded instead of updated in place').toBe(1);
     expect(await serviceEnv()).toContain('GREETING=browsers');
     expect(cspErrors(errors), errors.join('\n')).toEqual([]);
