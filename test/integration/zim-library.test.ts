@@ -256,7 +256,7 @@ describe.skipIf(!dockerThere)('ZIM library: find, download (resumable, verified)
     fixture.faults.catalogueDown = true;
     const page = await get(`/apps/${STACK}/zims?q=lores`).expect(200);
     fixture.reset();
-    expect(page.text).toMatch(/The catalogue could not be reached \([^)]*500[^)]*\)\. Showing the copy from 2 hours ago\./);
+    expect(page.text).toMatch(/The catalogue could not be reached just now \([^)]*500[^)]*\)\. Showing the copy of this search from 2 hours ago\./);
     expect(page.text).toContain('data-zim="lores_wiki_2025-03.zim"');
   });
 });

@@ -6,7 +6,7 @@ import { catalogueUrl, type CatalogueFilters, type ZimEntry } from '../../adapte
 import { UserFacingError } from '../../services/errors.ts';
 import { formatBytes } from '../../services/resource-fit.ts';
 import { kiwixApp, kiwixApps } from '../../services/zim/kiwix-apps.ts';
-import { filesIn, removeZim, servedBy, updatesFor, zimName, type ZimFile } from '../../services/zim/library.ts';
+import { filesIn, removeZim, servedBooks, updatesFor, zimName, type ZimFile } from '../../services/zim/library.ts';
 import { stackSchema } from '../../validation.ts';
 import { auditRefusals } from '../audited.ts';
 import { actorOf, type Services } from '../context.ts';
@@ -72,16 +72,45 @@ export function zimRoutes(s: Services, now: () => number): Router {
     return { entries, books, error };
   }
 
-  /** Files on disk, whether Kiwix serves each, unfinished downloads, and updates the catalogue offers. */
-  async function libraryOf(app: ReturnType<typeof appOf>, more: ZimEntry[], askForUpdates = false) {
+  /** Where people open the app's books: its domain through Traefik, and its LAN port when the overlay publishes one. */
+  const kiwixAddresses = (stack: string, host: string) => ({
+    web: `https://${kiwixApps(s.config.abraDir, s.config.zimRoot).find((a) => a.stack === stack)?.domain ?? ''}`,
+    lan: [...s.model.services.values()].filter((x) => x.stack === stack).flatMap((x) => x.ports.map((p) => `http://${host}:${p.published}`))[0],
+  });
+
+  /**
+   * Files on disk with their titles, languages and dates (the ZIM's own metadata as Kiwix read it; else the catalogue
+   * entry the node kept; else the file name), whether Kiwix serves each and where to open it, unfinished downloads,
+   * and updates the catalogue offers.
+   */
+  async function libraryOf(app: ReturnType<typeof appOf>, more: ZimEntry[], host: string, askForUpdates = false) {
     const { zims, parts } = await filesIn(app.zimDir);
-    const served = await servedBy(s.docker, app.stack);
+    const served = await servedBooks(s.docker, app.stack);
     const known = await updatesOf(app.stack, zims, askForUpdates);
     const updates = updatesFor(zims, [...known.entries, ...more]);
+    const kept = new Map([...known.entries, ...more].map((e) => [e.fileName, e]));
     const live = new Map(downloads.progressFor(app.stack).map((p) => [p.fileName, p]));
+    const at = kiwixAddresses(app.stack, host);
     return {
-      zims: zims.map((z) => ({ ...z, sizeText: formatBytes(z.size), served: served ? served.has(z.fileName) : undefined, update: updates.get(z.fileName), bookName: known.books.get(z.fileName) })),
+      zims: zims.map((z) => {
+        const book = served?.get(z.fileName);
+        const entry = kept.get(z.fileName);
+        return {
+          ...z,
+          title: book?.title || entry?.title || z.fileName.replace(/\.zim$/, ''),
+          language: book?.language || entry?.language || '',
+          date: book?.date || entry?.updated.slice(0, 10) || '',
+          openUrl: book ? `${at.web}${book.urlPath}` : undefined,
+          lanUrl: book && at.lan ? `${at.lan}${book.urlPath}` : undefined,
+          sizeText: formatBytes(z.size),
+          served: served ? served.has(z.fileName) : undefined,
+          update: updates.get(z.fileName),
+          bookName: known.books.get(z.fileName),
+        };
+      }),
       updatesError: known.error,
+      /** "Check for newer versions" was asked this time: the page says what it found. */
+      checked: askForUpdates ? { books: new Set(known.books.values()).size, updates: updates.size } : undefined,
       parts: parts.map((p) => ({ ...p, bytesText: formatBytes(p.bytes), live: live.get(p.fileName) })),
       kiwixRunning: served !== undefined,
     };
@@ -104,7 +133,7 @@ export function zimRoutes(s: Services, now: () => number): Router {
     const app = appOf(req);
     const { filters, form, asked } = filtersFrom(req.query);
     const result = asked ? await browser.browse(filters) : undefined;
-    const library = await libraryOf(app, result?.page?.entries ?? [], req.query.updates === '1');
+    const library = await libraryOf(app, result?.page?.entries ?? [], req.hostname, req.query.updates === '1');
     render(req, res, 'zims', {
       title: `ZIM library · ${app.domain}`,
       app,
@@ -127,7 +156,7 @@ export function zimRoutes(s: Services, now: () => number): Router {
     let active = downloads.progressFor(app.stack).length;
     // Never rejects: a folder that went away (an unplugged disk) must not take the node down with it.
     const sendLibrary = () =>
-      libraryOf(app, []).then(
+      libraryOf(app, [], req.hostname).then(
         (library) => void sse.send('library', renderPartial(res, 'zim-files', { app, library })),
         (err: Error) => s.log.warn({ stack: app.stack, err: err.message }, 'could not read the ZIM folder for a live update'),
       );
