@@ -1,5 +1,6 @@
 // Small wording helpers shared by routes that prepare page data, and the `words` the views use (render.ts hands
 // them to every template): plain words for numbers, times and Docker's events.
+import { fieldWords, overlayWords } from '../services/env/labels.ts';
 export { formatBytes } from '../services/resource-fit.ts';
 
 /** "5 minutes ago", "3 days ago": how old a copy is, in the words a steward uses. */
@@ -69,5 +70,5 @@ export function logLineParts(text: string): { at?: string; rest: string } {
 }
 
 /** What every template gets as `words` (see render.ts). */
-export const viewWords = { time: timeTag, running: runningText, event: eventWords, exit: exitWords, logLine: logLineParts };
+export const viewWords = { time: timeTag, running: runningText, event: eventWords, exit: exitWords, logLine: logLineParts, setting: fieldWords, option: overlayWords };
 export type ViewWords = typeof viewWords;

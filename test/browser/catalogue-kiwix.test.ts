@@ -219,13 +219,13 @@ describe.skipIf(!canRun)('the catalogue and Kiwix in a real browser (catalogue s
     const form = page.locator('form[action="/install/kiwix"][method="post"]');
     await form.locator(`input[name="version"][value="${VERSION}"]`).waitFor({ state: 'attached' });
     await form.getByLabel('Domain', { exact: true }).fill(DOMAIN);
-    const zims = form.getByLabel('ZIM_FILES_PATH', { exact: true });
+    const zims = form.getByLabel('Folder for the books', { exact: true });
     expect(await zims.inputValue()).toBe('/srv/zims');
     await form.getByText(/readable by uid 1001/).first().waitFor();
     await zims.fill(zimDir);
     // The LAN port belongs to the LAN option (#15's env forms): it is switched on with it, no box of its own.
-    await form.getByRole('checkbox', { name: /compose\.lan\.yml/ }).check();
-    await form.getByLabel('KIWIX_LAN_PORT', { exact: true }).fill(String(lanPort));
+    await form.getByRole('checkbox', { name: 'Reach this app on the local network at a port of this machine' }).check();
+    await form.getByLabel('Port on the local network', { exact: true }).fill(String(lanPort));
     expect(await form.getByLabel('Deploy it right away').isChecked()).toBe(true);
     const started = Date.now();
     await form.getByRole('button', { name: 'Install', exact: true }).click();

@@ -176,7 +176,7 @@ describe.skipIf(!canRun)('app lifecycle in a real browser (abra test double, rea
     const form = page.locator(`form[action="/install/${RECIPE}"][method="post"]`);
     await form.locator('input[name="version"][value="1.0.0+1.0"]').waitFor({ state: 'attached' });
     await form.getByLabel('Domain', { exact: true }).fill(DOMAIN);
-    const greeting = form.getByLabel('GREETING', { exact: true });
+    const greeting = form.getByLabel('Greeting', { exact: true });
     expect(await greeting.inputValue()).toBe('world');
     await form.getByText('What the app says hello to').waitFor();
     await greeting.fill('browsers');
@@ -241,7 +241,7 @@ describe.skipIf(!canRun)('app lifecycle in a real browser (abra test double, rea
     await page.waitForURL(`${node.url}/apps/${STACK}/config`);
     await page.getByRole('heading', { name: `Settings of ${DOMAIN}`, level: 1 }).waitFor();
 
-    const greeting = main().getByLabel('GREETING', { exact: true });
+    const greeting = main().getByLabel('Greeting', { exact: true });
     expect(await greeting.inputValue()).toBe('browsers');
     await greeting.fill('neighbours');
     const redeploy = main().getByLabel('Redeploy with these settings now');
