@@ -69,6 +69,28 @@ export function logLineParts(text: string): { at?: string; rest: string } {
   return Number.isNaN(d.getTime()) ? { rest: text } : { at: timeTag(d, 'time'), rest: m[3]! };
 }
 
+// A recipe's scores (Co-op Cloud's README metadata, docs.coopcloud.tech/recipes/) in words.
+const MATURITY = ['', 'experimental', 'early: several things missing', 'works, one or two things missing', 'mature', 'mature, with single sign-on'];
+const IMAGE_SOURCE = ['', 'made by the recipe’s maintainers', 'from a third party', 'semi-official', 'the project’s official image'];
+const LEVEL = ['not supported', 'set up by hand', 'mostly automatic', 'automatic'];
+const TESTS = ['no automatic tests', 'deploys in automatic tests', 'deploys with its secrets and networks in automatic tests', 'deploys and passes its health check in automatic tests'];
+
+/** "mature (4 of 5)" for a recipe's overall score. */
+export const maturityWords = (status: number | null) => (status === null || !MATURITY[status] ? '' : `${MATURITY[status]} (${status} of 5)`);
+
+/** A 0–3 score (e-mail, single sign-on, tests) or Yes/No/N/A in words; anything else as the recipe wrote it. */
+export function scoreWords(kind: 'level' | 'tests', value: string): string {
+  const v = value.trim();
+  if (/^n\/?a$/i.test(v)) return 'does not apply';
+  if (/^(yes|no)$/i.test(v)) return v.toLowerCase();
+  const n = /^[0-3]$/.test(v) ? Number(v) : undefined;
+  if (n === undefined) return v;
+  return kind === 'tests' ? TESTS[n]! : LEVEL[n]!;
+}
+
+/** "the project’s official image" for an image rating of 4. */
+export const imageRatingWords = (rating: string) => IMAGE_SOURCE[Number(rating)] ?? '';
+
 /** What every template gets as `words` (see render.ts). */
-export const viewWords = { time: timeTag, running: runningText, event: eventWords, exit: exitWords, logLine: logLineParts, setting: fieldWords, option: overlayWords };
+export const viewWords = { time: timeTag, running: runningText, event: eventWords, exit: exitWords, logLine: logLineParts, setting: fieldWords, option: overlayWords, maturity: maturityWords, score: scoreWords, imageRating: imageRatingWords };
 export type ViewWords = typeof viewWords;

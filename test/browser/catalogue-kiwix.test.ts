@@ -147,7 +147,7 @@ describe.skipIf(!canRun)('the catalogue and Kiwix in a real browser (catalogue s
     // kiwix is both in the catalogue (0.9.0) and on the node (1.0.0, bundled): one card, the newest version, installable.
     const kiwixCard = card('kiwix');
     expect(await kiwixCard.locator('.meta').textContent()).toContain(VERSION);
-    await kiwixCard.locator('.badge.on-node').filter({ hasText: 'on this node' }).waitFor();
+    await kiwixCard.locator('.badge.on-node').filter({ hasText: 'installs offline' }).waitFor();
     await kiwixCard.getByRole('link', { name: 'Install', exact: true }).waitFor();
     // gitea is only in the catalogue: no Install button (it would need the internet).
     expect(await card('gitea').getByRole('link', { name: 'Install', exact: true }).count()).toBe(0);
@@ -199,7 +199,7 @@ describe.skipIf(!canRun)('the catalogue and Kiwix in a real browser (catalogue s
     await main().getByRole('heading', { name: 'kiwix', level: 1 }).waitFor();
     const head = main().locator('.app-head');
     expect(await head.locator('[data-fit]').getAttribute('data-fit')).toBe('runs');
-    expect((await head.locator('[data-fit]').textContent())?.trim()).toBe('runs here');
+    expect((await head.locator('[data-fit]').textContent())?.trim()).toBe('built for this CPU');
     // The bundled checkout's README describes what installs here; it wins over the older catalogue entry.
     await main().getByText(BUNDLED_DESCRIPTION, { exact: true }).first().waitFor();
     expect(await main().getByText(CATALOGUE_KIWIX, { exact: true }).count()).toBe(0);

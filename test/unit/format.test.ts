@@ -1,6 +1,6 @@
 // The plain words pages use: times with a UTC fallback, counts, Docker's events and exit codes, log timestamps.
 import { describe, expect, it } from 'vitest';
-import { eventWords, exitWords, logLineParts, runningText, timeTag } from '../../app/http/format.ts';
+import { eventWords, exitWords, imageRatingWords, logLineParts, maturityWords, runningText, scoreWords, timeTag } from '../../app/http/format.ts';
 
 describe('plain words', () => {
   it('writes a moment as <time> with its ISO value and a readable UTC text for pages without JavaScript', () => {
@@ -34,5 +34,17 @@ describe('plain words', () => {
     expect(parts.rest).toBe('GET /catalog 200');
     expect(parts.at).toBe('<time datetime="2026-12-04T21:05:09.000Z" data-style="time">21:05:09 UTC</time>');
     expect(logLineParts('no timestamp here')).toEqual({ rest: 'no timestamp here' });
+  });
+
+  it('says a recipe’s scores in words instead of "status 4/5", "rating 4", "Tests 2"', () => {
+    expect(maturityWords(4)).toBe('mature (4 of 5)');
+    expect(maturityWords(1)).toBe('experimental (1 of 5)');
+    expect(maturityWords(null)).toBe('');
+    expect(imageRatingWords('4')).toBe('the project’s official image');
+    expect(scoreWords('tests', '2')).toBe('deploys with its secrets and networks in automatic tests');
+    expect(scoreWords('level', '0')).toBe('not supported');
+    expect(scoreWords('level', 'N/A')).toBe('does not apply');
+    expect(scoreWords('level', 'Yes')).toBe('yes');
+    expect(scoreWords('level', 'partly')).toBe('partly');
   });
 });
