@@ -1,6 +1,7 @@
 // Small wording helpers shared by routes that prepare page data, and the `words` the views use (render.ts hands
 // them to every template): plain words for numbers, times and Docker's events.
 import { fieldWords, overlayWords } from '../services/env/labels.ts';
+import { auditAction, auditDetail } from './audit-words.ts';
 export { formatBytes } from '../services/resource-fit.ts';
 
 /** "5 minutes ago", "3 days ago": how old a copy is, in the words a steward uses. */
@@ -92,5 +93,5 @@ export function scoreWords(kind: 'level' | 'tests', value: string): string {
 export const imageRatingWords = (rating: string) => IMAGE_SOURCE[Number(rating)] ?? '';
 
 /** What every template gets as `words` (see render.ts). */
-export const viewWords = { time: timeTag, running: runningText, event: eventWords, exit: exitWords, logLine: logLineParts, setting: fieldWords, option: overlayWords, maturity: maturityWords, score: scoreWords, imageRating: imageRatingWords };
+export const viewWords = { time: timeTag, running: runningText, event: eventWords, exit: exitWords, logLine: logLineParts, setting: fieldWords, option: overlayWords, maturity: maturityWords, score: scoreWords, imageRating: imageRatingWords, auditAction, auditDetail };
 export type ViewWords = typeof viewWords;
