@@ -127,7 +127,11 @@ describe.skipIf(!canRun)('settings forms take what real .env.sample files hold (
     await main().getByRole('heading', { name: `Settings of ${DOMAIN}`, level: 1 }).waitFor();
     await main().getByLabel('Redeploy with these settings now').uncheck();
     await main().getByRole('button', { name: 'Save', exact: true }).click();
-    await b.page.waitForURL(`${node.url}/apps/${STACK}`);
+    // Nothing changed: the settings page says so, and the audit log does not call it a change.
+    await b.page.waitForURL(`${node.url}/apps/${STACK}/config?unchanged=1`);
+    await main().getByRole('status').filter({ hasText: 'Nothing changed' }).waitFor();
+    await b.page.goto(`${node.url}/audit?action=app.config`);
+    expect(await main().locator('table.audit tbody tr').allTextContents()).toEqual([expect.stringContaining('Nothing recorded yet.')]);
     expect(readFileSync(envFile(), 'utf8')).toBe(before);
     stepsDone = 2;
   });
@@ -160,6 +164,13 @@ describe.skipIf(!canRun)('settings forms take what real .env.sample files hold (
       [`SITE_NAME="Ada's Library"`, `SITE_NAME="Ada's \\"Little\\" Library"`],
       ['CITY=Bibliothèque de Saint-Étienne', 'CITY=Lyon'],
     ]);
+    // The audit log says it in words, the raw JSON folded away.
+    await b.page.goto(`${node.url}/audit?action=app.config`);
+    const row = main().locator('table.audit tbody tr').first();
+    expect((await row.locator('.audit-what').textContent())?.trim()).toBe(`Changed settings of ${DOMAIN}`);
+    expect((await row.locator('.audit-detail').textContent())?.trim()).toBe('changed: SITE_NAME, CITY');
+    expect(await row.locator('details').isVisible()).toBe(true);
+    expect(await row.locator('details code').first().isVisible()).toBe(false);
     expect(cspErrors(b.errors)).toEqual([]);
     stepsDone = 3;
   });
