@@ -92,6 +92,16 @@ export function scoreWords(kind: 'level' | 'tests', value: string): string {
 /** "the project’s official image" for an image rating of 4. */
 export const imageRatingWords = (rating: string) => IMAGE_SOURCE[Number(rating)] ?? '';
 
+/**
+ * Text from elsewhere (abra's messages, Docker's errors) without emoji: a Pi without an emoji font shows them as
+ * blank boxes (abra ends "deploy timed out" with a sad face). Pictographs, their variation selectors and joiners go;
+ * the words stay.
+ */
+export function fontSafe(text: string): string {
+  if (!/[\p{Extended_Pictographic}\u{FE0F}\u{200D}]/u.test(text)) return text;
+  return text.replace(/\s*[\p{Extended_Pictographic}\u{FE0F}\u{200D}]+/gu, '').replace(/ {2,}/g, ' ');
+}
+
 /** What every template gets as `words` (see render.ts). */
-export const viewWords = { time: timeTag, running: runningText, event: eventWords, exit: exitWords, logLine: logLineParts, setting: fieldWords, option: overlayWords, maturity: maturityWords, score: scoreWords, imageRating: imageRatingWords, auditAction, auditDetail };
+export const viewWords = { time: timeTag, running: runningText, event: eventWords, exit: exitWords, logLine: logLineParts, setting: fieldWords, option: overlayWords, maturity: maturityWords, score: scoreWords, imageRating: imageRatingWords, auditAction, auditDetail, fontSafe };
 export type ViewWords = typeof viewWords;
