@@ -122,7 +122,7 @@ export function buildServices(deps: AppDeps): Wiring {
     accessTokens: accessTokenService(deps.store, now),
     zims: {
       browser: zimBrowser({ store: deps.store, base: () => config.kiwixCatalogueUrl, now, fetchDocument: (url, what, o) => fetchSmallDocument(url, what, { floor: config.readFloor, ...o }) }),
-      shelf: kiwixShelf({ abraDir: config.abraDir, zimRoot: config.zimRoot, docker: deps.docker }),
+      shelf: kiwixShelf({ abraDir: config.abraDir, zimRoot: config.zimRoot, docker: deps.docker, model }),
       downloads: zimDownloadsService,
     },
     region,

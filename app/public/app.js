@@ -63,3 +63,24 @@ class SteadyEventSource {
   }
 }
 if (window.htmx) window.htmx.createEventSource = (url) => new SteadyEventSource(url);
+
+// Times: the server writes <time datetime="ISO" data-style="datetime|date|time"> with a UTC text (for pages read
+// without JavaScript); here they are shown in the browser's own time zone, the UTC moment kept in the tooltip.
+const TIME_FORMATS = {
+  datetime: { dateStyle: 'medium', timeStyle: 'short' },
+  date: { dateStyle: 'medium' },
+  time: { hour: '2-digit', minute: '2-digit', second: '2-digit' },
+};
+function localTimes(root) {
+  for (const el of root.querySelectorAll('time[datetime][data-style]:not([data-local])')) {
+    const d = new Date(el.getAttribute('datetime'));
+    const format = TIME_FORMATS[el.dataset.style];
+    if (Number.isNaN(d.getTime()) || !format) continue;
+    el.title = `${d.toISOString().slice(0, 19).replace("T", " ")} UTC`;
+    el.textContent = new Intl.DateTimeFormat(undefined, format).format(d);
+    el.dataset.local = '1';
+  }
+}
+document.addEventListener('DOMContentLoaded', () => localTimes(document));
+document.addEventListener('htmx:afterSettle', (e) => localTimes(e.target instanceof Element ? e.target : document));
+document.addEventListener('htmx:sseMessage', (e) => localTimes(e.target instanceof Element ? e.target : document));

@@ -141,7 +141,7 @@ describe.skipIf(!canRun)('the catalogue and Kiwix in a real browser (catalogue s
     // kiwix is both in the catalogue (0.9.0) and on the node (1.0.0, bundled): one card, the newest version, installable.
     const kiwixCard = card('kiwix');
     expect(await kiwixCard.locator('.meta').textContent()).toContain(VERSION);
-    await kiwixCard.locator('.badge.on-node').filter({ hasText: 'on this node' }).waitFor();
+    await kiwixCard.locator('.badge.on-node').filter({ hasText: 'installs offline' }).waitFor();
     await kiwixCard.getByRole('link', { name: 'Install', exact: true }).waitFor();
     // gitea is only in the catalogue: no Install button (it would need the internet).
     expect(await card('gitea').getByRole('link', { name: 'Install', exact: true }).count()).toBe(0);
@@ -193,7 +193,7 @@ describe.skipIf(!canRun)('the catalogue and Kiwix in a real browser (catalogue s
     await main().getByRole('heading', { name: 'kiwix', level: 1 }).waitFor();
     const head = main().locator('.app-head');
     expect(await head.locator('[data-fit]').getAttribute('data-fit')).toBe('runs');
-    expect((await head.locator('[data-fit]').textContent())?.trim()).toBe('runs here');
+    expect((await head.locator('[data-fit]').textContent())?.trim()).toBe('built for this CPU');
     // The bundled checkout's README describes what installs here; it wins over the older catalogue entry.
     await main().getByText(BUNDLED_DESCRIPTION, { exact: true }).first().waitFor();
     expect(await main().getByText(CATALOGUE_KIWIX, { exact: true }).count()).toBe(0);
@@ -213,13 +213,13 @@ describe.skipIf(!canRun)('the catalogue and Kiwix in a real browser (catalogue s
     const form = page.locator('form[action="/install/kiwix"][method="post"]');
     await form.locator(`input[name="version"][value="${VERSION}"]`).waitFor({ state: 'attached' });
     await form.getByLabel('Domain', { exact: true }).fill(DOMAIN);
-    const zims = form.getByLabel('ZIM_FILES_PATH', { exact: true });
+    const zims = form.getByLabel('Folder for the books', { exact: true });
     expect(await zims.inputValue()).toBe('/srv/zims');
     await form.getByText(/readable by uid 1001/).first().waitFor();
     await zims.fill(zimDir);
     // The LAN port belongs to the LAN option (#15's env forms): it is switched on with it, no box of its own.
-    await form.getByRole('checkbox', { name: /compose\.lan\.yml/ }).check();
-    await form.getByLabel('KIWIX_LAN_PORT', { exact: true }).fill(String(lanPort));
+    await form.getByRole('checkbox', { name: 'Reach this app on the local network at a port of this machine' }).check();
+    await form.getByLabel('Port on the local network', { exact: true }).fill(String(lanPort));
     expect(await form.getByLabel('Deploy it right away').isChecked()).toBe(true);
     const started = Date.now();
     await form.getByRole('button', { name: 'Install', exact: true }).click();
@@ -245,7 +245,7 @@ describe.skipIf(!canRun)('the catalogue and Kiwix in a real browser (catalogue s
     await page.waitForURL(`${node.url}/apps/${STACK}`);
     await main().getByRole('heading', { name: DOMAIN, level: 1 }).waitFor();
     await page.locator('#app dl.facts dd').filter({ hasText: VERSION }).waitFor({ timeout: 60_000 });
-    await page.locator('#app dl.facts dd.replicas').filter({ hasText: /^\s*1\/1\s*$/ }).waitFor({ timeout: 60_000 });
+    await page.locator('#app dl.facts dd.replicas').filter({ hasText: /^\s*1 of 1\s*$/ }).waitFor({ timeout: 60_000 });
     expect(cspErrors(errors), errors.join('\n')).toEqual([]);
     stepsDone = 4;
   });

@@ -61,11 +61,12 @@ describe.skipIf(!canRun)('settings forms take what real .env.sample files hold (
     await page.goto(`${node.url}/install/${RECIPE}`);
     await page.getByRole('heading', { name: `Install ${RECIPE}`, level: 1 }).waitFor();
     const form = page.locator(`form[action="/install/${RECIPE}"][method="post"]`);
-    const value = (key: string) => form.getByLabel(key, { exact: true }).inputValue();
-    expect(await value('SITE_NAME')).toBe("Ada's Library");
-    expect(await value('MOTTO')).toBe('Read "everything", it costs $0');
-    expect(await value('CITY')).toBe('Bibliothèque de Saint-Étienne');
-    expect(await value('EXTRA_DOMAINS')).toBe(', `www.lores-quotes.example.com`');
+    // Fields are labelled in words ("Site name"), their variable names shown small beside them.
+    const value = (label: string) => form.getByLabel(label, { exact: true }).inputValue();
+    expect(await value('Site name')).toBe("Ada's Library");
+    expect(await value('Motto')).toBe('Read "everything", it costs $0');
+    expect(await value('City')).toBe('Bibliothèque de Saint-Étienne');
+    expect(await value('Other addresses')).toBe(', `www.lores-quotes.example.com`');
     // Prose is not a setting; the aliases overlay is on as the recipe ships it; the worker's secret is not promised.
     expect(await form.locator('input[name="env.SMTP_PORT"]').count()).toBe(0);
     expect(await form.locator('input[name="overlay.compose.aliases.yml"]').isChecked()).toBe(true);
@@ -107,7 +108,11 @@ describe.skipIf(!canRun)('settings forms take what real .env.sample files hold (
     await main().getByRole('heading', { name: `Settings of ${DOMAIN}`, level: 1 }).waitFor();
     await main().getByLabel('Redeploy with these settings now').uncheck();
     await main().getByRole('button', { name: 'Save', exact: true }).click();
-    await b.page.waitForURL(`${node.url}/apps/${STACK}`);
+    // Nothing changed: the settings page says so, and the audit log does not call it a change.
+    await b.page.waitForURL(`${node.url}/apps/${STACK}/config?unchanged=1`);
+    await main().getByRole('status').filter({ hasText: 'Nothing changed' }).waitFor();
+    await b.page.goto(`${node.url}/audit?action=app.config`);
+    expect(await main().locator('table.audit tbody tr').allTextContents()).toEqual([expect.stringContaining('Nothing recorded yet.')]);
     expect(readFileSync(envFile(), 'utf8')).toBe(before);
     stepsDone = 2;
   });
@@ -118,20 +123,20 @@ describe.skipIf(!canRun)('settings forms take what real .env.sample files hold (
     await b.page.goto(`${node.url}/apps/${STACK}/config`);
     await main().getByRole('heading', { name: `Settings of ${DOMAIN}`, level: 1 }).waitFor();
     const impossible = `'Ada's' "Library"`;
-    await main().getByLabel('SITE_NAME', { exact: true }).fill(impossible);
-    await main().getByLabel('CITY', { exact: true }).fill('Lyon');
+    await main().getByLabel('Site name', { exact: true }).fill(impossible);
+    await main().getByLabel('City', { exact: true }).fill('Lyon');
     await main().getByLabel('Redeploy with these settings now').uncheck();
     await main().getByRole('button', { name: 'Save', exact: true }).click();
     const error = main().locator('[id="error-env.SITE_NAME"]');
     await error.waitFor();
     expect(await error.textContent()).toContain('cannot be written so that abra reads it back');
-    expect(await main().getByLabel('SITE_NAME', { exact: true }).getAttribute('aria-describedby')).toBe('error-env.SITE_NAME');
-    expect(await main().getByLabel('SITE_NAME', { exact: true }).inputValue()).toBe(impossible);
-    expect(await main().getByLabel('CITY', { exact: true }).inputValue()).toBe('Lyon');
+    expect(await main().getByLabel('Site name', { exact: true }).getAttribute('aria-describedby')).toBe('error-env.SITE_NAME');
+    expect(await main().getByLabel('Site name', { exact: true }).inputValue()).toBe(impossible);
+    expect(await main().getByLabel('City', { exact: true }).inputValue()).toBe('Lyon');
     expect(readFileSync(envFile(), 'utf8')).toBe(before);
 
     // Fixed: exactly the two lines change, written so that abra reads them back as typed.
-    await main().getByLabel('SITE_NAME', { exact: true }).fill(`Ada's "Little" Library`);
+    await main().getByLabel('Site name', { exact: true }).fill(`Ada's "Little" Library`);
     await main().getByRole('button', { name: 'Save', exact: true }).click();
     await b.page.waitForURL(`${node.url}/apps/${STACK}`);
     const after = readFileSync(envFile(), 'utf8').split('\n');
@@ -140,6 +145,13 @@ describe.skipIf(!canRun)('settings forms take what real .env.sample files hold (
       [`SITE_NAME="Ada's Library"`, `SITE_NAME="Ada's \\"Little\\" Library"`],
       ['CITY=Bibliothèque de Saint-Étienne', 'CITY=Lyon'],
     ]);
+    // The audit log says it in words, the raw JSON folded away.
+    await b.page.goto(`${node.url}/audit?action=app.config`);
+    const row = main().locator('table.audit tbody tr').first();
+    expect((await row.locator('.audit-what').textContent())?.trim()).toBe(`Changed settings of ${DOMAIN}`);
+    expect((await row.locator('.audit-detail').textContent())?.trim()).toBe('changed: SITE_NAME, CITY');
+    expect(await row.locator('details').isVisible()).toBe(true);
+    expect(await row.locator('details code').first().isVisible()).toBe(false);
     expect(cspErrors(b.errors)).toEqual([]);
     stepsDone = 3;
   });

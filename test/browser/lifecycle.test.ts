@@ -143,7 +143,7 @@ describe.skipIf(!canRun)('app lifecycle in a real browser (abra test double, rea
     const form = page.locator(`form[action="/install/${RECIPE}"][method="post"]`);
     await form.locator('input[name="version"][value="1.0.0+1.0"]').waitFor({ state: 'attached' });
     await form.getByLabel('Domain', { exact: true }).fill(DOMAIN);
-    const greeting = form.getByLabel('GREETING', { exact: true });
+    const greeting = form.getByLabel('Greeting', { exact: true });
     expect(await greeting.inputValue()).toBe('world');
     await form.getByText('What the app says hello to').waitFor();
     await greeting.fill('browsers');
@@ -192,7 +192,7 @@ describe.skipIf(!canRun)('app lifecycle in a real browser (abra test double, rea
     await card.getByRole('link', { name: DOMAIN, exact: true }).waitFor({ timeout: LIVE_TIMEOUT_MS });
     await page.locator(`li[data-stack="${STACK}"][data-status="running"]`).filter({ hasText: '1.0.0+1.0' }).waitFor({ timeout: LIVE_TIMEOUT_MS });
     expect(await card.locator('.meta').first().textContent()).toMatch(new RegExp(`${RECIPE}\\s+·\\s+1\\.0\\.0\\+1\\.0`));
-    expect(await card.locator('.replicas').textContent()).toMatch(exactly('1/1'));
+    expect(await card.locator('.replicas').textContent()).toMatch(exactly('1 of 1'));
     expect(await marked(), 'the dashboard was reloaded instead of updated in place').toBe(1);
     expect(await serviceEnv()).toContain('GREETING=browsers');
     expect(cspErrors(errors), errors.join('\n')).toEqual([]);
@@ -208,7 +208,7 @@ describe.skipIf(!canRun)('app lifecycle in a real browser (abra test double, rea
     await page.waitForURL(`${node.url}/apps/${STACK}/config`);
     await page.getByRole('heading', { name: `Settings of ${DOMAIN}`, level: 1 }).waitFor();
 
-    const greeting = main().getByLabel('GREETING', { exact: true });
+    const greeting = main().getByLabel('Greeting', { exact: true });
     expect(await greeting.inputValue()).toBe('browsers');
     await greeting.fill('neighbours');
     const redeploy = main().getByLabel('Redeploy with these settings now');

@@ -29,7 +29,7 @@ const STACK = `live${id}_lores_test`;
 const DOMAIN = `live-${id}.node.example.org`;
 const SERVICE = `${STACK}_app`;
 
-/** Matches an element whose whole text is `running/desired`, e.g. exactly "2/2" (not "12/12"). */
+/** Matches an element whose whole text is `text`, e.g. exactly "2 of 2" (not "12 of 12"). */
 const exactly = (text: string) => new RegExp(`^\\s*${text.replace('/', '\\/')}\\s*$`);
 
 describe.skipIf(!canRun)('live dashboard in a real browser', () => {
@@ -93,7 +93,8 @@ describe.skipIf(!canRun)('live dashboard in a real browser', () => {
    */
   async function pageFollows(page: Page, locator: Locator, replicas: string): Promise<{ ms: number; lagMs: number }> {
     const started = Date.now();
-    const target = locator.filter({ hasText: exactly(replicas) });
+    // The page says "1 of 1" where `docker service ls` says 1/1.
+    const target = locator.filter({ hasText: exactly(replicas.replace('/', ' of ')) });
     let dockerAt: number | undefined;
     let dockerError: Error | undefined;
     const docker = dockerShows(replicas).then(
@@ -175,7 +176,7 @@ describe.skipIf(!canRun)('live dashboard in a real browser', () => {
     await scale(1);
     const down = await pageFollows(page, rowReplicas, '1/1');
     console.log(`app page showed 1/1 ${down.ms} ms after \`docker service scale\`, ${down.lagMs} ms after \`docker service ls\` did`);
-    await appReplicas.filter({ hasText: exactly('1/1') }).waitFor();
+    await appReplicas.filter({ hasText: exactly('1 of 1') }).waitFor();
     // The task that was stopped leaves the list once swarm is done with it.
     await page.waitForFunction(`document.querySelectorAll('tr[data-service="${SERVICE}"] li.task').length === 1`, undefined, {
       timeout: DOCKER_TIMEOUT_MS,

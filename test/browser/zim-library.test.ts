@@ -305,7 +305,8 @@ describe.skipIf(!canRun)('the ZIM library in a real browser: find, download with
     expect(await marked(), 'the library table came with a reload, not live').toBe(1);
     timings.clickToRowInLibrary = Date.now() - started;
     expect(await main().getByText('No ZIM files yet.').count()).toBe(0);
-    expect((await row.locator('td').nth(1).textContent())?.trim()).toBe(formatBytes(book.size));
+    // Book, language, date, size: the size moved to the fourth column (the title comes from Kiwix: step 5).
+    expect((await row.locator('td').nth(3).textContent())?.trim()).toBe(formatBytes(book.size));
     expect(inFolder()).toEqual([BOOK_FILE]);
     // The job verified the file; it ends once Kiwix serves it (it waits for that after the file lands).
     const job = await within('the download job ends', SERVED_TIMEOUT_MS, async () => {
@@ -337,9 +338,39 @@ describe.skipIf(!canRun)('the ZIM library in a real browser: find, download with
     } finally {
       await reader.close();
     }
-    // The library page says so too, once reloaded.
+    // The library page says so too, once reloaded, and opens the book in Kiwix: on its address, and on the LAN port.
     await page.reload();
-    expect(await page.locator(`#zim-library tr[data-zim="${BOOK_FILE}"] td[data-served]`).getAttribute('data-served')).toBe('true');
+    const row = page.locator(`#zim-library tr[data-zim="${BOOK_FILE}"]`);
+    expect(await row.locator('td[data-served]').getAttribute('data-served')).toBe('true');
+    // Served, the book is listed by the title and language the ZIM itself carries, not its file name.
+    expect((await row.locator('.zim-title').textContent())?.trim()).toBe(BOOK_TITLE);
+    expect((await row.locator('.zim-language').textContent())?.trim()).toBe('eng');
+    expect(await row.getByRole('link', { name: 'Open in Kiwix' }).getAttribute('href')).toMatch(new RegExp(`^https://${DOMAIN.replace(/\./g, '\\.')}/(content/)?${BOOK_FILE.replace(/\.zim$/, '')}$`));
+    const [opened] = await Promise.all([context.waitForEvent('page'), row.getByRole('link', { name: 'on the local network' }).click()]);
+    try {
+      await opened.getByRole('heading', { name: BOOK_TITLE }).waitFor({ timeout: 30_000 });
+      expect(new URL(opened.url()).port).toBe(String(lanPort));
+    } finally {
+      await opened.close();
+    }
+    // Times are shown in the browser's own time zone (here India's, +05:30), the UTC moment kept in the tooltip.
+    const india = await browser.newContext({ timezoneId: 'Asia/Kolkata', locale: 'en-GB', storageState: await context.storageState() });
+    try {
+      const jobs = await india.newPage();
+      await jobs.goto(`${node.url}/jobs`);
+      const started = jobs.locator('table.jobs time[datetime]').first();
+      await jobs.locator('table.jobs time[data-local]').first().waitFor();
+      const iso = (await started.getAttribute('datetime'))!;
+      // Hours and minutes in India differ from UTC's by 5:30, so the text proves the conversion.
+      const hm = (timeZone: string) => new Intl.DateTimeFormat('en-GB', { hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZone }).format(new Date(iso));
+      const shown = (await started.textContent())?.trim() ?? '';
+      expect(shown).toContain(hm('Asia/Kolkata'));
+      expect(shown).not.toContain(hm('UTC'));
+      expect(shown).not.toContain('UTC');
+      expect(await started.getAttribute('title')).toBe(`${iso.slice(0, 19).replace('T', ' ')} UTC`);
+    } finally {
+      await india.close();
+    }
     expect(cspErrors(errors), errors.join('\n')).toEqual([]);
     stepsDone = 5;
   });

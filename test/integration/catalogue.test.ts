@@ -81,7 +81,7 @@ describe.skipIf(!dockerThere)('recipe catalogue', () => {
     const page = await admin.agent.get('/recipes').expect(200);
     expect(names(page.text)).toEqual(['armonly', 'armonly-app', 'gitea', 'gone-app', 'kiwix', 'lores-test-app', 'matrix-synapse', 'multi-app', 'weird']);
     expect(page.text).toContain('The catalogue copy is from just now.');
-    expect(page.text).toMatch(/data-recipe="lores-test-app"[\s\S]*?on this node[\s\S]*?href="\/install\/lores-test-app"/);
+    expect(page.text).toMatch(/data-recipe="lores-test-app"[\s\S]*?installs offline[\s\S]*?href="\/install\/lores-test-app"/);
     // A recipe only in the catalogue cannot be installed offline: no Install button on its card.
     expect(page.text).not.toContain('href="/install/gitea"');
   });
@@ -124,26 +124,35 @@ describe.skipIf(!dockerThere)('recipe catalogue', () => {
     node.clock.advance(3 * 86_400_000);
     admin = await loggedIn(node); // the old session has ended by now
     catalogue.setMode('down');
-    await admin.agent.post('/recipes/refresh').type('form').send({ _csrf: admin.csrf }).expect(303);
-    let page = await admin.agent.get('/recipes').expect(200);
+    const refused = await admin.agent.post('/recipes/refresh').type('form').send({ _csrf: admin.csrf }).expect(303);
+    // "Refresh the catalogue now" says, on the page it returns to, that it tried and why it could not.
+    expect(refused.headers.location).toBe('/recipes?refreshed=failed');
+    let page = await admin.agent.get(refused.headers.location!).expect(200);
+    expect(page.text).toMatch(/id="refresh-result" data-outcome="failed"[^>]*>Could not refresh the catalogue: the server answered 503 Service Unavailable\. Nothing is lost: the node keeps its copy from 3 days ago\./);
     expect(names(page.text)).toContain('gitea');
-    expect(page.text).toContain('The catalogue copy is from 3 days ago. The last refresh failed (the server answered 503 Service Unavailable) just now.');
+    // Offline is normal for a library node: a calm note of what is known, not a red alarm.
+    expect(page.text).toContain('The catalogue copy is from 3 days ago. The node could not reach the catalogue just now (the server answered 503 Service Unavailable); it keeps that copy and tries again by itself.');
+    expect(page.text).toMatch(/class="alert notice" id="catalogue-age"/);
+    expect(page.text).not.toContain('alert error');
     catalogue.setMode('html');
     await admin.agent.post('/recipes/refresh').type('form').send({ _csrf: admin.csrf }).expect(303);
     page = await admin.agent.get('/recipes').expect(200);
     expect(names(page.text)).toContain('matrix-synapse');
-    expect(page.text).toContain('The last refresh failed (the catalogue is not JSON)');
+    expect(page.text).toContain('The node could not reach the catalogue just now (the catalogue is not JSON)');
     const refreshes = node.services.store.audit.page({ limit: 10, action: 'catalogue.refresh' });
     expect(refreshes.slice(0, 2).map((r) => r.outcome)).toEqual(['failed', 'failed']);
     catalogue.setMode('ok');
-    await admin.agent.post('/recipes/refresh').type('form').send({ _csrf: admin.csrf }).expect(303);
-    expect((await admin.agent.get('/recipes').expect(200)).text).toContain('The catalogue copy is from just now.');
+    const refreshed = await admin.agent.post('/recipes/refresh').type('form').send({ _csrf: admin.csrf }).expect(303);
+    const fresh = (await admin.agent.get(refreshed.headers.location!).expect(200)).text;
+    expect(fresh).toContain('The catalogue copy is from just now.');
+    expect(fresh).toMatch(/id="refresh-result" data-outcome="ok"[^>]*>Refreshed just now: the online catalogue lists \d+ recipes\./);
   });
 
   it('shows a recipe page with scores and versions, and what an install of a local recipe needs', async () => {
     const gitea = await admin.agent.get('/recipes/gitea').expect(200);
     expect(gitea.text).toContain('Git with a cup of tea');
-    expect(gitea.text).toContain('4/5');
+    // Its score in words (it was "4/5"): Co-op Cloud's 4 is a mature recipe.
+    expect(gitea.text).toMatch(/data-maturity>mature \(4 of 5\)</);
     expect(gitea.text).toContain('1.1.0+1.22.0-rootless');
     expect(gitea.text).toContain('gitea/gitea:1.22.0-rootless');
     expect(gitea.text).toContain('abra must fetch the recipe first');

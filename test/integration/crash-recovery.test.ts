@@ -10,12 +10,12 @@ import { cookieFrom, csrfFrom } from '../support/http-login.ts';
 const PASSWORD = 'crash test password';
 const DB_FILE = 'lores-node.sqlite';
 
-/** The "What" column of the audit page, top (newest) first. */
+/** The action of each row of the audit page, top (newest) first: its "What" cell says it in words, its raw name in data-action. */
 function auditActions(html: string): string[] {
   const actions: string[] = [];
   for (const row of html.matchAll(/<tr class="outcome-[a-z]+">([\s\S]*?)<\/tr>/g)) {
-    const cells = [...(row[1] ?? '').matchAll(/<td[^>]*>([\s\S]*?)<\/td>/g)].map((c) => (c[1] ?? '').trim());
-    if (cells[3] !== undefined) actions.push(cells[3]);
+    const action = /<td class="audit-what" data-action="([^"]+)">/.exec(row[1] ?? '')?.[1];
+    if (action !== undefined) actions.push(action);
   }
   return actions;
 }

@@ -138,6 +138,14 @@ describe.skipIf(!dockerThere)('app lifecycle through abra (test double, real swa
     expect(await eventually(async () => (await serviceEnv()).includes('GREETING=neighbours'), 30_000)).toBe(true);
     const audit = node.services.store.audit.page({ limit: 5, action: 'app.config' })[0]!;
     expect(JSON.parse(audit.detail!).changed).toContain('GREETING');
+    // The same form saved again, unchanged and without a redeploy: not logged as a change, and the page says so.
+    const rows = node.services.store.audit.page({ limit: 100, action: 'app.config' }).length;
+    const same = await sam.post(`/apps/${STACK}/config`, { 'env.GREETING': 'neighbours', 'overlay.compose.worker.yml': 'on' });
+    expect(same.status, same.text.slice(0, 300)).toBe(303);
+    expect(same.headers.location).toBe(`/apps/${STACK}/config?unchanged=1`);
+    const page = await sam.get(same.headers.location!).expect(200);
+    expect(page.text).toContain('Nothing changed: the settings were already like this');
+    expect(node.services.store.audit.page({ limit: 100, action: 'app.config' }).length).toBe(rows);
   });
 
   it('refuses a second job on the same app while one runs', async () => {

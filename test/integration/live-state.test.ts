@@ -118,7 +118,7 @@ describe.skipIf(!dockerThere)('live node state on the real swarm', () => {
     const events = await readSse(
       `${base}/live`,
       { Cookie: stewardCookie },
-      (e) => e.event === 'apps' && new RegExp(`data-stack="${WIKI}"[^]*?<span class="replicas">3/4</span>`).test(e.data),
+      (e) => e.event === 'apps' && new RegExp(`data-stack="${WIKI}"[^]*?<span class="replicas">3 of 4</span>`).test(e.data),
       {
         timeoutMs: 30_000,
         onOpen: async () => {
@@ -219,13 +219,13 @@ describe.skipIf(!dockerThere)('live node state on the real swarm', () => {
         await new Promise((r) => setTimeout(r, 25));
       }
     })();
-    const events = await readSse(`${base}/live`, { Cookie: stewardCookie }, (e) => e.event === 'apps' && new RegExp(`data-stack="${FAIR}"[^]*?<span class="replicas">1/2</span>`).test(e.data), {
+    const events = await readSse(`${base}/live`, { Cookie: stewardCookie }, (e) => e.event === 'apps' && new RegExp(`data-stack="${FAIR}"[^]*?<span class="replicas">1 of 2</span>`).test(e.data), {
       timeoutMs: 60_000,
       onOpen: async () => void (await execa('docker', ['service', 'scale', '--detach', `${FAIR}_app=1`])),
     });
     await watching;
     const page = events.at(-1)!;
-    expect(page.data).toMatch(new RegExp(`data-stack="${FAIR}"[^]*?<span class="replicas">1/2</span>`));
+    expect(page.data).toMatch(new RegExp(`data-stack="${FAIR}"[^]*?<span class="replicas">1 of 2</span>`));
     expect(seen.docker).toBeGreaterThan(0);
     expect(seen.model).toBeGreaterThan(0);
     console.info(`scale 0→1 beside an unschedulable service: model ${seen.model - seen.docker} ms, page ${page.at - seen.docker} ms after Docker reported the task running`);

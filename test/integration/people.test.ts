@@ -224,6 +224,12 @@ describe('settings', () => {
     expect(page).toContain(`data-runtime-arch="linux/${process.arch}"`);
     const row = node.services.store.audit.page({ limit: 1, action: 'settings' })[0]!;
     expect(JSON.parse(row.detail!)).toEqual({ from: '', to: 'node.example.org' });
+    // Saved again as it is: not a change. Nothing is audited, and the page says so.
+    const rows = node.services.store.audit.page({ limit: 100, action: 'settings' }).length;
+    const same = await agent.post('/settings').type('form').send({ _csrf: csrf, nodeDomain: 'node.example.org' }).expect(303);
+    expect(same.headers.location).toBe('/settings?saved=none');
+    expect((await agent.get(same.headers.location!)).text).toContain('Nothing changed: these were already the settings.');
+    expect(node.services.store.audit.page({ limit: 100, action: 'settings' }).length).toBe(rows);
   });
 
   it('an admin sets the ZIM download limit; a bad limit is refused and changes nothing, not even the domain', async () => {

@@ -97,7 +97,7 @@ describe.skipIf(!dockerThere)('confirmations and the actions a page offers', () 
   it('the install page names the CPU fit once (no “CPU: CPU: unknown”)', async () => {
     const form = (await steward.agent.get('/install/lores-test-app?version=1.0.0%2B1.0').expect(200)).text;
     const text = form.replace(/<[^>]+>/g, '').replace(/\s+/g, ' ');
-    expect(text).toMatch(/Built for this node\? (runs here|not for this CPU|CPU: )/);
+    expect(text).toMatch(/Its images: (built for this CPU|not for this CPU|CPU support )/);
     expect(text).not.toMatch(/CPU:\s*CPU:/);
   });
 });

@@ -169,6 +169,23 @@ describe.skipIf(!dockerThere)('ZIM library: find, download (resumable, verified)
     expect(article.text, article.text.slice(0, 1500)).toContain(`Drink water ${id}.`);
   });
 
+  it('lists the book by its title, language and date from the ZIM itself, with an Open in Kiwix link that opens it', async () => {
+    const page = await get(`/apps/${STACK}/zims`).expect(200);
+    const row = /<tr data-zim="lores_med_2024-06\.zim">([\s\S]*?)<\/tr>/.exec(page.text)?.[1] ?? '';
+    // The ZIM's own metadata (made with language eng), not the catalogue entry's (fra): Kiwix reads the file.
+    expect(row).toContain('<strong class="zim-title">LoRes medicine</strong>');
+    expect(row).toMatch(/class="zim-language">eng</);
+    expect(row).toMatch(/class="zim-date">\d{4}-\d{2}-\d{2}</);
+    const open = /href="([^"]+)"[^>]*data-open-in-kiwix/.exec(row)?.[1];
+    const lan = /href="([^"]+)"[^>]*data-open-on-lan/.exec(row)?.[1];
+    // kiwix-serve's own link for the book (3.3 serves /<book>, 3.8 /content/<book>), on the app's address.
+    expect(open).toMatch(new RegExp(`^https://${DOMAIN.replace(/\./g, '\\.')}/(content/)?lores_med_2024-06$`));
+    expect(lan).toBe(`http://127.0.0.1:${port}${new URL(open!).pathname}`);
+    const opened = await kiwix(new URL(lan!).pathname);
+    expect(opened.status).toBe(200);
+    expect(opened.text).toContain('LoRes medicine');
+  });
+
   it('refuses a download whose bytes do not match the sha-256: nothing served, nothing left', async () => {
     fixture.faults.corruptByteAt = 100;
     const jobId = await jobOf(await download('lores_wiki_2024-01.zim'));
@@ -214,6 +231,13 @@ describe.skipIf(!dockerThere)('ZIM library: find, download (resumable, verified)
     expect(plain.text).not.toContain('update available');
     const page = await get(`/apps/${STACK}/zims?updates=1`).expect(200);
     expect(page.text).toMatch(/data-zim="lores_wiki_2024-01\.zim"[\s\S]*?update available: lores_wiki_2025-03\.zim/);
+    // The check says what it did: both books on disk came through the node, so it knows which book each one is.
+    expect(page.text).toMatch(/id="zim-updates-result"[^>]*>Checked the catalogue just now for 2 books: 1 newer version available/);
+    fixture.faults.catalogueDown = true;
+    const offline = await get(`/apps/${STACK}/zims?updates=1`).expect(200);
+    fixture.faults.catalogueDown = false;
+    expect(offline.text).toMatch(/id="zim-updates-result"[^>]*>Could not check for newer versions: [^<]*500/);
+    expect(offline.text, 'what was learnt before stays').toContain('update available: lores_wiki_2025-03.zim');
     // The answer is kept: the plain page shows it too, offline.
     expect((await get(`/apps/${STACK}/zims`).expect(200)).text).toContain('update available: lores_wiki_2025-03.zim');
     const form = /<form[^>]*zims\/download[^>]*>[\s\S]*?name="id" value="([^"]+)"[\s\S]*?name="replaces" value="([^"]+)"[\s\S]*?name="name" value="([^"]+)"/.exec(page.text)!;
@@ -256,7 +280,7 @@ describe.skipIf(!dockerThere)('ZIM library: find, download (resumable, verified)
     fixture.faults.catalogueDown = true;
     const page = await get(`/apps/${STACK}/zims?q=lores`).expect(200);
     fixture.reset();
-    expect(page.text).toMatch(/The catalogue could not be reached \([^)]*500[^)]*\)\. Showing the copy from 2 hours ago\./);
+    expect(page.text).toMatch(/The catalogue could not be reached just now \([^)]*500[^)]*\)\. Showing the copy of this search from 2 hours ago\./);
     expect(page.text).toContain('data-zim="lores_wiki_2025-03.zim"');
   });
 });

@@ -26,7 +26,7 @@ export function adminRoutes(s: Services) {
   const settingsPage: RequestHandler = (req, res) => {
     // What this node runs on: a Raspberry Pi's admin (and the release's arm64 test) can see which image variant it is.
     const runtime = { node: process.version, platform: `${process.platform}/${process.arch}` };
-    render(req, res, 'settings', { title: 'Settings', settings: s.settings.current(), saved: req.query.saved === '1', runtime, backup: { repository: s.backupRepo.location(), beforeUpgrade: s.backups.snapshotBeforeUpgrade(), s3Keys: s.backupRepo.hasS3Keys() } });
+    render(req, res, 'settings', { title: 'Settings', settings: s.settings.current(), saved: req.query.saved === '1' ? 'saved' : req.query.saved === 'none' ? 'unchanged' : undefined, runtime, backup: { repository: s.backupRepo.location(), beforeUpgrade: s.backups.snapshotBeforeUpgrade(), s3Keys: s.backupRepo.hasS3Keys() } });
   };
 
   const saveSettings: RequestHandler = async (req, res) => {
@@ -38,17 +38,21 @@ export function adminRoutes(s: Services) {
     // Likewise the audit log's retention: checked first, left alone when the form does not carry it.
     const retention = form.auditRetentionDays === undefined ? undefined : parseForm(auditRetentionSchema, form.auditRetentionDays, { value: 'The audit log retention' });
     const change = s.settings.setNodeDomain(form.nodeDomain, by);
-    s.audit.record(actorOf(req, res.locals.session), 'settings.node-domain', { target: change.to, detail: change });
+    // Only what changed is audited: a save of the same values records nothing and says "Nothing changed".
+    let changed = change.from !== change.to;
+    if (changed) s.audit.record(actorOf(req, res.locals.session), 'settings.node-domain', { target: change.to, detail: change });
     // The domain is set here only; lores.toml in the config repository follows, so laptops see the same default.
     if (change.from !== change.to) await s.configRepo.nodeDomainChanged(by).catch((err: Error) => s.log.warn({ err: err.message }, 'lores.toml not updated'));
     if (limit !== undefined && limit !== s.settings.current().downloadLimitKBps) {
+      changed = true;
       s.audit.record(actorOf(req, res.locals.session), 'settings.download-limit', { detail: s.settings.setDownloadLimit(limit, by) });
     }
     if (retention !== undefined && retention !== s.settings.current().auditRetentionDays) {
+      changed = true;
       s.audit.record(actorOf(req, res.locals.session), 'settings.audit-retention', { detail: s.settings.setAuditRetention(retention, by) });
       s.auditRetention.prune(); // a shorter retention applies at once
     }
-    res.redirect(303, '/settings?saved=1');
+    res.redirect(303, `/settings?saved=${changed ? '1' : 'none'}`);
   };
 
   return { auditPage, settingsPage, saveSettings };

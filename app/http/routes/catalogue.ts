@@ -17,18 +17,36 @@ const querySchema = z.object({
   runs: z.literal('on').optional(),
 });
 
-/** One sentence on where the list comes from and how old it is. */
+/**
+ * One calm sentence on where the list comes from and how old it is. Offline is normal for a library node: the page
+ * says what it knows (the copy's age, the last try and why it failed), not an alarm.
+ */
 function copyNote(state: CatalogueState, now: number): { text: string; stale: boolean } {
   if (!state.url) return { text: 'This node does not read an online catalogue: it offers the recipes it carries.', stale: false };
   if (!state.fetchedAt) {
     return {
-      text: state.error ? `The catalogue could not be read (${state.error}); showing the recipes on this node.` : 'The catalogue has not been read yet; showing the recipes on this node.',
+      text: state.error
+        ? `The node has not reached the online catalogue yet (${state.error}, ${ago(state.attemptedAt ?? now, now)}); showing the recipes it carries. It tries again by itself.`
+        : 'The catalogue has not been read yet; showing the recipes on this node.',
       stale: Boolean(state.error),
     };
   }
   const age = `The catalogue copy is from ${ago(state.fetchedAt, now)}.`;
   const failedSince = state.error && state.attemptedAt && state.attemptedAt > state.fetchedAt;
-  return failedSince ? { text: `${age} The last refresh failed (${state.error}) ${ago(state.attemptedAt!, now)}.`, stale: true } : { text: age, stale: false };
+  return failedSince
+    ? { text: `${age} The node could not reach the catalogue ${ago(state.attemptedAt!, now)} (${state.error}); it keeps that copy and tries again by itself.`, stale: true }
+    : { text: age, stale: false };
+}
+
+/** What "Refresh the catalogue now" did, said on the page it comes back to. */
+function refreshNote(outcome: unknown, state: CatalogueState, inCatalogue: number, now: number): { notice?: string; error?: string } {
+  if (outcome === 'ok') return { notice: `Refreshed just now: the online catalogue lists ${inCatalogue} recipe${inCatalogue === 1 ? '' : 's'}.` };
+  if (outcome === 'failed') {
+    const kept = state.fetchedAt ? `the node keeps its copy from ${ago(state.fetchedAt, now)}` : 'the node shows the recipes it carries';
+    return { error: `Could not refresh the catalogue: ${state.error ?? 'no answer'}. Nothing is lost: ${kept}.` };
+  }
+  if (outcome === 'off') return { notice: 'This node does not read an online catalogue, so there is nothing to refresh.' };
+  return {};
 }
 
 export function catalogueRoutes(s: Services, now: () => number) {
@@ -60,14 +78,17 @@ export function catalogueRoutes(s: Services, now: () => number) {
       categories: categoriesOf(entries),
       query,
       copy: copyNote(s.catalogue.state(), now()),
+      ...refreshNote(req.query.refreshed, s.catalogue.state(), entries.filter((e) => e.inCatalogue).length, now()),
       abraMissing: s.lifecycle.problem(),
     });
   };
 
   const refresh: RequestHandler = auditRefusals(s, 'catalogue.refresh', async (req, res) => {
     const state = await s.catalogue.refresh();
-    s.audit.record(actorOf(req, res.locals.session), 'catalogue.refresh', { outcome: state.error && state.attemptedAt !== state.fetchedAt ? 'failed' : 'ok', detail: state.error ? { error: state.error } : undefined });
-    res.redirect(303, '/recipes');
+    const failed = Boolean(state.error && state.attemptedAt !== state.fetchedAt);
+    s.audit.record(actorOf(req, res.locals.session), 'catalogue.refresh', { outcome: failed ? 'failed' : 'ok', detail: state.error ? { error: state.error } : undefined });
+    // The page it comes back to says what the refresh did, or why it could not.
+    res.redirect(303, `/recipes?refreshed=${!state.url ? 'off' : failed ? 'failed' : 'ok'}`);
   });
 
   const fetchRecipe: RequestHandler = auditRefusals(s, 'job.fetch', async (req, res) => {

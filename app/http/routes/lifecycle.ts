@@ -68,7 +68,8 @@ export function lifecycleRoutes(s: Services) {
     const plan = await s.lifecycle.configPlan(app.installed.domain);
     const reach = await s.lifecycle.hostReach(app.installed.domain);
     const folders = await s.lifecycle.appFolderFindings(app.installed.domain);
-    render(req, res, 'config', { title: `Settings · ${app.installed.domain}`, app, plan, reach, folders, isSelf: s.self.isSelf(app.stack), deployed: app.status !== 'not deployed' });
+    const notice = req.query.unchanged === '1' ? 'Nothing changed: the settings were already like this, so nothing was saved or recorded.' : undefined;
+    render(req, res, 'config', { title: `Settings · ${app.installed.domain}`, app, plan, reach, folders, isSelf: s.self.isSelf(app.stack), deployed: app.status !== 'not deployed', notice });
   };
 
   /** The settings form again as it was sent, with the missing folders its values name. */
@@ -96,6 +97,8 @@ export function lifecycleRoutes(s: Services) {
     const confirm = { hostReach: ticked(req, 'confirm_host_reach'), linkLocalUrls: ticked(req, 'allow_link_local') };
     const result = await s.lifecycle.configure(app.installed.domain, b, b.redeploy !== undefined, caller(req, res), confirm);
     auditReach(req, res, 'config', app.installed.domain, result.hostReach);
+    // A save that changes nothing (and starts no job) is not a change: nothing to audit, and the page says so.
+    if (!result.changed.length && !result.job) return res.redirect(303, `/apps/${app.stack}/config?unchanged=1`);
     s.audit.record(actor, 'app.config', { target: app.installed.domain, detail: { changed: result.changed, ...(confirm.linkLocalUrls ? { linkLocalUrlsAllowed: true } : {}) } });
     res.redirect(303, result.job ? jobPage(result.job.id) : `/apps/${app.stack}`);
   }), async (req, res, refused) => configAgain(req, res, await managedApp(req, res, 'config'), { errors: refused.fields }, 400));

@@ -68,16 +68,40 @@ export function zimRoutes(s: Services, now: () => number) {
     return { entries, books, error };
   }
 
-  /** Files on disk, whether Kiwix serves each, unfinished downloads, and updates the catalogue offers. */
-  async function libraryOf(app: ReturnType<typeof appOf>, more: ZimEntry[], askForUpdates = false) {
+
+  /**
+   * Files on disk with their titles, languages and dates (the ZIM's own metadata as Kiwix read it; else the catalogue
+   * entry the node kept; else the file name), whether Kiwix serves each and where to open it, unfinished downloads,
+   * and updates the catalogue offers.
+   */
+  async function libraryOf(app: ReturnType<typeof appOf>, more: ZimEntry[], host: string, askForUpdates = false) {
     const { zims, parts } = await filesIn(app.zimDir);
-    const served = await s.zims.shelf.served(app.stack);
+    const served = await s.zims.shelf.books(app.stack);
     const known = await updatesOf(app.stack, zims, askForUpdates);
     const updates = updatesFor(zims, [...known.entries, ...more]);
+    const kept = new Map([...known.entries, ...more].map((e) => [e.fileName, e]));
     const live = new Map(downloads.progressFor(app.stack).map((p) => [p.fileName, p]));
+    const at = s.zims.shelf.addresses(app.stack, host);
     return {
-      zims: zims.map((z) => ({ ...z, sizeText: formatBytes(z.size), served: served ? served.has(z.fileName) : undefined, update: updates.get(z.fileName), bookName: known.books.get(z.fileName) })),
+      zims: zims.map((z) => {
+        const book = served?.get(z.fileName);
+        const entry = kept.get(z.fileName);
+        return {
+          ...z,
+          title: book?.title || entry?.title || z.fileName.replace(/\.zim$/, ''),
+          language: book?.language || entry?.language || '',
+          date: book?.date || entry?.updated.slice(0, 10) || '',
+          openUrl: book ? `${at.web}${book.urlPath}` : undefined,
+          lanUrl: book && at.lan ? `${at.lan}${book.urlPath}` : undefined,
+          sizeText: formatBytes(z.size),
+          served: served ? served.has(z.fileName) : undefined,
+          update: updates.get(z.fileName),
+          bookName: known.books.get(z.fileName),
+        };
+      }),
       updatesError: known.error,
+      /** "Check for newer versions" was asked this time: the page says what it found. */
+      checked: askForUpdates ? { books: new Set(known.books.values()).size, updates: updates.size } : undefined,
       parts: parts.map((p) => ({ ...p, bytesText: formatBytes(p.bytes), live: live.get(p.fileName) })),
       kiwixRunning: served !== undefined,
     };
@@ -100,7 +124,7 @@ export function zimRoutes(s: Services, now: () => number) {
     const app = appOf(req);
     const { filters, form, asked } = filtersFrom(req.query);
     const result = asked ? await browser.browse(filters) : undefined;
-    const library = await libraryOf(app, result?.page?.entries ?? [], req.query.updates === '1');
+    const library = await libraryOf(app, result?.page?.entries ?? [], req.hostname, req.query.updates === '1');
     render(req, res, 'zims', {
       title: `ZIM library · ${app.domain}`,
       app,
@@ -123,7 +147,7 @@ export function zimRoutes(s: Services, now: () => number) {
     let active = downloads.progressFor(app.stack).length;
     // Never rejects: a folder that went away (an unplugged disk) must not take the node down with it.
     const sendLibrary = () =>
-      libraryOf(app, []).then(
+      libraryOf(app, [], req.hostname).then(
         (library) => void sse.send('library', renderPartial(res, 'zim-files', { app, library })),
         (err: Error) => s.log.warn({ stack: app.stack, err: err.message }, 'could not read the ZIM folder for a live update'),
       );

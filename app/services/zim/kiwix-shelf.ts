@@ -1,16 +1,24 @@
 // The Kiwix apps of this node bound to its folders and Docker: which one a page names, what Kiwix serves of its
 // ZIM folder, and removing a file (unregistered from Kiwix first).
 import type Docker from 'dockerode';
+import type { LiveModel } from '../../adapters/docker/live-model.ts';
 import { kiwixApp, kiwixApps, type KiwixApp } from './kiwix-apps.ts';
-import { removeZim, servedBy } from './library.ts';
+import { removeZim, servedBooks, servedBy, type ServedBook } from './library.ts';
 
-export function kiwixShelf(deps: { abraDir: string; zimRoot: string; docker: Docker }) {
+export function kiwixShelf(deps: { abraDir: string; zimRoot: string; docker: Docker; model: LiveModel }) {
   return {
     all: (): KiwixApp[] => kiwixApps(deps.abraDir, deps.zimRoot),
     /** The Kiwix app behind a stack name, with a folder the node may write to; a clear 404/409 otherwise. */
     find: (stack: string): KiwixApp & { zimDir: string } => kiwixApp(deps.abraDir, deps.zimRoot, stack),
     /** The ZIM files Kiwix serves now; undefined when Kiwix is not running. */
     served: (stack: string): Promise<Set<string> | undefined> => servedBy(deps.docker, stack),
+    /** The books Kiwix serves now, with their titles, languages, dates and paths; undefined when Kiwix is not running. */
+    books: (stack: string): Promise<Map<string, ServedBook> | undefined> => servedBooks(deps.docker, stack),
+    /** Where people open the app's books: its domain through Traefik, and its LAN port when the overlay publishes one. */
+    addresses: (stack: string, host: string): { web: string; lan?: string } => ({
+      web: `https://${kiwixApps(deps.abraDir, deps.zimRoot).find((a) => a.stack === stack)?.domain ?? ''}`,
+      lan: [...deps.model.services.values()].filter((x) => x.stack === stack).flatMap((x) => x.ports.map((p) => `http://${host}:${p.published}`))[0],
+    }),
     remove: (app: KiwixApp & { zimDir: string }, fileName: string) => removeZim(deps.docker, app.stack, app.zimDir, fileName),
   };
 }

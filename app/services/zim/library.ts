@@ -15,6 +15,8 @@ export type PartFile = { fileName: string; bytes: number };
 
 /** Where the Kiwix recipe keeps the library it builds from the folder (recipes/kiwix/entrypoint.sh). */
 const KIWIX_LIBRARY = '/tmp/library.xml';
+/** The port kiwix-serve listens on inside its container (the recipe's entrypoint.sh and healthcheck). */
+const KIWIX_PORT = 8080;
 /** The recipe rebuilds its library every few seconds; removal waits this long at most for it to let go. */
 const UNREGISTER_WAIT_MS = 30_000;
 /** `<file>.removing-<random>`: unique, so two removals of files with the same name never collide. */
@@ -44,19 +46,72 @@ export async function filesIn(dir: string): Promise<{ zims: ZimFile[]; parts: Pa
   return { zims: zims.sort((a, b) => a.fileName.localeCompare(b.fileName)), parts };
 }
 
+/** A book as kiwix-serve has it: its ZIM's own metadata, and where kiwix-serve shows it (a path on the app's address). */
+export type ServedBook = { fileName: string; id: string; title: string; language: string; date: string; name: string; urlPath: string };
+
+const unescapeXml = (s: string) =>
+  s.replace(/&(lt|gt|quot|apos|amp|#(\d+)|#x([0-9a-fA-F]+));/g, (_m, name: string, dec?: string, hex?: string) =>
+    dec ? String.fromCodePoint(Number(dec)) : hex ? String.fromCodePoint(parseInt(hex, 16)) : ({ lt: '<', gt: '>', quot: '"', apos: "'", amp: '&' } as Record<string, string>)[name]!,
+  );
+const attributesOf = (tag: string) => Object.fromEntries([...tag.matchAll(/([A-Za-z]+)="([^"]*)"/g)].map((m) => [m[1]!, unescapeXml(m[2]!)]));
+
+/** The books of a kiwix-manage library file (`<book id path title language date name …/>`), by file name. */
+export function booksInLibrary(xml: string): Map<string, Omit<ServedBook, 'urlPath'>> {
+  const books = new Map<string, Omit<ServedBook, 'urlPath'>>();
+  for (const m of xml.matchAll(/<book\s[^>]*>/g)) {
+    const a = attributesOf(m[0]);
+    if (!a.path) continue;
+    const fileName = path.posix.basename(a.path);
+    books.set(fileName, { fileName, id: a.id ?? '', title: a.title ?? '', language: a.language ?? '', date: a.date ?? '', name: a.name ?? '' });
+  }
+  return books;
+}
+
+/**
+ * Where kiwix-serve shows each book, from its own OPDS catalogue: the entry's `text/html` link, by book id. Its
+ * versions differ (3.3 serves `/<book>`, 3.8 `/content/<book>`), so the node asks rather than guesses.
+ */
+export function bookLinks(opds: string): Map<string, string> {
+  const links = new Map<string, string>();
+  for (const entry of opds.split('<entry>').slice(1)) {
+    const id = /<id>\s*urn:uuid:([^<\s]+)\s*<\/id>/.exec(entry)?.[1];
+    const link = [...entry.matchAll(/<link\s[^>]*>/g)].map((l) => attributesOf(l[0])).find((l) => l.type === 'text/html' && l.href);
+    if (id && link?.href?.startsWith('/')) links.set(id, link.href);
+  }
+  return links;
+}
+
+async function libraryXml(docker: Docker, stack: string): Promise<{ container: string; xml: string } | undefined> {
+  try {
+    const container = await runningContainerOf(docker, `${stack}_app`);
+    if (!container) return undefined;
+    return { container, xml: await execRead(docker, container, ['cat', KIWIX_LIBRARY]) };
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * File names kiwix-serve has in its library, read from the running container; undefined when no container runs
  * (the app is stopped or not deployed) or it cannot be read.
  */
 export async function servedBy(docker: Docker, stack: string): Promise<Set<string> | undefined> {
-  try {
-    const container = await runningContainerOf(docker, `${stack}_app`);
-    if (!container) return undefined;
-    const xml = await execRead(docker, container, ['cat', KIWIX_LIBRARY]);
-    return new Set([...xml.matchAll(/\bpath="([^"]+)"/g)].map((m) => path.posix.basename(m[1]!)));
-  } catch {
-    return undefined;
-  }
+  const lib = await libraryXml(docker, stack);
+  return lib && new Set(booksInLibrary(lib.xml).keys());
+}
+
+/**
+ * The books kiwix-serve serves, with their titles, languages and dates and where to open each; undefined as for
+ * servedBy. A book whose link cannot be read gets kiwix-serve's short form, `/<file name without .zim>`.
+ */
+export async function servedBooks(docker: Docker, stack: string): Promise<Map<string, ServedBook> | undefined> {
+  const lib = await libraryXml(docker, stack);
+  if (!lib) return undefined;
+  const books = booksInLibrary(lib.xml);
+  const links = books.size
+    ? await execRead(docker, lib.container, ['wget', '-q', '-O', '-', `http://127.0.0.1:${KIWIX_PORT}/catalog/v2/entries?count=-1`]).then(bookLinks, () => new Map<string, string>())
+    : new Map<string, string>();
+  return new Map([...books].map(([f, b]) => [f, { ...b, urlPath: links.get(b.id) ?? `/${encodeURIComponent(f.replace(/\.zim$/, ''))}` }]));
 }
 
 async function waitUntil(check: () => Promise<boolean>, ms: number): Promise<boolean> {
