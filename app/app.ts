@@ -8,6 +8,7 @@ import type { Store } from './store/index.ts';
 import { LiveModel } from './adapters/docker/live-model.ts';
 import { JobRunner } from './services/jobs.ts';
 import { lifecycleService } from './services/lifecycle.ts';
+import { recipeOriginService } from './services/recipe-origin.ts';
 import { nodeSelf, selfIdentity } from './services/node-self.ts';
 import { abraCommands } from './adapters/abra/commands.ts';
 import { appPower } from './services/app-power.ts';
@@ -113,6 +114,7 @@ export function buildServices(deps: AppDeps): Services {
     configRepo,
     configRemote: configRemote({ repo: configRepo, store: deps.store, log: deps.log, now }),
     accessTokens: accessTokenService(deps.store, now),
+    recipeOrigin: recipeOriginService({ abraDir: config.abraDir, cache: deps.store.remoteCache, now }),
     zims: {
       browser: zimBrowser({ store: deps.store, base: () => config.kiwixCatalogueUrl, now, fetchDocument: (url, what, o) => fetchSmallDocument(url, what, { floor: config.readFloor, ...o }) }),
       downloads: zimDownloads({ jobs, store: deps.store, docker: deps.docker, settings, abraDir: config.abraDir, zimRoot: config.zimRoot, log: deps.log, readFloor: config.readFloor, onMetalink: (a, meta) => region.onMetalink(a, meta) }),

@@ -25,6 +25,7 @@ import type { BackupScheduler } from '../services/backups/schedule.ts';
 import type { ConfigRepository } from '../services/config-repo/repo.ts';
 import type { ConfigRemote } from '../services/config-repo/remote.ts';
 import type { AccessTokenService } from '../services/access-tokens.ts';
+import type { RecipeOrigin } from '../services/recipe-origin.ts';
 
 export type Services = {
   config: Config;
@@ -57,6 +58,8 @@ export type Services = {
   /** Optional remote copy of the config repository, kept in step on a schedule. */
   configRemote: ConfigRemote;
   accessTokens: AccessTokenService;
+  /** "Check for newer versions" of a recipe checkout, and when its origin last answered. */
+  recipeOrigin: RecipeOrigin;
 };
 
 declare global {

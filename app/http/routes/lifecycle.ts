@@ -12,7 +12,8 @@ import { requireRole } from '../middleware/auth.ts';
 import { render } from '../render.ts';
 import { auditRefusals } from '../audited.ts';
 import { fitBadge } from '../fit-badge.ts';
-import { formatBytes } from '../format.ts';
+import { ago, formatBytes } from '../format.ts';
+import { originSentence } from '../../services/recipe-origin.ts';
 
 export function lifecycleRoutes(s: Services): Router {
   const r = Router();
@@ -118,12 +119,29 @@ export function lifecycleRoutes(s: Services): Router {
     res.redirect(303, jobPage(s.lifecycle.restart(app.installed.domain, body(req).service || undefined, actorOf(req, res.locals.session)).id));
   }));
 
+  /** What the upgrade page says of the recipe's origin: the latest look (from the store), as a sentence. */
+  const originNote = async (recipe: string) => {
+    const state = await s.recipeOrigin.state(recipe);
+    const when = (ms: number) => `${new Date(ms).toISOString().replace('T', ' ').slice(0, 16)} UTC (${ago(ms, Date.now())})`;
+    return { checked: !!state, failed: !!state?.error, sentence: state ? originSentence(state, when) : '' };
+  };
+
+  // "Check for newer versions": asks the recipe's origin now (bounded), remembers the answer, back to the upgrade page.
+  r.post('/apps/:stack/upgrade/check', stewards, auditRefusals(s, 'recipe.check', async (req, res) => {
+    const app = await managedApp(req, res, 'upgrade');
+    const state = await s.recipeOrigin.check(app.installed.recipe);
+    if (!state) throw new UserFacingError(`The ${app.installed.recipe} recipe on this node has no origin to ask for newer versions.`, 409);
+    s.audit.record(actorOf(req, res.locals.session), 'recipe.check', { target: app.installed.recipe, outcome: state.error ? 'failed' : 'ok', detail: { origin: state.origin, ...(state.error ? { error: state.error } : { versions: state.versions }) } });
+    res.redirect(303, `/apps/${app.stack}/upgrade`);
+  }));
+
   for (const direction of ['upgrade', 'rollback'] as const) {
     r.get(`/apps/:stack/${direction}`, stewards, async (req, res) => {
       const app = await managedApp(req, res, direction);
       const plan = await s.lifecycle.versionPlan(app.installed.domain, direction === 'upgrade' ? 'newer' : 'older');
       const reach = Object.fromEntries(await Promise.all(plan.choices.map(async (c) => [c.version, await s.lifecycle.hostReach(app.installed.domain, c.version)] as const)));
-      render(req, res, 'versions', { title: `${direction === 'upgrade' ? 'Upgrade' : 'Roll back'} · ${app.installed.domain}`, app, plan, reach, direction });
+      const origin = direction === 'upgrade' ? await originNote(app.installed.recipe) : undefined;
+      render(req, res, 'versions', { title: `${direction === 'upgrade' ? 'Upgrade' : 'Roll back'} · ${app.installed.domain}`, app, plan, reach, direction, origin });
     });
     r.post(`/apps/:stack/${direction}`, stewards, auditRefusals(s, `job.${direction}`, async (req, res) => {
       const app = await managedApp(req, res, direction);
