@@ -15,8 +15,8 @@ export type MdnsDeps = {
   address: string;
   nodeName: () => string;
   port: number;
-  /** Every `.local` name this node answers for (its apps' names), read at each query. */
-  names: () => string[];
+  /** Whether this node answers for a `.local` name (its apps' names), asked at each query. */
+  answers: (name: string) => boolean;
   log: Logger;
   now: () => number;
 };
@@ -42,7 +42,7 @@ export function startMdns(deps: MdnsDeps): Mdns {
       const name = question.name.toLowerCase();
       const type = question.type as string; // 'ANY' is on the wire though dns-packet's type list leaves it out
       if (name === SERVICE && (type === 'PTR' || type === 'ANY')) answers.push(...serviceRecords());
-      else if ((type === 'A' || type === 'ANY') && (name === host() || deps.names().includes(name))) answers.push({ name, type: 'A' as const, ttl: TTL, data: deps.address });
+      else if ((type === 'A' || type === 'ANY') && (name === host() || deps.answers(name))) answers.push({ name, type: 'A' as const, ttl: TTL, data: deps.address });
     }
     if (answers.length) mdns.respond({ answers });
   });
@@ -80,4 +80,33 @@ export function startMdns(deps: MdnsDeps): Mdns {
       mdns.destroy();
     },
   };
+}
+
+/**
+ * Asks the LAN, through the interface holding `address`, for the A record of a `.local` name (one query, repeated
+ * once a second), and returns the first address answered, or undefined after `timeoutMs`.
+ */
+export async function resolveLocal(name: string, opts: { address: string; timeoutMs: number }): Promise<string | undefined> {
+  const mdns = makeMdns({ interface: opts.address, bind: '0.0.0.0', loopback: true, reuseAddr: true, port: 5353 });
+  const wanted = name.toLowerCase();
+  try {
+    return await new Promise<string | undefined>((resolve) => {
+      const ask = () => mdns.query({ questions: [{ name: wanted, type: 'A' }] });
+      const every = setInterval(ask, 1000);
+      const done = (found: string | undefined) => {
+        clearInterval(every);
+        clearTimeout(timer);
+        resolve(found);
+      };
+      const timer = setTimeout(() => done(undefined), opts.timeoutMs);
+      mdns.on('response', (res) => {
+        const a = (res.answers ?? []).find((r) => r.type === 'A' && r.name.toLowerCase() === wanted) as { data?: unknown } | undefined;
+        if (typeof a?.data === 'string') done(a.data);
+      });
+      mdns.on('error', () => undefined); // a send that fails is retried by the next ask
+      ask();
+    });
+  } finally {
+    mdns.destroy();
+  }
 }
