@@ -9,6 +9,8 @@ import { LiveModel } from './adapters/docker/live-model.ts';
 import { JobRunner } from './services/jobs.ts';
 import { lifecycleService } from './services/lifecycle.ts';
 import { recipeOriginService } from './services/recipe-origin.ts';
+import { nodeHealth } from './services/node-health.ts';
+import { resourceRoutes } from './http/routes/resources.ts';
 import { nodeSelf, selfIdentity } from './services/node-self.ts';
 import { abraCommands } from './adapters/abra/commands.ts';
 import { appPower } from './services/app-power.ts';
@@ -115,6 +117,7 @@ export function buildServices(deps: AppDeps): Services {
     configRemote: configRemote({ repo: configRepo, store: deps.store, log: deps.log, now }),
     accessTokens: accessTokenService(deps.store, now),
     recipeOrigin: recipeOriginService({ abraDir: config.abraDir, cache: deps.store.remoteCache, now }),
+    health: nodeHealth({ docker: deps.docker, dataDir: config.dataDir, zimRoot: config.zimRoot, now }),
     zims: {
       browser: zimBrowser({ store: deps.store, base: () => config.kiwixCatalogueUrl, now, fetchDocument: (url, what, o) => fetchSmallDocument(url, what, { floor: config.readFloor, ...o }) }),
       downloads: zimDownloads({ jobs, store: deps.store, docker: deps.docker, settings, abraDir: config.abraDir, zimRoot: config.zimRoot, log: deps.log, readFloor: config.readFloor, onMetalink: (a, meta) => region.onMetalink(a, meta) }),
@@ -180,6 +183,7 @@ export function createApp(services: Services, now: () => number = Date.now): Exp
   app.use(requireCsrf());
   app.use(auth.private);
   app.use(appRoutes(services));
+  app.use(resourceRoutes(services)); // "This server" and an app's CPU and memory, read on demand
   app.use(catalogueRoutes(services, now));
   app.use(lifecycleRoutes(services));
   app.use(zimRoutes(services, now));

@@ -26,6 +26,7 @@ import type { ConfigRepository } from '../services/config-repo/repo.ts';
 import type { ConfigRemote } from '../services/config-repo/remote.ts';
 import type { AccessTokenService } from '../services/access-tokens.ts';
 import type { RecipeOrigin } from '../services/recipe-origin.ts';
+import type { NodeHealth } from '../services/node-health.ts';
 
 export type Services = {
   config: Config;
@@ -60,6 +61,8 @@ export type Services = {
   accessTokens: AccessTokenService;
   /** "Check for newer versions" of a recipe checkout, and when its origin last answered. */
   recipeOrigin: RecipeOrigin;
+  /** This server's disk, memory, uptime and temperature, and each app's CPU and memory (read on demand, kept 10 s). */
+  health: NodeHealth;
 };
 
 declare global {
