@@ -9,6 +9,8 @@ import { LiveModel } from './adapters/docker/live-model.ts';
 import { JobRunner } from './services/jobs.ts';
 import { lifecycleService } from './services/lifecycle.ts';
 import { dockerImageLookup, preflightService } from './services/preflight.ts';
+import { recipeOriginService } from './services/recipe-origin.ts';
+import { nodeHealth } from './services/node-health.ts';
 import { nodeSelf, selfIdentity } from './services/node-self.ts';
 import { abraCommands } from './adapters/abra/commands.ts';
 import { appPower } from './services/app-power.ts';
@@ -120,6 +122,8 @@ export function buildServices(deps: AppDeps): Wiring {
     configRepo,
     configRemote: configRemote({ repo: configRepo, store: deps.store, log: deps.log, now }),
     accessTokens: accessTokenService(deps.store, now),
+    recipeOrigin: recipeOriginService({ abraDir: config.abraDir, cache: deps.store.remoteCache, now }),
+    serverHealth: nodeHealth({ docker: deps.docker, dataDir: config.dataDir, zimRoot: config.zimRoot, now }),
     zims: {
       browser: zimBrowser({ store: deps.store, base: () => config.kiwixCatalogueUrl, now, fetchDocument: (url, what, o) => fetchSmallDocument(url, what, { floor: config.readFloor, ...o }) }),
       shelf: kiwixShelf({ abraDir: config.abraDir, zimRoot: config.zimRoot, docker: deps.docker, model }),

@@ -2,6 +2,7 @@
 //   node dist/app/cli.js reset-admin-password --username admin --password-file /run/secrets/admin_password
 //   node dist/app/cli.js export-config
 //   node dist/app/cli.js restore-node --repository <restic repository> --password-file <file> [--snapshot <id>] [--force]
+//   node dist/app/cli.js mdns [--check]     (only the mDNS responder, on the host's network: recipe/compose.mdns.yml)
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config.ts';
@@ -11,6 +12,9 @@ import { hashPassword } from './services/passwords.ts';
 import { settingsService } from './services/settings.ts';
 import { restoreNode } from './services/backups/node-restore.ts';
 import { ZodError } from 'zod';
+import { resolveLocal, startMdns } from './adapters/mdns/responder.ts';
+import { createLogger } from './log.ts';
+import { anyLocalNameOf } from './services/region/region.ts';
 import { describeIssues, passwordSchema, usernameSchema } from './validation.ts';
 
 const CLI_ACTOR = { name: 'command line', ip: null };
@@ -62,12 +66,41 @@ async function restoreNodeCommand(args: string[]): Promise<void> {
   console.log(`Restored the node from snapshot ${r.snapshot} (${r.time}): ${r.people} people, ${r.apps} app configs, ${r.jobs} jobs in the history. Start the node, then restore each app's data from its Backups page.`);
 }
 
+/**
+ * Only the mDNS responder: announces the node and answers for `<app>-<NODE_NAME>.local` with LAN_ADDRESS, until
+ * stopped. The node's container sits on an overlay network, where multicast does not reach the LAN; this runs
+ * beside it on the host's network. `--check`: asks the LAN for the node's own name once (a healthcheck).
+ */
+async function mdnsCommand(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { check: { type: 'boolean', default: false } } });
+  const config = loadConfig();
+  const { lanAddress, nodeName, nodeUrl } = config.region;
+  if (!lanAddress) throw new Error('LAN_ADDRESS must be set to the host’s LAN IPv4 address for the mDNS responder');
+  if (values.check) {
+    const found = await resolveLocal(`${nodeName}.lores.local`, { address: lanAddress, timeoutMs: 5000 });
+    if (found !== lanAddress) throw new Error(`no mDNS answer for ${nodeName}.lores.local on ${lanAddress}${found ? ` (answered ${found})` : ''}`);
+    console.log(`${nodeName}.lores.local answers ${found}`);
+    return;
+  }
+  const log = createLogger(config.logLevel);
+  const url = new URL(nodeUrl);
+  const port = Number(url.port) || (url.protocol === 'https:' ? 443 : 80);
+  const mdns = startMdns({ address: lanAddress, nodeName: () => nodeName, port, answers: anyLocalNameOf(nodeName), log, now: Date.now });
+  log.info({ address: lanAddress, nodeName }, `mDNS responder: answering for *-${nodeName}.local with ${lanAddress}`);
+  await new Promise((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
+  mdns.stop();
+}
+
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   if (command === 'restore-node') return restoreNodeCommand(rest);
   if (command === 'reset-admin-password') return resetAdminPassword(rest);
   if (command === 'export-config') return exportConfig();
-  throw new Error('usage: cli.js reset-admin-password --username <name> --password-file <file> | export-config | restore-node --repository <repository> --password-file <file> [--snapshot <id>] [--force]');
+  if (command === 'mdns') return mdnsCommand(rest);
+  throw new Error('usage: cli.js reset-admin-password --username <name> --password-file <file> | export-config | restore-node --repository <repository> --password-file <file> [--snapshot <id>] [--force] | mdns [--check]');
 }
 
 main(process.argv.slice(2)).catch((err: Error) => {

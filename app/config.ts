@@ -46,7 +46,7 @@ const configSchema = z.object({
   NODE_URL: z.url({ protocol: /^https?$/ }).optional(),
   LAN_ADDRESS: z.ipv4().optional(),
   // Where requests for `<app>-<node>.local` go, with the Host header set to the app's own domain: Traefik.
-  LOCAL_NAMES_UPSTREAM: z.url({ protocol: /^http$/ }).default('http://127.0.0.1:80'),
+  LOCAL_NAMES_UPSTREAM: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:80'),
   // How often paired nodes are asked for their status.
   REGION_POLL_SECONDS: z.coerce.number().min(1).max(3600).default(15),
   // Backups: restic, and the host folder of Docker's volumes (in the container the recipe mounts it at the same path).

@@ -90,3 +90,10 @@ export_config() {
     };
     process.stdout.write(JSON.stringify(out, null, 2) + "\n");'
 }
+
+# abra app cmd <domain> mdns mdns_check
+# With compose.mdns.yml: asks the LAN, from the mDNS service on the host's network, for the node's own name
+# (<NODE_NAME>.lores.local) and says what answered; fails when nothing does.
+mdns_check() {
+  node "$LORES_CLI" mdns --check
+}

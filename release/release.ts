@@ -50,31 +50,36 @@ function pairs(values: string[] | undefined, what: string): Map<ReleaseArch, str
 
 export type ReleaseResult = { ref: string; indexDigest: string; seconds: number; variants: { arch: ReleaseArch; digest: string; imageMb: number; downloadMb: number; buildSeconds: number }[] };
 
+const OPTIONS = {
+  registry: { type: 'string' },
+  version: { type: 'string' },
+  platforms: { type: 'string', default: 'linux/amd64,linux/arm64' },
+  'abra-source': { type: 'string' },
+  'abra-sha256': { type: 'string', multiple: true },
+  base: { type: 'string', multiple: true },
+  'build-base': { type: 'string', multiple: true },
+  'build-ca': { type: 'string' },
+  'emulate-build': { type: 'boolean', default: false },
+  help: { type: 'boolean' },
+} as const;
+
+/** The command line read as the release reads it: where it pushes (`<registry>/<name>`, the registry from
+ *  recipe/compose.yml unless --registry says otherwise) and which tag. Pure: the forge's workflow is checked with it. */
+export function releaseOptions(argv: string[], image = recipeImage()) {
+  const { values } = parseArgs({ args: argv, options: OPTIONS });
+  const version = values.version ?? '';
+  if (!values.help && !/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(version)) throw new Error(`--version must be a tag such as 0.1.0${version ? `, not ${JSON.stringify(version)}` : ''}\n${USAGE}`);
+  return { values, version, repository: `${values.registry ?? image.registry}/${image.name}` };
+}
+
 export async function release(argv: string[], log: (line: string) => void = (l) => console.log(`[release] ${l}`)): Promise<ReleaseResult> {
   const started = Date.now();
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      registry: { type: 'string' },
-      version: { type: 'string' },
-      platforms: { type: 'string', default: 'linux/amd64,linux/arm64' },
-      'abra-source': { type: 'string' },
-      'abra-sha256': { type: 'string', multiple: true },
-      base: { type: 'string', multiple: true },
-      'build-base': { type: 'string', multiple: true },
-      'build-ca': { type: 'string' },
-      'emulate-build': { type: 'boolean', default: false },
-      help: { type: 'boolean' },
-    },
-  });
+  const { values, version, repository } = releaseOptions(argv);
   if (values.help) {
     console.log(USAGE);
     process.exit(0);
   }
-  const version = values.version ?? '';
-  if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(version)) throw new Error(`--version must be a tag such as 0.1.0${version ? `, not ${JSON.stringify(version)}` : ''}\n${USAGE}`);
-  const image = recipeImage();
-  const repo = parseRepository(`${values.registry ?? image.registry}/${image.name}`);
+  const repo = parseRepository(repository);
   const arches = parsePlatforms(values.platforms);
   const bases = pairs(values.base, '--base');
   const buildBases = pairs(values['build-base'], '--build-base');

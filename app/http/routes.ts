@@ -19,6 +19,7 @@ import { configRepoRoutes } from './routes/config-repo.ts';
 import { gitRoutes } from './routes/git.ts';
 import { healthRoutes } from './routes/health.ts';
 import { jobRoutes } from './routes/jobs.ts';
+import { resourceRoutes } from './routes/resources.ts';
 import { lifecycleRoutes } from './routes/lifecycle.ts';
 import { peerRoutes, regionRoutes } from './routes/region.ts';
 import { userRoutes } from './routes/users.ts';
@@ -63,6 +64,7 @@ export function routeTable(s: Services, now: () => number): Route[] {
   const region = regionRoutes(s, now);
   const backups = backupRoutes(s);
   const jobs = jobRoutes(s);
+  const resources = resourceRoutes(s);
   const users = userRoutes(s);
   const tokens = accessTokenRoutes(s);
   const config = configRepoRoutes(s);
@@ -116,6 +118,7 @@ export function routeTable(s: Services, now: () => number): Route[] {
     POST('/apps/:stack/undeploy', login, csrf, can('change-apps'), life.undeploy),
     POST('/apps/:stack/restart', login, csrf, can('change-apps'), life.restart),
     GET('/apps/:stack/upgrade', login, can('change-apps'), life.upgradePage),
+    POST('/apps/:stack/upgrade/check', login, csrf, can('change-apps'), life.checkVersions), // asks the recipe's origin now
     POST('/apps/:stack/upgrade', login, csrf, can('change-apps'), life.upgrade),
     GET('/apps/:stack/rollback', login, can('change-apps'), life.rollbackPage),
     POST('/apps/:stack/rollback', login, csrf, can('change-apps'), life.rollback),
@@ -162,6 +165,8 @@ export function routeTable(s: Services, now: () => number): Route[] {
     POST('/node/backups', login, csrf, can('administer'), backups.backUpNode),
 
     // ---- Jobs ----
+    GET('/server', login, resources.serverPage), // "This server": disk, memory, uptime, temperature
+    GET('/apps/:stack/resources', login, resources.appResources), // an app's CPU and memory, read on demand
     GET('/jobs', login, jobs.jobsPage),
     GET('/jobs/:id', login, jobs.jobPage),
     GET('/jobs/:id/live', login, jobs.jobLive),

@@ -19,6 +19,8 @@ import type { Catalogue } from './catalogue.ts';
 import type { ConfigRemote } from './config-repo/remote.ts';
 import type { ConfigRepository } from './config-repo/repo.ts';
 import type { HealthService } from './health.ts';
+import type { NodeHealth } from './node-health.ts';
+import type { RecipeOrigin } from './recipe-origin.ts';
 import type { JobHistory } from './job-history.ts';
 import type { JobRunner } from './jobs.ts';
 import type { JobCancelService } from './job-cancel.ts';
@@ -68,6 +70,10 @@ export type Services = {
   configRemote: ConfigRemote;
   accessTokens: AccessTokenService;
   health: HealthService;
+  /** "Check for newer versions" of a recipe checkout, and when its origin last answered. */
+  recipeOrigin: RecipeOrigin;
+  /** This server's disk, memory, uptime and temperature, and each app's CPU and memory (read on demand, kept 10 s). */
+  serverHealth: NodeHealth;
 };
 
 /** The services and what they were built on: the composition root, start-up and tests hold this. */

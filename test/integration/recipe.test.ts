@@ -12,7 +12,7 @@ import { parseEnvSample, readEnvValues } from '../../app/services/env-file.ts';
 import { REPO_ROOT } from '../support/server.ts';
 
 const RECIPE = path.join(REPO_ROOT, 'recipe');
-const COMPOSE_FILES = ['compose.yml', 'compose.lan.yml', 'compose.zims.yml', 'compose.backups.yml'];
+const COMPOSE_FILES = ['compose.yml', 'compose.lan.yml', 'compose.zims.yml', 'compose.backups.yml', 'compose.mdns.yml'];
 const PKG = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
 const read = (file: string) => readFileSync(path.join(RECIPE, file), 'utf8');
 
@@ -97,8 +97,9 @@ function renderHere(files: string[], env: Record<string, string>): Compose {
       const prev = out.services![name] ?? {};
       const merged: Service = { ...prev, ...s };
       if (prev.ports || s.ports) merged.ports = [...(prev.ports ?? []), ...(s.ports ?? [])].map((p) => ({ ...p, target: Number(p.target), published: Number(p.published) }));
-      if (merged.deploy?.labels) merged.deploy = { ...merged.deploy, labels: asMap(merged.deploy.labels) };
-      if (merged.environment) merged.environment = asMap(merged.environment);
+      // As docker merges overlays: environment and labels key by key, the rest of deploy field by field.
+      if (prev.deploy || s.deploy) merged.deploy = { ...prev.deploy, ...s.deploy, labels: { ...asMap(prev.deploy?.labels), ...asMap(s.deploy?.labels) } };
+      if (prev.environment || s.environment) merged.environment = { ...asMap(prev.environment), ...asMap(s.environment) };
       out.services![name] = merged;
     }
     for (const k of ['secrets', 'volumes', 'networks', 'configs'] as const) Object.assign(out[k]!, d[k] ?? {});
@@ -177,7 +178,9 @@ describe('recipe/: abra lint rules that can be checked from files', () => {
 
   it('R009: the main service is named app', () => {
     expect(Object.keys(raw['compose.yml']!.services ?? {})).toContain('app');
-    for (const f of COMPOSE_FILES) for (const name of Object.keys(raw[f]!.services ?? {})) expect(name, `${f} adds a service`).toBe('app');
+    // Overlays change app; only the mDNS overlay adds a service (its responder must sit on the host's network).
+    const added = (f: string) => (f === 'compose.mdns.yml' ? ['app', 'mdns'] : ['app']);
+    for (const f of COMPOSE_FILES) for (const name of Object.keys(raw[f]!.services ?? {})) expect(added(f), `${f} adds a service`).toContain(name);
   });
 
   it('R010: Traefik routing is enabled on app', () => {
@@ -276,6 +279,7 @@ describe('recipe/: what the node’s recipe must be', () => {
       expect.objectContaining({ file: 'compose.lan.yml', enabled: false }),
       expect.objectContaining({ file: 'compose.zims.yml', enabled: false }),
       expect.objectContaining({ file: 'compose.backups.yml', enabled: false }),
+      expect.objectContaining({ file: 'compose.mdns.yml', enabled: false }),
     ]);
     expect(parsed.fields.find((f) => f.key === 'LAN_PORT')).toMatchObject({ optional: true });
     expect(parsed.fields.find((f) => f.key === 'ZIM_ROOT')).toMatchObject({ optional: true, value: '/srv/zims' });
@@ -301,7 +305,7 @@ describe('recipe/: what the node’s recipe must be', () => {
     const check = spawnSync('bash', ['-n', file], { encoding: 'utf8' });
     expect(check.status, check.stderr).toBe(0);
     const text = read('abra.sh');
-    for (const fn of ['health', 'version', 'reset_admin_password', 'export_config']) expect(text, fn).toMatch(new RegExp(`^${fn}\\(\\) \\{`, 'm'));
+    for (const fn of ['health', 'version', 'reset_admin_password', 'export_config', 'mdns_check']) expect(text, fn).toMatch(new RegExp(`^${fn}\\(\\) \\{`, 'm'));
   });
 
   it('the image’s OCI version label defaults to package.json’s version', () => {
@@ -353,6 +357,45 @@ describe(`recipe/ rendered with the .env.sample values (${DOCKER ? `${DOCKER} st
       ]),
     );
     expect(asMap(b.services!.app!.environment).DOCKER_VOLUMES_DIR).toBe('/var/lib/docker/volumes');
+  });
+
+  it('with compose.mdns.yml: a responder from the same image on the host network, and *.local sent by Traefik to the node', () => {
+    const env = deployEnv({ LAN_ADDRESS: '192.168.1.10', NODE_NAME: 'library' });
+    const m = render(['compose.yml', 'compose.mdns.yml'], env);
+    const app = m.services!.app!;
+    const labels = asMap(app.deploy?.labels);
+    // The node's own router stays; a second one, on plain http, takes every .local name at the lowest priority.
+    expect(labels[`traefik.http.routers.${STACK_NAME}.rule`]).toBe(`Host(\`${sample.get('DOMAIN')}\`)`);
+    expect(labels[`traefik.http.routers.${STACK_NAME}-local.rule`]).toBe('HostRegexp(`^.+\\.local$`)');
+    expect(new RegExp('^.+\\.local$').test('kiwix-library.local')).toBe(true);
+    expect(labels[`traefik.http.routers.${STACK_NAME}-local.entrypoints`]).toBe('web');
+    expect(labels[`traefik.http.routers.${STACK_NAME}-local.priority`]).toBe('1');
+    expect(labels[`traefik.http.routers.${STACK_NAME}-local.service`]).toBe(STACK_NAME);
+    expect(labels[`traefik.http.services.${STACK_NAME}.loadbalancer.server.port`]).toBe('3000');
+    // The node routes turned-on names to Traefik's https entrypoint on this host; it runs no mDNS itself (overlay network).
+    const appEnv = asMap(app.environment);
+    expect(appEnv.LOCAL_NAMES_UPSTREAM).toBe('https://192.168.1.10:443');
+    expect(appEnv.NODE_NAME).toBe('library');
+    expect(appEnv.LAN_ADDRESS).toBeUndefined();
+    expect(appEnv.NODE_DOMAIN).toBe(sample.get('NODE_DOMAIN')); // compose.yml's environment is kept
+    expect(appEnv.LORES_ENV_LAN_ADDRESS).toBe('192.168.1.10');
+    expect(appEnv.LORES_ENV_NODE_NAME).toBe('library');
+    const netNames = (n: Service['networks']) => (Array.isArray(n) ? n : Object.keys(n ?? {}));
+    expect(netNames(app.networks)).toEqual(['proxy']);
+    // The responder: the node's image (the one tag to release), only `cli.js mdns`, on the swarm's host network.
+    const mdns = m.services!.mdns!;
+    expect(mdns.image).toBe(rawApp.image);
+    expect((mdns as { command?: string[] }).command).toEqual(['node', 'dist/app/cli.js', 'mdns']);
+    expect(asMap(mdns.environment)).toMatchObject({ LAN_ADDRESS: '192.168.1.10', NODE_NAME: 'library' });
+    expect(netNames(mdns.networks)).toEqual(['hostnet']);
+    expect(m.networks?.hostnet).toEqual({ external: true, name: 'host' });
+    expect(mdns.healthcheck?.test).toEqual(['CMD', 'node', 'dist/app/cli.js', 'mdns', '--check']);
+    expect(mdns.deploy?.placement?.constraints).toEqual(['node.role == manager']);
+    expect(mdns.volumes ?? []).toEqual([]); // no socket, no data: it knows only the address and the name
+    expect(JSON.stringify(m)).not.toContain('${');
+    // Without the address or the name the overlay does not deploy, saying which is missing.
+    expect(() => renderHere(['compose.yml', 'compose.mdns.yml'], deployEnv({ NODE_NAME: 'library' }))).toThrow(/LAN_ADDRESS/);
+    expect(() => renderHere(['compose.yml', 'compose.mdns.yml'], deployEnv({ LAN_ADDRESS: '192.168.1.10' }))).toThrow(/NODE_NAME/);
   });
 
   it('the interpolation used without a docker CLI agrees with docker stack config', () => {

@@ -7,6 +7,8 @@ import { recipeImage, REPO_ROOT } from '../../release/image-name.ts';
 import { ARMV7_REFUSAL, parsePlatforms } from '../../release/platforms.ts';
 import { indexFor, indexProblem, type Variant } from '../../release/publish.ts';
 import { parseRepository } from '../../release/registry-client.ts';
+import { releaseOptions } from '../../release/release.ts';
+import { parse as parseYaml } from 'yaml';
 
 const read = (f: string) => readFileSync(path.join(REPO_ROOT, f), 'utf8');
 
@@ -30,6 +32,27 @@ describe('the image name, in one place', () => {
     expect(workflow).not.toMatch(/--registry/);
     const hosts = workflow.match(/\b[a-z0-9.-]+\.[a-z]{2,}\/[a-z0-9-]+\/[a-z0-9-]+\b/g) ?? [];
     for (const h of hosts) expect(h).toBe(`${image.registry}/${image.name}`);
+  });
+
+  it('the workflow\'s release step, read as the release command reads it, pushes to compose.yml\'s image under the recipe\'s tag', () => {
+    type Step = { name?: string; run?: string; id?: string };
+    const workflow = parseYaml(read('.forgejo/workflows/release.yml')) as { on: { push: { tags: string[] } }; jobs: Record<string, { steps: Step[] }> };
+    const steps = Object.values(workflow.jobs).flatMap((j) => j.steps);
+    const lines = steps.flatMap((st) => (st.run ?? '').split('\n')).filter((l) => /\bnpm run release\b/.test(l));
+    expect(lines).toHaveLength(1);
+    // The same command as package.json's script and the recipe README's release steps.
+    expect((JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts.release).toBe('node release/release.ts');
+    const words = [...lines[0]!.trim().matchAll(/"([^"]*)"|(\S+)/g)].map((m) => m[1] ?? m[2]!);
+    expect(words.slice(0, 4)).toEqual(['npm', 'run', 'release', '--']);
+    // The tag v<version> becomes --version <version>; the step that computes it refuses a tag compose.yml does not deploy.
+    const versionStep = steps.find((st) => st.id === 'version')!;
+    expect(versionStep.run).toContain('readFileSync("recipe/compose.yml"');
+    const argv = words.slice(4).map((w) => w.replace('${{ steps.version.outputs.version }}', image.tag));
+    const opts = releaseOptions(argv);
+    expect(opts.repository).toBe(`${image.registry}/${image.name}`);
+    expect(opts.version).toBe(image.tag);
+    expect(workflow.on.push.tags).toEqual(['v*']);
+    expect(read('recipe/README.md')).toContain(`npm run release -- --version `);
   });
 
   it('refuses a compose file naming no image or two', () => {

@@ -16,17 +16,19 @@ export type MdnsDeps = {
   address: string;
   nodeName: () => string;
   port: number;
-  /** Every `.local` name this node answers for (its apps' names), read at each query. */
-  names: () => string[];
+  /** Whether this node answers for a `.local` name (its apps' names), asked at each query. */
+  answers: (name: string) => boolean;
   log: Logger;
   now: () => number;
 };
 
 export type Mdns = { nearby(): Nearby[]; browse(): void; announce(): void; stop(): void };
 
+// Loaded only when discovery starts (LAN_ADDRESS set) or a name is resolved: a node without it never pays for multicast-dns.
+const loadMdns = () => createRequire(import.meta.url)('multicast-dns') as typeof makeMdnsType;
+
 export function startMdns(deps: MdnsDeps): Mdns {
-  // Loaded only when discovery starts (LAN_ADDRESS set): a node without it never pays for multicast-dns.
-  const makeMdns = createRequire(import.meta.url)('multicast-dns') as typeof makeMdnsType;
+  const makeMdns = loadMdns();
   const mdns = makeMdns({ interface: deps.address, bind: '0.0.0.0', loopback: true, reuseAddr: true });
   const found = new Map<string, Nearby>();
   const instance = () => `${deps.nodeName()}.${SERVICE}`;
@@ -45,7 +47,7 @@ export function startMdns(deps: MdnsDeps): Mdns {
       const name = question.name.toLowerCase();
       const type = question.type as string; // 'ANY' is on the wire though dns-packet's type list leaves it out
       if (name === SERVICE && (type === 'PTR' || type === 'ANY')) answers.push(...serviceRecords());
-      else if ((type === 'A' || type === 'ANY') && (name === host() || deps.names().includes(name))) answers.push({ name, type: 'A' as const, ttl: TTL, data: deps.address });
+      else if ((type === 'A' || type === 'ANY') && (name === host() || deps.answers(name))) answers.push({ name, type: 'A' as const, ttl: TTL, data: deps.address });
     }
     if (answers.length) mdns.respond({ answers });
   });
@@ -83,4 +85,33 @@ export function startMdns(deps: MdnsDeps): Mdns {
       mdns.destroy();
     },
   };
+}
+
+/**
+ * Asks the LAN, through the interface holding `address`, for the A record of a `.local` name (one query, repeated
+ * once a second), and returns the first address answered, or undefined after `timeoutMs`.
+ */
+export async function resolveLocal(name: string, opts: { address: string; timeoutMs: number }): Promise<string | undefined> {
+  const mdns = loadMdns()({ interface: opts.address, bind: '0.0.0.0', loopback: true, reuseAddr: true, port: 5353 });
+  const wanted = name.toLowerCase();
+  try {
+    return await new Promise<string | undefined>((resolve) => {
+      const ask = () => mdns.query({ questions: [{ name: wanted, type: 'A' }] });
+      const every = setInterval(ask, 1000);
+      const done = (found: string | undefined) => {
+        clearInterval(every);
+        clearTimeout(timer);
+        resolve(found);
+      };
+      const timer = setTimeout(() => done(undefined), opts.timeoutMs);
+      mdns.on('response', (res) => {
+        const a = (res.answers ?? []).find((r) => r.type === 'A' && r.name.toLowerCase() === wanted) as { data?: unknown } | undefined;
+        if (typeof a?.data === 'string') done(a.data);
+      });
+      mdns.on('error', () => undefined); // a send that fails is retried by the next ask
+      ask();
+    });
+  } finally {
+    mdns.destroy();
+  }
 }

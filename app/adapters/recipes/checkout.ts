@@ -115,3 +115,45 @@ export async function installBundledRecipes(bundledDir: string, abraDir: string,
     }
   }
 }
+
+/** What a look at a recipe checkout's origin found: its URL and the versions it publishes, oldest first. */
+export type OriginLook = { origin: string; versions: string[] };
+
+/** Why a git call to the origin failed, in one short line (git's last `fatal:` line, or the timeout). */
+function gitReason(r: { timedOut?: boolean; stderr?: unknown; shortMessage?: string }, timeoutMs: number): string {
+  if (r.timedOut) return `no answer within ${Math.round(timeoutMs / 1000)} s`;
+  const lines = String(r.stderr ?? '').split('\n').map((l) => l.trim()).filter(Boolean);
+  return (lines.findLast((l) => /^fatal:/.test(l)) ?? lines.at(-1) ?? r.shortMessage ?? 'git failed').replace(/^fatal:\s*/, '').slice(0, 300);
+}
+
+/** The checkout's `origin` URL, or undefined when it has none. */
+export async function originOf(abraDir: string, recipe: string): Promise<string | undefined> {
+  const r = await execa('git', ['-C', recipeDir(abraDir, recipe), 'remote', 'get-url', 'origin'], { reject: false });
+  return r.exitCode === 0 && r.stdout.trim() ? r.stdout.trim() : undefined;
+}
+
+/**
+ * Asks the checkout's origin which versions it publishes (`git ls-remote`), then fetches the version tags the
+ * checkout lacks, so they can be installed. Never asks for a password (a private origin simply fails), and gives
+ * up after `timeoutMs`. Throws an Error whose message says why the origin could not be reached.
+ */
+export async function lookAtOrigin(abraDir: string, recipe: string, timeoutMs = 30_000): Promise<OriginLook> {
+  const repo = recipeDir(abraDir, recipe);
+  const origin = await originOf(abraDir, recipe);
+  if (!origin) throw new Error(`the ${recipe} checkout has no origin to look at`);
+  const opts = { reject: false, timeout: timeoutMs, env: { LANG: 'C.UTF-8', GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: 'true', SSH_ASKPASS: 'true' } } as const;
+  const listed = await execa('git', ['-C', repo, 'ls-remote', '--tags', '--refs', 'origin'], opts);
+  if (listed.exitCode !== 0) throw new Error(gitReason(listed, timeoutMs));
+  const versions = listed.stdout
+    .split('\n')
+    .map((l) => /\trefs\/tags\/(.+)$/.exec(l)?.[1] ?? '')
+    .filter((t) => recipeVersionSchema.safeParse(t).success)
+    .sort(compareVersions);
+  const have = new Set(await recipeVersions(abraDir, recipe));
+  const missing = versions.filter((v) => !have.has(v));
+  if (missing.length) {
+    const fetched = await execa('git', ['-C', repo, 'fetch', '-q', '--no-tags', 'origin', ...missing.map((v) => `refs/tags/${v}:refs/tags/${v}`)], opts);
+    if (fetched.exitCode !== 0) throw new Error(gitReason(fetched, timeoutMs));
+  }
+  return { origin, versions };
+}

@@ -3,13 +3,15 @@ import type { Request, RequestHandler, Response } from 'express';
 import type { AppAction } from '../../services/app-access.ts';
 import type { ManagedApp } from '../../services/app-directory.ts';
 import { stackSchema } from '../../validation.ts';
+import { UserFacingError } from '../../errors.ts';
 import { actorOf, callerOf, type Services } from '../context.ts';
 import { parseForm, withFieldErrors } from '../forms.ts';
 import { settingsAsSent } from '../../services/env/form.ts';
 import { render } from '../render.ts';
 import { auditRefusals } from '../audited.ts';
 import { fitBadge } from '../fit-badge.ts';
-import { formatBytes } from '../format.ts';
+import { ago, formatBytes } from '../format.ts';
+import { originSentence } from '../../services/recipe-origin.ts';
 
 export function lifecycleRoutes(s: Services) {
   const body = (req: Request) => (req.body ?? {}) as Record<string, unknown>;
@@ -132,13 +134,30 @@ export function lifecycleRoutes(s: Services) {
     res.redirect(303, jobPage(s.lifecycle.restart(app.installed.domain, body(req).service || undefined, actorOf(req, res.locals.session)).id));
   });
 
+  /** What the upgrade page says of the recipe's origin: the latest look (from the store), as a sentence. */
+  const originNote = async (recipe: string) => {
+    const state = await s.recipeOrigin.state(recipe);
+    const when = (ms: number) => `${new Date(ms).toISOString().replace('T', ' ').slice(0, 16)} UTC (${ago(ms, Date.now())})`;
+    return { checked: !!state, failed: !!state?.error, sentence: state ? originSentence(state, when) : '' };
+  };
+
+  // "Check for newer versions": asks the recipe's origin now (bounded), remembers the answer, back to the upgrade page.
+  const checkVersions: RequestHandler = auditRefusals(s, 'recipe.check', async (req, res) => {
+    const app = await managedApp(req, res, 'upgrade');
+    const state = await s.recipeOrigin.check(app.installed.recipe);
+    if (!state) throw new UserFacingError(`The ${app.installed.recipe} recipe on this node has no origin to ask for newer versions.`, 409);
+    s.audit.record(actorOf(req, res.locals.session), 'recipe.check', { target: app.installed.recipe, outcome: state.error ? 'failed' : 'ok', detail: { origin: state.origin, ...(state.error ? { error: state.error } : { versions: state.versions }) } });
+    res.redirect(303, `/apps/${app.stack}/upgrade`);
+  });
+
   /** Upgrade and roll back: the same page and job, towards newer or older versions. */
   const versionsPage = (direction: 'upgrade' | 'rollback'): RequestHandler =>
     async (req, res) => {
       const app = await managedApp(req, res, direction);
       const plan = await s.lifecycle.versionPlan(app.installed.domain, direction === 'upgrade' ? 'newer' : 'older');
       const reach = Object.fromEntries(await Promise.all(plan.choices.map(async (c) => [c.version, await s.lifecycle.hostReach(app.installed.domain, c.version)] as const)));
-      render(req, res, 'versions', { title: `${direction === 'upgrade' ? 'Upgrade' : 'Roll back'} · ${app.installed.domain}`, app, plan, reach, direction });
+      const origin = direction === 'upgrade' ? await originNote(app.installed.recipe) : undefined;
+      render(req, res, 'versions', { title: `${direction === 'upgrade' ? 'Upgrade' : 'Roll back'} · ${app.installed.domain}`, app, plan, reach, direction, origin });
     };
   const changeVersion = (direction: 'upgrade' | 'rollback'): RequestHandler =>
     auditRefusals(s, `job.${direction}`, async (req, res) => {
@@ -175,5 +194,5 @@ export function lifecycleRoutes(s: Services) {
     res.redirect(303, `/apps/${stack}`);
   });
 
-  return { installPage, createInstallFolder, install, configPage, createAppFolder, configure, deploy, undeployPage, undeploy, restart, removePage, remove, adopt, release, upgradePage, rollbackPage, upgrade, rollback };
+  return { checkVersions, installPage, createInstallFolder, install, configPage, createAppFolder, configure, deploy, undeployPage, undeploy, restart, removePage, remove, adopt, release, upgradePage, rollbackPage, upgrade, rollback };
 }

@@ -3,6 +3,7 @@
 // admins pair; stewards turn `.local` names on and fetch ZIM files from a neighbour). `localNames`: requests for
 // `<app>-<node>.local`, passed on to Traefik as the app's own domain.
 import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
 import { UserFacingError } from '../../errors.ts';
@@ -87,8 +88,13 @@ export function localNameRoutes(s: RegionServices, localNamesUpstream: string): 
     const target = s.region.localNames().get(host);
     if (!target) return next();
     const upstream = new URL(localNamesUpstream);
-    const out = httpRequest(
-      { host: upstream.hostname, port: upstream.port || 80, method: req.method, path: req.originalUrl, headers: { ...req.headers, host: target.domain, 'x-forwarded-host': host, 'x-forwarded-proto': 'http' } },
+    const tls = upstream.protocol === 'https:';
+    const options = { host: upstream.hostname, port: upstream.port || (tls ? 443 : 80), method: req.method, path: req.originalUrl, headers: { ...req.headers, host: target.domain, 'x-forwarded-host': host, 'x-forwarded-proto': 'http' } };
+    // Traefik's https entrypoint (the recipe's upstream: compose.mdns.yml) is asked for the app's own domain by SNI.
+    // Its certificate is not checked: the hop stays on this host, and a LAN node offline often has none that a
+    // client could verify; the phone's side of a `.local` name is plain http anyway.
+    const out = (tls ? httpsRequest : httpRequest)(
+      tls ? { ...options, servername: target.domain, rejectUnauthorized: false } : options,
       (up) => {
         res.writeHead(up.statusCode ?? 502, up.headers);
         up.pipe(res);

@@ -71,6 +71,15 @@ export type PeerView = {
 /** `kiwix.library.example` → `kiwix`: the `<app>` in `<app>-<node>.local`. */
 export const appLabel = (domain: string) => domain.split('.')[0]!.toLowerCase().replace(/[^a-z0-9-]/g, '-');
 export const localNameOf = (domain: string, nodeName: string) => `${appLabel(domain)}-${nodeName}.local`;
+/**
+ * Every name shaped like one of this node's app names (`<label>-<node>.local`). The stand-alone responder
+ * (`cli.js mdns`, recipe/compose.mdns.yml) answers these without knowing which apps are turned on: it runs beside
+ * the node, on the host's network, and the node itself routes only the names a steward turned on.
+ */
+export const anyLocalNameOf = (nodeName: string) => {
+  const shape = new RegExp(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?-${nodeName.replace(/[^a-z0-9-]/g, '')}\\.local$`);
+  return (name: string) => shape.test(name.toLowerCase());
+};
 const NEIGHBOUR_PATH = '/region/peer/zims/';
 const GRANT_DAYS = 7;
 
@@ -299,7 +308,7 @@ export function regionService(deps: { store: Store; docker: Docker; model: LiveM
     start(): void {
       if (config.lanAddress) {
         try {
-          mdns = startMdns({ address: config.lanAddress, nodeName: () => config.nodeName, port: config.port, names: () => [...this.localNames().keys()], log: deps.log, now });
+          mdns = startMdns({ address: config.lanAddress, nodeName: () => config.nodeName, port: config.port, answers: (name) => this.localNames().has(name), log: deps.log, now });
         } catch (err) {
           deps.log.warn({ err: (err as Error).message }, 'mDNS could not start: no discovery or .local names');
         }
