@@ -5,11 +5,15 @@ import { UserFacingError } from './services/errors.ts';
 // RFC 1123 host names: labels of letters, digits and hyphens, not starting or ending with a hyphen.
 const DOMAIN_RE = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$/;
 
+/** A domain as people paste it: `https://Kiwix.Library.test/` means `kiwix.library.test` (scheme, trailing slash and case dropped). */
+export function cleanDomainInput(value: string): string {
+  return value.trim().toLowerCase().replace(/^[a-z][a-z0-9+.-]*:\/\//, '').replace(/\/+$/, '');
+}
+
 export const domainSchema = z
   .string()
-  .trim()
-  .toLowerCase()
-  .regex(DOMAIN_RE, 'must be a domain name such as node.example.org (letters, digits, hyphens and dots)');
+  .transform(cleanDomainInput)
+  .pipe(z.string().regex(DOMAIN_RE, 'must be a domain name such as node.example.org (letters, digits, hyphens and dots)'));
 
 export const usernameSchema = z
   .string()
