@@ -3,22 +3,14 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { z } from 'zod';
 import { FieldErrors, UserFacingError } from '../services/errors.ts';
-import { describeIssues, idSchema } from '../validation.ts';
+import { describeIssues, idSchema, parseOrRefuse } from '../validation.ts';
 
 /**
  * The parsed form, or a refusal: a FieldErrors keyed by the form's field names when the schema names them (an object
  * schema), a plain 400 otherwise (a path parameter). Each field's message starts with its label.
  */
 export function parseForm<S extends z.ZodType>(schema: S, input: unknown, labels: Record<string, string> = {}): z.infer<S> {
-  const result = schema.safeParse(input ?? {});
-  if (result.success) return result.data;
-  const message = describeIssues(result.error, labels);
-  const fields: Record<string, string> = {};
-  for (const issue of result.error.issues) {
-    const name = issue.path.map(String).join('.');
-    if (name && !(name in fields)) fields[name] = `${labels[String(issue.path[0])] ?? name} ${issue.message}`;
-  }
-  throw Object.keys(fields).length ? new FieldErrors(fields, message) : new UserFacingError(message);
+  return parseOrRefuse(schema, input ?? {}, labels);
 }
 
 /** One field's value parsed on its own: a bad value is refused beside the field `name`. */
@@ -70,12 +62,22 @@ export type FormOptions = {
   secret?: readonly string[];
 };
 
+/** The page a form is on: its GET handler, or its path on this node (`{ path }`: that page's route answers, as a GET). */
+export type FormPage = ((req: Request, res: Response, next: NextFunction) => unknown) | { path: string };
+
+/** Answers with the page at `path` as if it had been asked for (a GET through the app's routes, login and roles included). */
+function pageAt(path: string, req: Request, res: Response, next: NextFunction): void {
+  req.method = 'GET';
+  req.url = path;
+  (req.app as unknown as { handle(req: Request, res: Response, next: NextFunction): void }).handle(req, res, next);
+}
+
 /**
  * `handler` with its refusals shown on the form's own page: when it throws a FieldErrors (or another 400/422
- * UserFacingError), `page` (usually the page's GET handler) runs with `res.locals.form` set, so that `render` gives
- * the page its `form` and the refusal's status. The refusal has gone through `handler`'s own auditing first.
+ * UserFacingError), `page` runs with `res.locals.form` set, so that `render` gives the page its `form` and the
+ * refusal's status. The refusal has gone through `handler`'s own auditing first.
  */
-export function withForm(handler: RequestHandler, page: (req: Request, res: Response, next: NextFunction) => unknown, options: FormOptions = {}): RequestHandler {
+export function withForm(handler: RequestHandler, page: FormPage, options: FormOptions = {}): RequestHandler {
   return async (req, res, next) => {
     try {
       await handler(req, res, next);
@@ -88,7 +90,8 @@ export function withForm(handler: RequestHandler, page: (req: Request, res: Resp
         errors: err instanceof FieldErrors ? { ...err.fields } : {},
         message: err.message,
       } satisfies FormState;
-      await page(req, res, next);
+      if (typeof page === 'function') await page(req, res, next);
+      else pageAt(page.path, req, res, next);
     }
   };
 }

@@ -1,9 +1,10 @@
 // Admin pages: the audit log and the node's settings.
-import { Router } from 'express';
+import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { auditRetentionSchema, downloadLimitSchema } from '../../services/settings.ts';
 import { actorOf, type Services } from '../context.ts';
-import { parseForm } from '../forms.ts';
+import { parseField, parseForm, withForm } from '../forms.ts';
+import { domainSchema } from '../../validation.ts';
 import { requireRole } from '../middleware/auth.ts';
 import { render } from '../render.ts';
 
@@ -26,20 +27,23 @@ export function adminRoutes(s: Services): Router {
     render(req, res, 'audit', { title: 'Audit log', rows: shown, action: q.action ?? '', olderThan: more ? shown.at(-1)!.id : undefined });
   });
 
-  r.get('/settings', adminOnly, (req, res) => {
+  const settingsPage = (req: Request, res: Response) => {
     // What this node runs on: a Raspberry Pi's admin (and the release's arm64 test) can see which image variant it is.
     const runtime = { node: process.version, platform: `${process.platform}/${process.arch}` };
-    render(req, res, 'settings', { title: 'Settings', settings: s.settings.current(), saved: req.query.saved === '1', runtime, backup: { repository: s.backupRepo.location(), beforeUpgrade: s.backups.snapshotBeforeUpgrade(), s3Keys: s.backupRepo.hasS3Keys() } });
-  });
+    render(req, res, 'settings', { title: 'Settings', settings: s.settings.current(), saved: req.method === 'GET' && req.query.saved === '1', runtime, backup: { repository: s.backupRepo.location(), beforeUpgrade: s.backups.snapshotBeforeUpgrade(), s3Keys: s.backupRepo.hasS3Keys() } });
+  };
+  r.get('/settings', adminOnly, settingsPage);
 
-  r.post('/settings', adminOnly, async (req, res) => {
+  // A refused value is said beside its field, the form as typed (the backup forms of this page have their own id).
+  r.post('/settings', adminOnly, withForm(async (req, res) => {
     const form = parseForm(settingsForm, req.body, { nodeDomain: 'The node’s domain' });
+    parseField('nodeDomain', domainSchema, form.nodeDomain, 'The node’s domain');
     const by = res.locals.session!.user.username;
     // The limit is checked before the domain is saved: a bad value changes nothing.
     // An emptied field means "no limit"; a form without the field leaves the limit alone.
-    const limit = form.downloadLimitKBps === undefined ? undefined : form.downloadLimitKBps.trim() === '' ? 0 : parseForm(downloadLimitSchema, form.downloadLimitKBps, { value: 'The download limit' });
+    const limit = form.downloadLimitKBps === undefined ? undefined : form.downloadLimitKBps.trim() === '' ? 0 : parseField('downloadLimitKBps', downloadLimitSchema, form.downloadLimitKBps, 'The download limit');
     // Likewise the audit log's retention: checked first, left alone when the form does not carry it.
-    const retention = form.auditRetentionDays === undefined ? undefined : parseForm(auditRetentionSchema, form.auditRetentionDays, { value: 'The audit log retention' });
+    const retention = form.auditRetentionDays === undefined ? undefined : parseField('auditRetentionDays', auditRetentionSchema, form.auditRetentionDays, 'The audit log retention');
     const change = s.settings.setNodeDomain(form.nodeDomain, by);
     s.audit.record(actorOf(req, res.locals.session), 'settings.node-domain', { target: change.to, detail: change });
     // The domain is set here only; lores.toml in the config repository follows, so laptops see the same default.
@@ -52,7 +56,7 @@ export function adminRoutes(s: Services): Router {
       s.auditRetention.prune(); // a shorter retention applies at once
     }
     res.redirect(303, '/settings?saved=1');
-  });
+  }, settingsPage, { id: () => 'settings' }));
 
   return r;
 }

@@ -4,7 +4,7 @@ import { createGzip } from 'node:zlib';
 import { pipeline } from 'node:stream/promises';
 import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
-import { UserFacingError } from '../../services/errors.ts';
+import { UserFacingError, asFieldError, fieldError } from '../../services/errors.ts';
 import { formatBytes } from '../../services/resource-fit.ts';
 import { shownRepository } from '../../adapters/restic/restic.ts';
 import { stackSchema } from '../../validation.ts';
@@ -13,7 +13,7 @@ import { auditRefusals } from '../audited.ts';
 import type { AppAction } from '../../services/app-access.ts';
 import { authorizedApp } from '../app-guard.ts';
 import { actorOf, type Services } from '../context.ts';
-import { parseForm, parseId } from '../forms.ts';
+import { parseForm, parseId, withForm } from '../forms.ts';
 import { requireRole } from '../middleware/auth.ts';
 import { render } from '../render.ts';
 
@@ -32,16 +32,23 @@ export function backupRoutes(s: Services): Router {
   const view = (list: Awaited<ReturnType<Services['backups']['snapshots']>>) =>
     list.map((x) => ({ ...x, sizeText: x.bytes === null ? '—' : formatBytes(x.bytes), when: x.time.replace('T', ' ').slice(0, 19) + ' UTC' }));
 
-  r.post('/settings/backups', adminOnly, auditRefusals(s, 'backup.repository', async (req, res) => {
+  /** Which field of the repository form a refusal of the backup repository is about, by what it says. */
+  const repositoryField = (err: unknown) => {
+    const said = err instanceof Error ? err.message : '';
+    return asFieldError(err, /S3 access key/.test(said) ? 's3KeyId' : /S3 secret/.test(said) ? 's3Secret' : /password must/.test(said) ? 'password' : 'repository');
+  };
+
+  // Refused, the Settings page comes back with the repository form as typed (never its password or keys).
+  r.post('/settings/backups', adminOnly, withForm(auditRefusals(s, 'backup.repository', async (req, res) => {
     const form = parseForm(repositoryForm, body(req), { repository: 'The repository', password: 'The password' });
     const actor = actorOf(req, res.locals.session);
-    const result = await s.backupRepo.setUp({ repository: form.repository, password: form.password || undefined, s3KeyId: form.s3KeyId, s3Secret: form.s3Secret }, actor.name);
+    const result = await s.backupRepo.setUp({ repository: form.repository, password: form.password || undefined, s3KeyId: form.s3KeyId, s3Secret: form.s3Secret }, actor.name).catch((err: unknown) => Promise.reject(repositoryField(err)));
     // The password itself never reaches the audit log: only that one was made.
     s.audit.record(actor, 'backup.repository', { target: shownRepository(result.repository), detail: { created: result.created, passwordGenerated: Boolean(result.generatedPassword) } });
     if (!result.generatedPassword) return res.redirect(303, '/settings?saved=1');
     res.set('Cache-Control', 'no-store');
     render(req, res, 'backup-password', { title: 'The backup password', repository: shownRepository(result.repository), password: result.generatedPassword, passwordFile: s.backupRepo.passwordFile });
-  }));
+  }), { path: '/settings' }, { id: () => 'backup' }));
 
   r.post('/settings/backups/upgrade-snapshot', adminOnly, (req, res) => {
     const on = body(req).on === '1';
@@ -50,7 +57,7 @@ export function backupRoutes(s: Services): Router {
     res.redirect(303, '/settings?saved=1');
   });
 
-  r.get('/apps/:stack/backups', async (req, res) => {
+  const appBackupsPage = async (req: Request, res: Response) => {
     const stack = stackOf(req);
     const plan = await s.backups.planOf(stack);
     const repository = s.backupRepo.location();
@@ -65,29 +72,30 @@ export function backupRoutes(s: Services): Router {
       }
     }
     render(req, res, 'backups', { title: `Backups · ${stack}`, stack, plan, repository: repository && shownRepository(repository), snapshots, error, busy: s.jobs.holder(stack), schedule: s.backupSchedule.of(stack), retention: DEFAULT_RETENTION, action: `/apps/${stack}/backups/schedule` });
-  });
+  };
+  r.get('/apps/:stack/backups', appBackupsPage);
 
   r.post('/apps/:stack/backups', stewards, auditRefusals(s, 'job.backup', async (req, res) => {
     res.redirect(303, `/jobs/${s.backups.backUp(await allowedStack(req, res, 'backup'), actorOf(req, res.locals.session)).id}`);
   }));
 
-  r.get('/apps/:stack/backups/:id/restore', stewards, async (req, res) => {
+  const restorePage = async (req: Request, res: Response) => {
     const stack = await allowedStack(req, res, 'restore');
     const snap = await s.backups.findSnapshot(stack, parseForm(snapshotId, req.params.id));
     render(req, res, 'backup-restore', { title: `Restore ${stack}`, stack, snap: view([snap])[0] });
-  });
+  };
+  r.get('/apps/:stack/backups/:id/restore', stewards, restorePage);
 
-  r.post('/apps/:stack/backups/:id/restore', stewards, auditRefusals(s, 'job.restore', async (req, res) => {
+  r.post('/apps/:stack/backups/:id/restore', stewards, withForm(auditRefusals(s, 'job.restore', async (req, res) => {
     const stack = await allowedStack(req, res, 'restore');
     const id = parseForm(snapshotId, req.params.id);
     const actor = actorOf(req, res.locals.session);
     if (body(req).confirm !== stack) {
-      s.audit.record(actor, 'job.restore', { target: stack, outcome: 'denied', detail: { snapshot: id, error: 'confirmation did not match' } });
-      const snap = await s.backups.findSnapshot(stack, id);
-      return render(req, res, 'backup-restore', { title: `Restore ${stack}`, stack, snap: view([snap])[0], error: `To restore, type the app’s name exactly: ${stack}` }, 400);
+      // Audited as refused (auditRefusals), and the page comes back with the note beside the confirmation.
+      throw fieldError('confirm', `To restore, type the app’s name exactly: ${stack}`);
     }
     res.redirect(303, `/jobs/${(await s.backups.restore(stack, id, body(req).confirm, actor)).id}`);
-  }));
+  }), restorePage));
 
   /** "Restore the data from before the upgrade": the safety snapshot of a failed upgrade job, in one click. */
   r.post('/jobs/:id/restore-before-upgrade', stewards, auditRefusals(s, 'job.restore', async (req, res) => {
@@ -125,18 +133,18 @@ export function backupRoutes(s: Services): Router {
     s.audit.record(actor, 'backup.schedule', { target: target || 'node', detail: { hour: saved.hour, keepDaily: saved.keepDaily, keepWeekly: saved.keepWeekly, keepMonthly: saved.keepMonthly } });
   };
 
-  r.post('/apps/:stack/backups/schedule', stewards, auditRefusals(s, 'backup.schedule', async (req, res) => {
+  r.post('/apps/:stack/backups/schedule', stewards, withForm(auditRefusals(s, 'backup.schedule', async (req, res) => {
     const stack = await allowedStack(req, res, 'backup');
     saveSchedule(req, stack);
     res.redirect(303, `/apps/${stack}/backups`);
-  }));
+  }), appBackupsPage));
 
-  r.post('/node/backups/schedule', adminOnly, auditRefusals(s, 'backup.schedule', (req, res) => {
+  r.post('/node/backups/schedule', adminOnly, withForm(auditRefusals(s, 'backup.schedule', (req, res) => {
     saveSchedule(req, NODE_SCHEDULE);
     res.redirect(303, '/node/backups');
-  }));
+  }), (req, res) => nodeBackupsPage(req, res)));
 
-  r.get('/node/backups', adminOnly, async (req, res) => {
+  const nodeBackupsPage = async (req: Request, res: Response) => {
     let snapshots: ReturnType<typeof view> = [];
     let error: string | undefined;
     if (s.backupRepo.location()) {
@@ -148,7 +156,8 @@ export function backupRoutes(s: Services): Router {
       }
     }
     render(req, res, 'node-backups', { title: 'Backups of the node', repository: s.backupRepo.location(), snapshots, error, schedule: s.backupSchedule.of(NODE_SCHEDULE), retention: DEFAULT_RETENTION, action: '/node/backups/schedule' });
-  });
+  };
+  r.get('/node/backups', adminOnly, nodeBackupsPage);
 
   r.post('/node/backups', adminOnly, auditRefusals(s, 'job.node-backup', (req, res) => {
     res.redirect(303, `/jobs/${s.backups.backUpNode(actorOf(req, res.locals.session)).id}`);

@@ -1,12 +1,12 @@
 // The admin's page for people: add stewards and guests, reset passwords, disable, remove, end sessions.
-import { Router } from 'express';
+import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { passwordSchema, roleSchema, usernameSchema } from '../../validation.ts';
 import { actorOf, type Services } from '../context.ts';
-import { parseForm, parseId } from '../forms.ts';
+import { parseForm, parseId, withForm } from '../forms.ts';
 import { requireRole } from '../middleware/auth.ts';
 import { render } from '../render.ts';
-import { UserFacingError } from '../../services/errors.ts';
+import { UserFacingError, asFieldError } from '../../services/errors.ts';
 
 const addForm = z.object({ username: usernameSchema, role: roleSchema, password: passwordSchema });
 const passwordForm = z.object({ password: passwordSchema });
@@ -30,27 +30,30 @@ export function userRoutes(s: Services): Router {
   /** The People page's data: everyone, their access tokens, and a notice or an error. */
   const peoplePage = (say: { notice?: string; error?: string }) => ({ title: 'People', users: s.people.list(), tokens: s.accessTokens.list(), ...say });
 
-  r.get('/users', adminOnly, (req, res) => {
-    const notice = typeof req.query.notice === 'string' ? NOTICES[req.query.notice] : undefined;
+  const usersPage = (req: Request, res: Response) => {
+    const notice = req.method === 'GET' && typeof req.query.notice === 'string' ? NOTICES[req.query.notice] : undefined;
     render(req, res, 'users', peoplePage({ notice }));
-  });
+  };
+  r.get('/users', adminOnly, usersPage);
+  /** Which of the People page's forms was sent: one per row for role and password, hence the id. */
+  const rowForm = (kind: string) => ({ id: (req: Request) => `${kind}-${req.params.id}` });
 
-  r.post('/users', adminOnly, async (req, res) => {
+  r.post('/users', adminOnly, withForm(async (req, res) => {
     const form = parseForm(addForm, req.body, { username: 'Username', role: 'Role', password: 'Password' });
-    const user = await s.people.add(form);
+    const user = await s.people.add(form).catch((err: unknown) => Promise.reject(asFieldError(err, 'username'))); // a taken name
     s.audit.record(actorOf(req, res.locals.session), 'user.add', { target: user.username, detail: { role: user.role } });
     res.redirect(303, back('added'));
-  });
+  }, usersPage, { id: () => 'add' }));
 
-  r.post('/users/:id/password', adminOnly, async (req, res) => {
+  r.post('/users/:id/password', adminOnly, withForm(async (req, res) => {
     const id = parseId(req.params.id);
     const form = parseForm(passwordForm, req.body, { password: 'New password' });
     const user = await s.people.resetPassword(id, form.password);
     s.audit.record(actorOf(req, res.locals.session), 'user.password-reset', { target: user.username });
     res.redirect(303, back('password'));
-  });
+  }, usersPage, rowForm('password')));
 
-  r.post('/users/:id/role', adminOnly, (req, res) => {
+  r.post('/users/:id/role', adminOnly, withForm((req, res) => {
     const id = parseId(req.params.id);
     const form = parseForm(roleForm, req.body, { role: 'Role' });
     const actor = actorOf(req, res.locals.session);
@@ -59,11 +62,11 @@ export function userRoutes(s: Services): Router {
       s.audit.record(actor, 'user.role', { target: user.username, detail: { from, to: user.role } });
     } catch (err) {
       s.audit.record(actor, 'user.role', { target: String(id), outcome: 'denied', detail: { to: form.role, error: (err as Error).message } });
-      if (err instanceof UserFacingError) return render(req, res, 'users', peoplePage({ error: err.message }), err.status);
-      throw err;
+      // The last admin's role stays: said beside the role it was about.
+      throw err instanceof UserFacingError ? asFieldError(err, 'role') : err;
     }
     res.redirect(303, back('role'));
-  });
+  }, usersPage, rowForm('role')));
 
   for (const [action, disabled] of [['disable', true], ['enable', false]] as const) {
     r.post(`/users/:id/${action}`, adminOnly, (req, res) => {
