@@ -55,7 +55,7 @@ export function parseOrRefuse<S extends z.ZodType>(schema: S, value: unknown, la
   const message = describeIssues(result.error, labels);
   const fields: Record<string, string> = {};
   for (const issue of result.error.issues) {
-    const name = issue.path.map(String).join('.');
+    const name = issue.path.length ? String(issue.path[0]) : '';
     if (name && !(name in fields)) fields[name] = `${labels[String(issue.path[0])] ?? name} ${issue.message}`;
   }
   throw Object.keys(fields).length ? new FieldErrors(fields, message) : new UserFacingError(message);

@@ -86,7 +86,7 @@ export function withForm(handler: RequestHandler, page: FormPage, options: FormO
       res.locals.form = {
         id: options.id?.(req),
         status: err.status,
-        values: keptValues(req.body, options.secret),
+        values: keptValues(req.method === 'GET' ? req.query : req.body, options.secret),
         errors: err instanceof FieldErrors ? { ...err.fields } : {},
         message: err.message,
       } satisfies FormState;

@@ -25,7 +25,7 @@ export type PageData = Record<string, unknown> & { title: string };
 function renderPage(req: Request, res: Response, view: string, data: PageData): string {
   return eta.render(`./pages/${view}`, {
     ...data,
-    form: res.locals.form, // a refused form shown again (forms.ts withForm): values, errors beside fields
+    refused: res.locals.form, // a refused form shown again (forms.ts withForm): values, errors beside fields
     user: res.locals.session?.user,
     csrfToken: res.locals.csrfToken,
     path: req.path,

@@ -2,11 +2,11 @@
 import { Router, type Request, type Response } from 'express';
 import type { AppAction } from '../../services/app-access.ts';
 import type { AppView } from '../../services/apps.ts';
-import { UserFacingError } from '../../services/errors.ts';
-import { stackSchema } from '../../validation.ts';
+import { UserFacingError, asFieldError } from '../../services/errors.ts';
+import { cleanDomainInput, stackSchema } from '../../validation.ts';
 import { appByStack } from '../app-guard.ts';
 import { actorOf, callerOf, type Services } from '../context.ts';
-import { parseForm, withFieldErrors } from '../forms.ts';
+import { parseForm, withFieldErrors, withForm } from '../forms.ts';
 import { settingsAsSent } from '../../services/env/form.ts';
 import { requireRole } from '../middleware/auth.ts';
 import { render } from '../render.ts';
@@ -41,6 +41,13 @@ export function lifecycleRoutes(s: Services): Router {
   };
   const jobPage = (id: number) => `/jobs/${id}`;
 
+  /** A refusal of the install that is about the domain typed (not valid, taken, its stack taken) goes beside it. */
+  const domainRefusal = (err: unknown, typed: unknown): unknown => {
+    if (!(err instanceof UserFacingError) || (err.status !== 400 && err.status !== 409)) return err;
+    const domain = typeof typed === 'string' ? cleanDomainInput(typed) : '';
+    return /^The domain /.test(err.message) || (domain !== '' && err.message.includes(domain)) ? asFieldError(err, 'domain') : err;
+  };
+
   r.get('/install/:recipe', stewards, async (req, res) => {
     const plan = await s.lifecycle.installPlan(req.params.recipe, req.query.version);
     const reach = await s.lifecycle.installReach(plan.recipe, plan.version);
@@ -52,7 +59,7 @@ export function lifecycleRoutes(s: Services): Router {
     const job = await s.lifecycle.install(
       { recipe: req.params.recipe, version: b.version, domain: b.domain, deploy: b.deploy !== undefined, overrideArch: b.override_arch !== undefined, confirm: { hostReach: ticked(req, 'confirm_host_reach') }, form: b },
       caller(req, res),
-    );
+    ).catch((err: unknown) => Promise.reject(domainRefusal(err, b.domain)));
     auditReach(req, res, 'install', String(job.args.domain ?? ''), job.args.hostReach);
     res.redirect(303, jobPage(job.id));
   }), async (req, res, refused) => {
@@ -133,16 +140,24 @@ export function lifecycleRoutes(s: Services): Router {
     }));
   }
 
-  r.get('/apps/:stack/remove', stewards, async (req, res) => {
+  const removePage = async (req: Request, res: Response) => {
     const app = await managedApp(req, res, 'remove');
     render(req, res, 'remove', { title: `Remove ${app.installed.domain}`, app });
-  });
+  };
+  r.get('/apps/:stack/remove', stewards, removePage);
 
-  r.post('/apps/:stack/remove', stewards, auditRefusals(s, 'job.remove', async (req, res) => {
+  // A wrong typed confirmation comes back on the same page, beside the field.
+  r.post('/apps/:stack/remove', stewards, withForm(auditRefusals(s, 'job.remove', async (req, res) => {
     const app = await managedApp(req, res, 'remove');
     if (app.status !== 'not deployed') throw new UserFacingError(`${app.installed.domain} is still deployed. Undeploy it first, then remove it.`, 409);
-    res.redirect(303, jobPage(s.lifecycle.remove(app.installed.domain, body(req).confirm, actorOf(req, res.locals.session)).id));
-  }));
+    let job;
+    try {
+      job = s.lifecycle.remove(app.installed.domain, body(req).confirm, actorOf(req, res.locals.session));
+    } catch (err) {
+      throw err instanceof UserFacingError && err.status === 400 ? asFieldError(err, 'confirm') : err;
+    }
+    res.redirect(303, jobPage(job.id));
+  }), removePage));
 
   // Adoption: an admin hands a stack deployed elsewhere to the node, so that stewards may act on it (or takes it back).
   r.post('/apps/:stack/adopt', admins, auditRefusals(s, 'app.adopt', (req, res) => {
