@@ -62,6 +62,22 @@ export type FormOptions = {
   secret?: readonly string[];
 };
 
+/**
+ * Marks this response as `err`'s refusal of the form that was sent: the next `render` shows the page with the form
+ * as typed, the refusal's status, and each message beside its field. `field` names the field a refusal without
+ * fields (a plain UserFacingError) is about.
+ */
+export function keepRefused(req: Request, res: Response, err: UserFacingError, options: FormOptions & { field?: string; status?: number } = {}): void {
+  const errors = err instanceof FieldErrors ? { ...err.fields } : options.field ? { [options.field]: err.message } : {};
+  res.locals.form = {
+    id: options.id?.(req),
+    status: options.status ?? err.status,
+    values: keptValues(req.method === 'GET' ? req.query : req.body, options.secret),
+    errors,
+    message: err.message,
+  } satisfies FormState;
+}
+
 /** The page a form is on: its GET handler, or its path on this node (`{ path }`: that page's route answers, as a GET). */
 export type FormPage = ((req: Request, res: Response, next: NextFunction) => unknown) | { path: string };
 
@@ -83,13 +99,7 @@ export function withForm(handler: RequestHandler, page: FormPage, options: FormO
       await handler(req, res, next);
     } catch (err) {
       if (!isFormRefusal(err) || res.headersSent) throw err;
-      res.locals.form = {
-        id: options.id?.(req),
-        status: err.status,
-        values: keptValues(req.method === 'GET' ? req.query : req.body, options.secret),
-        errors: err instanceof FieldErrors ? { ...err.fields } : {},
-        message: err.message,
-      } satisfies FormState;
+      keepRefused(req, res, err, options);
       if (typeof page === 'function') await page(req, res, next);
       else pageAt(page.path, req, res, next);
     }

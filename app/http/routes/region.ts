@@ -15,7 +15,7 @@ import { authorizedApp } from '../app-guard.ts';
 import { auditRefusals } from '../audited.ts';
 import { actorOf, clientIp, type Services } from '../context.ts';
 import { ago } from '../format.ts';
-import { parseForm } from '../forms.ts';
+import { keepRefused, parseForm } from '../forms.ts';
 import { requireRole } from '../middleware/auth.ts';
 import { render, renderPartial } from '../render.ts';
 import { LoginLimiter } from '../../services/login-limiter.ts';
@@ -134,9 +134,11 @@ export function regionRoutes(s: RegionServices, now: () => number): Router {
   r.get('/region', (req, res) => page(req, res));
   r.get('/region/peers', (_req, res) => void res.type('html').send(renderPartial(res, 'region-peers', { peers: peersView() })));
 
-  const pairFail = (req: Request, res: Response, err: unknown) => {
-    if (err instanceof UserFacingError) return page(req, res, { error: err.message }, err.status === 403 || err.status === 410 ? 400 : err.status);
-    throw err;
+  /** A refused pairing: the page again, what was typed kept and the reason beside `field` of form `id`. */
+  const pairFail = (req: Request, res: Response, err: unknown, id: string, field?: string) => {
+    if (!(err instanceof UserFacingError)) throw err;
+    keepRefused(req, res, err, { id: () => id, field, status: err.status === 403 || err.status === 410 ? 400 : err.status });
+    page(req, res);
   };
   r.post('/region/pair', admins, async (req, res) => {
     const url = typeof body(req).url === 'string' && body(req).url ? String(body(req).url) : undefined;
@@ -144,7 +146,7 @@ export function regionRoutes(s: RegionServices, now: () => number): Router {
       const offer = await region.pairing.offer(actorOf(req, res.locals.session), url);
       page(req, res, { offer });
     } catch (err) {
-      pairFail(req, res, err);
+      pairFail(req, res, err, url ? 'pair' : 'offer', url ? 'url' : undefined);
     }
   });
   r.post('/region/requests/:id/accept', admins, async (req, res) => {
@@ -153,7 +155,7 @@ export function regionRoutes(s: RegionServices, now: () => number): Router {
       await region.pollAll();
       page(req, res, { notice: `Paired with ${peer.name}.` });
     } catch (err) {
-      pairFail(req, res, err);
+      pairFail(req, res, err, `accept-${String(req.params.id)}`, 'code');
     }
   });
   r.post('/region/pair-link', admins, async (req, res) => {
@@ -162,7 +164,7 @@ export function regionRoutes(s: RegionServices, now: () => number): Router {
       await region.pollAll();
       page(req, res, { notice: `Paired with ${peer.name}.` });
     } catch (err) {
-      pairFail(req, res, err);
+      pairFail(req, res, err, 'link', 'link');
     }
   });
   r.post('/region/peers/:id/unpair', admins, auditRefusals(s, 'region.unpair', (req, res) => {
