@@ -87,7 +87,7 @@ describe.skipIf(!haveChromium())('refused forms on a phone keep what was typed, 
     expect(note.gap).toBeGreaterThanOrEqual(0);
     expect(note.gap).toBeLessThan(40);
     expect(note.inside).toBe(true);
-    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(PHONE.width);
+    expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(PHONE.width);
     await page.screenshot({ path: path.join(tmpdir(), 'lores-forms-settings-390.png'), fullPage: false });
 
     // Typed as a URL, the same domain is cleaned up and saved.
