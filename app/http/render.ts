@@ -29,6 +29,7 @@ export type PageData = Record<string, unknown> & { title: string };
 function renderPage(req: Request, res: Response, view: string, data: PageData): string {
   return eta.render(`./pages/${view}`, {
     ...data,
+    refused: res.locals.form, // a refused form shown again (forms.ts withForm): values, errors beside fields
     user: res.locals.session?.user,
     // What the page may offer this person (services/policy.ts): views test these flags, never the role.
     may: mayFor(res.locals.session?.user),
@@ -39,7 +40,8 @@ function renderPage(req: Request, res: Response, view: string, data: PageData): 
 }
 
 export function render(req: Request, res: Response, view: string, data: PageData, status = 200): void {
-  res.status(status).type('html').send(renderPage(req, res, view, data));
+  // A refused form's page answers with the refusal's status, whatever the page's own would be.
+  res.status(res.locals.form?.status ?? status).type('html').send(renderPage(req, res, view, data));
 }
 
 /**
@@ -48,6 +50,7 @@ export function render(req: Request, res: Response, view: string, data: PageData
  * that take gzip get the kept gzip copy.
  */
 export function renderKept(req: Request, res: Response, cache: PageCache, key: string, view: string, data: () => PageData): void {
+  if (res.locals.form) return render(req, res, view, data()); // a refused form is this request's own
   const user = res.locals.session?.user;
   const viewer = `${user?.id}\0${user?.username}\0${user?.role}\0${res.locals.csrfToken}\0${req.hostname}\0${req.path}`;
   const page = cache.get(`${view}\0${key}\0${viewer}`, () => renderPage(req, res, view, data()));

@@ -13,6 +13,7 @@ import { haveDocker } from '../support/requirements.ts';
 import { runningContainers } from '../../app/adapters/docker/stack-mounts.ts';
 import { backupScheduler } from '../../app/services/backups/schedule.ts';
 import { createLogger } from '../../app/log.ts';
+import { noteBeside, shownValue } from '../support/forms.ts';
 
 vi.setConfig({ testTimeout: 180_000, hookTimeout: 180_000 });
 const dockerThere = await haveDocker();
@@ -137,6 +138,9 @@ describe.skipIf(!dockerThere)('backups of an app, as its backup-bot-two labels s
     const csrf = csrfFrom(form.text);
     const wrong = await agent.post(`/apps/${STACK}/backups/${first}/restore`).type('form').send({ _csrf: csrf, confirm: 'yes' }).expect(400);
     expect(wrong.text).toContain(`type the app’s name exactly: ${STACK}`);
+    // The same page, what was typed kept and the note beside the field (#21).
+    expect(shownValue(wrong.text, 'confirm')).toBe('yes');
+    expect(noteBeside(wrong.text, 'confirm')).toContain(`type the app’s name exactly: ${STACK}`);
     expect(treeOf(db)).not.toEqual(before.db); // nothing happened
 
     const res = await agent.post(`/apps/${STACK}/backups/${first}/restore`).type('form').send({ _csrf: csrf, confirm: STACK }).expect(303);

@@ -8,6 +8,7 @@ import supertest from 'supertest';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { addUser, testNode, type TestNode } from '../support/app.ts';
 import { ABRA_DOUBLE } from '../support/abra.ts';
+import { noteBeside, shownValue } from '../support/forms.ts';
 import { startKiwixFixture, type KiwixFixture } from '../support/kiwix-fixture-server.ts';
 import { ensureKiwixImage, makeTestZim, type TestZim } from '../support/kiwix.ts';
 import { haveDocker } from '../support/requirements.ts';
@@ -130,8 +131,16 @@ describe.skipIf(!dockerThere)('ZIM library: find, download (resumable, verified)
     expect(unfiltered.text).not.toContain('evil');
     const any = await get(`/apps/${STACK}/zims?start=0`).expect(200);
     expect(any.text).toMatch(/malformed catalogue entr/);
+    // A language name instead of its code: the library page comes back with the search as typed, the note beside it (#21).
+    const english = await get(`/apps/${STACK}/zims?lang=English&q=lores`).expect(400);
+    expect(english.text).toContain('<h2>Find content</h2>');
+    expect(shownValue(english.text, 'lang', 'browse')).toBe('English');
+    expect(shownValue(english.text, 'q', 'browse')).toBe('lores');
+    expect(noteBeside(english.text, 'lang', 'browse')).toMatch(/Language must be ISO-639-3 codes such as eng or fra/);
     await get(`/apps/${STACK}/zims?lang=english!`).expect(400);
-    await get(`/apps/${STACK}/zims?maxGB=-3`).expect(400);
+    const size = await get(`/apps/${STACK}/zims?maxGB=-3`).expect(400);
+    expect(noteBeside(size.text, 'maxGB', 'browse')).toMatch(/Largest size must be a number of GB above 0/);
+    expect(shownValue(size.text, 'maxGB', 'browse')).toBe('-3');
     expect(inFolder()).toEqual([]);
   });
 
@@ -263,7 +272,9 @@ describe.skipIf(!dockerThere)('ZIM library: find, download (resumable, verified)
   it('removes a ZIM only with its name typed, unregistering it from Kiwix first', async () => {
     const confirm = await get(`/apps/${STACK}/zims/remove?file=lores_med_2024-06.zim`).expect(200);
     expect(confirm.text).toContain('Type <code>lores_med_2024-06.zim</code> to confirm');
-    await post(`/apps/${STACK}/zims/remove`, { fileName: 'lores_med_2024-06.zim', confirm: 'lores_med' }).expect(400);
+    const wrong = await post(`/apps/${STACK}/zims/remove`, { fileName: 'lores_med_2024-06.zim', confirm: 'lores_med' }).expect(400);
+    expect(shownValue(wrong.text, 'confirm')).toBe('lores_med');
+    expect(noteBeside(wrong.text, 'confirm')).toMatch(/type its file name exactly: lores_med_2024-06\.zim/);
     expect(inFolder()).toContain('lores_med_2024-06.zim');
     await post(`/apps/${STACK}/zims/remove`, { fileName: 'lores_med_2024-06.zim', confirm: 'lores_med_2024-06.zim' }).expect(303);
     expect(inFolder()).toEqual(['lores_wiki_2025-03.zim']);

@@ -2,18 +2,27 @@
 // revokes it. Normal forms: session and CSRF apply.
 import type { RequestHandler } from 'express';
 import { actorOf, type Services } from '../context.ts';
-import { parseId } from '../forms.ts';
+import { parseId, withForm } from '../forms.ts';
+import { UserFacingError, asFieldError } from '../../errors.ts';
 import { render } from '../render.ts';
 
 export function accessTokenRoutes(s: Services) {
 
-  const create: RequestHandler = (req, res) => {
+  // A refused token (its name) is said beside the name on the People page, what was typed kept.
+  const create: RequestHandler = withForm((req, res) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
-    const { token, row } = s.accessTokens.create(parseId(body.user), body.label, res.locals.session!.user.username);
+    const user = parseId(body.user);
+    let made: ReturnType<Services['accessTokens']['create']>;
+    try {
+      made = s.accessTokens.create(user, body.label, res.locals.session!.user.username);
+    } catch (err) {
+      throw err instanceof UserFacingError && err.status === 400 ? asFieldError(err, 'label') : err;
+    }
+    const { token, row } = made;
     s.audit.record(actorOf(req, res.locals.session), 'access-token.create', { target: row.username, detail: { token: row.id, label: row.label } });
     // Shown this once, on this response; only its hash is kept.
     render(req, res, 'token-created', { title: 'Access token made', token, row, cloneUrl: `${req.protocol}://${req.get('host')}/git/servers.git` }, 201);
-  };
+  }, { path: '/users' }, { id: () => 'token' });
 
   const revoke: RequestHandler = (req, res) => {
     const row = s.accessTokens.revoke(parseId(req.params.id));

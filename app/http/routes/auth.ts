@@ -2,11 +2,11 @@
 import type { Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
 import { passwordSchema } from '../../validation.ts';
-import { UserFacingError } from '../../errors.ts';
+import { FieldErrors, UserFacingError, asFieldError } from '../../errors.ts';
 import { newToken } from '../../services/sessions.ts';
 import { actorOf, clientIp, type Services } from '../context.ts';
 import { KNOWN_DEVICE_COOKIE, PRELOGIN_CSRF_COOKIE, SESSION_COOKIE, clearCookie, readCookies, setCookie } from '../cookies.ts';
-import { parseForm, safeNextPath } from '../forms.ts';
+import { parseForm, safeNextPath, withForm } from '../forms.ts';
 import { KNOWN_DEVICE_MS, issueKnownDevice, passwordStamp, verifyKnownDevice } from '../known-device.ts';
 import { LoginLimiter, type Attempt, type Lockout, type Verdict } from '../../services/login-limiter.ts';
 import type { User } from '../../services/people.ts';
@@ -83,42 +83,43 @@ export function authRoutes(s: Services, now: () => number) {
     res.redirect(303, next);
   }
 
-  const loginPage: RequestHandler = (req, res) => {
+  const loginPage = (req: Request, res: Response) => {
     if (res.locals.session) return res.redirect(303, '/');
     if (s.people.needsSetup()) return res.redirect(303, '/setup');
     ensurePreloginCsrf(req, res);
-    render(req, res, 'login', { title: 'Log in', next: safeNextPath(req.query.next) });
+    render(req, res, 'login', { title: 'Log in', next: safeNextPath(req.method === 'POST' ? (req.body as Record<string, unknown> | undefined)?.next : req.query.next) });
   };
 
-  const logIn: RequestHandler = async (req, res) => {
+  // A refused login shows the form again with the username kept (never the password).
+  const logIn: RequestHandler = withForm(async (req, res) => {
     const form = parseForm(loginForm, req.body, { username: 'Username', password: 'Password' });
     const next = safeNextPath(form.next);
     const attempt = loginAttempt(req, form.username);
     const verdict = limiter.begin(attempt);
-    if (!verdict.allowed) return render(req, res, 'login', { title: 'Log in', next, error: tooManyAttempts(res, verdict) }, 429);
+    if (!verdict.allowed) throw new FieldErrors({}, tooManyAttempts(res, verdict), 429);
     const user = await s.people.authenticate(form.username, form.password);
     if (!user) {
       s.audit.record({ name: null, ip: clientIp(req) }, 'login.failed', { target: form.username, outcome: 'denied' });
       auditLockout(req, form.username, verdict.lockout);
       const wait = verdict.lockout ? ` Too many attempts: wait ${verdict.lockout.seconds} seconds before the next one.` : '';
-      return render(req, res, 'login', { title: 'Log in', next, error: `Wrong username or password, or the account is disabled.${wait}` }, 401);
+      throw new FieldErrors({}, `Wrong username or password, or the account is disabled.${wait}`, 401);
     }
     limiter.succeeded(attempt);
     startSession(req, res, user, next);
-  };
+  }, loginPage);
 
-  const setupPage: RequestHandler = (req, res) => {
+  const setupPage = (req: Request, res: Response) => {
     if (!s.people.needsSetup()) return res.redirect(303, '/login');
     ensurePreloginCsrf(req, res);
     render(req, res, 'setup', { title: 'Set up this node' });
   };
 
   // The setup token is held per address, like a password from an unknown browser.
-  const setUp: RequestHandler = async (req, res) => {
+  const setUp: RequestHandler = withForm(async (req, res) => {
     const form = parseForm(setupForm, req.body, { token: 'Setup token', password: 'Password', confirm: 'Confirmation' });
     const attempt: Attempt = { address: clientIp(req) };
     const verdict = limiter.begin(attempt);
-    if (!verdict.allowed) return renderError(req, res, { status: 429, title: 'Too many attempts', message: tooManyAttempts(res, verdict) });
+    if (!verdict.allowed) throw new FieldErrors({}, tooManyAttempts(res, verdict), 429);
     try {
       const admin = await s.people.completeSetup(form.token, form.password);
       limiter.succeeded(attempt);
@@ -129,31 +130,30 @@ export function authRoutes(s: Services, now: () => number) {
         s.audit.record({ name: null, ip: clientIp(req) }, 'setup.failed', { outcome: 'denied' });
         auditLockout(req, undefined, verdict.lockout);
       } else limiter.succeeded(attempt); // not a wrong token (already set up, a conflict): nothing guessed
-      throw err;
+      throw err instanceof UserFacingError && err.status === 403 ? asFieldError(err, 'token') : err;
     }
-  };
+  }, setupPage, { secret: ['confirm'] });
 
-  const accountPage: RequestHandler = (req, res) => {
+  const accountPage = (req: Request, res: Response, notice?: string) => {
     const session = res.locals.session!;
-    render(req, res, 'account', { title: 'Your account', sessionCount: s.sessions.openCount(session.user.id) });
+    render(req, res, 'account', { title: 'Your account', sessionCount: s.sessions.openCount(session.user.id), notice });
   };
 
-  const changePassword: RequestHandler = async (req, res) => {
+  const changePassword: RequestHandler = withForm(async (req, res) => {
     const session = res.locals.session!;
     const actor = actorOf(req, session);
-    const page = (status: number, extra: { error?: string; notice?: string }) =>
-      render(req, res, 'account', { title: 'Your account', sessionCount: s.sessions.openCount(session.user.id), ...extra }, status);
     try {
       const form = parseForm(passwordChangeForm, req.body, { current: 'Current password', password: 'New password', confirm: 'Repeat the new password' });
       const { sessionsEnded } = await s.people.changeOwnPassword(session.user, form.current, form.password, session.idHash);
       s.audit.record(actor, 'account.password', { target: session.user.username, detail: { sessionsEnded } });
-      page(200, { notice: `Password changed.${sessionsEnded ? ` Your ${sessionsEnded} other session${sessionsEnded === 1 ? ' was' : 's were'} ended.` : ''}` });
+      accountPage(req, res, `Password changed.${sessionsEnded ? ` Your ${sessionsEnded} other session${sessionsEnded === 1 ? ' was' : 's were'} ended.` : ''}`);
     } catch (err) {
       if (!(err instanceof UserFacingError)) throw err;
       s.audit.record(actor, 'account.password', { target: session.user.username, outcome: 'denied', detail: { error: err.message } });
-      page(err.status, { error: err.message });
+      // The service's refusals are about one field each: the current password, or a new one equal to it.
+      throw asFieldError(err, /current password is not right/.test(err.message) ? 'current' : 'password');
     }
-  };
+  }, (req, res) => accountPage(req, res), { secret: ['confirm'] });
 
   const logOut: RequestHandler = (req, res) => {
     const session = res.locals.session!;
@@ -171,5 +171,5 @@ export function authRoutes(s: Services, now: () => number) {
     res.redirect(303, '/login');
   };
 
-  return { loginPage, logIn, setupPage, setUp, accountPage, changePassword, logOut, logOutEverywhere };
+  return { loginPage, logIn, setupPage, setUp, accountPage: ((req, res) => accountPage(req, res)) as RequestHandler, changePassword, logOut, logOutEverywhere };
 }

@@ -4,7 +4,7 @@ import { createGzip } from 'node:zlib';
 import { pipeline } from 'node:stream/promises';
 import type { Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
-import { UserFacingError } from '../../errors.ts';
+import { UserFacingError, asFieldError, fieldError } from '../../errors.ts';
 import { formatBytes } from '../../services/resource-fit.ts';
 import { shownRepository } from '../../services/backups/repository.ts';
 import { stackSchema } from '../../validation.ts';
@@ -13,7 +13,7 @@ import { auditRefusals } from '../audited.ts';
 import type { AppAction } from '../../services/app-access.ts';
 import { authorizedApp } from '../app-guard.ts';
 import { actorOf, type Services } from '../context.ts';
-import { parseForm, parseId } from '../forms.ts';
+import { parseForm, parseId, withForm } from '../forms.ts';
 import { render } from '../render.ts';
 
 const repositoryForm = z.object({ repository: z.string().max(500), password: z.string().max(500).optional(), s3KeyId: z.string().max(200).optional(), s3Secret: z.string().max(200).optional() });
@@ -28,16 +28,23 @@ export function backupRoutes(s: Services) {
   const view = (list: Awaited<ReturnType<Services['backups']['snapshots']>>) =>
     list.map((x) => ({ ...x, sizeText: x.bytes === null ? '—' : formatBytes(x.bytes), when: x.time.replace('T', ' ').slice(0, 19) + ' UTC' }));
 
-  const setRepository: RequestHandler = auditRefusals(s, 'backup.repository', async (req, res) => {
+  /** Which field of the repository form a refusal of the backup repository is about, by what it says. */
+  const repositoryField = (err: unknown) => {
+    const said = err instanceof Error ? err.message : '';
+    return asFieldError(err, /S3 access key/.test(said) ? 's3KeyId' : /S3 secret/.test(said) ? 's3Secret' : /password must/.test(said) ? 'password' : 'repository');
+  };
+
+  // Refused, the Settings page comes back with the repository form as typed (never its password or keys).
+  const setRepository: RequestHandler = withForm(auditRefusals(s, 'backup.repository', async (req, res) => {
     const form = parseForm(repositoryForm, body(req), { repository: 'The repository', password: 'The password' });
     const actor = actorOf(req, res.locals.session);
-    const result = await s.backupRepo.setUp({ repository: form.repository, password: form.password || undefined, s3KeyId: form.s3KeyId, s3Secret: form.s3Secret }, actor.name);
+    const result = await s.backupRepo.setUp({ repository: form.repository, password: form.password || undefined, s3KeyId: form.s3KeyId, s3Secret: form.s3Secret }, actor.name).catch((err: unknown) => Promise.reject(repositoryField(err)));
     // The password itself never reaches the audit log: only that one was made.
     s.audit.record(actor, 'backup.repository', { target: shownRepository(result.repository), detail: { created: result.created, passwordGenerated: Boolean(result.generatedPassword) } });
     if (!result.generatedPassword) return res.redirect(303, '/settings?saved=1');
     res.set('Cache-Control', 'no-store');
     render(req, res, 'backup-password', { title: 'The backup password', repository: shownRepository(result.repository), password: result.generatedPassword, passwordFile: s.backupRepo.passwordFile });
-  });
+  }), { path: '/settings' }, { id: () => 'backup' });
 
   const setUpgradeSnapshot: RequestHandler = (req, res) => {
     const on = body(req).on === '1';
@@ -73,17 +80,16 @@ export function backupRoutes(s: Services) {
     render(req, res, 'backup-restore', { title: `Restore ${stack}`, stack, snap: view([snap])[0] });
   };
 
-  const restore: RequestHandler = auditRefusals(s, 'job.restore', async (req, res) => {
+  const restore: RequestHandler = withForm(auditRefusals(s, 'job.restore', async (req, res) => {
     const stack = await allowedStack(req, res, 'restore');
     const id = parseForm(snapshotId, req.params.id);
     const actor = actorOf(req, res.locals.session);
     if (body(req).confirm !== stack) {
-      s.audit.record(actor, 'job.restore', { target: stack, outcome: 'denied', detail: { snapshot: id, error: 'confirmation did not match' } });
-      const snap = await s.backups.findSnapshot(stack, id);
-      return render(req, res, 'backup-restore', { title: `Restore ${stack}`, stack, snap: view([snap])[0], error: `To restore, type the app’s name exactly: ${stack}` }, 400);
+      // Audited as refused (auditRefusals), and the page comes back with the note beside the confirmation.
+      throw fieldError('confirm', `To restore, type the app’s name exactly: ${stack}`);
     }
     res.redirect(303, `/jobs/${(await s.backups.restore(stack, id, body(req).confirm, actor)).id}`);
-  });
+  }), restorePage);
 
   /** "Restore the data from before the upgrade": the safety snapshot of a failed upgrade job, in one click. */
   const restoreBeforeUpgrade: RequestHandler = auditRefusals(s, 'job.restore', async (req, res) => {
@@ -121,18 +127,18 @@ export function backupRoutes(s: Services) {
     s.audit.record(actor, 'backup.schedule', { target: target || 'node', detail: { hour: saved.hour, keepDaily: saved.keepDaily, keepWeekly: saved.keepWeekly, keepMonthly: saved.keepMonthly } });
   };
 
-  const appSchedule: RequestHandler = auditRefusals(s, 'backup.schedule', async (req, res) => {
+  const appSchedule: RequestHandler = withForm(auditRefusals(s, 'backup.schedule', async (req, res) => {
     const stack = await allowedStack(req, res, 'backup');
     saveSchedule(req, stack);
     res.redirect(303, `/apps/${stack}/backups`);
-  });
+  }), appBackupsPage);
 
-  const nodeSchedule: RequestHandler = auditRefusals(s, 'backup.schedule', (req, res) => {
+  const nodeSchedule: RequestHandler = withForm(auditRefusals(s, 'backup.schedule', (req, res) => {
     saveSchedule(req, NODE_SCHEDULE);
     res.redirect(303, '/node/backups');
-  });
+  }), (req, res) => nodeBackupsPage(req, res));
 
-  const nodeBackupsPage: RequestHandler = async (req, res) => {
+  async function nodeBackupsPage(req: Request, res: Response) {
     let snapshots: ReturnType<typeof view> = [];
     let error: string | undefined;
     if (s.backupRepo.location()) {

@@ -1,12 +1,12 @@
 // An app's page in the config repository: its pending changes (pushed from a laptop, or saved on the page but not
 // yet deployed) as a diff, "Deploy these changes" (a normal lifecycle job) and "Discard", and who changed what.
-import type { Request, RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import type { InstalledApp } from '../../services/app-directory.ts';
-import { UserFacingError } from '../../errors.ts';
+import { UserFacingError, asFieldError } from '../../errors.ts';
 import { stackSchema } from '../../validation.ts';
 import { authorizedApp } from '../app-guard.ts';
 import { actorOf, type Services } from '../context.ts';
-import { parseForm } from '../forms.ts';
+import { parseForm, withForm } from '../forms.ts';
 import { render } from '../render.ts';
 import { auditRefusals } from '../audited.ts';
 
@@ -64,16 +64,21 @@ export function configRepoRoutes(s: Services) {
   });
 
   // The optional remote (admins): URL and deploy key, and a round now.
-  const remotePage: RequestHandler = (req, res) => {
-    const notice = req.query.saved ? 'Remote saved.' : undefined;
+  const remotePage = (req: Request, res: Response) => {
+    const notice = req.method === 'GET' && req.query.saved ? 'Remote saved.' : undefined;
     render(req, res, 'config-remote', { title: 'Config repository remote', url: s.configRemote.url() ?? '', hasKey: s.configRemote.hasKey(), status: s.configRemote.status(), notice });
   };
-  const setRemote: RequestHandler = auditRefusals(s, 'config-repo.remote', (req, res) => {
+  const setRemote: RequestHandler = withForm(auditRefusals(s, 'config-repo.remote', (req, res) => {
     const b = (req.body ?? {}) as Record<string, unknown>;
-    s.configRemote.configure(b.url, b.deploy_key, res.locals.session!.user.username);
+    try {
+      s.configRemote.configure(b.url, b.deploy_key, res.locals.session!.user.username);
+    } catch (err) {
+      // The service's two refusals: the URL, or the key (never kept on the page).
+      throw asFieldError(err, err instanceof Error && /deploy key/.test(err.message) ? 'deploy_key' : 'url');
+    }
     s.audit.record(actorOf(req, res.locals.session), 'config-repo.remote', { target: s.configRemote.url() ?? '(none)', detail: { key: typeof b.deploy_key === 'string' && b.deploy_key.trim() !== '' ? 'replaced' : 'kept' } });
     res.redirect(303, '/settings/config-repo?saved=1');
-  });
+  }), remotePage);
   const syncRemote: RequestHandler = auditRefusals(s, 'config-repo.remote-sync', async (req, res) => {
     const status = await s.configRemote.sync();
     s.audit.record(actorOf(req, res.locals.session), 'config-repo.remote-sync', { target: s.configRemote.url(), outcome: ['failed', 'refused', 'diverged'].includes(status.outcome) ? 'failed' : 'ok', detail: status });

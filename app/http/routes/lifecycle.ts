@@ -2,10 +2,10 @@
 import type { Request, RequestHandler, Response } from 'express';
 import type { AppAction } from '../../services/app-access.ts';
 import type { ManagedApp } from '../../services/app-directory.ts';
-import { stackSchema } from '../../validation.ts';
-import { UserFacingError } from '../../errors.ts';
+import { cleanDomainInput, stackSchema } from '../../validation.ts';
+import { UserFacingError, asFieldError } from '../../errors.ts';
 import { actorOf, callerOf, type Services } from '../context.ts';
-import { parseForm, withFieldErrors } from '../forms.ts';
+import { parseForm, withFieldErrors, withForm } from '../forms.ts';
 import { settingsAsSent } from '../../services/env/form.ts';
 import { render } from '../render.ts';
 import { auditRefusals } from '../audited.ts';
@@ -27,6 +27,13 @@ export function lifecycleRoutes(s: Services) {
     if (Array.isArray(reach) && reach.length) s.audit.record(actorOf(req, res.locals.session), 'host-reach.confirm', { target, detail: { action, reach } });
   };
   const jobPage = (id: number) => `/jobs/${id}`;
+
+  /** A refusal of the install that is about the domain typed (not valid, taken, its stack taken) goes beside it. */
+  const domainRefusal = (err: unknown, typed: unknown): unknown => {
+    if (!(err instanceof UserFacingError) || (err.status !== 400 && err.status !== 409)) return err;
+    const domain = typeof typed === 'string' ? cleanDomainInput(typed) : '';
+    return /^The domain /.test(err.message) || (domain !== '' && err.message.includes(domain)) ? asFieldError(err, 'domain') : err;
+  };
 
   const installPage: RequestHandler = async (req, res) => {
     const plan = await s.lifecycle.installPlan(req.params.recipe, req.query.version);
@@ -60,7 +67,7 @@ export function lifecycleRoutes(s: Services) {
     const job = await s.lifecycle.install(
       { recipe: req.params.recipe, version: b.version, domain: b.domain, deploy: b.deploy !== undefined, overrideArch: b.override_arch !== undefined, confirm: { hostReach: ticked(req, 'confirm_host_reach') }, form: b },
       caller(req, res),
-    );
+    ).catch((err: unknown) => Promise.reject(domainRefusal(err, b.domain)));
     auditReach(req, res, 'install', String(job.args.domain ?? ''), job.args.hostReach);
     res.redirect(303, jobPage(job.id));
   }), (req, res, refused) => installAgain(req, res, { errors: refused.fields }, 400));
@@ -176,10 +183,17 @@ export function lifecycleRoutes(s: Services) {
     render(req, res, 'remove', { title: `Remove ${app.installed.domain}`, app });
   };
 
-  const remove: RequestHandler = auditRefusals(s, 'job.remove', async (req, res) => {
+  // A wrong typed confirmation comes back on the same page, beside the field.
+  const remove: RequestHandler = withForm(auditRefusals(s, 'job.remove', async (req, res) => {
     const app = await s.apps.removable(caller(req, res), stackOf(req));
-    res.redirect(303, jobPage(s.lifecycle.remove(app.installed.domain, body(req).confirm, actorOf(req, res.locals.session)).id));
-  });
+    let job;
+    try {
+      job = s.lifecycle.remove(app.installed.domain, body(req).confirm, actorOf(req, res.locals.session));
+    } catch (err) {
+      throw err instanceof UserFacingError && err.status === 400 ? asFieldError(err, 'confirm') : err;
+    }
+    res.redirect(303, jobPage(job.id));
+  }), removePage);
 
   // Adoption: an admin hands a stack deployed elsewhere to the node, so that stewards may act on it (or takes it back).
   const adopt: RequestHandler = auditRefusals(s, 'app.adopt', (req, res) => {

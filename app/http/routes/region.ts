@@ -15,7 +15,7 @@ import { authorizedApp } from '../app-guard.ts';
 import { auditRefusals } from '../audited.ts';
 import { actorOf, clientIp, type Services } from '../context.ts';
 import { ago } from '../format.ts';
-import { parseForm } from '../forms.ts';
+import { keepRefused, parseForm } from '../forms.ts';
 import { render, renderPartial } from '../render.ts';
 import { LoginLimiter } from '../../services/login-limiter.ts';
 import { can } from '../../services/policy.ts';
@@ -135,9 +135,11 @@ export function regionRoutes(s: RegionServices, now: () => number) {
   const regionPage: RequestHandler = (req, res) => page(req, res);
   const peersPartial: RequestHandler = (_req, res) => void res.type('html').send(renderPartial(res, 'region-peers', { peers: peersView() }));
 
-  const pairFail = (req: Request, res: Response, err: unknown) => {
-    if (err instanceof UserFacingError) return page(req, res, { error: err.message }, err.status === 403 || err.status === 410 ? 400 : err.status);
-    throw err;
+  /** A refused pairing: the page again, what was typed kept and the reason beside `field` of form `id`. */
+  const pairFail = (req: Request, res: Response, err: unknown, id: string, field?: string) => {
+    if (!(err instanceof UserFacingError)) throw err;
+    keepRefused(req, res, err, { id: () => id, field, status: err.status === 403 || err.status === 410 ? 400 : err.status });
+    page(req, res);
   };
   const pair: RequestHandler = async (req, res) => {
     const url = typeof body(req).url === 'string' && body(req).url ? String(body(req).url) : undefined;
@@ -145,7 +147,7 @@ export function regionRoutes(s: RegionServices, now: () => number) {
       const offer = await region.pairing.offer(actorOf(req, res.locals.session), url);
       page(req, res, { offer });
     } catch (err) {
-      pairFail(req, res, err);
+      pairFail(req, res, err, url ? 'pair' : 'offer', url ? 'url' : undefined);
     }
   };
   const acceptRequest: RequestHandler = async (req, res) => {
@@ -154,7 +156,7 @@ export function regionRoutes(s: RegionServices, now: () => number) {
       await region.pollAll();
       page(req, res, { notice: `Paired with ${peer.name}.` });
     } catch (err) {
-      pairFail(req, res, err);
+      pairFail(req, res, err, `accept-${String(req.params.id)}`, 'code');
     }
   };
   const pairByLink: RequestHandler = async (req, res) => {
@@ -163,7 +165,7 @@ export function regionRoutes(s: RegionServices, now: () => number) {
       await region.pollAll();
       page(req, res, { notice: `Paired with ${peer.name}.` });
     } catch (err) {
-      pairFail(req, res, err);
+      pairFail(req, res, err, 'link', 'link');
     }
   };
   const unpair: RequestHandler = auditRefusals(s, 'region.unpair', (req, res) => {

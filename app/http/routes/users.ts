@@ -1,11 +1,11 @@
 // The admin's page for people: add stewards and guests, reset passwords, disable, remove, end sessions.
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import { z } from 'zod';
 import { passwordSchema, roleSchema, usernameSchema } from '../../validation.ts';
 import { actorOf, type Services } from '../context.ts';
-import { parseForm, parseId } from '../forms.ts';
+import { parseForm, parseId, withForm } from '../forms.ts';
 import { render } from '../render.ts';
-import { UserFacingError } from '../../errors.ts';
+import { UserFacingError, asFieldError } from '../../errors.ts';
 
 const addForm = z.object({ username: usernameSchema, role: roleSchema, password: passwordSchema });
 const passwordForm = z.object({ password: passwordSchema });
@@ -28,26 +28,28 @@ export function userRoutes(s: Services) {
   const peopleData = (say: { notice?: string; error?: string }) => ({ title: 'People', users: s.people.list(), tokens: s.accessTokens.list(), ...say });
 
   const peoplePage: RequestHandler = (req, res) => {
-    const notice = typeof req.query.notice === 'string' ? NOTICES[req.query.notice] : undefined;
+    const notice = req.method === 'GET' && typeof req.query.notice === 'string' ? NOTICES[req.query.notice] : undefined;
     render(req, res, 'users', peopleData({ notice }));
   };
+  /** Which of the People page's forms was sent: one per row for role and password, hence the id. */
+  const rowForm = (kind: string) => ({ id: (req: Request) => `${kind}-${req.params.id}` });
 
-  const add: RequestHandler = async (req, res) => {
+  const add: RequestHandler = withForm(async (req, res) => {
     const form = parseForm(addForm, req.body, { username: 'Username', role: 'Role', password: 'Password' });
-    const user = await s.people.add(form);
+    const user = await s.people.add(form).catch((err: unknown) => Promise.reject(asFieldError(err, 'username'))); // a taken name
     s.audit.record(actorOf(req, res.locals.session), 'user.add', { target: user.username, detail: { role: user.role } });
     res.redirect(303, back('added'));
-  };
+  }, peoplePage, { id: () => 'add' });
 
-  const resetPassword: RequestHandler = async (req, res) => {
+  const resetPassword: RequestHandler = withForm(async (req, res) => {
     const id = parseId(req.params.id);
     const form = parseForm(passwordForm, req.body, { password: 'New password' });
     const user = await s.people.resetPassword(id, form.password);
     s.audit.record(actorOf(req, res.locals.session), 'user.password-reset', { target: user.username });
     res.redirect(303, back('password'));
-  };
+  }, peoplePage, rowForm('password'));
 
-  const setRole: RequestHandler = (req, res) => {
+  const setRole: RequestHandler = withForm((req, res) => {
     const id = parseId(req.params.id);
     const form = parseForm(roleForm, req.body, { role: 'Role' });
     const actor = actorOf(req, res.locals.session);
@@ -56,11 +58,11 @@ export function userRoutes(s: Services) {
       s.audit.record(actor, 'user.role', { target: user.username, detail: { from, to: user.role } });
     } catch (err) {
       s.audit.record(actor, 'user.role', { target: String(id), outcome: 'denied', detail: { to: form.role, error: (err as Error).message } });
-      if (err instanceof UserFacingError) return render(req, res, 'users', peopleData({ error: err.message }), err.status);
-      throw err;
+      // The last admin's role stays: said beside the role it was about.
+      throw err instanceof UserFacingError ? asFieldError(err, 'role') : err;
     }
     res.redirect(303, back('role'));
-  };
+  }, peoplePage, rowForm('role'));
 
   const setDisabled = (action: 'disable' | 'enable', disabled: boolean): RequestHandler => (req, res) => {
     const user = s.people.setDisabled(res.locals.session!.user, parseId(req.params.id), disabled);

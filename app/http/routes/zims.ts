@@ -1,16 +1,16 @@
 // A Kiwix app's ZIM library: what is on disk and served, the Kiwix catalogue to pick from, downloads with live
 // progress (pause, resume, cancel), and removal with a typed confirmation.
-import type { Request, RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
 import type { CatalogueFilters, ZimEntry } from '../../services/zim/browse.ts';
-import { UserFacingError } from '../../errors.ts';
+import { FieldErrors, UserFacingError, fieldError } from '../../errors.ts';
 import { formatBytes } from '../../services/resource-fit.ts';
 import { filesIn, updatesFor, zimName, type ZimFile } from '../../services/zim/library.ts';
 import { stackSchema } from '../../validation.ts';
 import { auditRefusals } from '../audited.ts';
 import { actorOf, type Services } from '../context.ts';
 import { ago } from '../format.ts';
-import { parseForm } from '../forms.ts';
+import { parseForm, withForm } from '../forms.ts';
 import { render, renderPartial } from '../render.ts';
 import { coalesce, openSse } from '../sse.ts';
 
@@ -28,7 +28,7 @@ const browseForm = z.object({
 function filtersFrom(input: unknown): { filters: CatalogueFilters; form: z.infer<typeof browseForm>; asked: boolean } {
   const form = parseForm(browseForm, input, { maxGB: 'Largest size' });
   const maxGB = form.maxGB ? Number(form.maxGB) : undefined;
-  if (maxGB !== undefined && !(maxGB > 0)) throw new UserFacingError('Largest size must be a number of GB above 0.');
+  if (maxGB !== undefined && !(maxGB > 0)) throw fieldError('maxGB', 'Largest size must be a number of GB above 0.');
   const filters: CatalogueFilters = {
     ...(form.name ? { name: form.name } : {}),
     ...(form.lang ? { lang: form.lang } : {}),
@@ -120,10 +120,14 @@ export function zimRoutes(s: Services, now: () => number) {
     render(req, res, 'zim-apps', { title: 'ZIM libraries', apps: s.zims.shelf.all() });
   };
 
-  const libraryPage: RequestHandler = async (req, res) => {
+  /** The catalogue's refusal of a filter, named as the search form names it (sizes are typed in GB). */
+  const asTyped = (err: unknown) => (err instanceof FieldErrors && 'maxSize' in err.fields ? new FieldErrors({ ...err.fields, maxGB: err.fields.maxSize }, err.message, err.status) : err);
+
+  /** The library page; with `search` false, without asking the catalogue (a search refused: the form comes back). */
+  const libraryView = async (req: Request, res: Response, search = true) => {
     const app = appOf(req);
-    const { filters, form, asked } = filtersFrom(req.query);
-    const result = asked ? await browser.browse(filters) : undefined;
+    const { filters, form, asked } = search ? filtersFrom(req.query) : { filters: {}, form: {}, asked: false };
+    const result = asked ? await browser.browse(filters).catch((err: unknown) => Promise.reject(asTyped(err))) : undefined;
     const library = await libraryOf(app, result?.page?.entries ?? [], req.hostname, req.query.updates === '1');
     render(req, res, 'zims', {
       title: `ZIM library · ${app.domain}`,
@@ -140,6 +144,8 @@ export function zimRoutes(s: Services, now: () => number) {
       limitKBps: s.settings.current().downloadLimitKBps,
     });
   };
+  // A search the catalogue cannot take (a language name instead of its code) comes back with the note beside it.
+  const libraryPage: RequestHandler = withForm((req, res) => libraryView(req, res), (req, res) => libraryView(req, res, false), { id: () => 'browse' });
 
   const libraryLive: RequestHandler = (req, res) => {
     const app = appOf(req);
@@ -198,23 +204,20 @@ export function zimRoutes(s: Services, now: () => number) {
   const resume = downloadAction('resume');
   const cancel = downloadAction('cancel');
 
-  const removePage: RequestHandler = (req, res) => {
+  const removePage = (req: Request, res: Response) => {
     const app = appOf(req);
-    render(req, res, 'zim-remove', { title: `Remove a ZIM file · ${app.domain}`, app, fileName: zimName(req.query.file) });
+    render(req, res, 'zim-remove', { title: `Remove a ZIM file · ${app.domain}`, app, fileName: zimName(req.method === 'GET' ? req.query.file : body(req).fileName) });
   };
 
-  const remove: RequestHandler = auditRefusals(s, 'zim.remove', async (req, res) => {
+  const remove: RequestHandler = withForm(auditRefusals(s, 'zim.remove', async (req, res) => {
     const app = appOf(req);
     const fileName = zimName(body(req).fileName);
-    if (body(req).confirm !== fileName) {
-      // The form again, saying what to type: a steward retries without hunting for the Back button.
-      s.audit.record(actorOf(req, res.locals.session), 'zim.remove', { target: app.stack, outcome: 'denied', detail: { fileName, error: 'confirmation did not match' } });
-      return render(req, res, 'zim-remove', { title: `Remove a ZIM file · ${app.domain}`, app, fileName, error: `To remove it, type its file name exactly: ${fileName}` }, 400);
-    }
+    // The form again, saying what to type beside the field: a steward retries without hunting for the Back button.
+    if (body(req).confirm !== fileName) throw fieldError('confirm', `To remove it, type its file name exactly: ${fileName}`);
     const result = await s.zims.shelf.remove(app, fileName);
     s.audit.record(actorOf(req, res.locals.session), 'zim.remove', { target: app.stack, detail: { fileName, ...result } });
     res.redirect(303, `/apps/${app.stack}/zims`);
-  });
+  }), removePage);
 
   return { librariesPage, libraryPage, libraryLive, download, removePage, remove, pause, resume, cancel };
 }

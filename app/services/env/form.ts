@@ -1,6 +1,6 @@
 // A settings form (install or settings page) against an env file: what the page shows, and what a submitted form
 // changes. A value the steward did not change is not even looked at, so its line stays byte for byte.
-import { UserFacingError } from '../../errors.ts';
+import { FieldErrors, UserFacingError } from '../../errors.ts';
 import { parseEnv, type EnvDoc } from '../../adapters/abra/env-parse.ts';
 import type { EnvSample } from './sample.ts';
 import { applyEnvChanges, OverlayConflict, valueProblem, type EnvChanges } from './write.ts';
@@ -9,11 +9,9 @@ import { applyEnvChanges, OverlayConflict, valueProblem, type EnvChanges } from 
 export type SettingsForm = Record<string, unknown>;
 
 /** A form refused because of some of its fields: each message belongs beside its field (by form name). */
-export class SettingsRefused extends UserFacingError {
-  readonly fields: Record<string, string>;
+export class SettingsRefused extends FieldErrors {
   constructor(fields: Record<string, string>, message?: string) {
-    super(message ?? `Please check these settings: ${Object.entries(fields).map(([name, why]) => `${name.replace(/^\w+\./, '')} ${why}`).join('; ')}.`);
-    this.fields = fields;
+    super(fields, message ?? `Please check these settings: ${Object.entries(fields).map(([name, why]) => `${name.replace(/^\w+\./, '')} ${why}`).join('; ')}.`);
   }
 }
 
