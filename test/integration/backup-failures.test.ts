@@ -2,16 +2,14 @@
 // a full disk (a small tmpfs), an sftp host that does not answer. Each gives a clear message; nothing in the
 // repository is lost and the app (its data, its running task) is untouched.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { testNode, type TestNode } from '../support/app.ts';
-import { dataDirOf, deployBackupApp, removeBackupApp, resticCli, treeOf } from '../support/backup-app.ts';
-import { within } from '../support/poll.ts';
+import type { TestNode } from '../support/app.ts';
+import { backupTestbed, dataDirOf, resticCli, treeOf, type BackupTestbed } from '../support/backup-app.ts';
 import { haveDocker, inCI } from '../support/requirements.ts';
 import { freePort } from '../support/server.ts';
 import { runningContainers } from '../../app/adapters/docker/stack-mounts.ts';
@@ -22,6 +20,7 @@ const STACK = `bf${randomBytes(3).toString('hex')}`;
 const actor = { name: 'admin', ip: null };
 
 describe.skipIf(!dockerThere)('backup failures: clear message, nothing lost, app untouched', () => {
+  let bed: BackupTestbed;
   let node: TestNode;
   let work: string;
   let repository: string;
@@ -44,13 +43,8 @@ describe.skipIf(!dockerThere)('backup failures: clear message, nothing lost, app
   };
 
   beforeAll(async () => {
-    work = mkdtempSync(path.join(tmpdir(), 'backup-failures-'));
-    repository = path.join(work, 'repo');
-    node = await testNode({}, { live: true });
-    await deployBackupApp(STACK, { extraLabels: { 'backupbot.backup.post-hook': 'echo post-hook ran' } });
-    // Deployed from elsewhere, so read-only until an admin adopts it (README, "Who may do what").
-    node.services.store.adoptedStacks.adopt(STACK, 'admin', Date.now());
-    await within('the test app runs', 60_000, async () => (await runningContainers(node.services.docker, STACK)) > 0);
+    bed = await backupTestbed(STACK, { extraLabels: { 'backupbot.backup.post-hook': 'echo post-hook ran' } });
+    ({ node, work, repository } = bed);
     writeFileSync(path.join(dataDirOf(STACK, 'db'), 'data.txt'), 'rows\n');
     writeFileSync(path.join(dataDirOf(STACK, 'db'), 'blob.bin'), randomBytes(3_000_000));
     appTree = () => treeOf(dataDirOf(STACK, 'db'));
@@ -60,10 +54,8 @@ describe.skipIf(!dockerThere)('backup failures: clear message, nothing lost, app
   });
 
   afterAll(async () => {
-    node?.close();
     if (tmpfs) await execa('umount', [tmpfs], { reject: false });
-    await removeBackupApp(STACK);
-    rmSync(work, { recursive: true, force: true });
+    await bed?.close();
   });
 
   it('a wrong repository password: says so; the snapshots are intact and the app untouched', async () => {

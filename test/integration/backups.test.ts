@@ -1,14 +1,12 @@
 // Backups on the real swarm with a real restic: the labels decide what a snapshot holds (and the pre-hook's dump is
 // in it), progress shows on the job, and a restore brings the data back byte for byte with the app running after.
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, mkdirSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { csrfFrom, loggedIn, testNode, type TestNode } from '../support/app.ts';
-import { dataDirOf, deployBackupApp, removeBackupApp, resticCli, treeOf, VOLUMES_DIR } from '../support/backup-app.ts';
-import { within } from '../support/poll.ts';
+import { csrfFrom, loggedIn, type TestNode } from '../support/app.ts';
+import { backupTestbed, dataDirOf, resticCli, treeOf, VOLUMES_DIR, type BackupTestbed } from '../support/backup-app.ts';
 import { haveDocker } from '../support/requirements.ts';
 import { runningContainers } from '../../app/adapters/docker/stack-mounts.ts';
 import { backupScheduler } from '../../app/services/backups/schedule.ts';
@@ -21,6 +19,7 @@ const STACK = `bk${randomBytes(3).toString('hex')}`;
 const actor = { name: 'admin', ip: null };
 
 describe.skipIf(!dockerThere)('backups of an app, as its backup-bot-two labels say, with restic', () => {
+  let bed: BackupTestbed;
   let node: TestNode;
   let work: string;
   let repository: string;
@@ -31,14 +30,8 @@ describe.skipIf(!dockerThere)('backups of an app, as its backup-bot-two labels s
   };
 
   beforeAll(async () => {
-    work = mkdtempSync(path.join(tmpdir(), 'backups-'));
-    repository = path.join(work, 'repo');
-    node = await testNode({}, { live: true });
-    await deployBackupApp(STACK);
-    await within('the test app runs', 60_000, async () => (await runningContainers(node.services.docker, STACK)) > 0);
-    await within('the live model sees it', 20_000, () => [...node.services.model.services.values()].some((s) => s.stack === STACK && s.running > 0));
-    // Deployed from elsewhere, so read-only until an admin adopts it (README, "Who may do what").
-    node.services.store.adoptedStacks.adopt(STACK, 'admin', Date.now());
+    bed = await backupTestbed(STACK);
+    ({ node, work, repository } = bed);
     // Data in all three volumes, as the app would have written it.
     const db = dataDirOf(STACK, 'db');
     const files = dataDirOf(STACK, 'files');
@@ -56,9 +49,7 @@ describe.skipIf(!dockerThere)('backups of an app, as its backup-bot-two labels s
   });
 
   afterAll(async () => {
-    node?.close();
-    await removeBackupApp(STACK);
-    rmSync(work, { recursive: true, force: true });
+    await bed?.close();
   });
 
   it('reads the labels from the live swarm', async () => {

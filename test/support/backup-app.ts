@@ -1,11 +1,14 @@
 // A test app shaped as backup-bot-two's labels expect: three volumes (one left out by a label, one limited to a
 // path), a pre-hook that writes a dump into a backed-up volume, and restic helpers to look inside the repository.
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { stringify } from 'yaml';
+import { runningContainers } from '../../app/adapters/docker/stack-mounts.ts';
+import { testNode, type TestNode } from './app.ts';
+import { eventually, within } from './poll.ts';
 import { ensureTestImage, removeStack, TEST_IMAGE } from './swarm.ts';
 
 export const VOLUMES_DIR = '/var/lib/docker/volumes';
@@ -51,10 +54,34 @@ export async function deployBackupApp(stack: string, opts: Parameters<typeof bac
 export async function removeBackupApp(stack: string): Promise<void> {
   await removeStack(stack, 60_000);
   const vols = (await execa('docker', ['volume', 'ls', '-q', '-f', `label=com.docker.stack.namespace=${stack}`], { reject: false })).stdout.split('\n').filter(Boolean);
-  for (let i = 0; i < 20 && vols.length; i++) {
-    if ((await execa('docker', ['volume', 'rm', ...vols], { reject: false })).exitCode === 0) break;
-    await new Promise((r) => setTimeout(r, 500));
-  }
+  // A volume stays "in use" for a moment after its container is gone.
+  if (vols.length) await eventually(async () => (await execa('docker', ['volume', 'rm', ...vols], { reject: false })).exitCode === 0, 10_000, 500);
+}
+
+export type BackupTestbed = { node: TestNode; work: string; repository: string; close(): Promise<void> };
+
+/**
+ * The backup tests' start: a work folder (the repository goes in `repository`, not made yet), an in-process node
+ * with the live model, and the backup test app deployed, running, seen by the model and adopted (it was deployed
+ * from elsewhere, so it is read-only until an admin adopts it: README, "Who may do what").
+ */
+export async function backupTestbed(stack: string, opts: Parameters<typeof backupAppCompose>[1] = {}): Promise<BackupTestbed> {
+  const work = mkdtempSync(path.join(tmpdir(), 'backups-'));
+  const node = await testNode({}, { live: true });
+  await deployBackupApp(stack, opts);
+  await within('the test app runs', 60_000, async () => (await runningContainers(node.services.docker, stack)) > 0);
+  await within('the live model sees it', 20_000, () => [...node.services.model.services.values()].some((s) => s.stack === stack && s.running > 0));
+  node.services.store.adoptedStacks.adopt(stack, 'admin', Date.now());
+  return {
+    node,
+    work,
+    repository: path.join(work, 'repo'),
+    async close() {
+      node.close();
+      await removeBackupApp(stack);
+      rmSync(work, { recursive: true, force: true });
+    },
+  };
 }
 
 /** Every file, folder and link below `root` with its content hash (or link target) and mode: a byte-for-byte picture. */
