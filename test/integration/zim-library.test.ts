@@ -121,6 +121,11 @@ describe.skipIf(!dockerThere)('ZIM library: find, download (resumable, verified)
     expect(app.text).toContain(`href="/apps/${STACK}/zims"`);
     // The LAN overlay's host-mode port, as a link a steward on the LAN can follow.
     expect(app.text).toContain(`data-lan-port="${port}"`);
+    // Open buttons: the app's address, and its LAN port for people on the local network.
+    expect(app.text).toMatch(new RegExp(`<a class="button" href="https://${DOMAIN.replace(/\./g, '\\.')}"[^>]*data-open-app>Open</a>`));
+    expect(app.text).toMatch(new RegExp(`href="http://127\\.0\\.0\\.1:${port}/"[^>]*data-open-lan>Open on the local network</a>`));
+    const dashboard = await get('/').expect(200);
+    expect(dashboard.text).toMatch(new RegExp(`data-stack="${STACK}"[\\s\\S]*?href="https://${DOMAIN.replace(/\./g, '\\.')}"[^>]*data-open-app>Open</a>`));
     const all = await get(`/apps/${STACK}/zims?q=lores`).expect(200);
     for (const f of ['lores_wiki_2024-01.zim', 'lores_wiki_2025-03.zim', 'lores_med_2024-06.zim']) expect(all.text).toContain(`data-zim="${f}"`);
     expect(all.text).toContain('From the catalogue just now');
