@@ -157,7 +157,13 @@ export async function startFloorProc(): Promise<FloorProc> {
     `process.stdout.write('ready\\n');`,
     'setInterval(() => {}, 60_000);',
   ].join('\n');
-  const child = spawn(process.execPath, [...NODE_FLAGS, '--input-type=module', '-e', code], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  // The node's runtime settings too (BENCH_NODE_OPTIONS, BENCH_CHILD_ENV), so a tried setting moves both alike.
+  const env = {
+    ...process.env,
+    ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}),
+    ...childEnv(process.env.BENCH_CHILD_ENV),
+  };
+  const child = spawn(process.execPath, [...NODE_FLAGS, '--input-type=module', '-e', code], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'inherit'] });
   const ready = new Promise<void>((resolve, reject) => {
     child.stdout!.setEncoding('utf8');
     child.stdout!.on('data', (s: string) => s.includes('ready') && resolve());
