@@ -13,7 +13,7 @@
 // (RSS of the bench's client processes, which run TypeScript and so carry Node's type stripper, the same for each.)
 // undici is 45–59 % slower and holds 25–60 MB more, so the hand-written client stays. The undici side of the
 // comparison is bench/undici-transport.ts (request's highWaterMark 64 KiB or 256 KiB: the same).
-import { HttpClientError, type Answer, type Transport } from './http-answer.ts';
+import { HttpClientError, type Transport } from './http-answer.ts';
 import { Http1Get, READ_BUFFER_BYTES } from './http1-get.ts';
 
 export { HttpClientError, READ_BUFFER_BYTES };
