@@ -10,9 +10,10 @@
 //                  | undici stream 211 MB/s (0.46×), RSS 145 (peak 158) | curl 446 MB/s
 //   V8 defaults:   http1 262 MB/s, RSS 133 (peak 155) | undici request 145 MB/s (0.55×), RSS 195 (peak 198)
 //                  | undici stream 107 MB/s (0.41×), RSS 169 (peak 180) | curl 331 MB/s (a busier machine)
+// (RSS of the bench's client processes, which run TypeScript and so carry Node's type stripper, the same for each.)
 // undici is 45–59 % slower and holds 25–60 MB more, so the hand-written client stays. The undici side of the
 // comparison is bench/undici-transport.ts (request's highWaterMark 64 KiB or 256 KiB: the same).
-import { HttpClientError, type Answer, type Transport } from './http-answer.ts';
+import { HttpClientError, type Transport } from './http-answer.ts';
 import { Http1Get, READ_BUFFER_BYTES } from './http1-get.ts';
 
 export { HttpClientError, READ_BUFFER_BYTES };
