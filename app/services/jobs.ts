@@ -116,7 +116,7 @@ export class JobRunner {
     return undefined;
   }
 
-  /** Stops a running job on purpose (pause, cancel): it ends as interrupted, saying `reason`. */
+  /** Stops a running job on purpose (a paused download): it ends as interrupted, saying `reason` (a person's cancel: `cancel`). */
   stop(jobId: number, reason: string): boolean {
     const r = this.#running.get(jobId);
     if (!r) return false;

@@ -131,6 +131,7 @@ function processTable(): Map<number, Proc> | undefined {
       const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
       // "pid (comm) state ppid pgrp session ... starttime(22nd)": comm may hold spaces and parentheses.
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (fields[0] === 'Z') continue; // ended: only its exit status is left for its parent to collect
       table.set(Number(name), { pid: Number(name), ppid: Number(fields[1]), pgid: Number(fields[2]), start: fields[19] ?? '' });
     } catch {
       // gone meanwhile

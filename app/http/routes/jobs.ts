@@ -9,19 +9,25 @@ import { parseId } from '../forms.ts';
 import { render, renderPartial } from '../render.ts';
 import { coalesce, openSse } from '../sse.ts';
 
+type Cancellable = { queued: boolean; running: boolean };
+
 export function jobRoutes(s: Services) {
 
   const job = (id: unknown): JobRow => s.jobHistory.find(parseId(id));
   /** A failed upgrade's safety snapshot, offered back in one click. */
   const safetyOf = (row: JobRow) => (row.kind === 'upgrade' && row.state === 'failed' ? s.backups.safetySnapshotOf(row.id) : undefined);
   const appOf = (row: JobRow) => (row.app ? s.apps.lookup(row.app) : undefined);
-  /** Whether the viewer may cancel this job while it waits or runs (decided once: it does not change with the state). */
-  const mayCancel = (req: Request, res: Response, row: JobRow) => s.jobCancel.mayCancel(callerOf(req, res.locals.session), { ...row, state: row.state === 'queued' ? 'queued' : 'running' });
+
+  /** Whether the viewer may cancel this job while it waits, and while it runs (asked once per page or stream). */
+  const mayCancel = async (req: Request, res: Response, row: JobRow): Promise<Cancellable> => {
+    const caller = callerOf(req, res.locals.session);
+    return { queued: await s.jobCancel.mayCancel(caller, { ...row, state: 'queued' }), running: await s.jobCancel.mayCancel(caller, { ...row, state: 'running' }) };
+  };
   /** What the state box shows: the summary (with the app's state now) and the Cancel button while it applies. */
-  const stateView = (row: JobRow, allowed: boolean) => ({
+  const stateView = (row: JobRow, allowed: Cancellable) => ({
     job: row,
     summary: jobSummary(row, appOf(row), s.jobs.waitingFor(row.id)),
-    canCancel: allowed && (row.state === 'queued' || row.state === 'running'),
+    canCancel: (row.state === 'queued' && allowed.queued) || (row.state === 'running' && allowed.running),
     safety: safetyOf(row),
   });
 
@@ -32,7 +38,7 @@ export function jobRoutes(s: Services) {
       rows.slice(0, 50).map(async (j) => {
         const active = j.state === 'queued' || j.state === 'running';
         const waiting = s.jobs.waitingFor(j.id);
-        return { ...j, waiting: waiting ? waitingWords(waiting) : undefined, canCancel: active && (await mayCancel(req, res, j)) };
+        return { ...j, waiting: waiting ? waitingWords(waiting) : undefined, canCancel: active && stateView(j, await mayCancel(req, res, j)).canCancel };
       }),
     );
     render(req, res, 'jobs', { title: 'Jobs', jobs, olderThan: rows.length > 50 ? rows[49]!.id : undefined });
