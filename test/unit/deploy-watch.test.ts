@@ -27,6 +27,8 @@ describe('deploy watch', () => {
     // A failure after the watch began but before this deploy changed the service belongs to its old settings.
     expect(troubleIn([service([{ at: iso(T0 + 1000), error: mount, exitCode: null }], { specUpdatedAt: iso(T0 + 3000) })], 'wiki', T0)).toBeUndefined();
     expect(troubleIn([service([{ at: iso(T0 + 2000), error: mount, exitCode: null }], { stack: 'other' })], 'wiki', T0)).toBeUndefined();
+    // The model has not yet seen this deploy change the service: its failures are the old settings'.
+    expect(troubleIn([service([{ at: iso(T0 + 2000), error: mount, exitCode: null }], { specUpdatedAt: iso(T0 - 60_000) })], 'wiki', T0)).toBeUndefined();
     // A task made from the spec before this deploy's, failing after the deploy changed it.
     expect(troubleIn([service([{ at: iso(T0 + 5000), error: mount, exitCode: null, oldSpec: true } as TaskFailure])], 'wiki', T0)).toBeUndefined();
   });
