@@ -45,10 +45,10 @@ export function troubleIn(services: Iterable<ServiceState>, stack: string, since
   const rejections = opts.settled ? 1 : REPEATED_REJECTIONS;
   for (const s of services) {
     if (s.stack !== stack) continue;
-    // Until the model shows the service changed by this deploy, what it says of it belongs to the old settings.
-    const updated = Date.parse(s.specUpdatedAt ?? '') || 0;
-    if (updated < since) continue;
-    const from = updated;
+    // Until the model shows the service changed by this deploy, what it says of it belongs to the old settings. (Not
+    // a bound on the failures: swarm moves UpdatedAt again when it pauses a failing update.)
+    if ((Date.parse(s.specUpdatedAt ?? '') || 0) < since) continue;
+    const from = since;
     const recent: TaskFailure[] = (s.failures ?? (s.lastFailure ? [s.lastFailure] : [])).filter((f) => at(f) >= from && !('oldSpec' in f && f.oldSpec));
     if (!recent.length) continue;
     const name = shortName(s.name, stack);
