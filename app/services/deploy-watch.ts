@@ -10,6 +10,8 @@ export type Trouble = { service: string; reason: string };
 export type SwarmView = {
   readonly services: ReadonlyMap<string, ServiceState>;
   on(event: 'change', listener: (stacks: Set<string | null>) => void): unknown;
+  /** Re-reads the stack's services soon: swarm reports task failures without events of their own. */
+  refresh?(stack: string): void;
   off(event: 'change', listener: (stacks: Set<string | null>) => void): unknown;
 };
 
@@ -43,8 +45,10 @@ export function troubleIn(services: Iterable<ServiceState>, stack: string, since
   const rejections = opts.settled ? 1 : REPEATED_REJECTIONS;
   for (const s of services) {
     if (s.stack !== stack) continue;
-    // A failure before this deploy touched the service belongs to its old settings.
-    const from = Math.max(since, Date.parse(s.specUpdatedAt ?? '') || 0);
+    // Until the model shows the service changed by this deploy, what it says of it belongs to the old settings. (Not
+    // a bound on the failures: swarm moves UpdatedAt again when it pauses a failing update.)
+    if ((Date.parse(s.specUpdatedAt ?? '') || 0) < since) continue;
+    const from = since;
     const recent: TaskFailure[] = (s.failures ?? (s.lastFailure ? [s.lastFailure] : [])).filter((f) => at(f) >= from && !('oldSpec' in f && f.oldSpec));
     if (!recent.length) continue;
     const name = shortName(s.name, stack);
@@ -83,7 +87,10 @@ export function watchDeploy(view: SwarmView, stack: string, since: number): { tr
     const onChange = (stacks: Set<string | null>) => {
       if (stacks.has(stack)) look();
     };
-    const timer = setInterval(look, RECHECK_MS);
+    const timer = setInterval(() => {
+      view.refresh?.(stack);
+      look();
+    }, RECHECK_MS);
     timer.unref();
     view.on('change', onChange);
     stop = () => {

@@ -59,3 +59,12 @@ export function nodeDefaultsForm(recipe: string, sample: EnvSample, roots: HostR
   const confined = confinedPaths(recipe, roots);
   return Object.fromEntries(sample.fields.filter((f) => confined[f.key] !== undefined && !f.optional && !f.overlay).map((f) => [`env.${f.key}`, confined[f.key]!]));
 }
+
+/** The env file as a form would leave it, for showing what it finds; undefined when the form itself is refused. */
+export function envAfterForm(sample: EnvSample, form: SettingsForm, currentText: string = sample.text): string | undefined {
+  try {
+    return applyEnvChanges(currentText, formChanges(sample, form, currentText));
+  } catch {
+    return undefined; // the form's own errors are said beside their fields already
+  }
+}

@@ -13,7 +13,7 @@ import type { Actor } from './audit.ts';
 import { applyEnvChanges, parseEnvSample, readEnvValues } from './env-file.ts';
 import { secretsAfter, settingsFor, type SettingsForm } from './env/form.ts';
 import { parseEnv } from '../adapters/abra/env-parse.ts';
-import { formChanges, installEnvText, needsOf, nodeDefaultsForm, sampleAt, withNodeDefaults, type InstallNeeds } from './install-form.ts';
+import { envAfterForm, formChanges, installEnvText, needsOf, nodeDefaultsForm, sampleAt, withNodeDefaults, type InstallNeeds } from './install-form.ts';
 import { oneTimeSecrets } from './one-time-secrets.ts';
 import { checkDirection, resolveVersion, versionChoicesAt, type VersionChoice } from './recipe-versions.ts';
 import type { Finding, Preflight } from './preflight.ts';
@@ -232,31 +232,20 @@ export function lifecycleService(deps: {
     },
 
     /** Host folders the form's settings name that are missing, under the node's roots (no Docker call). */
-    async formFolderFindings(recipeInput: unknown, versionInput: unknown, form: SettingsForm, domainInput?: unknown): Promise<Finding[]> {
+    async formFolderFindings(recipeInput: unknown, versionInput: unknown, form: SettingsForm): Promise<Finding[]> {
       const recipe = await knownRecipe(recipeInput);
       const version = await knownVersion(recipe, versionInput);
       const sample = await sampleAt(abraDir, recipe, version);
-      let changes;
-      try {
-        changes = formChanges(sample, { ...nodeDefaultsForm(recipe, sample, deps.roots), ...form });
-      } catch {
-        return []; // the form's own errors are said beside their fields already
-      }
-      const domain = typeof domainInput === 'string' && domainInput ? domainInput : `${recipe}.example.org`;
-      return deps.preflight.folderFindings(recipe, version, installEnvText(sample.text, changes, domain), stackNameFor(domain));
+      const text = envAfterForm(sample, { ...nodeDefaultsForm(recipe, sample, deps.roots), ...form });
+      return text === undefined ? [] : deps.preflight.folderFindings(recipe, version, text, stackNameFor(`${recipe}.example.org`));
     },
 
     /** Missing host folders of an installed app's settings (now, or as a settings form would change them). */
     async appFolderFindings(domainInput: unknown, form?: SettingsForm): Promise<Finding[]> {
       const app = installedApp(domainInput);
       if (!app.version) return [];
-      let text = app.text;
-      try {
-        if (form) text = applyEnvChanges(app.text, formChanges(await sampleAt(abraDir, app.recipe, app.version), form, app.text));
-      } catch {
-        return []; // the form's own errors are said beside their fields already
-      }
-      return deps.preflight.folderFindings(app.recipe, app.version, text, app.stack);
+      const text = form ? envAfterForm(await sampleAt(abraDir, app.recipe, app.version), form, app.text) : app.text;
+      return text === undefined ? [] : deps.preflight.folderFindings(app.recipe, app.version, text, app.stack);
     },
 
     /** Creates a missing host folder a setting names, under the node's root for it (stewards and admins; audited by the caller). */

@@ -214,7 +214,7 @@ describe.skipIf(!canRun)('the catalogue and Kiwix in a real browser (catalogue s
     await form.locator(`input[name="version"][value="${VERSION}"]`).waitFor({ state: 'attached' });
     await form.getByLabel('Domain', { exact: true }).fill(DOMAIN);
     const zims = form.getByLabel('Folder for the books', { exact: true });
-    expect(await zims.inputValue()).toBe('/srv/zims');
+    expect(await zims.inputValue()).toBe(zimDir); // the node's ZIM_ROOT (#21), not the sample's /srv/zims
     await form.getByText(/readable by uid 1001/).first().waitFor();
     await zims.fill(zimDir);
     // The LAN port belongs to the LAN option (#15's env forms): it is switched on with it, no box of its own.

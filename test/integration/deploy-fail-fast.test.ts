@@ -110,12 +110,13 @@ describe.skipIf(!dockerThere)('a deploy that cannot converge fails fast with the
     const job = await node.services.jobs.finished(jobId);
     const elapsed = Date.now() - started;
     unfollow();
-    expect(job.state, output(jobId)).toBe('failed');
-    expect(job.error).toBe(`The folder ${MISSING} does not exist on this server. Create it on the app's settings page, or choose another folder.`);
+    const story = `the job took ${elapsed} ms:\n${timeline()}`;
+    expect(job.state, story).toBe('failed');
+    expect(job.error, story).toBe(`The folder ${MISSING} does not exist on this server. Create it on the app's settings page, or choose another folder.`);
     expect(job.error).not.toMatch(EMOJI);
     expect(output(jobId)).toContain('Stopped waiting: the swarm cannot start app.');
     expect(output(jobId)).not.toContain('timed out');
-    expect(elapsed, `the job took ${elapsed} ms:\n${timeline()}`).toBeLessThan(30_000);
+    expect(elapsed, story).toBeLessThan(30_000);
     // abra was really running (and was stopped), not skipped.
     expect(abraCalls(abraDir).some((c) => c.argv.slice(0, 2).join(' ') === 'app deploy')).toBe(true);
     console.log(`[deploy-fail-fast] missing folder: job ended in ${elapsed} ms`);
@@ -128,12 +129,13 @@ describe.skipIf(!dockerThere)('a deploy that cannot converge fails fast with the
     const job = await node.services.jobs.finished(jobId);
     const elapsed = Date.now() - started;
     unfollow();
-    expect(job.state, output(jobId)).toBe('failed');
+    const story = `the job took ${elapsed} ms:\n${timeline()}`;
+    expect(job.state, story).toBe('failed');
     // Whichever comes first, the watch's count of exits or abra seeing the update paused, the words are the same.
-    expect(job.error).toMatch(/^The app's app service (keeps stopping right after it starts \(exit code 3, \d+ times\)|stopped right after it started \(exit code 3\))\. Its logs on the app's page say why; fix its settings, then deploy again\.$/);
+    expect(job.error, story).toMatch(/^The app's app service (keeps stopping right after it starts \(exit code 3, \d+ times\)|stopped right after it started \(exit code 3\))\. Its logs on the app's page say why; fix its settings, then deploy again\.$/);
     expect(job.error).not.toMatch(EMOJI);
     // abra's own wait is 120 s: the watch ended it well before.
-    expect(elapsed, `the job took ${elapsed} ms:\n${timeline()}`).toBeLessThan(60_000);
+    expect(elapsed, story).toBeLessThan(60_000);
     console.log(`[deploy-fail-fast] crash loop: job ended in ${elapsed} ms`);
   });
 });

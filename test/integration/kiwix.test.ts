@@ -100,7 +100,9 @@ describe.skipIf(!dockerThere)('the bundled Kiwix recipe, installed through the n
   it('offers the bundled recipe, its install form generated from .env.sample', async () => {
     expect(await node.services.lifecycle.recipes()).toEqual(expect.arrayContaining([{ name: 'kiwix', versions: [VERSION] }]));
     const form = await kim.get('/install/kiwix').expect(200);
-    expect(form.text).toContain('name="env.ZIM_FILES_PATH" value="/srv/zims"');
+    // The folder starts at the node's ZIM_ROOT (#21), not the sample's /srv/zims, which need not exist here.
+    expect(form.text).toContain(`name="env.ZIM_FILES_PATH" value="${zimDir}"`);
+    expect(form.text).not.toContain('name="env.ZIM_FILES_PATH" value="/srv/zims"');
     expect(form.text).toContain('1001');
     expect(form.text).toContain('name="overlay.compose.lan.yml"');
     // The LAN port belongs to the LAN option (same block of .env.sample): it is switched on with it, not on its own.

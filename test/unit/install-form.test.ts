@@ -5,7 +5,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseEnvSample } from '../../app/services/env-file.ts';
 import { SettingsRefused } from '../../app/services/env/form.ts';
-import { formChanges, installEnvText, needsOf, nodeDefaultsForm, withNodeDefaults } from '../../app/services/install-form.ts';
+import { envAfterForm, formChanges, installEnvText, needsOf, nodeDefaultsForm, withNodeDefaults } from '../../app/services/install-form.ts';
 import { REPO_ROOT } from '../support/server.ts';
 
 const kiwixSample = parseEnvSample(readFileSync(path.join(REPO_ROOT, 'recipes', 'kiwix', '.env.sample'), 'utf8'));
@@ -31,6 +31,11 @@ describe('install form', () => {
     expect(text).toMatch(/^ZIM_FILES_PATH=\/var\/lib\/lores\/zims$/m);
     expect(text).toMatch(/^LETS_ENCRYPT_ENV=production$/m);
     expect(text).toMatch(/compose\.lan\.yml/);
+  });
+
+  it('shows the env file a form would leave, or nothing when the form itself is refused', () => {
+    expect(envAfterForm(kiwixSample, { 'env.ZIM_FILES_PATH': '/var/lib/lores/zims/en' })).toMatch(/^ZIM_FILES_PATH=\/var\/lib\/lores\/zims\/en$/m);
+    expect(envAfterForm(kiwixSample, { 'env.ZIM_FILES_PATH': 'a\nb' })).toBeUndefined();
   });
 
   it('refuses a setting the recipe does not have, and a value that cannot be written, beside its field', () => {

@@ -29,7 +29,7 @@ describe('swarm mapping', () => {
       task('t2', 'running', { Slot: 2 }, { ContainerStatus: { ContainerID: 'c2' } }),
       task('t1', 'running', {}, { ContainerStatus: { ContainerID: 'c1' } }),
       task('f1', 'failed', {}, { Err: 'task: non-zero exit (1)', Timestamp: '2026-12-04T09:00:00Z', ContainerStatus: { ExitCode: 1 } }),
-      task('f2', 'rejected', {}, { Err: 'invalid mount config for type "bind": bind source path does not exist: /srv/x', Timestamp: '2026-12-04T09:30:00Z' }),
+      task('f2', 'rejected', {}, { Err: 'invalid mount config for type "bind": bind source path does not exist: /srv/x', Timestamp: '2026-12-04T09:30:00Z', ContainerStatus: { ExitCode: 0 } }),
       task('old', 'shutdown'),
     ];
     const s = toService(raw({}, { UpdatedAt: '2026-12-04T08:00:00Z', UpdateStatus: { State: 'completed' } }), tasks, (cid) => (cid === 'c1' ? 'healthy' : 'none'));
@@ -38,7 +38,7 @@ describe('swarm mapping', () => {
     expect(s.desired).toBe(2);
     expect(s.running).toBe(2);
     expect(s.tasks.map((t) => [t.id, t.health])).toEqual([['t1', 'healthy'], ['t2', null]]);
-    expect(s.lastFailure).toEqual({ at: '2026-12-04T09:30:00Z', error: expect.stringContaining('bind source path does not exist'), exitCode: null });
+    expect(s.lastFailure).toEqual({ at: '2026-12-04T09:30:00Z', error: expect.stringContaining('bind source path does not exist'), exitCode: 0 });
     expect(s.failures?.map((f) => f.exitCode)).toEqual([null, 1]);
     const changed = toService(raw({ TaskTemplate: { ContainerSpec: { Image: 'nginx:2' } } }), tasks, () => undefined);
     expect(changed.failures?.map((f) => f.oldSpec)).toEqual([true, true]); // made from the spec before this one

@@ -118,6 +118,13 @@ export class LiveModel extends EventEmitter<{ change: [stacks: Set<string | null
     this.emit('change', changed);
   }
 
+  /** Re-reads a stack's services soon, e.g. while a deploy is watched: swarm reports task failures without events. */
+  refresh(stack: string): void {
+    if (this.#stopped || this.status.stale) return;
+    for (const [id, s] of this.services) if (s.stack === stack) this.#pendingServices.add(id);
+    if (this.#pendingServices.size) this.#flushTimer ??= setTimeout(() => void this.#flush(), 0);
+  }
+
   async #subscribe(): Promise<void> {
     // Forget the old stream before destroying it: its 'close' must not count as losing the new one.
     const old = this.#events;

@@ -152,7 +152,8 @@ export function toService(s: RawService, allTasks: RawTask[], healthOf: (contain
     tasks: current.sort((a, b) => (a.slot ?? 0) - (b.slot ?? 0)),
     lastFailure: failed[0] ? toFailure(failed[0]) : null,
     // A task made from an older spec (before a deploy changed it) is history of other settings, marked so.
-    failures: failed.map((t) => (specPrint(t.Spec?.ContainerSpec) === containerSpec ? toFailure(t) : { ...toFailure(t), oldSpec: true })),
+    // A rejected task never ran (Docker still says exit code 0): only a failed one has an exit code worth counting.
+    failures: failed.map((t) => ({ ...toFailure(t), ...(t.Status.State === 'rejected' ? { exitCode: null } : {}), ...(specPrint(t.Spec?.ContainerSpec) === containerSpec ? {} : { oldSpec: true }) })),
     ports: (s.Spec.EndpointSpec?.Ports ?? [])
       .filter((p) => p.PublishedPort && (p.Protocol ?? 'tcp') === 'tcp')
       .map((p) => ({ published: p.PublishedPort!, target: p.TargetPort ?? 0, mode: p.PublishMode ?? 'ingress' })),

@@ -47,7 +47,7 @@ export function lifecycleRoutes(s: Services) {
     const b = body(req);
     const plan = await s.lifecycle.installPlan(req.params.recipe, b.version);
     const reach = await s.lifecycle.installReach(plan.recipe, plan.version);
-    const folders = await s.lifecycle.formFolderFindings(plan.recipe, plan.version, b, b.domain);
+    const folders = await s.lifecycle.formFolderFindings(plan.recipe, plan.version, b);
     const sent = { ...plan, sample: settingsAsSent(plan.sample, b) };
     render(req, res, 'install', { title: `Install ${plan.recipe}`, plan: sent, reach, folders, badge: fitBadge(plan.fit), formatBytes, abraMissing: s.lifecycle.problem(), ...more, domain: typeof b.domain === 'string' ? b.domain : undefined, deploy: b.deploy !== undefined }, status);
   }
