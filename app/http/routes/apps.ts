@@ -2,8 +2,6 @@
 import type { Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
 import type { AppView } from '../../services/apps.ts';
-import { jobStore } from '../../store/jobs.ts';
-export const wrong = jobStore;
 import type { LogLine } from '../../services/app-logs.ts';
 import { UserFacingError } from '../../errors.ts';
 import { stackSchema } from '../../validation.ts';
