@@ -69,6 +69,7 @@ export function buildServices(deps: AppDeps): Wiring {
   const roots = { zimRoot: config.zimRoot };
   const access = appAccess({ abraDir: config.abraDir, roots, store: deps.store, audit, selfStack: () => identity?.stack, now });
   const history = jobHistory(deps.store.jobs);
+  const remote = configRemote({ repo: configRepo, store: deps.store, log: deps.log, now });
   const retention = auditRetention({ store: deps.store.audit, audit, days: () => settings.current().auditRetentionDays, now, onError: (err) => deps.log.warn({ err: err.message }, 'could not prune the audit log') });
   const people = peopleService(deps.store, sessions, now);
   const accessTokens = accessTokenService(deps.store, now);
@@ -114,10 +115,10 @@ export function buildServices(deps: AppDeps): Wiring {
     people,
     peopleAdmin: peopleAdmin({ people, sessions, accessTokens, audit }),
     settings,
-    nodeSettings: nodeSettings({ settings, audit, auditRetention: retention, configRepo, log: deps.log }),
+    nodeSettings: nodeSettings({ settings, audit, auditRetention: retention, configRepo, configRemote: remote, log: deps.log }),
     archFit,
     configRepo,
-    configRemote: configRemote({ repo: configRepo, store: deps.store, log: deps.log, now }),
+    configRemote: remote,
     accessTokens,
     zims: {
       browser: zimBrowser({ store: deps.store, base: () => config.kiwixCatalogueUrl, now, fetchDocument: (url, what, o) => fetchSmallDocument(url, what, { floor: config.readFloor, ...o }) }),

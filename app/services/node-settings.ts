@@ -2,13 +2,14 @@
 // repository's lores.toml kept in step with the domain, and a shorter audit retention applied at once.
 import type { Logger } from '../log.ts';
 import type { Actor, AuditLog, AuditRetention } from './audit.ts';
+import type { ConfigRemote, RemoteStatus } from './config-repo/remote.ts';
 import type { ConfigRepository } from './config-repo/repo.ts';
 import type { SettingsService } from './settings.ts';
 
 /** Values already checked; undefined leaves a setting alone. */
 export type NodeSettingsChange = { nodeDomain: string; downloadLimitKBps?: number; auditRetentionDays?: number };
 
-export function nodeSettings(deps: { settings: SettingsService; audit: AuditLog; auditRetention: AuditRetention; configRepo: Pick<ConfigRepository, 'nodeDomainChanged'>; log: Logger }) {
+export function nodeSettings(deps: { settings: SettingsService; audit: AuditLog; auditRetention: AuditRetention; configRepo: Pick<ConfigRepository, 'nodeDomainChanged'>; configRemote: ConfigRemote; log: Logger }) {
   const { settings, audit } = deps;
   return {
     /** `by`: the admin's username, kept with each setting. */
@@ -26,6 +27,19 @@ export function nodeSettings(deps: { settings: SettingsService; audit: AuditLog;
         audit.record(actor, 'settings.audit-retention', { detail: settings.setAuditRetention(retention, by) });
         deps.auditRetention.prune(); // a shorter retention applies at once
       }
+    },
+
+    /** The config repository's remote: its URL and, when one is sent, a new deploy key. */
+    setRemote(actor: Actor, by: string, url: unknown, deployKey: unknown): void {
+      deps.configRemote.configure(url, deployKey, by);
+      audit.record(actor, 'config-repo.remote', { target: deps.configRemote.url() ?? '(none)', detail: { key: typeof deployKey === 'string' && deployKey.trim() !== '' ? 'replaced' : 'kept' } });
+    },
+
+    /** A round with the remote now ("Sync now"), audited with how it went. */
+    async syncRemote(actor: Actor): Promise<RemoteStatus> {
+      const status = await deps.configRemote.sync();
+      audit.record(actor, 'config-repo.remote-sync', { target: deps.configRemote.url(), outcome: ['failed', 'refused', 'diverged'].includes(status.outcome) ? 'failed' : 'ok', detail: status });
+      return status;
     },
   };
 }
