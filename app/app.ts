@@ -134,6 +134,7 @@ export function buildServices(deps: AppDeps): Wiring {
       fetchText: (url, o) => fetchText(url, { floor: config.readFloor, ...o }),
       now,
       log: deps.log,
+      audit,
     }),
   };
 }

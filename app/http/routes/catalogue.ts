@@ -65,8 +65,7 @@ export function catalogueRoutes(s: Services, now: () => number) {
   };
 
   const refresh: RequestHandler = auditRefusals(s, 'catalogue.refresh', async (req, res) => {
-    const state = await s.catalogue.refresh();
-    s.audit.record(actorOf(req, res.locals.session), 'catalogue.refresh', { outcome: state.error && state.attemptedAt !== state.fetchedAt ? 'failed' : 'ok', detail: state.error ? { error: state.error } : undefined });
+    await s.catalogue.refreshFor(actorOf(req, res.locals.session));
     res.redirect(303, '/recipes');
   });
 
