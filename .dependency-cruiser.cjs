@@ -1,9 +1,9 @@
 // The import direction of app/ (see app/README.md), checked by `npm run lint:deps` (the first step of `npm test`):
 //   http → services → adapters → store, and the shared kernel (config, validation, errors, log, version,
-//   platform) below all of them. The composition root (app.ts, server.ts, startup.ts, cli.ts, routes.ts) wires
+//   platform) below all of them. The composition root (app.ts, server.ts, startup.ts, cli.ts) wires
 //   the layers together and may import any of them. No cycles; views and public files are never imported.
 const KERNEL = '^app/(config|log|validation|errors|version|platform)[.]ts$';
-const ROOT = '^app/(app|server|startup|cli|routes)[.]ts$';
+const ROOT = '^app/(app|server|startup|cli)[.]ts$';
 const LAYERS = ['^app/(http|services|adapters|store)/', ROOT];
 
 module.exports = {

@@ -27,8 +27,10 @@ import { fetchText } from './adapters/remote/fetch-text.ts';
 import { fetchSmallDocument } from './adapters/kiwix/opds.ts';
 import { auditHistory, auditLog, auditRetention } from './services/audit.ts';
 import { peopleService } from './services/people.ts';
+import { peopleAdmin } from './services/people-admin.ts';
 import { sessionService } from './services/sessions.ts';
 import { settingsService } from './services/settings.ts';
+import { nodeSettings } from './services/node-settings.ts';
 import { assetRoutes } from './http/assets.ts';
 import type { Services, Wiring } from './services/index.ts';
 import { appDirectory } from './services/app-directory.ts';
@@ -73,6 +75,10 @@ export function buildServices(deps: AppDeps): Wiring {
   const roots = { zimRoot: config.zimRoot };
   const access = appAccess({ abraDir: config.abraDir, roots, store: deps.store, audit, selfStack: () => identity?.stack, now });
   const history = jobHistory(deps.store.jobs);
+  const remote = configRemote({ repo: configRepo, store: deps.store, log: deps.log, now });
+  const retention = auditRetention({ store: deps.store.audit, audit, days: () => settings.current().auditRetentionDays, now, onError: (err) => deps.log.warn({ err: err.message }, 'could not prune the audit log') });
+  const people = peopleService(deps.store, sessions, now);
+  const accessTokens = accessTokenService(deps.store, now);
   const power = appPower({ docker: deps.docker, store: deps.store, model, jobs, access, abraDir: config.abraDir, now });
   const backupRepo = backupRepository({ store: deps.store, dataDir: config.dataDir, resticBin: config.resticBin, now });
   const backups = backupService({ docker: deps.docker, store: deps.store, jobs, power, repo: backupRepo, volumesDir: config.dockerVolumesDir, dataDir: config.dataDir, abraDir: config.abraDir, log: deps.log, now });
@@ -114,14 +120,16 @@ export function buildServices(deps: AppDeps): Wiring {
     docker: deps.docker,
     audit,
     auditHistory: auditHistory(deps.store.audit),
-    auditRetention: auditRetention({ store: deps.store.audit, audit, days: () => settings.current().auditRetentionDays, now, onError: (err) => deps.log.warn({ err: err.message }, 'could not prune the audit log') }),
+    auditRetention: retention,
     sessions,
-    people: peopleService(deps.store, sessions, now),
+    people,
+    peopleAdmin: peopleAdmin({ people, sessions, accessTokens, audit }),
     settings,
+    nodeSettings: nodeSettings({ settings, audit, auditRetention: retention, configRepo, configRemote: remote, log: deps.log }),
     archFit,
     configRepo,
-    configRemote: configRemote({ repo: configRepo, store: deps.store, log: deps.log, now }),
-    accessTokens: accessTokenService(deps.store, now),
+    configRemote: remote,
+    accessTokens,
     recipeOrigin: recipeOriginService({ abraDir: config.abraDir, cache: deps.store.remoteCache, now }),
     serverHealth: nodeHealth({ docker: deps.docker, dataDir: config.dataDir, zimRoot: config.zimRoot, now }),
     zims: {
@@ -138,6 +146,7 @@ export function buildServices(deps: AppDeps): Wiring {
       fetchText: (url, o) => fetchText(url, { floor: config.readFloor, ...o }),
       now,
       log: deps.log,
+      audit,
     }),
   };
 }

@@ -5,6 +5,8 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import type { Store } from '../store/index.ts';
 import type { AccessTokenRow } from '../store/access-tokens.ts';
+
+export type { AccessTokenRow };
 import type { User } from '../store/users.ts';
 import { parseOrRefuse } from '../validation.ts';
 import { UserFacingError } from '../errors.ts';

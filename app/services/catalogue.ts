@@ -8,6 +8,7 @@ import { readmeMetadata } from '../adapters/recipes/metadata.ts';
 import type { FetchText } from '../adapters/remote/fetch-text.ts';
 import { compareVersions } from '../adapters/abra/names.ts';
 import type { Logger } from '../log.ts';
+import type { Actor, AuditLog } from './audit.ts';
 import type { Store } from '../store/index.ts';
 
 
@@ -64,7 +65,7 @@ export function searchCatalogue(entries: CatalogueEntry[], query: CatalogueQuery
 
 export const categoriesOf = (entries: CatalogueEntry[]) => [...new Set(entries.map((e) => e.category).filter(Boolean))].sort();
 
-export function catalogueService(deps: { store: Store; abraDir: string; url: string; refreshHours: number; fetchText: FetchText; now: () => number; log: Logger }) {
+export function catalogueService(deps: { store: Store; abraDir: string; url: string; refreshHours: number; fetchText: FetchText; now: () => number; log: Logger; audit?: AuditLog }) {
   const { store, abraDir, now, log } = deps;
   let parsed: { fetchedAt: number | null; recipes: CatalogueRecipe[]; skipped: number } = { fetchedAt: -1, recipes: [], skipped: 0 };
   let local: { key: string; entries: CatalogueEntry[] } | undefined;
@@ -170,6 +171,12 @@ export function catalogueService(deps: { store: Store; abraDir: string; url: str
 
   return {
     refresh,
+    /** A refresh someone asked for (the Install page's button), audited with how it went. */
+    async refreshFor(actor: Actor): Promise<CatalogueState> {
+      const s = await refresh();
+      deps.audit?.record(actor, 'catalogue.refresh', { outcome: s.error && s.attemptedAt !== s.fetchedAt ? 'failed' : 'ok', detail: s.error ? { error: s.error } : undefined });
+      return s;
+    },
     state,
     async entries(): Promise<CatalogueEntry[]> {
       return merge(remote().recipes, await localEntries());

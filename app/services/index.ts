@@ -26,7 +26,9 @@ import type { JobRunner } from './jobs.ts';
 import type { JobCancelService } from './job-cancel.ts';
 import type { Lifecycle } from './lifecycle.ts';
 import type { NodeSelf } from './node-self.ts';
+import type { NodeSettings } from './node-settings.ts';
 import type { PeopleService } from './people.ts';
+import type { PeopleAdmin } from './people-admin.ts';
 import type { RegionService } from './region/region.ts';
 import type { SessionService } from './sessions.ts';
 import type { SettingsService } from './settings.ts';
@@ -42,8 +44,12 @@ export type Services = {
   /** Deletes audit rows past the retention setting: at start, daily, and when the setting changes. */
   auditRetention: AuditRetention;
   people: PeopleService;
+  /** An admin's changes to people and access tokens, audited. */
+  peopleAdmin: PeopleAdmin;
   sessions: SessionService;
   settings: SettingsService;
+  /** The Settings page's save: each change audited. */
+  nodeSettings: NodeSettings;
   /** The apps pages show (one shared list per live-model version), looked up by stack, and their changes. */
   apps: AppDirectory;
   logs: AppLogs;

@@ -11,22 +11,19 @@ export function accessTokenRoutes(s: Services) {
   // A refused token (its name) is said beside the name on the People page, what was typed kept.
   const create: RequestHandler = withForm((req, res) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
-    const user = parseId(body.user);
-    let made: ReturnType<Services['accessTokens']['create']>;
+    let made: ReturnType<Services['peopleAdmin']['createToken']>;
     try {
-      made = s.accessTokens.create(user, body.label, res.locals.session!.user.username);
+      made = s.peopleAdmin.createToken(actorOf(req, res.locals.session), parseId(body.user), body.label);
     } catch (err) {
       throw err instanceof UserFacingError && err.status === 400 ? asFieldError(err, 'label') : err;
     }
     const { token, row } = made;
-    s.audit.record(actorOf(req, res.locals.session), 'access-token.create', { target: row.username, detail: { token: row.id, label: row.label } });
     // Shown this once, on this response; only its hash is kept.
     render(req, res, 'token-created', { title: 'Access token made', token, row, cloneUrl: `${req.protocol}://${req.get('host')}/git/servers.git` }, 201);
   }, { path: '/users' }, { id: () => 'token' });
 
   const revoke: RequestHandler = (req, res) => {
-    const row = s.accessTokens.revoke(parseId(req.params.id));
-    s.audit.record(actorOf(req, res.locals.session), 'access-token.revoke', { target: row.username, detail: { token: row.id, label: row.label } });
+    s.peopleAdmin.revokeToken(actorOf(req, res.locals.session), parseId(req.params.id));
     res.redirect(303, '/users?notice=token-revoked');
   };
 

@@ -41,21 +41,7 @@ export function adminRoutes(s: Services) {
     const limit = form.downloadLimitKBps === undefined ? undefined : form.downloadLimitKBps.trim() === '' ? 0 : parseField('downloadLimitKBps', downloadLimitSchema, form.downloadLimitKBps, 'The download limit');
     // Likewise the audit log's retention: checked first, left alone when the form does not carry it.
     const retention = form.auditRetentionDays === undefined ? undefined : parseField('auditRetentionDays', auditRetentionSchema, form.auditRetentionDays, 'The audit log retention');
-    const change = s.settings.setNodeDomain(form.nodeDomain, by);
-    // Only what changed is audited: a save of the same values records nothing and says "Nothing changed".
-    let changed = change.from !== change.to;
-    if (changed) s.audit.record(actorOf(req, res.locals.session), 'settings.node-domain', { target: change.to, detail: change });
-    // The domain is set here only; lores.toml in the config repository follows, so laptops see the same default.
-    if (change.from !== change.to) await s.configRepo.nodeDomainChanged(by).catch((err: Error) => s.log.warn({ err: err.message }, 'lores.toml not updated'));
-    if (limit !== undefined && limit !== s.settings.current().downloadLimitKBps) {
-      changed = true;
-      s.audit.record(actorOf(req, res.locals.session), 'settings.download-limit', { detail: s.settings.setDownloadLimit(limit, by) });
-    }
-    if (retention !== undefined && retention !== s.settings.current().auditRetentionDays) {
-      changed = true;
-      s.audit.record(actorOf(req, res.locals.session), 'settings.audit-retention', { detail: s.settings.setAuditRetention(retention, by) });
-      s.auditRetention.prune(); // a shorter retention applies at once
-    }
+    const changed = await s.nodeSettings.save(actorOf(req, res.locals.session), by, { nodeDomain: form.nodeDomain, downloadLimitKBps: limit, auditRetentionDays: retention });
     res.redirect(303, `/settings?saved=${changed ? '1' : 'none'}`);
   }, settingsPage, { id: () => 'settings' });
 

@@ -84,9 +84,8 @@ export function catalogueRoutes(s: Services, now: () => number) {
   };
 
   const refresh: RequestHandler = auditRefusals(s, 'catalogue.refresh', async (req, res) => {
-    const state = await s.catalogue.refresh();
+    const state = await s.catalogue.refreshFor(actorOf(req, res.locals.session));
     const failed = Boolean(state.error && state.attemptedAt !== state.fetchedAt);
-    s.audit.record(actorOf(req, res.locals.session), 'catalogue.refresh', { outcome: failed ? 'failed' : 'ok', detail: state.error ? { error: state.error } : undefined });
     // The page it comes back to says what the refresh did, or why it could not.
     res.redirect(303, `/recipes?refreshed=${!state.url ? 'off' : failed ? 'failed' : 'ok'}`);
   });

@@ -71,17 +71,15 @@ export function configRepoRoutes(s: Services) {
   const setRemote: RequestHandler = withForm(auditRefusals(s, 'config-repo.remote', (req, res) => {
     const b = (req.body ?? {}) as Record<string, unknown>;
     try {
-      s.configRemote.configure(b.url, b.deploy_key, res.locals.session!.user.username);
+      s.nodeSettings.setRemote(actorOf(req, res.locals.session), res.locals.session!.user.username, b.url, b.deploy_key);
     } catch (err) {
       // The service's two refusals: the URL, or the key (never kept on the page).
       throw asFieldError(err, err instanceof Error && /deploy key/.test(err.message) ? 'deploy_key' : 'url');
     }
-    s.audit.record(actorOf(req, res.locals.session), 'config-repo.remote', { target: s.configRemote.url() ?? '(none)', detail: { key: typeof b.deploy_key === 'string' && b.deploy_key.trim() !== '' ? 'replaced' : 'kept' } });
     res.redirect(303, '/settings/config-repo?saved=1');
   }), remotePage);
   const syncRemote: RequestHandler = auditRefusals(s, 'config-repo.remote-sync', async (req, res) => {
-    const status = await s.configRemote.sync();
-    s.audit.record(actorOf(req, res.locals.session), 'config-repo.remote-sync', { target: s.configRemote.url(), outcome: ['failed', 'refused', 'diverged'].includes(status.outcome) ? 'failed' : 'ok', detail: status });
+    await s.nodeSettings.syncRemote(actorOf(req, res.locals.session));
     res.redirect(303, '/settings/config-repo');
   });
 

@@ -36,52 +36,43 @@ export function userRoutes(s: Services) {
 
   const add: RequestHandler = withForm(async (req, res) => {
     const form = parseForm(addForm, req.body, { username: 'Username', role: 'Role', password: 'Password' });
-    const user = await s.people.add(form).catch((err: unknown) => Promise.reject(asFieldError(err, 'username'))); // a taken name
-    s.audit.record(actorOf(req, res.locals.session), 'user.add', { target: user.username, detail: { role: user.role } });
+    await s.peopleAdmin.add(actorOf(req, res.locals.session), form).catch((err: unknown) => Promise.reject(asFieldError(err, 'username'))); // a taken name
     res.redirect(303, back('added'));
   }, peoplePage, { id: () => 'add' });
 
   const resetPassword: RequestHandler = withForm(async (req, res) => {
     const id = parseId(req.params.id);
     const form = parseForm(passwordForm, req.body, { password: 'New password' });
-    const user = await s.people.resetPassword(id, form.password);
-    s.audit.record(actorOf(req, res.locals.session), 'user.password-reset', { target: user.username });
+    await s.peopleAdmin.resetPassword(actorOf(req, res.locals.session), id, form.password);
     res.redirect(303, back('password'));
   }, peoplePage, rowForm('password'));
 
   const setRole: RequestHandler = withForm((req, res) => {
     const id = parseId(req.params.id);
     const form = parseForm(roleForm, req.body, { role: 'Role' });
-    const actor = actorOf(req, res.locals.session);
     try {
-      const { user, from } = s.people.setRole(id, form.role);
-      s.audit.record(actor, 'user.role', { target: user.username, detail: { from, to: user.role } });
+      s.peopleAdmin.setRole(actorOf(req, res.locals.session), id, form.role);
     } catch (err) {
-      s.audit.record(actor, 'user.role', { target: String(id), outcome: 'denied', detail: { to: form.role, error: (err as Error).message } });
-      // The last admin's role stays: said beside the role it was about.
+      // The last admin's role stays: said beside the role it was about (the service audited the refusal).
       throw err instanceof UserFacingError ? asFieldError(err, 'role') : err;
     }
     res.redirect(303, back('role'));
   }, peoplePage, rowForm('role'));
 
-  const setDisabled = (action: 'disable' | 'enable', disabled: boolean): RequestHandler => (req, res) => {
-    const user = s.people.setDisabled(res.locals.session!.user, parseId(req.params.id), disabled);
-    s.audit.record(actorOf(req, res.locals.session), `user.${action}`, { target: user.username });
+  const setDisabled = (disabled: boolean): RequestHandler => (req, res) => {
+    s.peopleAdmin.setDisabled(actorOf(req, res.locals.session), res.locals.session!.user, parseId(req.params.id), disabled);
     res.redirect(303, back(disabled ? 'disabled' : 'enabled'));
   };
-  const disable = setDisabled('disable', true);
-  const enable = setDisabled('enable', false);
+  const disable = setDisabled(true);
+  const enable = setDisabled(false);
 
   const logOutEverywhere: RequestHandler = (req, res) => {
-    const user = s.people.get(parseId(req.params.id));
-    const ended = s.sessions.endAllFor(user.id);
-    s.audit.record(actorOf(req, res.locals.session), 'user.logout-everywhere', { target: user.username, detail: { sessionsEnded: ended } });
+    s.peopleAdmin.endSessions(actorOf(req, res.locals.session), parseId(req.params.id));
     res.redirect(303, back('logged-out'));
   };
 
   const remove: RequestHandler = (req, res) => {
-    const user = s.people.remove(res.locals.session!.user, parseId(req.params.id));
-    s.audit.record(actorOf(req, res.locals.session), 'user.remove', { target: user.username, detail: { role: user.role } });
+    s.peopleAdmin.remove(actorOf(req, res.locals.session), res.locals.session!.user, parseId(req.params.id));
     res.redirect(303, back('removed'));
   };
 
