@@ -22,14 +22,9 @@ const SETTLE_MS = 10_000;
 export function jobCancelService(deps: { jobs: JobRunner; store: Store; access: AppAccess; model: LiveModel; abraDir: string; audit: AuditLog; downloads: Pick<ZimDownloads, 'cancel'> }) {
   const appOf = (stack: string): AppView | undefined => appsFrom(deps.model, listInstalled(deps.abraDir), deps.access.options()).find((a) => a.stack === stack);
 
-  /** Why this caller may not cancel this job now (a 403 or 409 with the reason), or undefined when they may. */
-  async function refusal(caller: Caller, job: JobRow): Promise<UserFacingError | undefined> {
-    if (job.state !== 'queued' && job.state !== 'running') return new UserFacingError('This job has ended: there is nothing to cancel.', 409);
+  /** Why this caller may not cancel this job at all (a 403 with the reason), or undefined when they may. */
+  async function forbidden(caller: Caller, job: JobRow): Promise<UserFacingError | undefined> {
     if (caller.role === 'guest') return new UserFacingError('Guests can look but not cancel jobs. Ask a steward of this node.', 403);
-    if (job.args.self) return new UserFacingError('The node’s own upgrade cannot be cancelled: the swarm is replacing the node already.', 409);
-    if (job.kind === RESTORE_KIND && job.state === 'running') {
-      return new UserFacingError('A restore cannot be stopped halfway: the app’s data would be left half restored. Wait for it to end.', 409);
-    }
     if (caller.role === 'admin') return undefined;
     if (!job.app) return job.actor === caller.name ? undefined : new UserFacingError('Only the person who started this job, or an admin, may cancel it.', 403);
     if (job.kind === DOWNLOAD_KIND) return undefined; // stewards manage every Kiwix app's downloads
@@ -42,6 +37,21 @@ export function jobCancelService(deps: { jobs: JobRunner; store: Store; access: 
       if (err instanceof UserFacingError) return err;
       throw err;
     }
+  }
+
+  /**
+   * Why this caller may not cancel this job now, or undefined when they may: who they are first (403), so that
+   * someone without the right learns nothing of the job's state; then whether the job can still be stopped (409).
+   */
+  async function refusal(caller: Caller, job: JobRow): Promise<UserFacingError | undefined> {
+    const denied = await forbidden(caller, job);
+    if (denied) return denied;
+    if (job.state !== 'queued' && job.state !== 'running') return new UserFacingError('This job has ended: there is nothing to cancel.', 409);
+    if (job.args.self) return new UserFacingError('The node’s own upgrade cannot be cancelled: the swarm is replacing the node already.', 409);
+    if (job.kind === RESTORE_KIND && job.state === 'running') {
+      return new UserFacingError('A restore cannot be stopped halfway: the app’s data would be left half restored. Wait for it to end.', 409);
+    }
+    return undefined;
   }
 
   return {
