@@ -107,8 +107,9 @@ export function withForm(handler: RequestHandler, page: FormPage, options: FormO
 }
 
 /**
- * A form refused field by field (FieldErrors) is shown again, 400, with what the steward typed and each error
- * beside its field, instead of an error page. The refusal still goes through `handler`'s own auditing first.
+ * A form refused field by field (FieldErrors) is shown again by `again`, with the refusal's status, what the steward
+ * typed and each error beside its field, instead of an error page (the settings forms, whose pages take the refusal
+ * itself). The refusal still goes through `handler`'s own auditing first.
  */
 export function withFieldErrors(handler: RequestHandler, again: (req: Request, res: Response, refused: FieldErrors) => Promise<void> | void): RequestHandler {
   return async (req, res, next) => {
@@ -116,8 +117,7 @@ export function withFieldErrors(handler: RequestHandler, again: (req: Request, r
       await handler(req, res, next);
     } catch (err) {
       if (!(err instanceof FieldErrors) || res.headersSent) throw err;
-      res.locals.form = { status: err.status, values: keptValues(req.body), errors: { ...err.fields }, message: err.message } satisfies FormState;
-      res.status(400);
+      keepRefused(req, res, err);
       await again(req, res, err);
     }
   };
