@@ -252,8 +252,7 @@ export function lifecycleService(deps: {
     async createFolder(recipeInput: unknown, key: unknown, value: unknown, actor: Caller): Promise<string> {
       if (actor.role === 'guest') throw new UserFacingError('Guests can look but not create folders.', 403);
       const recipe = await knownRecipe(recipeInput);
-      if (typeof key !== 'string' || !/^[A-Z_][A-Z0-9_]{0,63}$/.test(key)) throw new UserFacingError('That is not a setting of this recipe.');
-      return deps.preflight.createFolder(recipe, key, value);
+      return deps.preflight.createFolder(recipe, typeof key === 'string' && /^[A-Z_][A-Z0-9_]{0,63}$/.test(key) ? key : '(none)', value);
     },
 
     /** Brings a catalogue recipe onto the node (abra clones it; needs the internet), so it can be installed. */

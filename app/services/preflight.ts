@@ -195,7 +195,10 @@ export function preflightService(deps: { abraDir: string; roots: HostRoots; serv
      * readable by the app's container user. Returns the folder created (or already there).
      */
     createFolder(recipe: string, key: string, value: unknown): string {
-      const root = confinedPaths(recipe, deps.roots)[key];
+      const confined = confinedPaths(recipe, deps.roots);
+      // A recipe without such settings gets no folder from the node at all: not a mistake in the form, a refusal.
+      if (!Object.keys(confined).length) throw new UserFacingError(`The node creates folders only for settings it keeps under its own folders, and ${recipe} has none.`, 403);
+      const root = confined[key];
       if (root === undefined) throw new UserFacingError(`The node creates folders only for settings it keeps under its own folders; ${key.slice(0, 64)} of ${recipe} is not one.`, 400);
       if (typeof value !== 'string' || !value) throw new SettingsRefused({ [`env.${key}`]: 'needs a folder to create.' });
       const problems = confinedPathProblems(recipe, new Map([[key, value]]), deps.roots);
