@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { keptValues } from '../../app/http/forms.ts';
-import { FieldErrors, UserFacingError, asFieldError, fieldError } from '../../app/services/errors.ts';
+import { FieldErrors, UserFacingError, asFieldError, fieldError } from '../../app/errors.ts';
 import { cleanDomainInput, domainSchema, parseOrRefuse, passwordSchema } from '../../app/validation.ts';
 
 describe('form refusals', () => {
