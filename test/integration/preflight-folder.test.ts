@@ -60,7 +60,8 @@ describe.skipIf(!dockerThere)('pre-flight on the Kiwix install form: a missing Z
     expect(res.status).toBe(400);
     expect(res.text).toMatch(new RegExp(`id="error-env.ZIM_FILES_PATH"[^>]*>[\\s\\S]*The folder ${zimRoot}/books does not exist on this server\\.`));
     expect(res.text).toContain('value="books.lores.test"');
-    expect(res.text).toContain('name="env.LETS_ENCRYPT_ENV" value="staging"');
+    // The certificate setting is a choice now (plain words, #21): the steward's choice stays selected.
+    expect(res.text).toMatch(/<select name="env.LETS_ENCRYPT_ENV"[^>]*>.*?<option value="staging" selected>/s);
     expect(res.text).toContain(`Create the folder ${zimRoot}/books`);
     expect(abraCalls(abraDir).length).toBe(before);
   });
