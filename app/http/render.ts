@@ -9,7 +9,7 @@ import { gzippedBody, type PageCache } from './page-cache.ts';
 
 const viewsDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'views');
 // Every template (pages and partials alike) has `words`: format.ts's plain-words helpers (times, counts, events).
-const eta = new Eta({ views: viewsDir, cache: process.env.NODE_ENV !== 'development', autoTrim: false, functionHeader: 'const words = this.words;' });
+export const eta = new Eta({ views: viewsDir, cache: process.env.NODE_ENV !== 'development', autoTrim: false, functionHeader: 'const words = this.words;' });
 Object.assign(eta, { words: viewWords });
 // eta works out an include's file path on every call (a JSON key, path joins): a tenth of the dashboard's time
 // under load. The views do not move while the node runs, so each (including file, template) pair is resolved once.

@@ -2,17 +2,17 @@
 // rendered by the real template, submitted untouched → the identical file; one edit → exactly one line changed.
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Eta } from 'eta';
 import { describe, expect, it } from 'vitest';
 import { changesFrom } from '../../app/services/env/form.ts';
 import { parseEnv } from '../../app/adapters/abra/env-parse.ts';
 import { parseEnvSample, type EnvSample } from '../../app/services/env/sample.ts';
 import { applyEnvChanges } from '../../app/services/env/write.ts';
+import { eta } from '../../app/http/render.ts';
 import { REPO_ROOT } from '../support/server.ts';
 
 const DIR = path.join(REPO_ROOT, 'test', 'fixtures', 'env-samples');
 const CORPUS = readdirSync(DIR).filter((f) => f.endsWith('.env.sample')).sort();
-const eta = new Eta({ views: path.join(REPO_ROOT, 'app', 'views'), autoTrim: false });
+// The node's own template engine: the same views, with the helpers every template gets (`words`).
 
 const unescape = (s: string) => s.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
 
