@@ -139,11 +139,11 @@ describe.skipIf(!dockerThere)('live node state on the real swarm', () => {
     await eventually(() => app(WIKI)?.running === 4, 30_000);
     const shows = (html: string, replicas: string) => new RegExp(`data-stack="${WIKI}"[^]*?<span class="replicas">${replicas}</span>`).test(html);
     const before = await supertest(node.app).get('/').set('Cookie', stewardCookie).expect(200);
-    expect(shows(before.text, '4/4')).toBe(true);
+    expect(shows(before.text, '4 of 4')).toBe(true); // the page says "4 of 4" (it said 4/4)
     await execa('docker', ['service', 'scale', '--detach', `${WIKI}_db=2`]);
     expect(await eventually(() => app(WIKI)?.desired === 3, 10_000)).toBe(true);
     const after = await supertest(node.app).get('/').set('Cookie', stewardCookie).set('If-None-Match', before.headers.etag!).expect(200);
-    expect(shows(after.text, '\\d/3')).toBe(true);
+    expect(shows(after.text, '\\d of 3')).toBe(true);
     await execa('docker', ['service', 'scale', '--detach', `${WIKI}_db=3`]);
     expect(await eventually(() => app(WIKI)?.running === 4, 30_000)).toBe(true);
   });
