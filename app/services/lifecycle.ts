@@ -252,12 +252,6 @@ export function lifecycleService(deps: {
     async createFolder(recipeInput: unknown, key: unknown, value: unknown, actor: Caller): Promise<string> {
       if (actor.role === 'guest') throw new UserFacingError('Guests can look but not create folders.', 403);
       const recipe = await knownRecipe(recipeInput);
-      // A recipe that reaches the host (the node itself) is an admin's to install, and so are folders made for it.
-      if (actor.role !== 'admin') {
-        const version = await knownVersion(recipe, undefined);
-        const reach = await reachOf(recipe, version, (await fileAt(abraDir, recipe, version, '.env.sample')) ?? '', stackNameFor(`${recipe}.example.org`));
-        guardReach(actor, reach, false, `Folders for ${recipe}`);
-      }
       return deps.preflight.createFolder(recipe, typeof key === 'string' && /^[A-Z_][A-Z0-9_]{0,63}$/.test(key) ? key : '(none)', value);
     },
 
