@@ -29,6 +29,7 @@ import { auditHistory, auditLog, auditRetention } from './services/audit.ts';
 import { peopleService } from './services/people.ts';
 import { peopleAdmin } from './services/people-admin.ts';
 import { sessionService } from './services/sessions.ts';
+import { signIn } from './services/sign-in.ts';
 import { settingsService } from './services/settings.ts';
 import { nodeSettings } from './services/node-settings.ts';
 import { assetRoutes } from './http/assets.ts';
@@ -124,6 +125,7 @@ export function buildServices(deps: AppDeps): Wiring {
     sessions,
     people,
     peopleAdmin: peopleAdmin({ people, sessions, accessTokens, audit }),
+    signIn: signIn({ people, sessions, audit }),
     settings,
     nodeSettings: nodeSettings({ settings, audit, auditRetention: retention, configRepo, configRemote: remote, log: deps.log }),
     archFit,

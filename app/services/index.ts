@@ -31,6 +31,7 @@ import type { PeopleService } from './people.ts';
 import type { PeopleAdmin } from './people-admin.ts';
 import type { RegionService } from './region/region.ts';
 import type { SessionService } from './sessions.ts';
+import type { SignIn } from './sign-in.ts';
 import type { SettingsService } from './settings.ts';
 import type { ZimBrowser } from './zim/browse.ts';
 import type { ZimDownloads } from './zim/download-jobs.ts';
@@ -47,6 +48,8 @@ export type Services = {
   /** An admin's changes to people and access tokens, audited. */
   peopleAdmin: PeopleAdmin;
   sessions: SessionService;
+  /** Logging in and out, first-run setup and one's own password, audited. */
+  signIn: SignIn;
   settings: SettingsService;
   /** The Settings page's save: each change audited. */
   nodeSettings: NodeSettings;
