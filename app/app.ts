@@ -20,6 +20,7 @@ import { archFitService } from './services/arch-fit.ts';
 import { catalogueService } from './services/catalogue.ts';
 import { zimBrowser } from './services/zim/browse.ts';
 import { zimDownloads } from './services/zim/download-jobs.ts';
+import { backupAdmin } from './services/backups/admin.ts';
 import { backupService } from './services/backups/backups.ts';
 import { backupRepository } from './services/backups/repository.ts';
 import { backupScheduler } from './services/backups/schedule.ts';
@@ -83,6 +84,7 @@ export function buildServices(deps: AppDeps): Wiring {
   const power = appPower({ docker: deps.docker, store: deps.store, model, jobs, access, abraDir: config.abraDir, now });
   const backupRepo = backupRepository({ store: deps.store, dataDir: config.dataDir, resticBin: config.resticBin, now });
   const backups = backupService({ docker: deps.docker, store: deps.store, jobs, power, repo: backupRepo, volumesDir: config.dockerVolumesDir, dataDir: config.dataDir, abraDir: config.abraDir, log: deps.log, now });
+  const backupSchedule = backupScheduler({ store: deps.store, backups, now, log: deps.log });
   const zimDownloadsService = zimDownloads({ jobs, store: deps.store, docker: deps.docker, settings, abraDir: config.abraDir, zimRoot: config.zimRoot, log: deps.log, readFloor: config.readFloor, onMetalink: (a, meta) => region.onMetalink(a, meta) });
   return {
     lifecycle: lifecycleService({
@@ -114,7 +116,8 @@ export function buildServices(deps: AppDeps): Wiring {
     power,
     backups,
     backupRepo,
-    backupSchedule: backupScheduler({ store: deps.store, backups, now, log: deps.log }),
+    backupSchedule,
+    backupAdmin: backupAdmin({ backups, repo: backupRepo, schedule: backupSchedule, audit }),
     config: deps.config,
     log: deps.log,
     store: deps.store,

@@ -12,6 +12,7 @@ import type { AppLogs } from './app-logs.ts';
 import type { AppPower } from './app-power.ts';
 import type { ArchFitService } from './arch-fit.ts';
 import type { AuditHistory, AuditLog, AuditRetention } from './audit.ts';
+import type { BackupAdmin } from './backups/admin.ts';
 import type { BackupService } from './backups/backups.ts';
 import type { BackupRepository } from './backups/repository.ts';
 import type { BackupScheduler } from './backups/schedule.ts';
@@ -73,6 +74,8 @@ export type Services = {
   backups: BackupService;
   backupRepo: BackupRepository;
   backupSchedule: BackupScheduler;
+  /** People's changes to backups outside a job (repository, schedules, download, restore after an upgrade), audited. */
+  backupAdmin: BackupAdmin;
   /** The abra server directory as a git repository laptops share (routes/git.ts), and who may reach it. */
   configRepo: ConfigRepository;
   /** Optional remote copy of the config repository, kept in step on a schedule. */
