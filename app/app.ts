@@ -29,6 +29,7 @@ import { fetchSmallDocument } from './adapters/kiwix/opds.ts';
 import { auditHistory, auditLog, auditRetention } from './services/audit.ts';
 import { peopleService } from './services/people.ts';
 import { peopleAdmin } from './services/people-admin.ts';
+import { configSharing } from './services/config-repo/sharing.ts';
 import { sessionService } from './services/sessions.ts';
 import { signIn } from './services/sign-in.ts';
 import { settingsService } from './services/settings.ts';
@@ -135,6 +136,7 @@ export function buildServices(deps: AppDeps): Wiring {
     configRepo,
     configRemote: remote,
     accessTokens,
+    configSharing: configSharing({ repo: configRepo, accessTokens, audit }),
     recipeOrigin: recipeOriginService({ abraDir: config.abraDir, cache: deps.store.remoteCache, now }),
     serverHealth: nodeHealth({ docker: deps.docker, dataDir: config.dataDir, zimRoot: config.zimRoot, now }),
     zims: {

@@ -19,6 +19,7 @@ import type { BackupScheduler } from './backups/schedule.ts';
 import type { Catalogue } from './catalogue.ts';
 import type { ConfigRemote } from './config-repo/remote.ts';
 import type { ConfigRepository } from './config-repo/repo.ts';
+import type { ConfigSharing } from './config-repo/sharing.ts';
 import type { HealthService } from './health.ts';
 import type { NodeHealth } from './node-health.ts';
 import type { RecipeOrigin } from './recipe-origin.ts';
@@ -80,6 +81,8 @@ export type Services = {
   configRepo: ConfigRepository;
   /** Optional remote copy of the config repository, kept in step on a schedule. */
   configRemote: ConfigRemote;
+  /** Who may reach the config repository over git, its pushes and pulls, and a discard: audited. */
+  configSharing: ConfigSharing;
   accessTokens: AccessTokenService;
   health: HealthService;
   /** "Check for newer versions" of a recipe checkout, and when its origin last answered. */
