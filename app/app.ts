@@ -10,6 +10,7 @@ import { JobRunner } from './services/jobs.ts';
 import { lifecycleService } from './services/lifecycle.ts';
 import { dockerImageLookup, preflightService } from './services/preflight.ts';
 import { recipeOriginService } from './services/recipe-origin.ts';
+import { appChanges } from './services/app-changes.ts';
 import { nodeHealth } from './services/node-health.ts';
 import { nodeSelf, selfIdentity } from './services/node-self.ts';
 import { abraCommands } from './adapters/abra/commands.ts';
@@ -87,24 +88,26 @@ export function buildServices(deps: AppDeps): Wiring {
   const backups = backupService({ docker: deps.docker, store: deps.store, jobs, power, repo: backupRepo, volumesDir: config.dockerVolumesDir, dataDir: config.dataDir, abraDir: config.abraDir, log: deps.log, now });
   const backupSchedule = backupScheduler({ store: deps.store, backups, now, log: deps.log });
   const zimDownloadsService = zimDownloads({ jobs, store: deps.store, docker: deps.docker, settings, abraDir: config.abraDir, zimRoot: config.zimRoot, log: deps.log, readFloor: config.readFloor, onMetalink: (a, meta) => region.onMetalink(a, meta) });
+  const lifecycle = lifecycleService({
+    abra,
+    abraDir: config.abraDir,
+    dataDir: config.dataDir,
+    jobs,
+    store: deps.store,
+    archFit,
+    self,
+    nodeDomain: () => settings.current().nodeDomain,
+    roots,
+    preflight: preflightService({ abraDir: config.abraDir, roots, services: () => model.services.values(), images: dockerImageLookup(deps.docker) }),
+    swarm: model,
+    stackExists: (stack) => stackExists(deps.docker, stack),
+    now,
+    beforeUpgrade: (ctx, stack) => backups.beforeUpgrade(ctx, stack),
+    configRepo,
+  });
+  const recipeOrigin = recipeOriginService({ abraDir: config.abraDir, cache: deps.store.remoteCache, now });
   return {
-    lifecycle: lifecycleService({
-      abra,
-      abraDir: config.abraDir,
-      dataDir: config.dataDir,
-      jobs,
-      store: deps.store,
-      archFit,
-      self,
-      nodeDomain: () => settings.current().nodeDomain,
-      roots,
-      preflight: preflightService({ abraDir: config.abraDir, roots, services: () => model.services.values(), images: dockerImageLookup(deps.docker) }),
-      swarm: model,
-      stackExists: (stack) => stackExists(deps.docker, stack),
-      now,
-      beforeUpgrade: (ctx, stack) => backups.beforeUpgrade(ctx, stack),
-      configRepo,
-    }),
+    lifecycle,
     self,
     access,
     model,
@@ -137,7 +140,8 @@ export function buildServices(deps: AppDeps): Wiring {
     configRemote: remote,
     accessTokens,
     configSharing: configSharing({ repo: configRepo, accessTokens, audit }),
-    recipeOrigin: recipeOriginService({ abraDir: config.abraDir, cache: deps.store.remoteCache, now }),
+    recipeOrigin,
+    appChanges: appChanges({ lifecycle, recipeOrigin, audit }),
     serverHealth: nodeHealth({ docker: deps.docker, dataDir: config.dataDir, zimRoot: config.zimRoot, now }),
     zims: {
       browser: zimBrowser({ store: deps.store, base: () => config.kiwixCatalogueUrl, now, fetchDocument: (url, what, o) => fetchSmallDocument(url, what, { floor: config.readFloor, ...o }) }),

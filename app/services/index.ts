@@ -7,6 +7,7 @@ import type { Store } from '../store/index.ts';
 import type { LiveModel } from '../adapters/docker/live-model.ts';
 import type { AccessTokenService } from './access-tokens.ts';
 import type { AppAccess } from './app-access.ts';
+import type { AppChanges } from './app-changes.ts';
 import type { AppDirectory } from './app-directory.ts';
 import type { AppLogs } from './app-logs.ts';
 import type { AppPower } from './app-power.ts';
@@ -66,6 +67,8 @@ export type Services = {
   /** Who may change which app (managed, adopted, read-only, the node itself; what reaches the host); adoption. */
   access: AppAccess;
   lifecycle: Lifecycle;
+  /** Changes to apps audited beyond their jobs: host reach confirmed, settings saved, folders, version checks, secrets shown. */
+  appChanges: AppChanges;
   /** The node as one of its own apps (its env file, its own upgrades). */
   self: NodeSelf;
   catalogue: Catalogue;
