@@ -87,7 +87,7 @@ export function buildServices(deps: AppDeps): Wiring {
   const backupRepo = backupRepository({ store: deps.store, dataDir: config.dataDir, resticBin: config.resticBin, now });
   const backups = backupService({ docker: deps.docker, store: deps.store, jobs, power, repo: backupRepo, volumesDir: config.dockerVolumesDir, dataDir: config.dataDir, abraDir: config.abraDir, log: deps.log, now });
   const backupSchedule = backupScheduler({ store: deps.store, backups, now, log: deps.log });
-  const zimDownloadsService = zimDownloads({ jobs, store: deps.store, docker: deps.docker, settings, abraDir: config.abraDir, zimRoot: config.zimRoot, log: deps.log, readFloor: config.readFloor, onMetalink: (a, meta) => region.onMetalink(a, meta) });
+  const zimDownloadsService = zimDownloads({ jobs, store: deps.store, docker: deps.docker, settings, abraDir: config.abraDir, zimRoot: config.zimRoot, log: deps.log, audit, readFloor: config.readFloor, onMetalink: (a, meta) => region.onMetalink(a, meta) });
   const lifecycle = lifecycleService({
     abra,
     abraDir: config.abraDir,
@@ -145,7 +145,7 @@ export function buildServices(deps: AppDeps): Wiring {
     serverHealth: nodeHealth({ docker: deps.docker, dataDir: config.dataDir, zimRoot: config.zimRoot, now }),
     zims: {
       browser: zimBrowser({ store: deps.store, base: () => config.kiwixCatalogueUrl, now, fetchDocument: (url, what, o) => fetchSmallDocument(url, what, { floor: config.readFloor, ...o }) }),
-      shelf: kiwixShelf({ abraDir: config.abraDir, zimRoot: config.zimRoot, docker: deps.docker, model }),
+      shelf: kiwixShelf({ abraDir: config.abraDir, zimRoot: config.zimRoot, docker: deps.docker, model, audit }),
       downloads: zimDownloadsService,
     },
     region,
