@@ -10,6 +10,7 @@ import { JobRunner } from './services/jobs.ts';
 import { lifecycleService } from './services/lifecycle.ts';
 import { dockerImageLookup, preflightService } from './services/preflight.ts';
 import { recipeOriginService } from './services/recipe-origin.ts';
+import { appChanges } from './services/app-changes.ts';
 import { nodeHealth } from './services/node-health.ts';
 import { nodeSelf, selfIdentity } from './services/node-self.ts';
 import { abraCommands } from './adapters/abra/commands.ts';
@@ -20,6 +21,7 @@ import { archFitService } from './services/arch-fit.ts';
 import { catalogueService } from './services/catalogue.ts';
 import { zimBrowser } from './services/zim/browse.ts';
 import { zimDownloads } from './services/zim/download-jobs.ts';
+import { backupAdmin } from './services/backups/admin.ts';
 import { backupService } from './services/backups/backups.ts';
 import { backupRepository } from './services/backups/repository.ts';
 import { backupScheduler } from './services/backups/schedule.ts';
@@ -28,7 +30,9 @@ import { fetchSmallDocument } from './adapters/kiwix/opds.ts';
 import { auditHistory, auditLog, auditRetention } from './services/audit.ts';
 import { peopleService } from './services/people.ts';
 import { peopleAdmin } from './services/people-admin.ts';
+import { configSharing } from './services/config-repo/sharing.ts';
 import { sessionService } from './services/sessions.ts';
+import { signIn } from './services/sign-in.ts';
 import { settingsService } from './services/settings.ts';
 import { nodeSettings } from './services/node-settings.ts';
 import { assetRoutes } from './http/assets.ts';
@@ -82,25 +86,28 @@ export function buildServices(deps: AppDeps): Wiring {
   const power = appPower({ docker: deps.docker, store: deps.store, model, jobs, access, abraDir: config.abraDir, now });
   const backupRepo = backupRepository({ store: deps.store, dataDir: config.dataDir, resticBin: config.resticBin, now });
   const backups = backupService({ docker: deps.docker, store: deps.store, jobs, power, repo: backupRepo, volumesDir: config.dockerVolumesDir, dataDir: config.dataDir, abraDir: config.abraDir, log: deps.log, now });
-  const zimDownloadsService = zimDownloads({ jobs, store: deps.store, docker: deps.docker, settings, abraDir: config.abraDir, zimRoot: config.zimRoot, log: deps.log, readFloor: config.readFloor, onMetalink: (a, meta) => region.onMetalink(a, meta) });
+  const backupSchedule = backupScheduler({ store: deps.store, backups, now, log: deps.log });
+  const zimDownloadsService = zimDownloads({ jobs, store: deps.store, docker: deps.docker, settings, abraDir: config.abraDir, zimRoot: config.zimRoot, log: deps.log, audit, readFloor: config.readFloor, onMetalink: (a, meta) => region.onMetalink(a, meta) });
+  const lifecycle = lifecycleService({
+    abra,
+    abraDir: config.abraDir,
+    dataDir: config.dataDir,
+    jobs,
+    store: deps.store,
+    archFit,
+    self,
+    nodeDomain: () => settings.current().nodeDomain,
+    roots,
+    preflight: preflightService({ abraDir: config.abraDir, roots, services: () => model.services.values(), images: dockerImageLookup(deps.docker) }),
+    swarm: model,
+    stackExists: (stack) => stackExists(deps.docker, stack),
+    now,
+    beforeUpgrade: (ctx, stack) => backups.beforeUpgrade(ctx, stack),
+    configRepo,
+  });
+  const recipeOrigin = recipeOriginService({ abraDir: config.abraDir, cache: deps.store.remoteCache, now });
   return {
-    lifecycle: lifecycleService({
-      abra,
-      abraDir: config.abraDir,
-      dataDir: config.dataDir,
-      jobs,
-      store: deps.store,
-      archFit,
-      self,
-      nodeDomain: () => settings.current().nodeDomain,
-      roots,
-      preflight: preflightService({ abraDir: config.abraDir, roots, services: () => model.services.values(), images: dockerImageLookup(deps.docker) }),
-      swarm: model,
-      stackExists: (stack) => stackExists(deps.docker, stack),
-      now,
-      beforeUpgrade: (ctx, stack) => backups.beforeUpgrade(ctx, stack),
-      configRepo,
-    }),
+    lifecycle,
     self,
     access,
     model,
@@ -113,7 +120,8 @@ export function buildServices(deps: AppDeps): Wiring {
     power,
     backups,
     backupRepo,
-    backupSchedule: backupScheduler({ store: deps.store, backups, now, log: deps.log }),
+    backupSchedule,
+    backupAdmin: backupAdmin({ backups, repo: backupRepo, schedule: backupSchedule, audit }),
     config: deps.config,
     log: deps.log,
     store: deps.store,
@@ -124,17 +132,20 @@ export function buildServices(deps: AppDeps): Wiring {
     sessions,
     people,
     peopleAdmin: peopleAdmin({ people, sessions, accessTokens, audit }),
+    signIn: signIn({ people, sessions, audit }),
     settings,
     nodeSettings: nodeSettings({ settings, audit, auditRetention: retention, configRepo, configRemote: remote, log: deps.log }),
     archFit,
     configRepo,
     configRemote: remote,
     accessTokens,
-    recipeOrigin: recipeOriginService({ abraDir: config.abraDir, cache: deps.store.remoteCache, now }),
+    configSharing: configSharing({ repo: configRepo, accessTokens, audit }),
+    recipeOrigin,
+    appChanges: appChanges({ lifecycle, recipeOrigin, audit }),
     serverHealth: nodeHealth({ docker: deps.docker, dataDir: config.dataDir, zimRoot: config.zimRoot, now }),
     zims: {
       browser: zimBrowser({ store: deps.store, base: () => config.kiwixCatalogueUrl, now, fetchDocument: (url, what, o) => fetchSmallDocument(url, what, { floor: config.readFloor, ...o }) }),
-      shelf: kiwixShelf({ abraDir: config.abraDir, zimRoot: config.zimRoot, docker: deps.docker, model }),
+      shelf: kiwixShelf({ abraDir: config.abraDir, zimRoot: config.zimRoot, docker: deps.docker, model, audit }),
       downloads: zimDownloadsService,
     },
     region,

@@ -29,6 +29,11 @@ export function auditTarget(params: Request['params']): string | undefined {
   return undefined;
 }
 
+/**
+ * The one audit row the HTTP layer writes itself (every other action is recorded by the service that takes it,
+ * test/unit/audit-in-services.test.ts): a request turned away before or inside its service, recorded as refused
+ * under the action it asked for, whichever layer refused it.
+ */
 export function auditRefusals(s: Services, action: string, handler: (req: Request, res: Response) => unknown): RequestHandler {
   return async (req, res) => {
     try {

@@ -7,17 +7,20 @@ import type { Store } from '../store/index.ts';
 import type { LiveModel } from '../adapters/docker/live-model.ts';
 import type { AccessTokenService } from './access-tokens.ts';
 import type { AppAccess } from './app-access.ts';
+import type { AppChanges } from './app-changes.ts';
 import type { AppDirectory } from './app-directory.ts';
 import type { AppLogs } from './app-logs.ts';
 import type { AppPower } from './app-power.ts';
 import type { ArchFitService } from './arch-fit.ts';
 import type { AuditHistory, AuditLog, AuditRetention } from './audit.ts';
+import type { BackupAdmin } from './backups/admin.ts';
 import type { BackupService } from './backups/backups.ts';
 import type { BackupRepository } from './backups/repository.ts';
 import type { BackupScheduler } from './backups/schedule.ts';
 import type { Catalogue } from './catalogue.ts';
 import type { ConfigRemote } from './config-repo/remote.ts';
 import type { ConfigRepository } from './config-repo/repo.ts';
+import type { ConfigSharing } from './config-repo/sharing.ts';
 import type { HealthService } from './health.ts';
 import type { NodeHealth } from './node-health.ts';
 import type { RecipeOrigin } from './recipe-origin.ts';
@@ -31,6 +34,7 @@ import type { PeopleService } from './people.ts';
 import type { PeopleAdmin } from './people-admin.ts';
 import type { RegionService } from './region/region.ts';
 import type { SessionService } from './sessions.ts';
+import type { SignIn } from './sign-in.ts';
 import type { SettingsService } from './settings.ts';
 import type { ZimBrowser } from './zim/browse.ts';
 import type { ZimDownloads } from './zim/download-jobs.ts';
@@ -47,6 +51,8 @@ export type Services = {
   /** An admin's changes to people and access tokens, audited. */
   peopleAdmin: PeopleAdmin;
   sessions: SessionService;
+  /** Logging in and out, first-run setup and one's own password, audited. */
+  signIn: SignIn;
   settings: SettingsService;
   /** The Settings page's save: each change audited. */
   nodeSettings: NodeSettings;
@@ -61,6 +67,8 @@ export type Services = {
   /** Who may change which app (managed, adopted, read-only, the node itself; what reaches the host); adoption. */
   access: AppAccess;
   lifecycle: Lifecycle;
+  /** Changes to apps audited beyond their jobs: host reach confirmed, settings saved, folders, version checks, secrets shown. */
+  appChanges: AppChanges;
   /** The node as one of its own apps (its env file, its own upgrades). */
   self: NodeSelf;
   catalogue: Catalogue;
@@ -70,10 +78,14 @@ export type Services = {
   backups: BackupService;
   backupRepo: BackupRepository;
   backupSchedule: BackupScheduler;
+  /** People's changes to backups outside a job (repository, schedules, download, restore after an upgrade), audited. */
+  backupAdmin: BackupAdmin;
   /** The abra server directory as a git repository laptops share (routes/git.ts), and who may reach it. */
   configRepo: ConfigRepository;
   /** Optional remote copy of the config repository, kept in step on a schedule. */
   configRemote: ConfigRemote;
+  /** Who may reach the config repository over git, its pushes and pulls, and a discard: audited. */
+  configSharing: ConfigSharing;
   accessTokens: AccessTokenService;
   health: HealthService;
   /** "Check for newer versions" of a recipe checkout, and when its origin last answered. */

@@ -8,7 +8,7 @@ import { actorOf, clientIp, type Services } from '../context.ts';
 import { KNOWN_DEVICE_COOKIE, PRELOGIN_CSRF_COOKIE, SESSION_COOKIE, clearCookie, readCookies, setCookie } from '../cookies.ts';
 import { parseForm, safeNextPath, withForm } from '../forms.ts';
 import { KNOWN_DEVICE_MS, issueKnownDevice, passwordStamp, verifyKnownDevice } from '../known-device.ts';
-import { LoginLimiter, type Attempt, type Lockout, type Verdict } from '../../services/login-limiter.ts';
+import { LoginLimiter, type Attempt, type Verdict } from '../../services/login-limiter.ts';
 import type { User } from '../../services/people.ts';
 import { render, renderError } from '../render.ts';
 
@@ -63,23 +63,13 @@ export function authRoutes(s: Services, now: () => number) {
     return attempt;
   }
 
-  function auditLockout(req: Request, target: string | undefined, lockout: Lockout | undefined): void {
-    if (!lockout) return;
-    s.audit.record({ name: null, ip: clientIp(req) }, 'login.locked', {
-      target,
-      outcome: 'denied',
-      detail: { scope: lockout.scope, seconds: lockout.seconds, failures: lockout.failures },
-    });
-  }
-
   function startSession(req: Request, res: Response, user: User, next: string): void {
-    const { token } = s.sessions.start(user, { ip: clientIp(req), userAgent: req.get('User-Agent') ?? '' });
+    const { token } = s.signIn.start(user, { ip: clientIp(req), userAgent: req.get('User-Agent') ?? '' });
     setCookie(req, res, SESSION_COOKIE, token, s.sessions.lifetimeMs);
     clearCookie(req, res, PRELOGIN_CSRF_COOKIE);
     // This browser is now known for this account: others' wrong guesses will not hold it at the login form.
     const credentials = s.people.credentials(user.username);
     if (credentials) setCookie(req, res, KNOWN_DEVICE_COOKIE, issueKnownDevice(user.id, credentials.passwordHash, now()), KNOWN_DEVICE_MS);
-    s.audit.record({ name: user.username, ip: clientIp(req) }, 'login');
     res.redirect(303, next);
   }
 
@@ -99,8 +89,7 @@ export function authRoutes(s: Services, now: () => number) {
     if (!verdict.allowed) throw new FieldErrors({}, tooManyAttempts(res, verdict), 429);
     const user = await s.people.authenticate(form.username, form.password);
     if (!user) {
-      s.audit.record({ name: null, ip: clientIp(req) }, 'login.failed', { target: form.username, outcome: 'denied' });
-      auditLockout(req, form.username, verdict.lockout);
+      s.signIn.loginFailed(clientIp(req), form.username, verdict.lockout);
       const wait = verdict.lockout ? ` Too many attempts: wait ${verdict.lockout.seconds} seconds before the next one.` : '';
       throw new FieldErrors({}, `Wrong username or password, or the account is disabled.${wait}`, 401);
     }
@@ -121,15 +110,12 @@ export function authRoutes(s: Services, now: () => number) {
     const verdict = limiter.begin(attempt);
     if (!verdict.allowed) throw new FieldErrors({}, tooManyAttempts(res, verdict), 429);
     try {
-      const admin = await s.people.completeSetup(form.token, form.password);
+      const admin = await s.signIn.completeSetup(clientIp(req), form.token, form.password, verdict.lockout);
       limiter.succeeded(attempt);
-      s.audit.record({ name: admin.username, ip: clientIp(req) }, 'setup.admin-created', { target: admin.username });
       startSession(req, res, admin, '/');
     } catch (err) {
-      if (err instanceof UserFacingError && err.status === 403) {
-        s.audit.record({ name: null, ip: clientIp(req) }, 'setup.failed', { outcome: 'denied' });
-        auditLockout(req, undefined, verdict.lockout);
-      } else limiter.succeeded(attempt); // not a wrong token (already set up, a conflict): nothing guessed
+      // A wrong token (403) was audited with its hold; anything else (already set up, a conflict) guessed nothing.
+      if (!(err instanceof UserFacingError && err.status === 403)) limiter.succeeded(attempt);
       throw err instanceof UserFacingError && err.status === 403 ? asFieldError(err, 'token') : err;
     }
   }, setupPage, { secret: ['confirm'] });
@@ -143,13 +129,11 @@ export function authRoutes(s: Services, now: () => number) {
     const session = res.locals.session!;
     const actor = actorOf(req, session);
     try {
-      const form = parseForm(passwordChangeForm, req.body, { current: 'Current password', password: 'New password', confirm: 'Repeat the new password' });
-      const { sessionsEnded } = await s.people.changeOwnPassword(session.user, form.current, form.password, session.idHash);
-      s.audit.record(actor, 'account.password', { target: session.user.username, detail: { sessionsEnded } });
+      const read = () => parseForm(passwordChangeForm, req.body, { current: 'Current password', password: 'New password', confirm: 'Repeat the new password' });
+      const { sessionsEnded } = await s.signIn.changeOwnPassword(actor, session, read);
       accountPage(req, res, `Password changed.${sessionsEnded ? ` Your ${sessionsEnded} other session${sessionsEnded === 1 ? ' was' : 's were'} ended.` : ''}`);
     } catch (err) {
       if (!(err instanceof UserFacingError)) throw err;
-      s.audit.record(actor, 'account.password', { target: session.user.username, outcome: 'denied', detail: { error: err.message } });
       // The service's refusals are about one field each: the current password, or a new one equal to it.
       throw asFieldError(err, /current password is not right/.test(err.message) ? 'current' : 'password');
     }
@@ -157,17 +141,15 @@ export function authRoutes(s: Services, now: () => number) {
 
   const logOut: RequestHandler = (req, res) => {
     const session = res.locals.session!;
-    s.sessions.end(session.idHash);
+    s.signIn.logOut(actorOf(req, session), session);
     clearCookie(req, res, SESSION_COOKIE);
-    s.audit.record(actorOf(req, session), 'logout');
     res.redirect(303, '/login');
   };
 
   const logOutEverywhere: RequestHandler = (req, res) => {
     const session = res.locals.session!;
-    const ended = s.sessions.endAllFor(session.user.id);
+    s.signIn.logOutEverywhere(actorOf(req, session), session);
     clearCookie(req, res, SESSION_COOKIE);
-    s.audit.record(actorOf(req, session), 'logout.everywhere', { detail: { sessionsEnded: ended } });
     res.redirect(303, '/login');
   };
 

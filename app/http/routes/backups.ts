@@ -38,9 +38,7 @@ export function backupRoutes(s: Services) {
   const setRepository: RequestHandler = withForm(auditRefusals(s, 'backup.repository', async (req, res) => {
     const form = parseForm(repositoryForm, body(req), { repository: 'The repository', password: 'The password' });
     const actor = actorOf(req, res.locals.session);
-    const result = await s.backupRepo.setUp({ repository: form.repository, password: form.password || undefined, s3KeyId: form.s3KeyId, s3Secret: form.s3Secret }, actor.name).catch((err: unknown) => Promise.reject(repositoryField(err)));
-    // The password itself never reaches the audit log: only that one was made.
-    s.audit.record(actor, 'backup.repository', { target: shownRepository(result.repository), detail: { created: result.created, passwordGenerated: Boolean(result.generatedPassword) } });
+    const result = await s.backupAdmin.setRepository(actor, { repository: form.repository, password: form.password || undefined, s3KeyId: form.s3KeyId, s3Secret: form.s3Secret }).catch((err: unknown) => Promise.reject(repositoryField(err)));
     if (!result.generatedPassword) return res.redirect(303, '/settings?saved=1');
     res.set('Cache-Control', 'no-store');
     render(req, res, 'backup-password', { title: 'The backup password', repository: shownRepository(result.repository), password: result.generatedPassword, passwordFile: s.backupRepo.passwordFile });
@@ -48,8 +46,7 @@ export function backupRoutes(s: Services) {
 
   const setUpgradeSnapshot: RequestHandler = (req, res) => {
     const on = body(req).on === '1';
-    s.backups.setSnapshotBeforeUpgrade(on, res.locals.session!.user.username);
-    s.audit.record(actorOf(req, res.locals.session), 'backup.before-upgrade', { detail: { on } });
+    s.backupAdmin.setSnapshotBeforeUpgrade({ ...actorOf(req, res.locals.session), name: res.locals.session!.user.username }, on);
     res.redirect(303, '/settings?saved=1');
   };
 
@@ -97,16 +94,13 @@ export function backupRoutes(s: Services) {
     const safety = job && s.backups.safetySnapshotOf(job.id);
     if (!job?.app || !safety) throw new UserFacingError('This job took no safety snapshot to restore.', 404);
     await allowedStack(req, res, 'restore', job.app);
-    const actor = actorOf(req, res.locals.session);
-    s.audit.record(actor, 'backup.restore-before-upgrade', { target: job.app, detail: { job: job.id, snapshot: safety.snapshotId } });
-    res.redirect(303, `/jobs/${(await s.backups.restore(job.app, safety.snapshotId, job.app, actor)).id}`);
+    res.redirect(303, `/jobs/${(await s.backupAdmin.restoreBeforeUpgrade(actorOf(req, res.locals.session), { ...job, app: job.app }, safety)).id}`);
   });
 
   /** A snapshot as a tar.gz, volumes under /var/lib/docker/volumes/<stack>_<volume> (as backup-bot-two's are). */
   const download: RequestHandler = async (req, res) => {
     const stack = await allowedStack(req, res, 'backup');
-    const snap = await s.backups.findSnapshot(stack, parseForm(snapshotId, req.params.id));
-    s.audit.record(actorOf(req, res.locals.session), 'backup.download', { target: stack, detail: { snapshot: snap.shortId } });
+    const snap = await s.backupAdmin.snapshotForDownload(actorOf(req, res.locals.session), stack, parseForm(snapshotId, req.params.id));
     const abort = new AbortController();
     res.on('close', () => abort.abort());
     // The whole tree from /: entries keep their full paths, var/lib/docker/volumes/<stack>_<volume>/_data/….
@@ -119,12 +113,10 @@ export function backupRoutes(s: Services) {
   const saveSchedule = (req: Request, target: string) => {
     const actor = actorOf(req, req.res!.locals.session);
     if (body(req).remove === '1') {
-      s.backupSchedule.remove(target);
-      s.audit.record(actor, 'backup.schedule', { target: target || 'node', detail: { removed: true } });
+      s.backupAdmin.removeSchedule(actor, target);
       return;
     }
-    const saved = s.backupSchedule.set(target, { hour: body(req).hour, keepDaily: body(req).keepDaily, keepWeekly: body(req).keepWeekly, keepMonthly: body(req).keepMonthly }, actor.name);
-    s.audit.record(actor, 'backup.schedule', { target: target || 'node', detail: { hour: saved.hour, keepDaily: saved.keepDaily, keepWeekly: saved.keepWeekly, keepMonthly: saved.keepMonthly } });
+    s.backupAdmin.setSchedule(actor, target, { hour: body(req).hour, keepDaily: body(req).keepDaily, keepWeekly: body(req).keepWeekly, keepMonthly: body(req).keepMonthly });
   };
 
   const appSchedule: RequestHandler = withForm(auditRefusals(s, 'backup.schedule', async (req, res) => {

@@ -58,8 +58,7 @@ export function configRepoRoutes(s: Services) {
     await authorizedApp(s, req, res, parseForm(stackSchema, req.params.stack, { value: 'The app' }), 'config');
     const app = appOf(req);
     if (s.jobs.holder(app.stack)) throw new UserFacingError(`${app.domain} is busy: a “${s.jobs.holder(app.stack)}” job is running on it.`, 409);
-    const commit = await s.configRepo.discard(app.domain, res.locals.session!.user.username);
-    s.audit.record(actorOf(req, res.locals.session), 'config-repo.discard', { target: app.domain, detail: { commit } });
+    await s.configSharing.discard({ ...actorOf(req, res.locals.session), name: res.locals.session!.user.username }, app.domain);
     res.redirect(303, `/apps/${app.stack}/changes?discarded=1`);
   });
 

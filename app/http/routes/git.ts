@@ -6,7 +6,6 @@
 // that carries credentials is audited: refused tokens, refused pushes, accepted pushes.
 import type { Request, RequestHandler, Response } from 'express';
 import { serveRepository } from '../../services/config-repo/git-http.ts';
-import { accessFor } from '../../services/access-tokens.ts';
 import { clientIp, type Services } from '../context.ts';
 
 const REALM = 'Basic realm="LoRes Node config repository", charset="UTF-8"';
@@ -35,36 +34,21 @@ export function gitRoutes(s: Services): { git: RequestHandler } {
     // A session cookie counts for nothing here.
     if (!creds) return refuse(res, 401, 'This repository needs your access token (People page): use your username and the token as the password.');
     if (!SMART_PATHS.has(sub)) return refuse(res, 404, 'Not found: this node serves its config repository over git’s smart HTTP protocol only.');
-    const who = s.accessTokens.verify(creds.username, creds.token);
-    const actor = { name: who?.user.username ?? creds.username.slice(0, 32), ip: clientIp(req) };
-    if (!who) {
-      s.audit.record(actor, 'config-repo.auth', { outcome: 'denied', detail: { reason: 'unknown, revoked or mismatched token' } });
-      return refuse(res, 401, 'That access token is not valid (unknown, revoked, or not this person’s). Ask an admin for a new one.');
-    }
     const push = sub === '/git-receive-pack' || req.query.service === 'git-receive-pack';
-    if (push && accessFor(who.user) !== 'write') {
-      s.audit.record(actor, 'config-repo.push', { outcome: 'denied', detail: { reason: `${who.user.role} may only pull` } });
-      return refuse(res, 403, `${who.user.username} is a ${who.user.role} on this node and may only clone and pull; ask an admin for the steward role to push.`);
-    }
+    const who = s.configSharing.admit(creds, clientIp(req), push);
+    if (!who.admitted && who.reason === 'token') return refuse(res, 401, 'That access token is not valid (unknown, revoked, or not this person’s). Ask an admin for a new one.');
+    if (!who.admitted) return refuse(res, 403, `${who.user.username} is a ${who.user.role} on this node and may only clone and pull; ask an admin for the steward role to push.`);
+    const { actor } = who;
     const before = push && sub === '/git-receive-pack' ? await s.configRepo.head() : undefined;
     // An accepted push is written into the server directory before git's client hears "ok".
-    const applyPush = async (exitCode: number) => {
-      const after = await s.configRepo.head();
-      const applied = after !== before ? await s.configRepo.afterPush() : [];
-      s.audit.record(actor, 'config-repo.push', {
-        outcome: after !== before ? 'ok' : 'denied',
-        detail: after !== before ? { from: before, to: after, files: applied } : { reason: 'refused by git or the node’s checks', exitCode },
-      });
-    };
+    const applyPush = (exitCode: number) => s.configSharing.pushed(actor, before, exitCode);
     await serveRepository(s.configRepo, req, res, {
       pathInfo: `/servers.git${sub}`,
       remoteUser: who.user.username,
       remoteAddr: actor.ip,
       ...(sub === '/git-receive-pack' ? { beforeEnd: applyPush } : {}),
     });
-    if (sub === '/git-upload-pack') {
-      s.audit.record(actor, 'config-repo.pull', { detail: { head: await s.configRepo.head() } });
-    }
+    if (sub === '/git-upload-pack') await s.configSharing.pulled(actor);
   };
   return { git };
 }

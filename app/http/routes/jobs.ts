@@ -106,9 +106,8 @@ export function jobRoutes(s: Services) {
 
   const showSecrets: RequestHandler = (req, res) => {
     const row = job(req.params.id);
-    const values = s.lifecycle.takeSecrets(row.id, res.locals.session!.user.username);
+    const values = s.appChanges.takeSecrets({ name: res.locals.session!.user.username, ip: req.ip ?? null }, row);
     if (!values) throw new UserFacingError('These secrets were already shown, have expired, or belong to someone else’s install.', 410);
-    s.audit.record({ name: res.locals.session!.user.username, ip: req.ip ?? null }, 'secrets.shown', { target: row.app ?? undefined, detail: { job: row.id, names: values.map((v) => v.name) } });
     res.set('Cache-Control', 'no-store');
     render(req, res, 'secrets', { title: 'Generated secrets', job: row, values });
   };

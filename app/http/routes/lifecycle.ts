@@ -22,10 +22,6 @@ export function lifecycleRoutes(s: Services) {
   /** The app behind /apps/:stack, which the caller may take `action` on and this node's abra installed. */
   const managedApp = (req: Request, res: Response, action: AppAction): Promise<ManagedApp> => s.apps.managed(caller(req, res), stackOf(req), action);
 
-  /** An admin's confirmation of what a change reaches on the host, in the audit log with the list. */
-  const auditReach = (req: Request, res: Response, action: string, target: string, reach: unknown) => {
-    if (Array.isArray(reach) && reach.length) s.audit.record(actorOf(req, res.locals.session), 'host-reach.confirm', { target, detail: { action, reach } });
-  };
   const jobPage = (id: number) => `/jobs/${id}`;
 
   /** A refusal of the install that is about the domain typed (not valid, taken, its stack taken) goes beside it. */
@@ -57,18 +53,16 @@ export function lifecycleRoutes(s: Services) {
   const createInstallFolder: RequestHandler = withFieldErrors(auditRefusals(s, 'host.folder.create', async (req, res) => {
     const b = body(req);
     const key = b.create_folder;
-    const folder = await s.lifecycle.createFolder(req.params.recipe, key, b[`env.${String(key)}`], caller(req, res));
-    s.audit.record(actorOf(req, res.locals.session), 'host.folder.create', { target: folder, detail: { recipe: req.params.recipe, setting: key } });
+    const folder = await s.appChanges.createInstallFolder(req.params.recipe, key, b[`env.${String(key)}`], caller(req, res));
     await installAgain(req, res, { notice: `The folder ${folder} was created. It is readable by the app.` }, 200);
   }), (req, res, refused) => installAgain(req, res, { errors: refused.fields }, 400));
 
   const install: RequestHandler = withFieldErrors(auditRefusals(s, 'job.install', async (req, res) => {
     const b = body(req);
-    const job = await s.lifecycle.install(
+    const job = await s.appChanges.install(
       { recipe: req.params.recipe, version: b.version, domain: b.domain, deploy: b.deploy !== undefined, overrideArch: b.override_arch !== undefined, confirm: { hostReach: ticked(req, 'confirm_host_reach') }, form: b },
       caller(req, res),
     ).catch((err: unknown) => Promise.reject(domainRefusal(err, b.domain)));
-    auditReach(req, res, 'install', String(job.args.domain ?? ''), job.args.hostReach);
     res.redirect(303, jobPage(job.id));
   }), (req, res, refused) => installAgain(req, res, { errors: refused.fields }, 400));
 
@@ -94,21 +88,17 @@ export function lifecycleRoutes(s: Services) {
   const createAppFolder: RequestHandler = withFieldErrors(auditRefusals(s, 'host.folder.create', async (req, res) => {
     const app = await managedApp(req, res, 'config');
     const b = body(req);
-    const folder = await s.lifecycle.createFolder(app.installed.recipe, b.create_folder, b[`env.${String(b.create_folder)}`], caller(req, res));
-    s.audit.record(actorOf(req, res.locals.session), 'host.folder.create', { target: folder, detail: { app: app.installed.domain, setting: b.create_folder } });
+    const folder = await s.appChanges.createAppFolder(app.installed, b.create_folder, b[`env.${String(b.create_folder)}`], caller(req, res));
     await configAgain(req, res, app, { notice: `The folder ${folder} was created. It is readable by the app. Save to use it.` }, 200);
   }), async (req, res, refused) => configAgain(req, res, await managedApp(req, res, 'config'), { errors: refused.fields }, 400));
 
   const configure: RequestHandler = withFieldErrors(auditRefusals(s, 'app.config', async (req, res) => {
     const app = await managedApp(req, res, 'config');
     const b = body(req);
-    const actor = actorOf(req, res.locals.session);
     const confirm = { hostReach: ticked(req, 'confirm_host_reach'), linkLocalUrls: ticked(req, 'allow_link_local') };
-    const result = await s.lifecycle.configure(app.installed.domain, b, b.redeploy !== undefined, caller(req, res), confirm);
-    auditReach(req, res, 'config', app.installed.domain, result.hostReach);
-    // A save that changes nothing (and starts no job) is not a change: nothing to audit, and the page says so.
+    const result = await s.appChanges.configure(app.installed.domain, b, b.redeploy !== undefined, caller(req, res), confirm);
+    // A save that changes nothing (and starts no job) is not a change: not audited, and the page says so.
     if (!result.changed.length && !result.job) return res.redirect(303, `/apps/${app.stack}/config?unchanged=1`);
-    s.audit.record(actor, 'app.config', { target: app.installed.domain, detail: { changed: result.changed, ...(confirm.linkLocalUrls ? { linkLocalUrlsAllowed: true } : {}) } });
     res.redirect(303, result.job ? jobPage(result.job.id) : `/apps/${app.stack}`);
   }), async (req, res, refused) => configAgain(req, res, await managedApp(req, res, 'config'), { errors: refused.fields }, 400));
 
@@ -151,9 +141,7 @@ export function lifecycleRoutes(s: Services) {
   // "Check for newer versions": asks the recipe's origin now (bounded), remembers the answer, back to the upgrade page.
   const checkVersions: RequestHandler = auditRefusals(s, 'recipe.check', async (req, res) => {
     const app = await managedApp(req, res, 'upgrade');
-    const state = await s.recipeOrigin.check(app.installed.recipe);
-    if (!state) throw new UserFacingError(`The ${app.installed.recipe} recipe on this node has no origin to ask for newer versions.`, 409);
-    s.audit.record(actorOf(req, res.locals.session), 'recipe.check', { target: app.installed.recipe, outcome: state.error ? 'failed' : 'ok', detail: { origin: state.origin, ...(state.error ? { error: state.error } : { versions: state.versions }) } });
+    await s.appChanges.checkVersions(app.installed.recipe, caller(req, res));
     res.redirect(303, `/apps/${app.stack}/upgrade`);
   });
 
@@ -169,8 +157,7 @@ export function lifecycleRoutes(s: Services) {
   const changeVersion = (direction: 'upgrade' | 'rollback'): RequestHandler =>
     auditRefusals(s, `job.${direction}`, async (req, res) => {
       const app = await managedApp(req, res, direction);
-      const job = await s.lifecycle.upgrade(app.installed.domain, body(req).version, caller(req, res), direction, { hostReach: ticked(req, 'confirm_host_reach') });
-      auditReach(req, res, direction, app.installed.domain, job.args.hostReach);
+      const job = await s.appChanges.changeVersion(app.installed.domain, body(req).version, caller(req, res), direction, { hostReach: ticked(req, 'confirm_host_reach') });
       res.redirect(303, jobPage(job.id));
     });
   const upgradePage = versionsPage('upgrade');

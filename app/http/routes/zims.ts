@@ -196,8 +196,7 @@ export function zimRoutes(s: Services, now: () => number) {
       const fileName = zimName(body(req).fileName);
       const actor = actorOf(req, res.locals.session);
       if (action === 'resume') return res.redirect(303, `/jobs/${downloads.resume(app.stack, fileName, actor).id}`);
-      const detail = action === 'pause' ? { job: downloads.pause(app.stack, fileName, actor).id } : await downloads.cancel(app.stack, fileName, actor);
-      s.audit.record(actor, `zim.${action}`, { target: app.stack, detail: { fileName, ...detail } });
+      await downloads.stopFromLibrary(action, app.stack, fileName, actor);
       res.redirect(303, `/apps/${app.stack}/zims`);
     });
   const pause = downloadAction('pause');
@@ -214,8 +213,7 @@ export function zimRoutes(s: Services, now: () => number) {
     const fileName = zimName(body(req).fileName);
     // The form again, saying what to type beside the field: a steward retries without hunting for the Back button.
     if (body(req).confirm !== fileName) throw fieldError('confirm', `To remove it, type its file name exactly: ${fileName}`);
-    const result = await s.zims.shelf.remove(app, fileName);
-    s.audit.record(actorOf(req, res.locals.session), 'zim.remove', { target: app.stack, detail: { fileName, ...result } });
+    await s.zims.shelf.remove(app, fileName, actorOf(req, res.locals.session));
     res.redirect(303, `/apps/${app.stack}/zims`);
   }), removePage);
 

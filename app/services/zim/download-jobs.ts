@@ -12,7 +12,7 @@ import { DEFAULT_READ_FLOOR, type ReadFloor } from '../../adapters/remote/read-f
 import type { Logger } from '../../log.ts';
 import type { Store } from '../../store/index.ts';
 import type { JobRow } from '../../store/jobs.ts';
-import type { Actor } from '../audit.ts';
+import type { Actor, AuditLog } from '../audit.ts';
 import { UserFacingError } from '../../errors.ts';
 import { JobFailure, RESTART_INTERRUPTION, type JobContext, type JobRunner } from '../jobs.ts';
 import type { SettingsService } from '../settings.ts';
@@ -71,6 +71,8 @@ export function zimDownloads(deps: {
   abraDir: string;
   zimRoot: string;
   log: Logger;
+  /** Where a steward's pause or cancel on the library page is recorded (a job's own outcome is audited by the runner). */
+  audit: AuditLog;
   /** The least a mirror or a Metalink server must deliver (config NETWORK_FLOOR_*); default 1 KB/s over 60 s. */
   readFloor?: ReadFloor;
   /** Told of each Metalink a download used (the region keeps its hash, to check copies from neighbours). */
@@ -207,6 +209,16 @@ export function zimDownloads(deps: {
       }
       const { cancelDownload } = await import('./download.ts');
       return { deleted: await cancelDownload(app.zimDir, fileName) };
+    },
+
+    /**
+     * Pause or Cancel on the library page, audited with what it did. (The jobs page's cancel goes through
+     * job-cancel.ts, which audits its own.)
+     */
+    async stopFromLibrary(action: 'pause' | 'cancel', stack: string, fileNameInput: unknown, actor: Actor): Promise<void> {
+      const fileName = zimName(fileNameInput);
+      const detail = action === 'pause' ? { job: this.pause(stack, fileName, actor).id } : await this.cancel(stack, fileName, actor);
+      deps.audit.record(actor, `zim.${action}`, { target: stack, detail: { fileName, ...detail } });
     },
 
     /**

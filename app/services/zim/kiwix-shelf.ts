@@ -2,10 +2,11 @@
 // ZIM folder, and removing a file (unregistered from Kiwix first).
 import type Docker from 'dockerode';
 import type { LiveModel } from '../../adapters/docker/live-model.ts';
+import type { Actor, AuditLog } from '../audit.ts';
 import { kiwixApp, kiwixApps, type KiwixApp } from './kiwix-apps.ts';
 import { removeZim, servedBooks, servedBy, type ServedBook } from './library.ts';
 
-export function kiwixShelf(deps: { abraDir: string; zimRoot: string; docker: Docker; model: LiveModel }) {
+export function kiwixShelf(deps: { abraDir: string; zimRoot: string; docker: Docker; model: LiveModel; audit: AuditLog }) {
   return {
     all: (): KiwixApp[] => kiwixApps(deps.abraDir, deps.zimRoot),
     /** The Kiwix app behind a stack name, with a folder the node may write to; a clear 404/409 otherwise. */
@@ -19,7 +20,12 @@ export function kiwixShelf(deps: { abraDir: string; zimRoot: string; docker: Doc
       web: `https://${kiwixApps(deps.abraDir, deps.zimRoot).find((a) => a.stack === stack)?.domain ?? ''}`,
       lan: [...deps.model.services.values()].filter((x) => x.stack === stack).flatMap((x) => x.ports.map((p) => `http://${host}:${p.published}`))[0],
     }),
-    remove: (app: KiwixApp & { zimDir: string }, fileName: string) => removeZim(deps.docker, app.stack, app.zimDir, fileName),
+    /** Removes a ZIM file a steward named (and typed), audited. */
+    async remove(app: KiwixApp & { zimDir: string }, fileName: string, actor: Actor): Promise<{ unregisteredFirst: boolean }> {
+      const result = await removeZim(deps.docker, app.stack, app.zimDir, fileName);
+      deps.audit.record(actor, 'zim.remove', { target: app.stack, detail: { fileName, ...result } });
+      return result;
+    },
   };
 }
 export type KiwixShelf = ReturnType<typeof kiwixShelf>;

@@ -1,0 +1,71 @@
+// A person's changes to apps that are not jobs of their own, or need more in the audit log than the job says,
+// each recorded where it is made: what a change reaches on the host (confirmed by an admin), a settings save, a
+// host folder created, a "check for newer versions", and one-time secrets shown. Jobs audit their own outcome.
+// (Kept beside lifecycle.ts rather than in it while that module is being split.)
+import { UserFacingError } from '../errors.ts';
+import type { JobRow } from '../store/jobs.ts';
+import type { Caller } from './app-access.ts';
+import type { Actor, AuditLog } from './audit.ts';
+import type { Confirmations, Lifecycle, SettingsForm } from './lifecycle.ts';
+import type { OriginState, RecipeOrigin } from './recipe-origin.ts';
+
+type InstallInput = Parameters<Lifecycle['install']>[0];
+type ConfigResult = Awaited<ReturnType<Lifecycle['configure']>>;
+
+export function appChanges(deps: { lifecycle: Lifecycle; recipeOrigin: RecipeOrigin; audit: AuditLog }) {
+  const { lifecycle, audit } = deps;
+  const actorOnly = (caller: Caller): Actor => ({ name: caller.name, ip: caller.ip });
+
+  /** An admin's confirmation of what a change reaches on the host, with the list. */
+  function recordReach(caller: Caller, action: string, target: string, reach: unknown): void {
+    if (Array.isArray(reach) && reach.length) audit.record(actorOnly(caller), 'host-reach.confirm', { target, detail: { action, reach } });
+  }
+
+  return {
+    async install(input: InstallInput, caller: Caller): Promise<JobRow> {
+      const job = await lifecycle.install(input, caller);
+      recordReach(caller, 'install', String(job.args.domain ?? ''), job.args.hostReach);
+      return job;
+    },
+    /** An upgrade or a rollback to the version chosen. */
+    async changeVersion(domain: string, version: unknown, caller: Caller, direction: 'upgrade' | 'rollback', confirm: Confirmations): Promise<JobRow> {
+      const job = await lifecycle.upgrade(domain, version, caller, direction, confirm);
+      recordReach(caller, direction, domain, job.args.hostReach);
+      return job;
+    },
+    /** A settings save; one that changes nothing (and starts no job) is not a change and is not audited. */
+    async configure(domain: string, form: SettingsForm, redeploy: boolean, caller: Caller, confirm: Confirmations): Promise<ConfigResult> {
+      const result = await lifecycle.configure(domain, form, redeploy, caller, confirm);
+      recordReach(caller, 'config', domain, result.hostReach);
+      if (!result.changed.length && !result.job) return result;
+      audit.record(actorOnly(caller), 'app.config', { target: domain, detail: { changed: result.changed, ...(confirm.linkLocalUrls ? { linkLocalUrlsAllowed: true } : {}) } });
+      return result;
+    },
+    /** "Create this folder" on the install form of `recipe` (as sent; the lifecycle validates it). */
+    async createInstallFolder(recipe: unknown, key: unknown, value: unknown, caller: Caller): Promise<string> {
+      const folder = await lifecycle.createFolder(recipe, key, value, caller);
+      audit.record(actorOnly(caller), 'host.folder.create', { target: folder, detail: { recipe, setting: key } });
+      return folder;
+    },
+    /** "Create this folder" on the settings page of an installed app. */
+    async createAppFolder(app: { domain: string; recipe: string }, key: unknown, value: unknown, caller: Caller): Promise<string> {
+      const folder = await lifecycle.createFolder(app.recipe, key, value, caller);
+      audit.record(actorOnly(caller), 'host.folder.create', { target: folder, detail: { app: app.domain, setting: key } });
+      return folder;
+    },
+    /** "Check for newer versions": asks the recipe's origin now; a failed look is audited as failed. */
+    async checkVersions(recipe: string, caller: Caller): Promise<OriginState> {
+      const state = await deps.recipeOrigin.check(recipe);
+      if (!state) throw new UserFacingError(`The ${recipe} recipe on this node has no origin to ask for newer versions.`, 409);
+      audit.record(actorOnly(caller), 'recipe.check', { target: recipe, outcome: state.error ? 'failed' : 'ok', detail: { origin: state.origin, ...(state.error ? { error: state.error } : { versions: state.versions }) } });
+      return state;
+    },
+    /** An install's generated secrets, once, to the person who ran it; which names were shown is audited. */
+    takeSecrets(viewer: Actor & { name: string }, job: { id: number; app: string | null }): ReturnType<Lifecycle['takeSecrets']> {
+      const values = lifecycle.takeSecrets(job.id, viewer.name);
+      if (values) audit.record(viewer, 'secrets.shown', { target: job.app ?? undefined, detail: { job: job.id, names: values.map((v) => v.name) } });
+      return values;
+    },
+  };
+}
+export type AppChanges = ReturnType<typeof appChanges>;
