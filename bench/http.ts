@@ -173,7 +173,7 @@ export class SseClient {
 export function replicasOf(html: string, stack: string): { running: number; desired: number } | undefined {
   const at = html.indexOf(`data-stack="${stack}"`);
   if (at < 0) return undefined;
-  const m = /<span class="replicas">(\d+)\/(\d+)<\/span>/.exec(html.slice(at, at + 4000));
+  const m = /<span class="replicas">(\d+) of (\d+)<\/span>/.exec(html.slice(at, at + 4000));
   return m ? { running: Number(m[1]), desired: Number(m[2]) } : undefined;
 }
 
