@@ -79,6 +79,7 @@ export function buildServices(deps: AppDeps): Wiring {
   const roots = { zimRoot: config.zimRoot };
   const access = appAccess({ abraDir: config.abraDir, roots, store: deps.store, audit, selfStack: () => identity?.stack, now });
   const history = jobHistory(deps.store.jobs);
+  const apps = appDirectory({ model, abraDir: config.abraDir, access, jobs, history, settings, self });
   const remote = configRemote({ repo: configRepo, store: deps.store, log: deps.log, now });
   const retention = auditRetention({ store: deps.store.audit, audit, days: () => settings.current().auditRetentionDays, now, onError: (err) => deps.log.warn({ err: err.message }, 'could not prune the audit log') });
   const people = peopleService(deps.store, sessions, now);
@@ -111,10 +112,10 @@ export function buildServices(deps: AppDeps): Wiring {
     self,
     access,
     model,
-    apps: appDirectory({ model, abraDir: config.abraDir, access, jobs, history, settings, self }),
+    apps,
     logs: appLogs(deps.docker),
     jobs,
-    jobCancel: jobCancelService({ jobs, store: deps.store, access, model, abraDir: config.abraDir, audit, downloads: zimDownloadsService }),
+    jobCancel: jobCancelService({ jobs, store: deps.store, access, apps, audit, downloads: zimDownloadsService }),
     jobHistory: history,
     health: healthService({ store: deps.store, docker: deps.docker }),
     power,

@@ -1,12 +1,10 @@
 // Cancelling a job on a person's word: who may (stewards and admins for an app's jobs, the job's own starter or an
 // admin for the others), which jobs may not be stopped halfway, and the cancel itself, audited.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { listInstalled } from '../adapters/abra/app-env.ts';
-import type { LiveModel } from '../adapters/docker/live-model.ts';
 import type { Store } from '../store/index.ts';
 import type { JobRow } from '../store/jobs.ts';
 import type { AppAccess, AppAction, Caller } from './app-access.ts';
-import { appsFrom, type AppView } from './apps.ts';
+import type { AppDirectory } from './app-directory.ts';
 import type { AuditLog } from './audit.ts';
 import { RESTORE_KIND } from './backups/backups.ts';
 import { UserFacingError } from '../errors.ts';
@@ -19,8 +17,9 @@ const actionOf = (kind: string): AppAction => (APP_ACTIONS.has(kind) ? (kind as 
 /** How long a cancel request waits for the job to let go, so the page it returns to already says "cancelled". */
 const SETTLE_MS = 10_000;
 
-export function jobCancelService(deps: { jobs: JobRunner; store: Store; access: AppAccess; model: LiveModel; abraDir: string; audit: AuditLog; downloads: Pick<ZimDownloads, 'cancel'> }) {
-  const appOf = (stack: string): AppView | undefined => appsFrom(deps.model, listInstalled(deps.abraDir), deps.access.options()).find((a) => a.stack === stack);
+export function jobCancelService(deps: { jobs: JobRunner; store: Store; access: AppAccess; apps: Pick<AppDirectory, 'lookup'>; audit: AuditLog; downloads: Pick<ZimDownloads, 'cancel'> }) {
+  // The apps directory's shared list (one per live-model version), not a fresh mapping per cancel check.
+  const appOf = (stack: string) => deps.apps.lookup(stack);
 
   /** Why this caller may not cancel this job at all (a 403 with the reason), or undefined when they may. */
   async function forbidden(caller: Caller, job: JobRow): Promise<UserFacingError | undefined> {
