@@ -2,7 +2,7 @@
 // recipe builds it) and where kiwix-serve shows each one (its OPDS entries' text/html links). Shapes as kiwix-tools
 // 3.3.0 writes them (attributes escaped, the favicon cut short here).
 import { describe, expect, it } from 'vitest';
-import { bookLinks, booksInLibrary } from '../../app/services/zim/library.ts';
+import { bookLinks, booksInLibrary, withLinks } from '../../app/services/zim/library.ts';
 
 const LIBRARY = `<library version="20110515">
   <book id="a579ad89-4895-4dce-c74c-6a81151c001e" path="/data/my_book_2024-06.zim" title="M&#233;decine &amp; &quot;sant&#xE9;&quot;" description="desc" language="fra" creator="c" publisher="p" name="my_book" tags="_ftindex:yes" faviconMimeType="image/png" favicon="iVBORw0KGgo=" date="2024-06-01" articleCount="1" mediaCount="1" size="62" />
@@ -49,5 +49,19 @@ describe('the books kiwix-serve has', () => {
     const links = bookLinks(OPDS);
     expect([...links]).toEqual([['a579ad89-4895-4dce-c74c-6a81151c001e', '/content/my_book_2024-06']]);
     expect(bookLinks('not a feed').size).toBe(0);
+  });
+
+  it('counts a book as served only once kiwix-serve’s catalogue lists it, so no link opens a "not found" page', () => {
+    // The recipe rewrites the library file first; kiwix-serve reloads it a few seconds later.
+    const books = withLinks(booksInLibrary(LIBRARY), bookLinks(OPDS));
+    expect(books.get('my_book_2024-06.zim')).toMatchObject({ title: 'Médecine & "santé"', served: true, urlPath: '/content/my_book_2024-06' });
+    expect(books.get('other.zim')).toMatchObject({ served: false });
+    expect(books.get('other.zim')).not.toHaveProperty('urlPath');
+  });
+
+  it('takes the library file at its word when the catalogue cannot be read, with kiwix-serve’s short form', () => {
+    const books = withLinks(booksInLibrary(LIBRARY), undefined);
+    expect(books.get('my_book_2024-06.zim')).toMatchObject({ served: true, urlPath: '/my_book_2024-06' });
+    expect(books.get('other.zim')).toMatchObject({ served: true, urlPath: '/other' });
   });
 });

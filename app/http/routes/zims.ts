@@ -91,10 +91,10 @@ export function zimRoutes(s: Services, now: () => number) {
           title: book?.title || entry?.title || z.fileName.replace(/\.zim$/, ''),
           language: book?.language || entry?.language || '',
           date: book?.date || entry?.updated.slice(0, 10) || '',
-          openUrl: book ? `${at.web}${book.urlPath}` : undefined,
-          lanUrl: book && at.lan ? `${at.lan}${book.urlPath}` : undefined,
+          openUrl: book?.urlPath ? `${at.web}${book.urlPath}` : undefined,
+          lanUrl: book?.urlPath && at.lan ? `${at.lan}${book.urlPath}` : undefined,
           sizeText: formatBytes(z.size),
-          served: served ? served.has(z.fileName) : undefined,
+          served: served ? served.get(z.fileName)?.served === true : undefined,
           update: updates.get(z.fileName),
           bookName: known.books.get(z.fileName),
         };

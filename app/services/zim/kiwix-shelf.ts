@@ -4,16 +4,14 @@ import type Docker from 'dockerode';
 import type { LiveModel } from '../../adapters/docker/live-model.ts';
 import type { Actor, AuditLog } from '../audit.ts';
 import { kiwixApp, kiwixApps, type KiwixApp } from './kiwix-apps.ts';
-import { removeZim, servedBooks, servedBy, type ServedBook } from './library.ts';
+import { removeZim, servedBooks, type ServedBook } from './library.ts';
 
 export function kiwixShelf(deps: { abraDir: string; zimRoot: string; docker: Docker; model: LiveModel; audit: AuditLog }) {
   return {
     all: (): KiwixApp[] => kiwixApps(deps.abraDir, deps.zimRoot),
     /** The Kiwix app behind a stack name, with a folder the node may write to; a clear 404/409 otherwise. */
     find: (stack: string): KiwixApp & { zimDir: string } => kiwixApp(deps.abraDir, deps.zimRoot, stack),
-    /** The ZIM files Kiwix serves now; undefined when Kiwix is not running. */
-    served: (stack: string): Promise<Set<string> | undefined> => servedBy(deps.docker, stack),
-    /** The books Kiwix serves now, with their titles, languages, dates and paths; undefined when Kiwix is not running. */
+    /** The books in Kiwix's library, with titles, languages, dates, whether kiwix-serve serves each yet and at which path; undefined when Kiwix is not running. */
     books: (stack: string): Promise<Map<string, ServedBook> | undefined> => servedBooks(deps.docker, stack),
     /** Where people open the app's books: its domain through Traefik, and its LAN port when the overlay publishes one. */
     addresses: (stack: string, host: string): { web: string; lan?: string } => ({

@@ -46,8 +46,11 @@ export async function filesIn(dir: string): Promise<{ zims: ZimFile[]; parts: Pa
   return { zims: zims.sort((a, b) => a.fileName.localeCompare(b.fileName)), parts };
 }
 
-/** A book as kiwix-serve has it: its ZIM's own metadata, and where kiwix-serve shows it (a path on the app's address). */
-export type ServedBook = { fileName: string; id: string; title: string; language: string; date: string; name: string; urlPath: string };
+/**
+ * A book in Kiwix's library file: its ZIM's own metadata and, once kiwix-serve has loaded it (`served`), where it
+ * shows it (a path on the app's address). kiwix-serve reloads the file a few seconds after the recipe rewrites it.
+ */
+export type ServedBook = { fileName: string; id: string; title: string; language: string; date: string; name: string; served: boolean; urlPath?: string };
 
 const unescapeXml = (s: string) =>
   s.replace(/&(lt|gt|quot|apos|amp|#(\d+)|#x([0-9a-fA-F]+));/g, (_m, name: string, dec?: string, hex?: string) =>
@@ -56,8 +59,8 @@ const unescapeXml = (s: string) =>
 const attributesOf = (tag: string) => Object.fromEntries([...tag.matchAll(/([A-Za-z]+)="([^"]*)"/g)].map((m) => [m[1]!, unescapeXml(m[2]!)]));
 
 /** The books of a kiwix-manage library file (`<book id path title language date name …/>`), by file name. */
-export function booksInLibrary(xml: string): Map<string, Omit<ServedBook, 'urlPath'>> {
-  const books = new Map<string, Omit<ServedBook, 'urlPath'>>();
+export function booksInLibrary(xml: string): Map<string, Omit<ServedBook, 'served' | 'urlPath'>> {
+  const books = new Map<string, Omit<ServedBook, 'served' | 'urlPath'>>();
   for (const m of xml.matchAll(/<book\s[^>]*>/g)) {
     const a = attributesOf(m[0]);
     if (!a.path) continue;
@@ -92,26 +95,38 @@ async function libraryXml(docker: Docker, stack: string): Promise<{ container: s
 }
 
 /**
- * File names kiwix-serve has in its library, read from the running container; undefined when no container runs
- * (the app is stopped or not deployed) or it cannot be read.
+ * File names kiwix-serve serves now (its catalogue lists them), read from the running container; undefined when no
+ * container runs (the app is stopped or not deployed) or it cannot be read.
  */
-export async function servedBy(docker: Docker, stack: string): Promise<Set<string> | undefined> {
-  const lib = await libraryXml(docker, stack);
-  return lib && new Set(booksInLibrary(lib.xml).keys());
+async function servedBy(docker: Docker, stack: string): Promise<Set<string> | undefined> {
+  const books = await servedBooks(docker, stack);
+  return books && new Set([...books.values()].filter((b) => b.served).map((b) => b.fileName));
 }
 
 /**
- * The books kiwix-serve serves, with their titles, languages and dates and where to open each; undefined as for
- * servedBy. A book whose link cannot be read gets kiwix-serve's short form, `/<file name without .zim>`.
+ * The books of the library file, each with whether kiwix-serve serves it yet and where; undefined as for servedBy.
+ * A book is served once kiwix-serve's own catalogue lists it: the library file changes first, and a link handed out
+ * before kiwix-serve reloads it would open a "not found" page. When the catalogue cannot be read, the library file is
+ * taken at its word and a book gets kiwix-serve's short form, `/<file name without .zim>`.
  */
 export async function servedBooks(docker: Docker, stack: string): Promise<Map<string, ServedBook> | undefined> {
   const lib = await libraryXml(docker, stack);
   if (!lib) return undefined;
   const books = booksInLibrary(lib.xml);
   const links = books.size
-    ? await execRead(docker, lib.container, ['wget', '-q', '-O', '-', `http://127.0.0.1:${KIWIX_PORT}/catalog/v2/entries?count=-1`]).then(bookLinks, () => new Map<string, string>())
+    ? await execRead(docker, lib.container, ['wget', '-q', '-O', '-', `http://127.0.0.1:${KIWIX_PORT}/catalog/v2/entries?count=-1`]).then(bookLinks, () => undefined)
     : new Map<string, string>();
-  return new Map([...books].map(([f, b]) => [f, { ...b, urlPath: links.get(b.id) ?? `/${encodeURIComponent(f.replace(/\.zim$/, ''))}` }]));
+  return withLinks(books, links);
+}
+
+/** The library file's books joined with kiwix-serve's catalogue links (undefined: the catalogue could not be read). */
+export function withLinks(books: Map<string, Omit<ServedBook, 'served' | 'urlPath'>>, links: Map<string, string> | undefined): Map<string, ServedBook> {
+  return new Map(
+    [...books].map(([f, b]) => {
+      const urlPath = links ? links.get(b.id) : `/${encodeURIComponent(f.replace(/\.zim$/, ''))}`;
+      return [f, { ...b, served: urlPath !== undefined, ...(urlPath ? { urlPath } : {}) }];
+    }),
+  );
 }
 
 async function waitUntil(check: () => Promise<boolean>, ms: number): Promise<boolean> {
