@@ -2,7 +2,7 @@
 // host folders), what an install asks of the node, and a submitted form turned into env changes.
 import { fileAt } from '../adapters/recipes/checkout.ts';
 import { applyEnvChanges, parseEnvSample, type EnvChanges, type EnvSample } from './env-file.ts';
-import { changesFrom as envChangesFrom, type SettingsForm } from './env/form.ts';
+import { changesFrom as envChangesFrom, secretsAfter, type SettingsForm } from './env/form.ts';
 import { parseEnv } from '../adapters/abra/env-parse.ts';
 import { UserFacingError } from '../errors.ts';
 import { confinedPaths, type HostRoots } from './host-paths.ts';
@@ -47,6 +47,17 @@ export function needsOf(composeText: string | undefined, sample: EnvSample, data
 /** A submitted settings form as env changes against the file it was made from (the sample, at install). */
 export function formChanges(sample: EnvSample, form: SettingsForm, currentText: string = sample.text): EnvChanges {
   return envChangesFrom(sample, parseEnv(currentText), form, currentText);
+}
+
+/** The names a change touches, as the audit and the config repository say them: `KEY`, `-KEY` unset, `±overlay`. */
+export function changeNames(changes: EnvChanges): string[] {
+  return [...changes.set.keys(), ...[...changes.unset].map((k) => `-${k}`), ...[...changes.overlays].map(([o, on]) => `${on ? '+' : '-'}${o}`)];
+}
+
+/** Secrets an env change switches on (an overlay that needs one) that the app did not have before. */
+export function newSecrets(sample: EnvSample, before: string, after: string): EnvSample['secrets'] {
+  const had = new Set(secretsAfter(sample, before).map((x) => x.key));
+  return secretsAfter(sample, after).filter((x) => x.generate && !had.has(x.key));
 }
 
 /** The env file abra will deploy an install with: the sample with the form's changes, and the app's domain. */

@@ -13,7 +13,7 @@ import { DOWNLOAD_KIND, type ZimDownloads } from './zim/download-jobs.ts';
 
 const APP_ACTIONS = new Set<string>(['stop', 'start', 'restart', 'deploy', 'config', 'upgrade', 'rollback', 'undeploy', 'remove', 'backup', 'restore']);
 /** The app action a job of this kind is, for the question whether a steward may act on its app. */
-const actionOf = (kind: string): AppAction => (APP_ACTIONS.has(kind) ? (kind as AppAction) : kind === 'secrets' ? 'config' : 'deploy');
+const actionOf = (kind: string): AppAction => (APP_ACTIONS.has(kind) ? (kind as AppAction) : kind === 'secrets' || kind === 'settings' ? 'config' : 'deploy');
 /** How long a cancel request waits for the job to let go, so the page it returns to already says "cancelled". */
 const SETTLE_MS = 10_000;
 

@@ -1,8 +1,7 @@
 // The app lifecycle through abra: install, configure, deploy, upgrade, rollback, undeploy, remove, restart.
 // Every input is validated before a job starts; each action is a durable job whose output is abra's.
-import { existsSync } from 'node:fs';
 import type { Abra } from '../adapters/abra/commands.ts';
-import { envPathFor, readAppEnv, serverDir, writeAppEnv, type InstalledApp } from '../adapters/abra/app-env.ts';
+import { envPathFor, readAppEnv, writeAppEnv, type InstalledApp } from '../adapters/abra/app-env.ts';
 import { recipeNameSchema, serviceNameSchema, stackNameFor } from '../adapters/abra/names.ts';
 import { fileAt, imagesAt, listRecipes, recipeVersions } from '../adapters/recipes/checkout.ts';
 import type { Store } from '../store/index.ts';
@@ -13,8 +12,9 @@ import type { Actor } from './audit.ts';
 import { applyEnvChanges, parseEnvSample, readEnvValues } from './env-file.ts';
 import { secretsAfter, settingsFor, type SettingsForm } from './env/form.ts';
 import { parseEnv } from '../adapters/abra/env-parse.ts';
-import { envAfterForm, formChanges, installEnvText, needsOf, nodeDefaultsForm, sampleAt, withNodeDefaults, type InstallNeeds } from './install-form.ts';
+import { changeNames, envAfterForm, formChanges, newSecrets, installEnvText, needsOf, nodeDefaultsForm, sampleAt, withNodeDefaults, type InstallNeeds } from './install-form.ts';
 import { oneTimeSecrets } from './one-time-secrets.ts';
+import { abraStatus, type AbraStatus } from './abra-status.ts';
 import { checkDirection, resolveVersion, versionChoicesAt, type VersionChoice } from './recipe-versions.ts';
 import type { Finding, Preflight } from './preflight.ts';
 import type { SwarmView } from './deploy-watch.ts';
@@ -26,10 +26,10 @@ import { guardReach, newStackOnly } from './install-guards.ts';
 import type { ArchFitService, Fit } from './arch-fit.ts';
 import { UserFacingError } from '../errors.ts';
 import { JobFailure, type JobContext, type JobRunner } from './jobs.ts';
-import { selfSettingProblems, type NodeSelf } from './node-self.ts';
+import { guardSelfSettings, type NodeSelf } from './node-self.ts';
 import type { ConfigRepository } from './config-repo/repo.ts';
 
-export type AbraStatus = { ok: true; version: string } | { ok: false; problem: string };
+export type { AbraStatus };
 
 export type { InstallNeeds, SettingsForm, VersionChoice };
 
@@ -60,7 +60,7 @@ export function lifecycleService(deps: {
   configRepo?: Pick<ConfigRepository, 'record'>;
 }) {
   const { abra, abraDir, jobs, now } = deps;
-  let status: AbraStatus = { ok: false, problem: 'abra has not been checked yet' };
+  const abraState = abraStatus(abra, abraDir);
   const secretsOnce = oneTimeSecrets({ now });
 
   const parse = <S extends ZodType>(schema: S, value: unknown, label: string): z.infer<S> => parseOrRefuse(schema, value, { value: label });
@@ -103,10 +103,15 @@ export function lifecycleService(deps: {
   }
 
   const step = abraStep;
+  /** Generated secrets are shown once to whoever asked; values are never logged or stored, only their names said. */
+  function keepGenerated(ctx: JobContext, actor: Actor, generated: { name: string; value: string }[]): void {
+    secretsOnce.keep(ctx.job.id, actor.name, generated);
+    ctx.log(`Generated ${generated.length} secret(s): ${generated.map((g) => g.name).join(', ')}. Their values are shown once on this page.`, 'info');
+  }
   const deployStep = (ctx: JobContext, what: string, stack: string, call: AbraCall) => watchedDeployStep(deps.swarm, ctx, what, stack, call);
 
   function submit(kind: string, app: InstalledApp | { domain: string; stack: string; recipe: string }, actor: Actor | Caller, args: Record<string, unknown>, run: (ctx: JobContext) => Promise<void>): JobRow {
-    if (!status.ok) throw new UserFacingError(`The node cannot run abra: ${status.problem}`, 503);
+    abraState.guard();
     const usesCheckout = !['restart', 'undeploy'].includes(kind);
     const self = deps.self.isSelf(app.stack);
     if (self && (!('role' in actor) || actor.role !== 'admin')) throw new UserFacingError('This is the node itself: only an admin may upgrade it or roll it back.', 403);
@@ -130,21 +135,11 @@ export function lifecycleService(deps: {
   }
 
   return {
-    status: () => status,
+    status: abraState.get,
     /** Why abra cannot run, for the pages that would use it; undefined when it can. */
-    problem: (): string | undefined => (status.ok ? undefined : status.problem),
-
+    problem: abraState.problem,
     /** At start: is abra there, and is this machine its `default` server? Never fatal: pages say what is missing. */
-    async checkAbra(): Promise<AbraStatus> {
-      try {
-        const version = await abra.version();
-        if (!existsSync(serverDir(abraDir))) await abra.serverAddLocal();
-        status = { ok: true, version };
-      } catch (err) {
-        status = { ok: false, problem: (err as Error).message };
-      }
-      return status;
-    },
+    checkAbra: abraState.check,
 
     async recipes(): Promise<{ name: string; versions: string[] }[]> {
       return Promise.all(listRecipes(abraDir).map(async (name) => ({ name, versions: await recipeVersions(abraDir, name) })));
@@ -221,10 +216,7 @@ export function lifecycleService(deps: {
         writeAppEnv(abraDir, domain, applyEnvChanges(readAppEnv(abraDir, domain) ?? '', changes));
         ctx.log(`Settings written to ${envPathFor(abraDir, domain)}`, 'info');
         if (secretsAfter(sample, applyEnvChanges(sample.text, changes)).some((s) => s.generate)) {
-          const generated = await step(ctx, 'abra app secret generate --all', (o) => abra.secretGenerateAll(domain, o));
-          // Values are never logged or stored: only their names go to the job output.
-          secretsOnce.keep(ctx.job.id, actor.name, generated);
-          ctx.log(`Generated ${generated.length} secret(s): ${generated.map((g) => g.name).join(', ')}. Their values are shown once on this page.`, 'info');
+          keepGenerated(ctx, actor, await step(ctx, 'abra app secret generate --all', (o) => abra.secretGenerateAll(domain, o)));
         }
         if (input.deploy) await deployStep(ctx, `abra app deploy ${domain}`, stack, (o) => abra.appDeploy({ domain }, o));
         await recordChange(actor, domain, `Install ${domain}: ${recipe} ${version}${input.deploy ? ', deployed' : ''}`, input.deploy, (l) => ctx.log(l, 'info'), ctx.job.id);
@@ -258,7 +250,7 @@ export function lifecycleService(deps: {
     /** Brings a catalogue recipe onto the node (abra clones it; needs the internet), so it can be installed. */
     fetchRecipe(recipeInput: unknown, actor: Actor): JobRow {
       const recipe = parse(recipeNameSchema, recipeInput, 'The recipe');
-      if (!status.ok) throw new UserFacingError(`The node cannot run abra: ${status.problem}`, 503);
+      abraState.guard();
       return jobs.submit({ kind: 'fetch', app: null, recipe, actor, args: { recipe }, run: async (ctx) => {
         await step(ctx, `abra recipe fetch ${recipe}`, (o) => abra.recipeFetch(recipe, o));
         const versions = await recipeVersions(abraDir, recipe);
@@ -277,7 +269,10 @@ export function lifecycleService(deps: {
       return { app, sample: settingsFor(await sampleAt(abraDir, app.recipe, app.version), parseEnv(app.text)) };
     },
 
-    /** Saves settings (audited by the caller); with `redeploy`, a job redeploys the app with them. */
+    /**
+     * Saves settings (audited by the caller); with `redeploy`, a job redeploys the app with them. On a busy app the save
+     * waits its turn as a job that applies the changes to the env file as it is then (an upgrade may have come first).
+     */
     async configure(domainInput: unknown, form: SettingsForm, redeploy: boolean, actor: Caller, confirm: Confirmations = {}): Promise<{ changed: string[]; job?: JobRow; hostReach: HostReach[] }> {
       const app = installedApp(domainInput);
       if (!app.version) throw new UserFacingError(`${app.domain} has no recipe version in its env file.`);
@@ -287,29 +282,42 @@ export function lifecycleService(deps: {
       const changes = formChanges(sample, form, app.text);
       if (redeploy && self) throw new UserFacingError('This is the node itself: save its settings without redeploying, then redeploy it with abra from a terminal.', 409);
       // The node's own settings: the rules it applies at start, so a saved value cannot stop it at its next upgrade.
-      const selfProblems = self ? selfSettingProblems(changes.set, { allowLinkLocal: !!confirm.linkLocalUrls }) : [];
-      if (selfProblems.length) throw new UserFacingError(`${selfProblems.map((p) => p.problem).join('; ')}.${selfProblems.some((p) => /link-local/.test(p.problem)) ? ' To use such an address anyway, tick “Allow link-local and metadata addresses”.' : ''}`);
+      if (self) guardSelfSettings(changes.set, { allowLinkLocal: !!confirm.linkLocalUrls });
       guardPaths(app.recipe, changes.set);
       const text = applyEnvChanges(app.text, changes);
       const reach = await reachOf(app.recipe, app.version, text, app.stack);
       guardReach(actor, reach, confirm.hostReach, `${app.domain} with these settings`);
-      if (jobs.holder(app.stack)) throw new UserFacingError(`${app.domain} is busy: a “${jobs.holder(app.stack)}” job is running on it.`, 409);
       // Secrets switched on with an overlay are generated now, before any deploy needs them.
-      const had = new Set(secretsAfter(sample, app.text).map((x) => x.key));
-      const fresh = secretsAfter(sample, text).filter((x) => x.generate && !had.has(x.key));
+      const fresh = newSecrets(sample, app.text, text);
       if (fresh.length && self) throw new UserFacingError('This is the node itself: switch on options that need new secrets with abra from a terminal.', 409);
       if (redeploy) await deps.preflight.guard(app.recipe, app.version, text, app.stack);
-      writeAppEnv(abraDir, app.domain, text);
-      const changed = [...changes.set.keys(), ...[...changes.unset].map((k) => `-${k}`), ...[...changes.overlays].map(([o, on]) => `${on ? '+' : '-'}${o}`)];
-      await recordChange(actor, app.domain, `Change settings of ${app.domain}: ${changed.join(', ') || 'none'}${redeploy ? ', then redeploy' : ' (not yet deployed)'}`, false, () => undefined);
-      if (!redeploy && !fresh.length) return { changed, hostReach: reach };
-      const job = submit(redeploy ? 'deploy' : 'secrets', app, actor, { reason: 'config', ...(reach.length ? { hostReach: reach } : {}) }, async (ctx) => {
-        if (fresh.length) {
+      const changed = changeNames(changes);
+      const what = `Change settings of ${app.domain}: ${changed.join(', ') || 'none'}${redeploy ? ', then redeploy' : ' (not yet deployed)'}`;
+      const busy = jobs.holder(app.stack) !== undefined;
+      if (!busy) {
+        writeAppEnv(abraDir, app.domain, text);
+        await recordChange(actor, app.domain, what, false, () => undefined);
+        if (!redeploy && !fresh.length) return { changed, hostReach: reach };
+      }
+      /** The queued save, when its turn comes: the changes on the env file as it is now; the secrets they switch on. */
+      const saveNow = async (ctx: JobContext) => {
+        const current = installedApp(app.domain);
+        const now = applyEnvChanges(current.text, changes);
+        const at = current.version ?? app.version!;
+        const found = redeploy ? await deps.preflight.findings(current.recipe, at, now, app.stack) : [];
+        if (found.length) throw new JobFailure(`${findingsText(found)} The settings were not saved.`);
+        writeAppEnv(abraDir, app.domain, now);
+        ctx.log(`Saved the settings of ${app.domain}: ${changed.join(', ') || 'none'}.`, 'info');
+        await recordChange(actor, app.domain, what, false, (l) => ctx.log(l, 'info'), ctx.job.id);
+        return newSecrets(at === app.version ? sample : await sampleAt(abraDir, current.recipe, at), current.text, now);
+      };
+      const kind = redeploy ? 'deploy' : busy ? 'settings' : 'secrets';
+      const job = submit(kind, app, actor, { reason: 'config', ...(busy ? { changed } : {}), ...(reach.length ? { hostReach: reach } : {}) }, async (ctx) => {
+        const toGenerate = busy ? await saveNow(ctx) : fresh;
+        if (toGenerate.length) {
           const generated = [];
-          for (const x of fresh) generated.push(...(await step(ctx, `abra app secret generate ${app.domain} ${x.name} ${x.version}`, (o) => abra.secretGenerate(app.domain, x.name, x.version, o))));
-          // Values are never logged or stored: only their names go to the job output.
-          secretsOnce.keep(ctx.job.id, actor.name, generated);
-          ctx.log(`Generated ${generated.length} secret(s): ${generated.map((g) => g.name).join(', ')}. Their values are shown once on this page.`, 'info');
+          for (const x of toGenerate) generated.push(...(await step(ctx, `abra app secret generate ${app.domain} ${x.name} ${x.version}`, (o) => abra.secretGenerate(app.domain, x.name, x.version, o))));
+          keepGenerated(ctx, actor, generated);
         }
         if (!redeploy) return;
         await deployStep(ctx, `abra app deploy ${app.domain} --force`, app.stack, (o) => abra.appDeploy({ domain: app.domain, force: true }, o));

@@ -11,6 +11,7 @@ import type Docker from 'dockerode';
 import { readAppEnv, serverDir, writeAppEnv } from '../adapters/abra/app-env.ts';
 import { declaredVersion } from '../adapters/recipes/checkout.ts';
 import { settingProblem } from '../config.ts';
+import { UserFacingError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { SettingsStore } from '../store/settings.ts';
 import type { JobRow } from '../store/jobs.ts';
@@ -73,6 +74,14 @@ export function selfSettingProblems(values: ReadonlyMap<string, string>, opts: {
     if (problem) problems.push({ key, problem: `${key} ${problem}` });
   }
   return problems;
+}
+
+/** The node's own settings refused as one sentence, saying how to allow a link-local address; nothing when all are fine. */
+export function guardSelfSettings(values: ReadonlyMap<string, string>, opts: { allowLinkLocal: boolean }): void {
+  const problems = selfSettingProblems(values, opts);
+  if (!problems.length) return;
+  const howToAllow = problems.some((p) => /link-local/.test(p.problem)) ? ' To use such an address anyway, tick “Allow link-local and metadata addresses”.' : '';
+  throw new UserFacingError(`${problems.map((p) => p.problem).join('; ')}.${howToAllow}`);
 }
 
 /** Which app the node itself is: its stack and domain, and the recipe version its image carries. */

@@ -159,4 +159,39 @@ describe.skipIf(!dockerThere)('cancel a running job, queue jobs on a busy app (t
     expect(calls()).toBe(restartsBefore); // the cancelled restart never ran abra
     await post('sam', `/jobs/${deploy}/cancel`).expect(409); // ended: nothing to cancel
   });
+
+  it('settings saved during a deploy wait their turn as a job, then go into the env file as it is then and are deployed', async () => {
+    const envFile = path.join(abraDir, 'servers', 'default', `${DOMAIN}.env`);
+    const greeting = () => /^GREETING=(.*)$/m.exec(readFileSync(envFile, 'utf8'))?.[1];
+    const before = greeting();
+    setFaults(abraDir, { 'app deploy': 'hang' });
+    const deploy = await start('sam', `/apps/${STACK}/deploy`);
+    expect(await eventually(() => output(deploy).includes('working…'), 30_000, 100)).toBe(true);
+
+    // Saving with "redeploy" while the deploy runs: a job that waits, not a Conflict page; nothing written yet.
+    const redeploy = await start('sam', `/apps/${STACK}/config`, { 'env.GREETING': `later ${id}`, redeploy: 'on' });
+    // Saving without redeploying: also a job of its own behind both, so two writes of the env file never cross.
+    const saveOnly = await start('sam', `/apps/${STACK}/config`, { 'env.GREETING': `last ${id}` });
+    expect(node.services.store.jobs.byId(redeploy)).toMatchObject({ kind: 'deploy', state: 'queued' });
+    expect(node.services.store.jobs.byId(saveOnly)).toMatchObject({ kind: 'settings', state: 'queued' });
+    expect(greeting()).toBe(before);
+    const waiting = (await get('sam', `/jobs/${redeploy}`).expect(200)).text;
+    expect(waiting).toContain(`Waiting for job ${deploy}, deploy of ${DOMAIN} to end; it starts then.`);
+    expect((await get('sam', `/jobs/${saveOnly}`).expect(200)).text).toContain(`Waiting for job ${redeploy}, deploy of ${DOMAIN} to end; it starts then.`);
+    // A guest may not queue a change either.
+    await post('gus', `/apps/${STACK}/config`, { 'env.GREETING': 'guest' }).expect(403);
+
+    setFaults(abraDir, {});
+    await post('sam', `/jobs/${deploy}/cancel`).expect(303);
+    const deployed = await node.services.jobs.finished(redeploy);
+    expect(deployed.state, output(redeploy)).toBe('succeeded');
+    expect(output(redeploy)).toContain(`Saved the settings of ${DOMAIN}: GREETING.`);
+    expect(output(redeploy)).toContain(`abra app deploy ${DOMAIN} --force`);
+    const saved = await node.services.jobs.finished(saveOnly);
+    expect(saved.state, output(saveOnly)).toBe('succeeded');
+    expect(output(saveOnly)).not.toContain('abra app deploy');
+    expect(greeting()).toBe(`last ${id}`);
+    const audit = node.services.store.audit.page({ limit: 30 }).filter((a) => a.action === 'app.config' && a.outcome === 'ok');
+    expect(audit.length).toBeGreaterThanOrEqual(2);
+  });
 });
