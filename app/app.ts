@@ -67,7 +67,7 @@ export function buildServices(deps: AppDeps): Wiring {
   const model = new LiveModel(deps.docker, deps.log);
   const audit = auditLog(deps.store.audit, now);
   // A cancelled job's output says what state it left its app in.
-  const jobs = new JobRunner(deps.store.jobs, audit, { now, describeApp: (stack) => appStateLine(model, stack) });
+  const jobs = new JobRunner(deps.store.jobs, audit, { now, describeApp: (stack) => appStateLine(model, apps.lookup(stack)) });
   const { config } = deps;
   const abra = abraCommands({ bin: config.abraBin, abraDir: config.abraDir, pty: config.abraPty, timeoutMs: config.abraTimeoutMs });
   const settings = settingsService(deps.store, { nodeDomain: config.nodeDomain, downloadLimitKBps: 0 }, now);
@@ -84,7 +84,7 @@ export function buildServices(deps: AppDeps): Wiring {
   const retention = auditRetention({ store: deps.store.audit, audit, days: () => settings.current().auditRetentionDays, now, onError: (err) => deps.log.warn({ err: err.message }, 'could not prune the audit log') });
   const people = peopleService(deps.store, sessions, now);
   const accessTokens = accessTokenService(deps.store, now);
-  const power = appPower({ docker: deps.docker, store: deps.store, model, jobs, access, abraDir: config.abraDir, now });
+  const power = appPower({ docker: deps.docker, store: deps.store, jobs, access, apps, now });
   const backupRepo = backupRepository({ store: deps.store, dataDir: config.dataDir, resticBin: config.resticBin, now });
   const backups = backupService({ docker: deps.docker, store: deps.store, jobs, power, repo: backupRepo, volumesDir: config.dockerVolumesDir, dataDir: config.dataDir, abraDir: config.abraDir, log: deps.log, now });
   const backupSchedule = backupScheduler({ store: deps.store, backups, now, log: deps.log });

@@ -1,20 +1,18 @@
 // Stop and start an app, as jobs: stop scales every service to 0 and remembers the counts; start puts them back.
 import type Docker from 'dockerode';
-import { listInstalled } from '../adapters/abra/app-env.ts';
-import type { LiveModel } from '../adapters/docker/live-model.ts';
 import { readMode, setGlobalStopped, setReplicas } from '../adapters/docker/scale.ts';
 import type { Store } from '../store/index.ts';
 import type { JobRow } from '../store/jobs.ts';
 import type { AppAccess, Caller } from './app-access.ts';
-import { appsFrom, type AppView } from './apps.ts';
+import type { AppView } from './apps.ts';
 import { UserFacingError } from '../errors.ts';
 import type { JobLog, JobRunner } from './jobs.ts';
 
-export function appPower(deps: { docker: Docker; store: Store; model: LiveModel; jobs: JobRunner; access: AppAccess; abraDir: string; now: () => number }) {
-  const { docker, store, model, jobs, now } = deps;
+export function appPower(deps: { docker: Docker; store: Store; jobs: JobRunner; access: AppAccess; apps: { lookup: (stack: string) => AppView | undefined }; now: () => number }) {
+  const { docker, store, jobs, now } = deps;
 
   function appOf(stack: string): AppView {
-    const app = appsFrom(model, listInstalled(deps.abraDir), deps.access.options()).find((a) => a.stack === stack);
+    const app = deps.apps.lookup(stack);
     if (!app) throw new UserFacingError(`There is no app “${stack}” on this node.`, 404);
     return app;
   }

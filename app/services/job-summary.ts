@@ -2,7 +2,7 @@
 // was cancelled or cut off by a restart, the app's state NOW (from the live model), so the page answers "did it work?".
 import type { LiveModel } from '../adapters/docker/live-model.ts';
 import type { JobRow } from '../store/jobs.ts';
-import { appsFrom, type AppView } from './apps.ts';
+import type { AppView } from './apps.ts';
 import { NOT_STARTED_BY_RESTART, RESTART_INTERRUPTION, type WaitingFor } from './jobs.ts';
 
 /** ok: nothing to worry about; info: worth reading; warn: the app needs a look; error: the job failed. */
@@ -58,8 +58,7 @@ export function jobSummary(job: JobRow, app: AppView | undefined, waiting?: Wait
 }
 
 /** For a cancelled job's output: the app as the swarm had it when the job let go (the page shows it now, live). */
-export function appStateLine(model: Pick<LiveModel, 'services' | 'nodes' | 'status'>, stack: string): string {
+export function appStateLine(model: Pick<LiveModel, 'status'>, app: AppView | undefined): string {
   if (model.status.stale) return 'Docker does not answer right now, so the state the app was left in is unknown.';
-  const app = appsFrom(model).find((a) => a.stack === stack);
   return app && app.status !== 'not deployed' ? `The app was left as the swarm had it: ${app.status}, ${app.running}/${app.desired} running.` : 'The app was left not deployed.';
 }

@@ -26,7 +26,7 @@ export function backupRoutes(s: Services) {
   const allowedStack = async (req: Request, res: Response, action: AppAction, stack = stackOf(req)): Promise<string> => (await authorizedApp(s, req, res, stack, action)).stack;
   const body = (req: Request) => (req.body ?? {}) as Record<string, unknown>;
   const view = (list: Awaited<ReturnType<Services['backups']['snapshots']>>) =>
-    list.map((x) => ({ ...x, sizeText: x.bytes === null ? '—' : formatBytes(x.bytes), when: x.time.replace('T', ' ').slice(0, 19) + ' UTC' }));
+    list.map((x) => ({ ...x, sizeText: x.bytes === null ? '—' : formatBytes(x.bytes), when: x.time }));
 
   /** Which field of the repository form a refusal of the backup repository is about, by what it says. */
   const repositoryField = (err: unknown) => {

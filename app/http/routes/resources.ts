@@ -8,7 +8,6 @@ import type { Services } from '../context.ts';
 import { parseForm } from '../forms.ts';
 import { render, renderPartial } from '../render.ts';
 
-const readAt = (ms: number) => `${new Date(ms).toISOString().slice(11, 19)} UTC`;
 const fromHtmx = (req: Request) => req.get('HX-Request') === 'true';
 
 export function resourceRoutes(s: Services) {
@@ -26,7 +25,7 @@ export function resourceRoutes(s: Services) {
       uptime: describeUptime(n.uptimeSeconds),
       temperature: temperature.text,
       hot: temperature.hot,
-      readAt: readAt(n.at),
+      readAt: n.at,
     };
     answer(req, res, 'server', 'node-panel', { title: 'This server', panel });
   };
@@ -34,7 +33,7 @@ export function resourceRoutes(s: Services) {
   const appResources: RequestHandler = async (req, res) => {
     const app = s.apps.find(parseForm(stackSchema, req.params.stack, { value: 'The app' }));
     const usage = await s.serverHealth.app(app.stack).then(
-      (u) => ({ containers: u.containers, cpu: describeCpu(u.cpuPercent), memory: formatBytes(u.memoryBytes), memoryBytes: u.memoryBytes, readAt: readAt(u.at), error: null }),
+      (u) => ({ containers: u.containers, cpu: describeCpu(u.cpuPercent), memory: formatBytes(u.memoryBytes), memoryBytes: u.memoryBytes, readAt: u.at, error: null }),
       (err: Error) => ({ containers: 0, error: `Docker did not answer: ${err.message}` }),
     );
     answer(req, res, 'app-resources', 'app-resources', { title: `On this server · ${app.domain ?? app.stack}`, app, usage });
