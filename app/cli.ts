@@ -13,6 +13,7 @@ import { settingsService } from './services/settings.ts';
 import { restoreNode } from './services/backups/node-restore.ts';
 import { ZodError } from 'zod';
 import { resolveLocal, startMdns } from './adapters/mdns/responder.ts';
+import { NEARBY_PATH, serveNearby } from './adapters/mdns/nearby-feed.ts';
 import { createLogger } from './log.ts';
 import { anyLocalNameOf } from './services/region/region.ts';
 import { describeIssues, passwordSchema, usernameSchema } from './validation.ts';
@@ -67,8 +68,8 @@ async function restoreNodeCommand(args: string[]): Promise<void> {
 }
 
 /**
- * Only the mDNS responder: announces the node and answers for `<app>-<NODE_NAME>.local` with LAN_ADDRESS, until
- * stopped. The node's container sits on an overlay network, where multicast does not reach the LAN; this runs
+ * Only the mDNS responder: announces the node and answers for `<app>-<NODE_NAME>.local` with LAN_ADDRESS, and serves
+ * the nodes it finds nearby on LAN_ADDRESS:MDNS_NEARBY_PORT, until stopped. The node's container sits on an overlay network, where multicast does not reach the LAN; this runs
  * beside it on the host's network. `--check`: asks the LAN for the node's own name once (a healthcheck).
  */
 async function mdnsCommand(args: string[]): Promise<void> {
@@ -86,11 +87,14 @@ async function mdnsCommand(args: string[]): Promise<void> {
   const url = new URL(nodeUrl);
   const port = Number(url.port) || (url.protocol === 'https:' ? 443 : 80);
   const mdns = startMdns({ address: lanAddress, nodeName: () => nodeName, port, answers: anyLocalNameOf(nodeName), log, now: Date.now });
-  log.info({ address: lanAddress, nodeName }, `mDNS responder: answering for *-${nodeName}.local with ${lanAddress}`);
+  // The node, on the overlay network, reads what this finds on the LAN from here (its MDNS_NEARBY_URL).
+  const feed = await serveNearby(mdns, { host: lanAddress, port: config.region.nearbyPort });
+  log.info({ address: lanAddress, nodeName }, `mDNS responder: answering for *-${nodeName}.local with ${lanAddress}; nodes nearby at http://${lanAddress}:${config.region.nearbyPort}${NEARBY_PATH}`);
   await new Promise((resolve) => {
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);
   });
+  feed.close();
   mdns.stop();
 }
 

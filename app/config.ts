@@ -45,6 +45,10 @@ const configSchema = z.object({
   NODE_NAME: z.string().regex(/^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/, 'must be a short lower-case DNS label (a-z, 0-9, -)').optional(),
   NODE_URL: z.url({ protocol: /^https?$/ }).optional(),
   LAN_ADDRESS: z.ipv4().optional(),
+  // Deployed, the node cannot browse the LAN itself (multicast does not cross the overlay network): it reads the nodes
+  // nearby from the mDNS responder's feed at this URL (recipe/compose.mdns.yml), which serves it on MDNS_NEARBY_PORT.
+  MDNS_NEARBY_URL: z.url({ protocol: /^https?$/ }).optional(),
+  MDNS_NEARBY_PORT: z.coerce.number().int().min(1).max(65535).default(5380),
   // Where requests for `<app>-<node>.local` go, with the Host header set to the app's own domain: Traefik.
   LOCAL_NAMES_UPSTREAM: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:80'),
   // How often paired nodes are asked for their status.
@@ -81,7 +85,7 @@ export type Config = {
   dockerVolumesDir: string;
   /** The node's own app env values, as its recipe passes them (`LORES_ENV_<KEY>`), to write its abra env file. */
   selfEnv: Record<string, string>;
-  region: { nodeName: string; nodeUrl: string; lanAddress: string | null; localNamesUpstream: string; pollMs: number };
+  region: { nodeName: string; nodeUrl: string; lanAddress: string | null; nearbyUrl: string | null; nearbyPort: number; localNamesUpstream: string; pollMs: number };
 };
 
 /** The machine's host name as a DNS label: `Library-Pi.local` → `library-pi`. */
@@ -183,6 +187,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       nodeName: c.NODE_NAME ?? hostLabel(hostname()),
       nodeUrl: (c.NODE_URL ?? `http://${c.LAN_ADDRESS ?? (c.HOST === '0.0.0.0' ? '127.0.0.1' : c.HOST)}:${c.PORT}`).replace(/\/$/, ''),
       lanAddress: c.LAN_ADDRESS ?? null,
+      nearbyUrl: c.MDNS_NEARBY_URL ?? null,
+      nearbyPort: c.MDNS_NEARBY_PORT,
       localNamesUpstream: c.LOCAL_NAMES_UPSTREAM.replace(/\/$/, ''),
       pollMs: c.REGION_POLL_SECONDS * 1000,
     },

@@ -22,6 +22,7 @@ const dockerThere = await haveDocker();
 const id = randomBytes(3).toString('hex');
 const STACK = `lores_mdns_${id}`;
 const NODE_NAME = `t${id}`;
+const NEARBY_PORT = 15380 + Math.floor(Math.random() * 1000);
 
 type MdnsService = { image: string; command: string[]; environment: string[]; networks: string[]; healthcheck: { test: string[]; interval?: string; start_period?: string }; deploy: unknown; working_dir?: string; volumes?: unknown[] };
 
@@ -33,7 +34,7 @@ describe.skipIf(!dockerThere)('the recipe’s mDNS responder on the swarm’s ho
     address = (await execa('docker', ['network', 'inspect', 'bridge', '--format', '{{(index .IPAM.Config 0).Gateway}}'])).stdout.trim();
     const image = await ensureBaseImage();
     const recipe = parse(readFileSync(path.join(REPO_ROOT, 'recipe', 'compose.mdns.yml'), 'utf8')) as { services: { mdns: MdnsService }; networks: Record<string, unknown> };
-    const env: Record<string, string> = { LAN_ADDRESS: address, NODE_NAME, LOG_LEVEL: 'info' };
+    const env: Record<string, string> = { LAN_ADDRESS: address, NODE_NAME, LOG_LEVEL: 'info', LAN_PORT: '8080', MDNS_NEARBY_PORT: String(NEARBY_PORT) };
     const mdns = recipe.services.mdns;
     // The recipe's service, with this worktree for the image; its healthcheck probed every 3 s instead of 60.
     const fromSource = (argv: string[]) => argv.map((a) => (a === 'dist/app/cli.js' ? '/src/app/cli.ts' : a));
@@ -74,5 +75,17 @@ describe.skipIf(!dockerThere)('the recipe’s mDNS responder on the swarm’s ho
       return state[0] === 'healthy' ? state : undefined;
     });
     expect(health.value).toEqual(['healthy', 'host']);
+  });
+
+  it('serves the nodes it finds nearby on the host’s address, where the node on the overlay network reads them', async () => {
+    // The recipe's app service gets the same address and port as its MDNS_NEARBY_URL.
+    const recipe = parse(readFileSync(path.join(REPO_ROOT, 'recipe', 'compose.mdns.yml'), 'utf8')) as { services: { app: { environment: string[] } } };
+    expect(recipe.services.app.environment).toContain('MDNS_NEARBY_URL=http://${LAN_ADDRESS}:${MDNS_NEARBY_PORT:-5380}/nearby');
+    const { value } = await within('the responder’s list of nodes nearby', 30_000, async () => {
+      const res = await fetch(`http://${address}:${NEARBY_PORT}/nearby`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined);
+      return res?.status === 200 && ((await res.json()) as unknown);
+    });
+    // Alone on this LAN: an empty list, as JSON (the node leaves its own name out).
+    expect(value).toEqual([]);
   });
 });

@@ -56,6 +56,25 @@ describe.skipIf(!canRun)('a region on a LAN of network namespaces', () => {
     return p.waitFor('listening', 60_000);
   }
 
+  /**
+   * A node as its recipe deploys it with compose.mdns.yml: the node itself does no multicast (on the swarm it sits on
+   * an overlay network), and beside it the responder (`cli.ts mdns`, on the host's network) browses the LAN and
+   * serves what it finds on MDNS_NEARBY_PORT, where the node reads it (MDNS_NEARBY_URL), as the recipe sets them.
+   */
+  async function startDeployedNode(host: string) {
+    const base = path.join(work, host);
+    const shared = { NODE_NAME: host, NODE_URL: url(host), DATA_DIR: path.join(base, 'data'), LOG_LEVEL: 'info', DOCKER_SOCKET: '/nonexistent/docker.sock' };
+    const responder = spawnIn(lan.ns(host), [process.execPath, 'app/cli.ts', 'mdns'], { ...shared, LAN_ADDRESS: lan.address(host), MDNS_NEARBY_PORT: '5380' });
+    extras.push(responder);
+    await responder.waitFor('mDNS responder: answering', 30_000);
+    const p = spawnIn(lan.ns(host), [process.execPath, 'app/server.ts'], {
+      ...shared, ABRA_DIR: path.join(base, 'abra'), ZIM_ROOT: path.join(base, 'zims'), HOST: '0.0.0.0', PORT: '80',
+      ADMIN_PASSWORD: PASSWORD, CATALOGUE_URL: '', REGION_POLL_SECONDS: '1', MDNS_NEARBY_URL: `http://${lan.address(host)}:5380/nearby`,
+    });
+    nodes.set(host, p);
+    await p.waitFor('listening', 60_000);
+  }
+
   /** `from`'s admin asks `to` to pair; `to`'s admin types a wrong code, then the right one. */
   async function pairOverLan(from: string, to: string) {
     const a = await lanLogin(client, url(from), 'admin', PASSWORD);
@@ -73,7 +92,7 @@ describe.skipIf(!canRun)('a region on a LAN of network namespaces', () => {
 
   beforeAll(async () => {
     work = mkdtempSync(path.join(tmpdir(), 'lores-lan-'));
-    lan = await makeLan(['alpha', 'bravo', 'charlie', 'phone']);
+    lan = await makeLan(['alpha', 'bravo', 'charlie', 'delta', 'phone']);
     // bravo runs Kiwix with one tiny real ZIM, whose hash it kept when it "downloaded" it.
     const zimDir = kiwixEnv(path.join(work, 'bravo'), 'kiwix.bravo.example');
     kiwixEnv(path.join(work, 'charlie'), 'kiwix.charlie.example');
@@ -93,7 +112,7 @@ describe.skipIf(!canRun)('a region on a LAN of network namespaces', () => {
     const router = spawnIn(lan.ns('bravo'), [process.execPath, 'test/support/netns/host-router.ts', '127.0.0.1:8000', 'kiwix.bravo.example=http://127.0.0.1:8081']);
     extras.push(kiwix, router);
     await router.waitFor('listening', 20_000);
-    await Promise.all(['alpha', 'bravo', 'charlie'].map(startNode));
+    await Promise.all([...['alpha', 'bravo', 'charlie'].map(startNode), startDeployedNode('delta')]);
     client = lanClient(lan.ns('phone'), lan.address('phone'));
   });
 
@@ -115,6 +134,22 @@ describe.skipIf(!canRun)('a region on a LAN of network namespaces', () => {
     const refused = await client.http(`${url('alpha')}/region/peer/status`);
     expect(refused.status).toBe(403);
     expect(JSON.parse(refused.text)).toEqual({ error: 'refused' });
+  });
+
+  it('a node deployed from its recipe finds the others through its mDNS responder, and is found by them', async () => {
+    const d = await lanLogin(client, url('delta'), 'admin', PASSWORD);
+    const { value: page } = await within('alpha, bravo and charlie nearby on delta', 20_000, async () => {
+      const text = (await d.get('/region')).text;
+      return ['alpha', 'bravo', 'charlie'].every((n) => text.includes(`data-nearby="${n}"`)) && text;
+    });
+    expect(page).toContain(`value="${url('alpha')}:80"`);
+    expect(page).not.toContain('data-nearby="delta"');
+    const a = await lanLogin(client, url('alpha'), 'admin', PASSWORD);
+    const { value: seen } = await within('delta nearby on alpha, at its node’s address', 20_000, async () => {
+      const text = (await a.get('/region')).text;
+      return text.includes('data-nearby="delta"') && text;
+    });
+    expect(seen).toContain(`value="${url('delta')}:80"`);
   });
 
   it('pairs alpha with bravo and charlie by code (a wrong code fails); the region page shows their apps and books', async () => {

@@ -8,6 +8,8 @@ import type { Logger } from '../../log.ts';
 export const SERVICE = '_lores._tcp.local';
 /** How long answers may be cached by others (seconds); short, since nodes come and go. */
 const TTL = 120;
+/** A node not heard of for this long has gone from the list of nodes nearby. */
+export const NEARBY_KEPT_MS = 3 * TTL * 1000;
 
 export type Nearby = { name: string; url: string; address: string; seenAt: number };
 
@@ -77,7 +79,7 @@ export function startMdns(deps: MdnsDeps): Mdns {
   const timer = setInterval(browse, 30_000).unref();
 
   return {
-    nearby: () => [...found.values()].filter((n) => deps.now() - n.seenAt < 3 * TTL * 1000).sort((a, b) => a.name.localeCompare(b.name)),
+    nearby: () => [...found.values()].filter((n) => deps.now() - n.seenAt < NEARBY_KEPT_MS).sort((a, b) => a.name.localeCompare(b.name)),
     browse,
     announce,
     stop() {

@@ -11,7 +11,8 @@ import type { LiveModel } from '../../adapters/docker/live-model.ts';
 import { parseEntries, type ZimEntry } from '../../adapters/kiwix/opds.ts';
 import type { Meta4 } from '../../adapters/kiwix/meta4.ts';
 import { meta4For, opdsFeed } from '../../adapters/kiwix/opds-feed.ts';
-import { startMdns, type Mdns, type Nearby } from '../../adapters/mdns/responder.ts';
+import { NEARBY_KEPT_MS, startMdns, type Mdns, type Nearby } from '../../adapters/mdns/responder.ts';
+import { readNearby } from '../../adapters/mdns/nearby-feed.ts';
 import { peerJson } from '../../adapters/region/peer-http.ts';
 import type { Logger } from '../../log.ts';
 import type { Store } from '../../store/index.ts';
@@ -27,7 +28,7 @@ import { fingerprint, nodeIdentity } from './identity.ts';
 import { pairingService } from './pairing.ts';
 import { checkGrant, checkSigned, grantQuery, NonceCache, signedHeaders, type SignedCheck } from './signed.ts';
 
-export type RegionConfig = { nodeName: string; nodeUrl: string; lanAddress: string | null; localNamesUpstream: string; pollMs: number; port: number; abraDir: string; zimRoot: string; dataDir: string };
+export type RegionConfig = { nodeName: string; nodeUrl: string; lanAddress: string | null; nearbyUrl: string | null; localNamesUpstream: string; pollMs: number; port: number; abraDir: string; zimRoot: string; dataDir: string };
 
 const appStatusSchema = z.object({
   stack: z.string().max(100),
@@ -93,6 +94,8 @@ export function regionService(deps: { store: Store; docker: Docker; model: LiveM
   const events = new EventEmitter<{ change: [] }>();
   events.setMaxListeners(0);
   let mdns: Mdns | undefined;
+  /** The nodes nearby as the mDNS responder's feed last gave them (deployed: the responder runs on the host's network). */
+  let fed: Nearby[] = [];
   let timer: NodeJS.Timeout | undefined;
   const keyOf = (id: string) => rs.peer(id)?.publicKey;
 
@@ -172,8 +175,16 @@ export function regionService(deps: { store: Store; docker: Docker; model: LiveM
       rs.statusFailed(peer.id, (err as Error).message.slice(0, 300), now());
     }
   }
+  /** The responder's feed, when this node does not browse the LAN itself; an old list ages out while it is silent. */
+  async function readFeed(): Promise<void> {
+    if (mdns || !config.nearbyUrl) return;
+    fed = await readNearby(config.nearbyUrl).catch((err: Error) => {
+      deps.log.debug({ err: err.message }, 'the mDNS responder’s list of nodes nearby did not come');
+      return fed.filter((n) => now() - n.seenAt < NEARBY_KEPT_MS);
+    });
+  }
   async function pollAll(): Promise<void> {
-    await Promise.all(rs.peers().map(pollOne));
+    await Promise.all([...rs.peers().map(pollOne), readFeed()]);
     events.emit('change');
   }
 
@@ -228,9 +239,9 @@ export function regionService(deps: { store: Store; docker: Docker; model: LiveM
     },
     nearby(): (Nearby & { paired: boolean })[] {
       const known = rs.peers();
-      return (mdns?.nearby() ?? []).map((n) => ({ ...n, paired: known.some((p) => p.url === n.url || p.name === n.name) }));
+      return (mdns?.nearby() ?? fed).map((n) => ({ ...n, paired: known.some((p) => p.url === n.url || p.name === n.name) }));
     },
-    mdnsOn: () => mdns !== undefined,
+    mdnsOn: () => mdns !== undefined || config.nearbyUrl !== null,
 
     /** `.local` names this node answers for, each with the app's own domain (where the node routes it). */
     localNames(): Map<string, { stack: string; domain: string }> {
