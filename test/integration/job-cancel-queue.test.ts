@@ -168,6 +168,8 @@ describe.skipIf(!dockerThere)('cancel a running job, queue jobs on a busy app (t
     const deploy = await start('sam', `/apps/${STACK}/deploy`);
     expect(await eventually(() => output(deploy).includes('working…'), 30_000, 100)).toBe(true);
 
+    // The settings page says a save will wait.
+    expect((await get('sam', `/apps/${STACK}/config`).expect(200)).text).toMatch(/data-busy>A “deploy” job is running on this app: your save waits for it to end/);
     // Saving with "redeploy" while the deploy runs: a job that waits, not a Conflict page; nothing written yet.
     const redeploy = await start('sam', `/apps/${STACK}/config`, { 'env.GREETING': `later ${id}`, redeploy: 'on' });
     // Saving without redeploying: also a job of its own behind both, so two writes of the env file never cross.

@@ -72,7 +72,7 @@ export function lifecycleRoutes(s: Services) {
     const reach = await s.lifecycle.hostReach(app.installed.domain);
     const folders = await s.lifecycle.appFolderFindings(app.installed.domain);
     const notice = req.query.unchanged === '1' ? 'Nothing changed: the settings were already like this, so nothing was saved or recorded.' : undefined;
-    render(req, res, 'config', { title: `Settings · ${app.installed.domain}`, app, plan, reach, folders, isSelf: s.self.isSelf(app.stack), deployed: app.status !== 'not deployed', notice });
+    render(req, res, 'config', { title: `Settings · ${app.installed.domain}`, app, plan, reach, folders, isSelf: s.self.isSelf(app.stack), deployed: app.status !== 'not deployed', busy: s.jobs.holder(app.stack), notice });
   };
 
   /** The settings form again as it was sent, with the missing folders its values name. */
@@ -82,7 +82,7 @@ export function lifecycleRoutes(s: Services) {
     const reach = await s.lifecycle.hostReach(app.installed.domain);
     const folders = await s.lifecycle.appFolderFindings(app.installed.domain, b);
     const sent = { ...plan, sample: settingsAsSent(plan.sample, b) };
-    render(req, res, 'config', { title: `Settings · ${app.installed.domain}`, app, plan: sent, reach, folders, isSelf: s.self.isSelf(app.stack), deployed: app.status !== 'not deployed', redeploy: b.redeploy !== undefined, ...more }, status);
+    render(req, res, 'config', { title: `Settings · ${app.installed.domain}`, app, plan: sent, reach, folders, isSelf: s.self.isSelf(app.stack), deployed: app.status !== 'not deployed', busy: s.jobs.holder(app.stack), redeploy: b.redeploy !== undefined, ...more }, status);
   }
 
   const createAppFolder: RequestHandler = withFieldErrors(auditRefusals(s, 'host.folder.create', async (req, res) => {
