@@ -126,11 +126,21 @@ export class LoginLimiter {
   succeeded(attempt: Attempt): void {
     if (attempt.account) this.#entries.account.delete(attempt.account.name);
     if (attempt.device) return this.#entries.device.delete(attempt.device);
-    const address = this.#entries.address.get(attempt.address);
-    if (!address) return;
-    address.failures = Math.max(0, address.failures - 1);
-    const ms = blockMs(this.#policy.address, address.failures);
-    address.blockedUntil = ms > 0 ? address.lastFailure + ms : 0;
+    this.#takeBack('address', attempt.address);
+  }
+
+  /** An attempt that guessed nothing after all (its form was refused before any password was checked): every key
+   *  gets back the one failure `begin` counted, and nothing more. */
+  refund(attempt: Attempt): void {
+    for (const [scope, key] of this.#keys(attempt)) this.#takeBack(scope, key);
+  }
+
+  #takeBack(scope: Scope, key: string): void {
+    const entry = this.#entries[scope].get(key);
+    if (!entry) return;
+    entry.failures = Math.max(0, entry.failures - 1);
+    const ms = blockMs(this.#policy[scope], entry.failures);
+    entry.blockedUntil = ms > 0 ? entry.lastFailure + ms : 0;
   }
 
   #count(attempt: Attempt): Lockout | undefined {

@@ -317,6 +317,25 @@ describe('a person’s own password and an admin’s role changes (#21)', () => 
     expect(auditActions()).toEqual(expect.arrayContaining(['account.password:ok', 'account.password:denied']));
   });
 
+  it('holds guesses at the current password like login guesses: someone who finds a session open cannot try them all', async () => {
+    await node.services.people.add({ username: 'gil', role: 'guest', password: 'guest password 2' });
+    const here = await loggedIn(node, 'gil', 'guest password 2');
+    const change = (current: string, confirm = 'a new password for gil') =>
+      here.agent.post('/account/password').type('form').send({ _csrf: here.csrf, current, password: 'a new password for gil', confirm });
+    // This browser logged in before (a known device): ten wrong guesses are free, the eleventh starts a hold.
+    for (let i = 0; i < 10; i++) expect((await change(`guess ${i}`)).status).toBe(400);
+    // A form refused before any password is checked neither counts (the hold stays at 10 s) nor clears the guesses.
+    const refused = await change('guest password 2', 'not the same');
+    expect(refused.status).toBe(400);
+    expect(refused.text).not.toContain('Too many attempts');
+    expect((await change('guess 10')).status).toBe(400);
+    const held = await change('guest password 2');
+    expect(held.status).toBe(429);
+    expect(held.headers['retry-after']).toBe('10');
+    expect(held.text).toMatch(/Too many attempts [^.]*\. Wait 10 seconds and try again\./);
+    expect(await node.services.people.authenticate('gil', 'guest password 2')).toBeDefined();
+  });
+
   it('an admin changes a person’s role (audited), but never demotes the last enabled admin', async () => {
     const sam = await node.services.people.add({ username: 'sam', role: 'steward', password: 'steward password 1' });
     const admin = await loggedIn(node);

@@ -62,6 +62,27 @@ describe('login limiter', () => {
     expect(verdicts.filter(Boolean)).toHaveLength(6);
   });
 
+  it('a refund takes back only the one count of an attempt that guessed nothing: it never clears the wrong ones', () => {
+    const limiter = new LoginLimiter({ now: clock().now });
+    for (let i = 0; i < 5; i++) fail(limiter, admin('192.0.2.4'));
+    // Malformed forms in between (each begun, then refunded) neither count nor wipe the five wrong guesses.
+    for (let i = 0; i < 10; i++) {
+      expect(limiter.begin(admin('192.0.2.4')).allowed).toBe(true);
+      limiter.refund(admin('192.0.2.4'));
+    }
+    expect(limiter.check(admin('192.0.2.4')).allowed).toBe(true);
+    fail(limiter, admin('192.0.2.4')); // the sixth wrong guess: held
+    expect(limiter.check(admin('192.0.2.5'))).toMatchObject({ allowed: false, scope: 'account', retryAfterSeconds: 10 });
+    // A known device's counter is given back the same way.
+    const device = admin('192.0.2.4', { device: '2.nonce' });
+    for (let i = 0; i < 10; i++) fail(limiter, device);
+    limiter.begin(device);
+    limiter.refund(device);
+    expect(limiter.check(device).allowed).toBe(true);
+    fail(limiter, device);
+    expect(limiter.check(device)).toMatchObject({ allowed: false, scope: 'device' });
+  });
+
   it('a right password gives back its count: the account starts afresh, the address keeps the wrong ones', () => {
     const limiter = new LoginLimiter({ now: clock().now });
     for (let i = 0; i < 4; i++) fail(limiter, admin('192.0.2.3'));

@@ -2,7 +2,7 @@
 import type { Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
 import { passwordSchema } from '../../validation.ts';
-import { FieldErrors, UserFacingError, asFieldError } from '../../errors.ts';
+import { FieldErrors, UserFacingError, asFieldError, fieldError } from '../../errors.ts';
 import { newToken } from '../../services/sessions.ts';
 import { actorOf, clientIp, type Services } from '../context.ts';
 import { KNOWN_DEVICE_COOKIE, PRELOGIN_CSRF_COOKIE, SESSION_COOKIE, clearCookie, readCookies, setCookie } from '../cookies.ts';
@@ -125,17 +125,31 @@ export function authRoutes(s: Services, now: () => number) {
     render(req, res, 'account', { title: 'Your account', sessionCount: s.sessions.openCount(session.user.id), notice });
   };
 
+  // The current password is a guess like a login's (someone may have found the session open): the same limiter holds it.
   const changePassword: RequestHandler = withForm(async (req, res) => {
     const session = res.locals.session!;
     const actor = actorOf(req, session);
+    const attempt = loginAttempt(req, session.user.username);
+    const verdict = limiter.begin(attempt);
+    if (!verdict.allowed) throw fieldError('current', tooManyAttempts(res, verdict), 429);
+    let read = false;
     try {
-      const read = () => parseForm(passwordChangeForm, req.body, { current: 'Current password', password: 'New password', confirm: 'Repeat the new password' });
-      const { sessionsEnded } = await s.signIn.changeOwnPassword(actor, session, read);
+      const form = () => {
+        const f = parseForm(passwordChangeForm, req.body, { current: 'Current password', password: 'New password', confirm: 'Repeat the new password' });
+        read = true;
+        return f;
+      };
+      const { sessionsEnded } = await s.signIn.changeOwnPassword(actor, session, form);
+      limiter.succeeded(attempt);
       accountPage(req, res, `Password changed.${sessionsEnded ? ` Your ${sessionsEnded} other session${sessionsEnded === 1 ? ' was' : 's were'} ended.` : ''}`);
     } catch (err) {
+      const wrongCurrent = err instanceof UserFacingError && /current password is not right/.test(err.message);
+      // A refused form guessed nothing; past the current password (a new one equal to it), the guess was right.
+      if (!read) limiter.refund(attempt);
+      else if (!wrongCurrent) limiter.succeeded(attempt);
       if (!(err instanceof UserFacingError)) throw err;
       // The service's refusals are about one field each: the current password, or a new one equal to it.
-      throw asFieldError(err, /current password is not right/.test(err.message) ? 'current' : 'password');
+      throw asFieldError(err, wrongCurrent ? 'current' : 'password');
     }
   }, (req, res) => accountPage(req, res), { secret: ['confirm'] });
 
