@@ -5,6 +5,7 @@
 import { UserFacingError } from '../errors.ts';
 import type { JobRow } from '../store/jobs.ts';
 import type { Caller } from './app-access.ts';
+import { guardReach } from './install-guards.ts';
 import type { Actor, AuditLog } from './audit.ts';
 import type { Confirmations, Lifecycle, SettingsForm } from './lifecycle.ts';
 import type { OriginState, RecipeOrigin } from './recipe-origin.ts';
@@ -25,6 +26,18 @@ export function appChanges(deps: { lifecycle: Lifecycle; recipeOrigin: RecipeOri
     async install(input: InstallInput, caller: Caller): Promise<JobRow> {
       const job = await lifecycle.install(input, caller);
       recordReach(caller, 'install', String(job.args.domain ?? ''), job.args.hostReach);
+      return job;
+    },
+    /**
+     * Deploys the config repository's pending changes (pushed from a laptop, or saved without redeploying). When the
+     * env file as it is now reaches the host, an admin says so explicitly, as at install (a steward never gets here:
+     * the app guard refuses them a host-reaching app).
+     */
+    async deployPending(domain: string, caller: Caller, confirm: Confirmations): Promise<JobRow> {
+      const reach = await lifecycle.hostReach(domain);
+      guardReach(caller, reach, confirm.hostReach, `${domain} with its pending changes`);
+      const job = lifecycle.deploy(domain, actorOnly(caller), { force: true, reason: 'pending' });
+      recordReach(caller, 'deploy', domain, reach);
       return job;
     },
     /** An upgrade or a rollback to the version chosen. */

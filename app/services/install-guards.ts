@@ -5,11 +5,14 @@ import type { Caller } from './app-access.ts';
 import { UserFacingError } from '../errors.ts';
 import { describeReach, type HostReach } from './host-reach.ts';
 
+/** An admin has not ticked “I understand what this reaches on the host” yet: a form asks again. */
+export class HostReachUnconfirmed extends UserFacingError {}
+
 /** A version that reaches the host needs an admin, who must say so explicitly; the refusal names what it reaches. */
 export function guardReach(caller: Caller, reach: HostReach[], confirmed: boolean | undefined, what: string): void {
   if (!reach.length) return;
   if (caller.role !== 'admin') throw new UserFacingError(`${what} would reach the host: ${describeReach(reach)}. Only an admin may do this.`, 403);
-  if (!confirmed) throw new UserFacingError(`${what} would reach the host: ${describeReach(reach)}. To go ahead, tick “I understand what this reaches on the host”.`, 409);
+  if (!confirmed) throw new HostReachUnconfirmed(`${what} would reach the host: ${describeReach(reach)}. To go ahead, tick “I understand what this reaches on the host”.`, 409);
 }
 
 /** An install's stack must be new: not another installed app's (abra cuts names to 45 characters), nor a live stack. */

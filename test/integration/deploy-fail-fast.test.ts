@@ -3,7 +3,7 @@
 // Pre-flight is shown too: a missing folder under ZIM_ROOT-like roots is refused before abra runs (unit-tested in
 // test/unit/preflight.test.ts); here the folder lies outside the node's roots, where only the swarm can tell.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import supertest from 'supertest';
@@ -11,58 +11,16 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { addUser, testNode, type TestNode } from '../support/app.ts';
 import { ABRA_DOUBLE, abraCalls } from '../support/abra.ts';
 import { haveDocker } from '../support/requirements.ts';
-import { ensureTestImage, removeStackAndObjects, TEST_IMAGE } from '../support/swarm.ts';
+import { ensureTestImage, removeStackAndObjects } from '../support/swarm.ts';
+import { HOST_FOLDER_RECIPE as RECIPE, HOST_FOLDER_VERSION as VERSION, writeHostFolderRecipe } from '../support/host-folder-recipe.ts';
 
 vi.setConfig({ testTimeout: 180_000, hookTimeout: 120_000 });
 const dockerThere = await haveDocker();
 const id = randomBytes(3).toString('hex');
 const DOMAIN = `ff${id}.lores.test`;
 const STACK = DOMAIN.replaceAll('.', '_');
-const RECIPE = 'lores-failfast';
-const VERSION = '1.0.0+1';
 const MISSING = `/tmp/lores-failfast-missing-${id}`;
 const EMOJI = /[\u{1F300}-\u{1FAFF}\u{2600}-\u{27BF}\u{1F000}-\u{1F2FF}]/u;
-
-/** A recipe whose one service reads a host folder and ends with a chosen exit code: enough for both failures. */
-function writeRecipe(dir: string): void {
-  const tree = path.join(dir, RECIPE, VERSION);
-  mkdirSync(tree, { recursive: true });
-  writeFileSync(path.join(tree, 'compose.yml'), `version: "3.8"
-services:
-  app:
-    image: ${TEST_IMAGE}
-    command: ["sh", "-c", "if [ \\"$$EXIT_CODE\\" != 0 ]; then exit $$EXIT_CODE; fi; trap 'exit 0' TERM; while true; do sleep 1; done"]
-    environment:
-      - EXIT_CODE=\${EXIT_CODE:-0}
-    volumes:
-      - type: bind
-        source: \${DATA_PATH}
-        target: /data
-        read_only: true
-    deploy:
-      replicas: 1
-      restart_policy:
-        condition: on-failure
-        delay: 1s
-      labels:
-        - "coop-cloud.\${STACK_NAME}.version=${VERSION}"
-        - "coop-cloud.\${STACK_NAME}.timeout=\${TIMEOUT:-120}"
-    stop_grace_period: 2s
-`);
-  writeFileSync(path.join(tree, '.env.sample'), `TYPE=${RECIPE}
-
-DOMAIN=${RECIPE}.example.com
-
-## The host folder the app reads
-DATA_PATH=/tmp
-
-## The exit code the app ends with as it starts (0: it keeps running)
-EXIT_CODE=0
-
-COMPOSE_FILE="compose.yml"
-`);
-  writeFileSync(path.join(tree, 'README.md'), 'A test recipe: a folder to read and an exit code.\n');
-}
 
 describe.skipIf(!dockerThere)('a deploy that cannot converge fails fast with the real reason (abra double, real swarm)', () => {
   let node: TestNode;
@@ -86,7 +44,7 @@ describe.skipIf(!dockerThere)('a deploy that cannot converge fails fast with the
     await ensureTestImage();
     abraDir = mkdtempSync(path.join(tmpdir(), 'lores-abra-'));
     bundled = mkdtempSync(path.join(tmpdir(), 'lores-failfast-recipes-'));
-    writeRecipe(bundled);
+    writeHostFolderRecipe(bundled);
     // abra's own wait (120 s here) is far beyond what the watch needs; its timeout must not be what ends the jobs.
     node = await testNode({ ABRA_DIR: abraDir, ABRA_BIN: ABRA_DOUBLE, BUNDLED_RECIPES_DIR: bundled, ABRA_TIMEOUT_SECONDS: '170' }, { full: true });
     // The recipe binds a host folder: installing it is an admin's, with the host reach confirmed.

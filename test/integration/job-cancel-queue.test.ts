@@ -192,7 +192,7 @@ describe.skipIf(!dockerThere)('cancel a running job, queue jobs on a busy app (t
     const saved = await node.services.jobs.finished(saveOnly);
     expect(saved.state, output(saveOnly)).toBe('succeeded');
     expect(output(saveOnly)).not.toContain('abra app deploy');
-    expect(greeting()).toBe(`last ${id}`);
+    expect(greeting()).toBe(`"last ${id}"`); // a value with a space, quoted as abra reads it
     const audit = node.services.store.audit.page({ limit: 30 }).filter((a) => a.action === 'app.config' && a.outcome === 'ok');
     expect(audit.length).toBeGreaterThanOrEqual(2);
   });

@@ -3,9 +3,10 @@
 import type { Request, RequestHandler, Response } from 'express';
 import type { InstalledApp } from '../../services/app-directory.ts';
 import { UserFacingError, asFieldError } from '../../errors.ts';
+import { HostReachUnconfirmed } from '../../services/install-guards.ts';
 import { stackSchema } from '../../validation.ts';
 import { authorizedApp } from '../app-guard.ts';
-import { actorOf, type Services } from '../context.ts';
+import { actorOf, callerOf, type Services } from '../context.ts';
 import { parseForm, withForm } from '../forms.ts';
 import { render } from '../render.ts';
 import { auditRefusals } from '../audited.ts';
@@ -40,18 +41,24 @@ export function configRepoRoutes(s: Services) {
   const changesPage: RequestHandler = async (req, res) => {
     const app = appOf(req);
     const [pending, history] = await Promise.all([s.configRepo.pending(app.domain), s.configRepo.history(app.domain)]);
+    // What the env file as it is now would reach on the host: the Deploy form names it and asks an admin to tick it.
+    const reach = pending ? await s.lifecycle.hostReach(app.domain) : [];
     const notice = req.query.discarded ? 'Pending changes discarded: the env file is back as it was deployed.' : undefined;
-    render(req, res, 'app-changes', { title: `Changes · ${app.domain}`, app, pending, lines: pending ? diffLines(pending.diff) : [], history, notice, busy: s.jobs.holder(app.stack) });
+    render(req, res, 'app-changes', { title: `Changes · ${app.domain}`, app, pending, lines: pending ? diffLines(pending.diff) : [], history, notice, reach, busy: s.jobs.holder(app.stack) });
   };
 
-  const deployChanges: RequestHandler = auditRefusals(s, 'job.deploy', async (req, res) => {
+  const deployChanges: RequestHandler = withForm(auditRefusals(s, 'job.deploy', async (req, res) => {
     // Who may act on the app first (a read-only stack is refused as such), then its env file.
     await authorizedApp(s, req, res, parseForm(stackSchema, req.params.stack, { value: 'The app' }), 'deploy');
     const app = appOf(req);
     if (!(await s.configRepo.pending(app.domain))) throw new UserFacingError(`${app.domain} has no pending changes to deploy.`, 409);
-    const job = s.lifecycle.deploy(app.domain, actorOf(req, res.locals.session), { force: true, reason: 'pending' });
+    const confirm = { hostReach: (req.body as Record<string, unknown> | undefined)?.confirm_host_reach !== undefined };
+    const job = await s.appChanges.deployPending(app.domain, callerOf(req, res.locals.session), confirm).catch((err: unknown) => {
+      // The one refusal the admin answers on this page: the host reach not ticked yet.
+      throw err instanceof HostReachUnconfirmed ? asFieldError(err, 'confirm_host_reach') : err;
+    });
     res.redirect(303, `/jobs/${job.id}`);
-  });
+  }), changesPage);
 
   const discardChanges: RequestHandler = auditRefusals(s, 'config-repo.discard', async (req, res) => {
     // Who may act on the app first (a read-only stack is refused as such), then its env file.
