@@ -69,8 +69,9 @@ async function restoreNodeCommand(args: string[]): Promise<void> {
 
 /**
  * Only the mDNS responder: announces the node and answers for `<app>-<NODE_NAME>.local` with LAN_ADDRESS, and serves
- * the nodes it finds nearby on LAN_ADDRESS:MDNS_NEARBY_PORT, until stopped. The node's container sits on an overlay network, where multicast does not reach the LAN; this runs
- * beside it on the host's network. `--check`: asks the LAN for the node's own name once (a healthcheck).
+ * the nodes it finds nearby on LAN_ADDRESS:MDNS_NEARBY_PORT, until stopped. The node's container sits on an overlay
+ * network, where multicast does not reach the LAN; this runs beside it on the host's network. `--check`: asks the
+ * LAN for the node's own name once (a healthcheck).
  */
 async function mdnsCommand(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: { check: { type: 'boolean', default: false } } });

@@ -293,14 +293,14 @@ export function lifecycleService(deps: {
       if (redeploy) await deps.preflight.guard(app.recipe, app.version, text, app.stack);
       const changed = changeNames(changes);
       const what = `Change settings of ${app.domain}: ${changed.join(', ') || 'none'}${redeploy ? ', then redeploy' : ' (not yet deployed)'}`;
+      if (!changed.length && !redeploy) return { changed, hostReach: reach }; // nothing to save, busy app or not
       const busy = jobs.holder(app.stack) !== undefined;
       if (!busy) {
         writeAppEnv(abraDir, app.domain, text);
         await recordChange(actor, app.domain, what, false, () => undefined);
         if (!redeploy && !fresh.length) return { changed, hostReach: reach };
       }
-      /** The queued save, when its turn comes: the changes on the env file as it is now; the secrets they switch on. */
-      const saveNow = async (ctx: JobContext) => {
+      const saveNow = async (ctx: JobContext) => { // queued: the changes on the env file as it is when its turn comes
         const current = installedApp(app.domain);
         const now = applyEnvChanges(current.text, changes);
         const at = current.version ?? app.version!;

@@ -1,6 +1,6 @@
 // What a recipe version says it needs (compose `deploy.resources`) against what this node has free right now.
-import { readFileSync, statfsSync } from 'node:fs';
-import { freemem, totalmem } from 'node:os';
+import { statfsSync } from 'node:fs';
+import { readMemory } from '../adapters/host/readings.ts';
 import { parse } from 'yaml';
 
 export type ServiceResources = { service: string; copies: number; reservation: number | null; limit: number | null };
@@ -34,21 +34,12 @@ export function resourcesIn(composeText: string): ServiceResources[] {
   }));
 }
 
-/** MemAvailable counts reclaimable cache, which `os.freemem()` did not always; fall back to it off Linux. */
-function memAvailable(): number {
-  try {
-    const m = /^MemAvailable:\s+(\d+) kB/m.exec(readFileSync('/proc/meminfo', 'utf8'));
-    if (m) return Number(m[1]) * 1024;
-  } catch {
-    /* not Linux */
-  }
-  return freemem();
-}
-
-/** Memory of the machine and free disk where the node keeps its data (the same disk as Docker's, on a node). */
+/** Memory of the machine (what programs can still get, as the kernel counts it) and free disk where the node keeps its
+ *  data (the same disk as Docker's, on a node). */
 export function nodeCapacity(diskPath: string): NodeCapacity {
   const fs = statfsSync(diskPath);
-  return { memTotal: totalmem(), memAvailable: memAvailable(), diskFree: fs.bavail * fs.bsize, diskTotal: fs.blocks * fs.bsize, diskPath };
+  const memory = readMemory();
+  return { memTotal: memory.totalBytes, memAvailable: memory.availableBytes, diskFree: fs.bavail * fs.bsize, diskTotal: fs.blocks * fs.bsize, diskPath };
 }
 
 export const formatBytes = (n: number): string => {

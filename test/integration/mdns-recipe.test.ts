@@ -80,7 +80,7 @@ describe.skipIf(!dockerThere)('the recipe’s mDNS responder on the swarm’s ho
   it('serves the nodes it finds nearby on the host’s address, where the node on the overlay network reads them', async () => {
     // The recipe's app service gets the same address and port as its MDNS_NEARBY_URL.
     const recipe = parse(readFileSync(path.join(REPO_ROOT, 'recipe', 'compose.mdns.yml'), 'utf8')) as { services: { app: { environment: string[] } } };
-    expect(recipe.services.app.environment).toContain('MDNS_NEARBY_URL=http://${LAN_ADDRESS}:${MDNS_NEARBY_PORT:-5380}/nearby');
+    expect(recipe.services.app.environment).toContain("MDNS_NEARBY_URL=http://${LAN_ADDRESS:?set LAN_ADDRESS to the host's LAN IPv4 address}:${MDNS_NEARBY_PORT:-5380}/nearby");
     const { value } = await within('the responder’s list of nodes nearby', 30_000, async () => {
       const res = await fetch(`http://${address}:${NEARBY_PORT}/nearby`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined);
       return res?.status === 200 && ((await res.json()) as unknown);
