@@ -6,10 +6,10 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import supertest from 'supertest';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { addUser, testNode, type TestNode } from '../support/app.ts';
 import { ABRA_DOUBLE } from '../support/abra.ts';
+import { actingAs, sessionFor, type Person } from '../support/jobs.ts';
 import { HOST_FOLDER_RECIPE, HOST_FOLDER_VERSION, writeHostFolderRecipe } from '../support/host-folder-recipe.ts';
 import { haveDocker } from '../support/requirements.ts';
 import { ensureTestImage, removeStackAndObjects } from '../support/swarm.ts';
@@ -25,21 +25,8 @@ describe.skipIf(!dockerThere)('deploying pending changes that reach the host (ab
   let node: TestNode;
   let abraDir: string;
   let bundled: string;
-  const sessions: Record<string, { cookie: string; csrf: string }> = {};
-
-  const post = (who: string, url: string, form: Record<string, string> = {}) =>
-    supertest(node.app).post(url).set('Cookie', sessions[who]!.cookie).type('form').send({ _csrf: sessions[who]!.csrf, ...form });
-  const get = (who: string, url: string) => supertest(node.app).get(url).set('Cookie', sessions[who]!.cookie);
-  const jobOf = (res: { status: number; headers: Record<string, string>; text: string }) => {
-    expect(res.status, res.text.slice(0, 800)).toBe(303);
-    return Number(/^\/jobs\/(\d+)$/.exec(res.headers.location ?? '')?.[1]);
-  };
-  const succeeded = async (res: { status: number; headers: Record<string, string>; text: string }) => {
-    const jobId = jobOf(res);
-    const job = await node.services.jobs.finished(jobId);
-    expect(job.state, node.services.store.jobs.output(jobId).map((l) => l.line).join('\n')).toBe('succeeded');
-    return job;
-  };
+  let ada: Person;
+  let sam: Person;
   const jobCount = () => node.services.store.jobs.list({ limit: 1000 }).length;
 
   beforeAll(async () => {
@@ -48,14 +35,15 @@ describe.skipIf(!dockerThere)('deploying pending changes that reach the host (ab
     bundled = mkdtempSync(path.join(tmpdir(), 'lores-reach-recipes-'));
     writeHostFolderRecipe(bundled);
     node = await testNode({ ABRA_DIR: abraDir, ABRA_BIN: ABRA_DOUBLE, BUNDLED_RECIPES_DIR: bundled, ABRA_TIMEOUT_SECONDS: '120' }, { full: true });
-    for (const [name, role] of [['ada', 'admin'], ['sam', 'steward']] as const) {
+    const person = async (name: string, role: 'admin' | 'steward') => {
       const user = await addUser(node, name, role);
-      const s = node.services.sessions.start((await node.services.people.authenticate(user.username, user.password))!, { ip: '127.0.0.1', userAgent: 'test' });
-      sessions[name] = { cookie: `lores_session=${s.token}`, csrf: s.session.csrfToken };
-    }
+      return actingAs(node, await sessionFor(node, user.username, user.password));
+    };
+    ada = await person('ada', 'admin');
+    sam = await person('sam', 'steward');
     // Installed and deployed by the admin (it binds a host folder), then a setting saved without redeploying.
-    await succeeded(await post('ada', `/install/${HOST_FOLDER_RECIPE}`, { version: HOST_FOLDER_VERSION, domain: DOMAIN, 'env.DATA_PATH': '/tmp', 'env.EXIT_CODE': '0', deploy: 'on', confirm_host_reach: 'on' }));
-    const saved = await post('ada', `/apps/${STACK}/config`, { 'env.DATA_PATH': '/var/tmp', 'env.EXIT_CODE': '0', confirm_host_reach: 'on' });
+    await ada.succeeded(await ada.post(`/install/${HOST_FOLDER_RECIPE}`, { version: HOST_FOLDER_VERSION, domain: DOMAIN, 'env.DATA_PATH': '/tmp', 'env.EXIT_CODE': '0', deploy: 'on', confirm_host_reach: 'on' }));
+    const saved = await ada.post(`/apps/${STACK}/config`, { 'env.DATA_PATH': '/var/tmp', 'env.EXIT_CODE': '0', confirm_host_reach: 'on' });
     expect(saved.status, saved.text.slice(0, 500)).toBe(303);
   });
 
@@ -67,13 +55,13 @@ describe.skipIf(!dockerThere)('deploying pending changes that reach the host (ab
   });
 
   it('names what the pending env file reaches and asks the admin to tick it before anything runs', async () => {
-    const page = (await get('ada', `/apps/${STACK}/changes`).expect(200)).text;
+    const page = (await ada.get(`/apps/${STACK}/changes`).expect(200)).text;
     expect(page).toContain('<span class="diff-add">+DATA_PATH=/var/tmp</span>');
     expect(page).toMatch(/<form method="post" action="\/apps\/[^"]+\/changes\/deploy"[\s\S]*?name="confirm_host_reach"[\s\S]*?Deploy these changes/);
     expect(page).toContain(REACH);
 
     const before = jobCount();
-    const refused = await post('ada', `/apps/${STACK}/changes/deploy`);
+    const refused = await ada.post(`/apps/${STACK}/changes/deploy`);
     expect(refused.status).toBe(409);
     // The same page again, the refusal above it and the diff still there: no dead end.
     expect(refused.text).toContain(`${DOMAIN} with its pending changes would reach the host: ${REACH}. To go ahead, tick “I understand what this reaches on the host”.`);
@@ -83,12 +71,12 @@ describe.skipIf(!dockerThere)('deploying pending changes that reach the host (ab
   });
 
   it('a steward is refused the app altogether; the admin’s ticked deploy runs and the confirmation is audited with the list', async () => {
-    expect((await post('sam', `/apps/${STACK}/changes/deploy`, { confirm_host_reach: 'on' })).status).toBe(403);
-    const job = await succeeded(await post('ada', `/apps/${STACK}/changes/deploy`, { confirm_host_reach: 'on' }));
+    expect((await sam.post(`/apps/${STACK}/changes/deploy`, { confirm_host_reach: 'on' })).status).toBe(403);
+    const job = await ada.succeeded(await ada.post(`/apps/${STACK}/changes/deploy`, { confirm_host_reach: 'on' }));
     const confirmed = node.services.store.audit.page({ limit: 1, action: 'host-reach.confirm' })[0]!;
     expect(confirmed).toMatchObject({ actor: 'ada', target: DOMAIN, outcome: 'ok' });
     expect(JSON.parse(confirmed.detail!)).toEqual({ action: 'deploy', reach: [REACH] });
     expect(job.args).toMatchObject({ reason: 'pending' });
-    expect((await get('ada', `/apps/${STACK}/changes`).expect(200)).text).toContain('id="no-pending"');
+    expect((await ada.get(`/apps/${STACK}/changes`).expect(200)).text).toContain('id="no-pending"');
   });
 });
