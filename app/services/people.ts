@@ -9,6 +9,9 @@ import { decoyHash, hashPassword, verifyPassword } from './passwords.ts';
 import { UserFacingError } from '../errors.ts';
 import type { SessionService } from './sessions.ts';
 
+/** The current password given to change one's own was wrong: a guess, which the login limiter counts. */
+export class WrongCurrentPassword extends UserFacingError {}
+
 export const FIRST_ADMIN = 'admin';
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest();
@@ -89,7 +92,7 @@ export function peopleService(store: Store, sessions: SessionService, now: () =>
     /** A person changes their own password: the current one first; their other sessions end, this one stays. */
     async changeOwnPassword(user: User, current: string, next: string, keepSession: string): Promise<{ sessionsEnded: number }> {
       const found = store.users.credentials(user.username);
-      if (!found || !(await verifyPassword(current, found.passwordHash))) throw new UserFacingError('Your current password is not right. Nothing was changed.', 400);
+      if (!found || !(await verifyPassword(current, found.passwordHash))) throw new WrongCurrentPassword('Your current password is not right. Nothing was changed.', 400);
       if (current === next) throw new UserFacingError('The new password is the same as the current one.', 400);
       store.users.setPassword(user.id, await hashPassword(next), now());
       return { sessionsEnded: sessions.endOthersFor(user.id, keepSession) };

@@ -9,6 +9,7 @@ import { KNOWN_DEVICE_COOKIE, PRELOGIN_CSRF_COOKIE, SESSION_COOKIE, clearCookie,
 import { parseForm, safeNextPath, withForm } from '../forms.ts';
 import { KNOWN_DEVICE_MS, issueKnownDevice, passwordStamp, verifyKnownDevice } from '../known-device.ts';
 import { LoginLimiter, type Attempt, type Verdict } from '../../services/login-limiter.ts';
+import { WrongCurrentPassword } from '../../services/people.ts';
 import type { User } from '../../services/people.ts';
 import { render, renderError } from '../render.ts';
 
@@ -143,7 +144,7 @@ export function authRoutes(s: Services, now: () => number) {
       limiter.succeeded(attempt);
       accountPage(req, res, `Password changed.${sessionsEnded ? ` Your ${sessionsEnded} other session${sessionsEnded === 1 ? ' was' : 's were'} ended.` : ''}`);
     } catch (err) {
-      const wrongCurrent = err instanceof UserFacingError && /current password is not right/.test(err.message);
+      const wrongCurrent = err instanceof WrongCurrentPassword;
       // A refused form guessed nothing; past the current password (a new one equal to it), the guess was right.
       if (!read) limiter.refund(attempt);
       else if (!wrongCurrent) limiter.succeeded(attempt);

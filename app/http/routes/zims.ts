@@ -94,7 +94,7 @@ export function zimRoutes(s: Services, now: () => number) {
           openUrl: book?.urlPath ? `${at.web}${book.urlPath}` : undefined,
           lanUrl: book?.urlPath && at.lan ? `${at.lan}${book.urlPath}` : undefined,
           sizeText: formatBytes(z.size),
-          served: served ? served.get(z.fileName)?.served === true : undefined,
+          served: served ? book?.served === true : undefined,
           update: updates.get(z.fileName),
           bookName: known.books.get(z.fileName),
         };
