@@ -133,3 +133,39 @@ describe('live model follow-ups', () => {
     }
   });
 });
+
+describe('live model versions', () => {
+  it('changes services only together with its version: no reader sees a re-read half applied under the old version', async () => {
+    const stream = new PassThrough();
+    const service = (id: string, replicas: number) => ({ ID: id, Spec: { Name: `wiki_${id}`, Labels: { 'com.docker.stack.namespace': 'wiki' }, Mode: { Replicated: { Replicas: replicas } }, TaskTemplate: { ContainerSpec: { Image: 'x:1' } } } });
+    const live = { a: service('a', 1), b: service('b', 1) };
+    let releaseB: (() => void) | undefined;
+    const docker = {
+      getEvents: async () => stream,
+      listServices: async () => Object.values(live),
+      listTasks: async () => [],
+      listNodes: async () => [],
+      getService: (id: 'a' | 'b') => ({
+        // b's inspect answers only when the test lets it: a slow Docker answering one re-read before the other.
+        inspect: () => (id === 'b' ? new Promise((r) => (releaseB = () => r(live.b))) : Promise.resolve(live.a)),
+      }),
+      getContainer: () => ({ inspect: async () => ({ State: {} }) }),
+      ping: async () => 'OK',
+    };
+    const model = new LiveModel(docker as unknown as Docker, createLogger('silent'));
+    await model.start();
+    const desired = (id: string) => model.services.get(id)?.desired;
+    const version = model.version;
+    live.a = service('a', 3);
+    live.b = service('b', 2);
+    for (const id of ['a', 'b']) stream.write(`${JSON.stringify({ Type: 'service', Action: 'update', Actor: { ID: id, Attributes: { name: `wiki_${id}` } } })}\n`);
+    for (let i = 0; i < 50 && !releaseB; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(releaseB).toBeDefined();
+    await new Promise((r) => setTimeout(r, 20)); // a's re-read has long answered
+    expect([model.version, desired('a'), desired('b')]).toEqual([version, 1, 1]);
+    releaseB!();
+    for (let i = 0; i < 50 && model.version === version; i++) await new Promise((r) => setTimeout(r, 5));
+    expect([model.version, desired('a'), desired('b')]).toEqual([version + 1, 3, 2]);
+    model.stop();
+  });
+});

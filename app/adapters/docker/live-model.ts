@@ -216,8 +216,12 @@ export class LiveModel extends EventEmitter<{ change: [stacks: Set<string | null
     this.#pendingNodes = false;
     const changed = new Set<string | null>();
     try {
-      await Promise.all(ids.map((id) => this.#rereadService(id, changed)));
-      if (nodes) this.#setNodes((await this.#docker.listNodes()) as unknown as RawNode[]);
+      // Read everything first, then change the model in one synchronous step with its version: a reader must never
+      // see a service's new state under the old version (a page kept under that version would then never change).
+      const read = await Promise.all(ids.map(async (id) => ({ id, next: await this.#readService(id) })));
+      const nodeList = nodes ? ((await this.#docker.listNodes()) as unknown as RawNode[]) : undefined;
+      for (const { id, next } of read) this.#applyService(id, next, changed);
+      if (nodeList) this.#setNodes(nodeList);
       if (changed.size || nodes) {
         this.#version += 1;
         this.emit('change', changed);
@@ -228,26 +232,31 @@ export class LiveModel extends EventEmitter<{ change: [stacks: Set<string | null
     }
   }
 
-  async #rereadService(id: string, changed: Set<string | null>): Promise<void> {
+  /** A service as Docker has it now; null once it is gone. */
+  async #readService(id: string): Promise<ServiceState | null> {
     let raw: RawService;
     try {
       raw = (await this.#docker.getService(id).inspect()) as RawService;
     } catch (err) {
-      if ((err as { statusCode?: number }).statusCode === 404) {
-        const old = this.services.get(id);
-        this.#forgetFollowUps(id);
-        if (old) {
-          this.services.delete(id);
-          changed.add(old.stack);
-        }
-        return;
-      }
+      if ((err as { statusCode?: number }).statusCode === 404) return null;
       throw err;
     }
     const tasks = (await this.#docker.listTasks({ filters: { service: [id] } })) as unknown as RawTask[];
     await this.#readHealth(tasks);
-    const next = this.#toService(raw, tasks);
     this.stats.serviceRereads += 1;
+    return this.#toService(raw, tasks);
+  }
+
+  #applyService(id: string, next: ServiceState | null, changed: Set<string | null>): void {
+    if (!next) {
+      const old = this.services.get(id);
+      this.#forgetFollowUps(id);
+      if (old) {
+        this.services.delete(id);
+        changed.add(old.stack);
+      }
+      return;
+    }
     // Only a real difference is a change: re-reads while a service converges often find nothing new.
     if (JSON.stringify(this.services.get(id)) !== JSON.stringify(next)) changed.add(next.stack);
     this.services.set(id, next);
