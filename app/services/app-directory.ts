@@ -21,6 +21,8 @@ type Deps = { model: LiveModel; abraDir: string; access: AppAccess; jobs: JobRun
 export function appDirectory(deps: Deps) {
   const { model, access, jobs, history } = deps;
   let kept: { version: number; installed: InstalledApp[]; adopted: string; selfStack?: string; apps: AppView[] } | undefined;
+  // Counts the lists made: a new one whenever the model, an env file or an adoption moved (pages are kept by it).
+  let generation = 0;
   // listInstalled hands back the same object for an env file that did not change, so a list compares by identity.
   const same = (a: InstalledApp[], b: InstalledApp[]) => a.length === b.length && a.every((x, i) => x === b[i]);
 
@@ -31,6 +33,7 @@ export function appDirectory(deps: Deps) {
     const adopted = [...options.adopted].sort().join('\0');
     if (kept && kept.version === model.version && kept.adopted === adopted && kept.selfStack === options.selfStack && same(kept.installed, installed)) return kept.apps;
     kept = { version: model.version, installed, adopted, selfStack: options.selfStack, apps: appsFrom(model, installed, options) };
+    generation += 1;
     return kept.apps;
   }
 
@@ -124,8 +127,12 @@ export function appDirectory(deps: Deps) {
     page,
     detail,
     onChange,
-    /** Changes whenever what the dashboard shows may have changed. */
-    version: () => `${model.version}\0${jobs.version}\0${deps.settings.current().nodeDomain}`,
+    /** Changes whenever what the dashboard shows may have changed: the apps list (live model, env files, adoptions),
+     *  the jobs, the node's domain. */
+    version: () => {
+      list();
+      return `${generation}\0${jobs.version}\0${deps.settings.current().nodeDomain}`;
+    },
     status: () => model.status,
   };
 }

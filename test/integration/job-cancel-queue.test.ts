@@ -163,6 +163,8 @@ describe.skipIf(!dockerThere)('cancel a running job, queue jobs on a busy app (t
   it('settings saved during a deploy wait their turn as a job, then go into the env file as it is then and are deployed', async () => {
     const envFile = path.join(abraDir, 'servers', 'default', `${DOMAIN}.env`);
     const greeting = () => /^GREETING=(.*)$/m.exec(readFileSync(envFile, 'utf8'))?.[1];
+    // A change saved without deploying: pending on the app's Changes page while the deploy below runs.
+    await post('sam', `/apps/${STACK}/config`, { 'env.GREETING': `pending ${id}` }).expect(303);
     const before = greeting();
     setFaults(abraDir, { 'app deploy': 'hang' });
     const deploy = await start('sam', `/apps/${STACK}/deploy`);
@@ -170,6 +172,12 @@ describe.skipIf(!dockerThere)('cancel a running job, queue jobs on a busy app (t
 
     // The settings page says a save will wait.
     expect((await get('sam', `/apps/${STACK}/config`).expect(200)).text).toMatch(/data-busy>A “deploy” job is running on this app: your save waits for it to end/);
+    // The Changes page offers the deploy (it would queue) but not Discard, which would rewrite the file under the job.
+    const changes = (await get('sam', `/apps/${STACK}/changes`).expect(200)).text;
+    expect(changes).toContain(`+GREETING="pending ${id}"`);
+    expect(changes).toMatch(/data-busy>A “deploy” job is running on this app: a deploy waits for it to end, then runs.\s+Discard is offered again once it has ended/);
+    expect(changes).toContain('/changes/deploy');
+    expect(changes).not.toContain('/changes/discard');
     // Saving with "redeploy" while the deploy runs: a job that waits, not a Conflict page; nothing written yet.
     const redeploy = await start('sam', `/apps/${STACK}/config`, { 'env.GREETING': `later ${id}`, redeploy: 'on' });
     // Saving without redeploying: also a job of its own behind both, so two writes of the env file never cross.

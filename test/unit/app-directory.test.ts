@@ -56,6 +56,16 @@ describe('the apps directory', () => {
     expect(directory.list()).not.toBe(third);
   });
 
+  it("names a new version for kept pages whenever the list changes, not only when the swarm moved", () => {
+    const v1 = directory.version();
+    expect(directory.version()).toBe(v1); // nothing moved: a kept page stays good
+    writeFileSync(path.join(servers, 'notes.example.org.env'), 'TYPE=hedgedoc:1.0.0\n'); // an env file, by a push
+    const v2 = directory.version();
+    expect(v2).not.toBe(v1);
+    adopted.delete('elsewhere'); // an admin released a stack
+    expect(directory.version()).not.toBe(v2);
+  });
+
   it('refuses an unknown stack with a 404, and removing a deployed app with a 409', async () => {
     expect(() => directory.find('nothing')).toThrow(/There is no app “nothing” on this node/);
     await expect(directory.managed(caller, 'wiki_example_org', 'config')).resolves.toMatchObject({ stack: 'wiki_example_org' });
