@@ -54,16 +54,12 @@ export function appChanges(deps: { lifecycle: Lifecycle; recipeOrigin: RecipeOri
       audit.record(actorOnly(caller), 'app.config', { target: domain, detail: { changed: result.changed, ...(confirm.linkLocalUrls ? { linkLocalUrlsAllowed: true } : {}) } });
       return result;
     },
-    /** "Create this folder" on the install form of `recipe` (as sent; the lifecycle validates it). */
-    async createInstallFolder(recipe: unknown, key: unknown, value: unknown, caller: Caller): Promise<string> {
-      const folder = await lifecycle.createFolder(recipe, key, value, caller);
-      audit.record(actorOnly(caller), 'host.folder.create', { target: folder, detail: { recipe, setting: key } });
-      return folder;
-    },
-    /** "Create this folder" on the settings page of an installed app. */
-    async createAppFolder(app: { domain: string; recipe: string }, key: unknown, value: unknown, caller: Caller): Promise<string> {
-      const folder = await lifecycle.createFolder(app.recipe, key, value, caller);
-      audit.record(actorOnly(caller), 'host.folder.create', { target: folder, detail: { app: app.domain, setting: key } });
+    /** "Create this folder" on the install form of `recipe` (as sent; the lifecycle validates it), or on the settings
+     *  page of the installed app `app`. */
+    async createFolder(where: { recipe: unknown; app?: string }, key: unknown, value: unknown, caller: Caller): Promise<string> {
+      const folder = await lifecycle.createFolder(where.recipe, key, value, caller);
+      const about = where.app ? { app: where.app } : { recipe: where.recipe };
+      audit.record(actorOnly(caller), 'host.folder.create', { target: folder, detail: { ...about, setting: key } });
       return folder;
     },
     /** "Check for newer versions": asks the recipe's origin now; a failed look is audited as failed. */

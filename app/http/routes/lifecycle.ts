@@ -53,7 +53,7 @@ export function lifecycleRoutes(s: Services) {
   const createInstallFolder: RequestHandler = withFieldErrors(auditRefusals(s, 'host.folder.create', async (req, res) => {
     const b = body(req);
     const key = b.create_folder;
-    const folder = await s.appChanges.createInstallFolder(req.params.recipe, key, b[`env.${String(key)}`], caller(req, res));
+    const folder = await s.appChanges.createFolder({ recipe: req.params.recipe }, key, b[`env.${String(key)}`], caller(req, res));
     await installAgain(req, res, { notice: `The folder ${folder} was created. It is readable by the app.` }, 200);
   }), (req, res, refused) => installAgain(req, res, { errors: refused.fields }, 400));
 
@@ -88,7 +88,7 @@ export function lifecycleRoutes(s: Services) {
   const createAppFolder: RequestHandler = withFieldErrors(auditRefusals(s, 'host.folder.create', async (req, res) => {
     const app = await managedApp(req, res, 'config');
     const b = body(req);
-    const folder = await s.appChanges.createAppFolder(app.installed, b.create_folder, b[`env.${String(b.create_folder)}`], caller(req, res));
+    const folder = await s.appChanges.createFolder({ recipe: app.installed.recipe, app: app.installed.domain }, b.create_folder, b[`env.${String(b.create_folder)}`], caller(req, res));
     await configAgain(req, res, app, { notice: `The folder ${folder} was created. It is readable by the app. Save to use it.` }, 200);
   }), async (req, res, refused) => configAgain(req, res, await managedApp(req, res, 'config'), { errors: refused.fields }, 400));
 
