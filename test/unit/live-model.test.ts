@@ -135,7 +135,7 @@ describe('live model follow-ups', () => {
 });
 
 describe('live model versions', () => {
-  it('changes services only together with its version: no reader sees a re-read half applied under the old version', async () => {
+  it('changes services only together with its version, one flush at a time: no reader sees a re-read half applied, no older read wins', async () => {
     const stream = new PassThrough();
     const service = (id: string, replicas: number) => ({ ID: id, Spec: { Name: `wiki_${id}`, Labels: { 'com.docker.stack.namespace': 'wiki' }, Mode: { Replicated: { Replicas: replicas } }, TaskTemplate: { ContainerSpec: { Image: 'x:1' } } } });
     const live = { a: service('a', 1), b: service('b', 1) };
@@ -163,9 +163,15 @@ describe('live model versions', () => {
     expect(releaseB).toBeDefined();
     await new Promise((r) => setTimeout(r, 20)); // a's re-read has long answered
     expect([model.version, desired('a'), desired('b')]).toEqual([version, 1, 1]);
+    // a changes again while that re-read still waits: its newer state must not be overwritten by the older read.
+    live.a = service('a', 5);
+    stream.write(`${JSON.stringify({ Type: 'service', Action: 'update', Actor: { ID: 'a', Attributes: { name: 'wiki_a' } } })}\n`);
+    await new Promise((r) => setTimeout(r, 50));
     releaseB!();
-    for (let i = 0; i < 50 && model.version === version; i++) await new Promise((r) => setTimeout(r, 5));
-    expect([model.version, desired('a'), desired('b')]).toEqual([version + 1, 3, 2]);
+    for (let i = 0; i < 50 && desired('a') !== 5; i++) await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, 50));
+    expect([desired('a'), desired('b')]).toEqual([5, 2]);
+    expect(model.version).toBe(version + 2); // the held flush, then the one that waited for it
     model.stop();
   });
 });

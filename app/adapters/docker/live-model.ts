@@ -47,6 +47,7 @@ export class LiveModel extends EventEmitter<{ change: [stacks: Set<string | null
   #pendingServices = new Set<string>();
   #pendingNodes = false;
   #flushTimer: NodeJS.Timeout | null = null;
+  #flushing = false;
   #health = new Map<string, string>(); // containerId → health status, from events
   #followUps = new Map<string, number>(); // serviceId → re-reads done while it converges
   // One timer per service: a service that never converges backs off to 5 s without delaying the others.
@@ -210,6 +211,19 @@ export class LiveModel extends EventEmitter<{ change: [stacks: Set<string | null
 
   async #flush(): Promise<void> {
     this.#flushTimer = null;
+    // One flush at a time: two overlapping could apply an older read after a newer one. The running one starts
+    // another for what was asked meanwhile.
+    if (this.#flushing) return;
+    this.#flushing = true;
+    try {
+      await this.#flushPending();
+    } finally {
+      this.#flushing = false;
+      if (!this.#stopped && (this.#pendingServices.size || this.#pendingNodes)) this.#flushTimer ??= setTimeout(() => void this.#flush(), 0);
+    }
+  }
+
+  async #flushPending(): Promise<void> {
     const ids = [...this.#pendingServices];
     const nodes = this.#pendingNodes;
     this.#pendingServices.clear();
