@@ -106,8 +106,8 @@ async function servedBy(docker: Docker, stack: string): Promise<Set<string> | un
 /**
  * The books of the library file, each with whether kiwix-serve serves it yet and where; undefined as for servedBy.
  * A book is served once kiwix-serve's own catalogue lists it: the library file changes first, and a link handed out
- * before kiwix-serve reloads it would open a "not found" page. When the catalogue cannot be read, the library file is
- * taken at its word and a book gets kiwix-serve's short form, `/<file name without .zim>`.
+ * before kiwix-serve reloads it would open a "not found" page. When the catalogue cannot be read (kiwix-serve still
+ * starting, or too slow to answer) no book counts as served yet: the next look, or the download's wait, tells.
  */
 export async function servedBooks(docker: Docker, stack: string): Promise<Map<string, ServedBook> | undefined> {
   const lib = await libraryXml(docker, stack);
@@ -123,7 +123,7 @@ export async function servedBooks(docker: Docker, stack: string): Promise<Map<st
 export function withLinks(books: Map<string, Omit<ServedBook, 'served' | 'urlPath'>>, links: Map<string, string> | undefined): Map<string, ServedBook> {
   return new Map(
     [...books].map(([f, b]) => {
-      const urlPath = links ? links.get(b.id) : `/${encodeURIComponent(f.replace(/\.zim$/, ''))}`;
+      const urlPath = links?.get(b.id);
       return [f, { ...b, served: urlPath !== undefined, ...(urlPath ? { urlPath } : {}) }];
     }),
   );
