@@ -16,11 +16,13 @@ export type { InstalledApp };
 export type ManagedApp = AppView & { installed: InstalledApp };
 export type DashboardData = { apps: AppView[]; otherStacks: AppView[]; nodes: NodeView[]; live: LiveModel['status']; nodeDomain: string; busy: (stack: string) => string | undefined };
 
+const AGEING_MS = 15_000;
+
 type Deps = { model: LiveModel; abraDir: string; access: AppAccess; jobs: JobRunner; history: JobHistory; settings: SettingsService; self: NodeSelf };
 
 export function appDirectory(deps: Deps) {
   const { model, access, jobs, history } = deps;
-  let kept: { version: number; installed: InstalledApp[]; adopted: string; selfStack?: string; apps: AppView[] } | undefined;
+  let kept: { version: number; period: number; installed: InstalledApp[]; adopted: string; selfStack?: string; apps: AppView[] } | undefined;
   // Counts the lists made: a new one whenever the model, an env file or an adoption moved (pages are kept by it).
   let generation = 0;
   // listInstalled hands back the same object for an env file that did not change, so a list compares by identity.
@@ -31,8 +33,11 @@ export function appDirectory(deps: Deps) {
     const installed = listInstalled(deps.abraDir);
     const options = access.options();
     const adopted = [...options.adopted].sort().join('\0');
-    if (kept && kept.version === model.version && kept.adopted === adopted && kept.selfStack === options.selfStack && same(kept.installed, installed)) return kept.apps;
-    kept = { version: model.version, installed, adopted, selfStack: options.selfStack, apps: appsFrom(model, installed, options) };
+    // Statuses also age without the swarm moving ("failing" lasts as long as a failure is recent): a list is made
+    // afresh at least every AGEING_MS.
+    const period = Math.floor(Date.now() / AGEING_MS);
+    if (kept && kept.version === model.version && kept.period === period && kept.adopted === adopted && kept.selfStack === options.selfStack && same(kept.installed, installed)) return kept.apps;
+    kept = { version: model.version, period, installed, adopted, selfStack: options.selfStack, apps: appsFrom(model, installed, options) };
     generation += 1;
     return kept.apps;
   }
@@ -131,7 +136,7 @@ export function appDirectory(deps: Deps) {
      *  the jobs, the node's domain. */
     version: () => {
       list();
-      return `${generation}\0${jobs.version}\0${deps.settings.current().nodeDomain}`;
+      return `${generation}-${jobs.version}-${deps.settings.current().nodeDomain}`;
     },
     status: () => model.status,
   };

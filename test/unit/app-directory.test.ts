@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { EventEmitter } from 'node:events';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import type { LiveModel } from '../../app/adapters/docker/live-model.ts';
 import type { AppAccess } from '../../app/services/app-access.ts';
 import { appDirectory } from '../../app/services/app-directory.ts';
@@ -16,7 +16,12 @@ import type { SettingsService } from '../../app/services/settings.ts';
 const abraDir = mkdtempSync(path.join(tmpdir(), 'lores-apps-dir-'));
 const servers = path.join(abraDir, 'servers', 'default');
 mkdirSync(servers, { recursive: true });
-afterAll(() => rmSync(abraDir, { recursive: true, force: true }));
+// The clock stands still unless a test moves it: lists are also made afresh as time passes (statuses age).
+vi.useFakeTimers({ toFake: ['Date'], now: new Date('2026-12-05T10:00:00Z') });
+afterAll(() => {
+  vi.useRealTimers();
+  rmSync(abraDir, { recursive: true, force: true });
+});
 
 /** A live model without Docker: its version moves when a test says the swarm changed. */
 class FakeModel extends EventEmitter {
@@ -53,7 +58,10 @@ describe('the apps directory', () => {
     expect(directory.list().map((a) => a.stack).sort()).toEqual(['blog_example_org', 'wiki_example_org']);
     const third = directory.list();
     adopted.add('elsewhere'); // an admin adopted a stack
-    expect(directory.list()).not.toBe(third);
+    const fourth = directory.list();
+    expect(fourth).not.toBe(third);
+    vi.advanceTimersByTime(15_000); // a "failing" status may have aged out meanwhile
+    expect(directory.list()).not.toBe(fourth);
   });
 
   it("names a new version for kept pages whenever the list changes, not only when the swarm moved", () => {

@@ -30,13 +30,19 @@ export function appRoutes(s: Services) {
 
   const dashboards = new PageCache({ maxEntries: DASHBOARDS_KEPT, ttlMs: DASHBOARD_KEPT_MS });
   const dashboard: RequestHandler = (req, res) => {
-    renderKept(req, res, dashboards, s.apps.version(), 'dashboard', () => ({ title: 'Apps', ...s.apps.dashboard() }));
+    const version = s.apps.version();
+    renderKept(req, res, dashboards, version, 'dashboard', () => ({ title: 'Apps', since: version, ...s.apps.dashboard() }));
   };
+
+  /** A live stream's first push: at once if the apps moved since its page was made (`since`, the version the page
+   *  carries), which covers a change between page and stream and everything missed while reconnecting. */
+  const catchUp = (req: Request, push: { poke(): void }) => req.query.since !== s.apps.version() && push.poke();
 
   const dashboardLive: RequestHandler = (req, res) => {
     const sse = openSse(req, res);
     const push = coalesce(PUSH_EVERY_MS, () => sse.send('apps', renderPartial(res, 'apps', s.apps.dashboard())));
     const unsubscribe = s.apps.onChange(push.poke);
+    catchUp(req, push);
     sse.onClose(() => {
       push.cancel();
       unsubscribe();
@@ -45,7 +51,8 @@ export function appRoutes(s: Services) {
 
   const appPage: RequestHandler = async (req, res) => {
     const app = findApp(req);
-    render(req, res, 'app', { title: app.domain ?? app.stack, ...(await s.apps.page(app)) });
+    const since = s.apps.version(); // before the wait: a change during it is caught up by the live stream
+    render(req, res, 'app', { title: app.domain ?? app.stack, since, ...(await s.apps.page(app)) });
   };
 
   const appLive: RequestHandler = (req, res) => {
@@ -57,6 +64,7 @@ export function appRoutes(s: Services) {
     });
     // Its own stack's changes, and the Docker connection's (null).
     const unsubscribe = s.apps.onChange((stacks) => (!stacks || stacks.has(stack)) && push.poke());
+    catchUp(req, push);
     sse.onClose(() => {
       push.cancel();
       unsubscribe();

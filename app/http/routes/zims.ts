@@ -170,6 +170,10 @@ export function zimRoutes(s: Services, now: () => number) {
     const onLibrary = (stack: string) => stack === app.stack && void sendLibrary();
     downloads.events.on('progress', onProgress);
     downloads.events.on('library', onLibrary);
+    // What moved between the page and this stream (a download ended, Kiwix began serving a book) has no event left
+    // to come: the stream starts with the library and the progress as they are now.
+    void sendLibrary();
+    push.poke();
     sse.onClose(() => {
       downloads.events.off('progress', onProgress);
       downloads.events.off('library', onLibrary);
