@@ -174,7 +174,7 @@ describe.skipIf(!dockerThere)('cancel a running job, queue jobs on a busy app (t
     expect((await get('sam', `/apps/${STACK}/config`).expect(200)).text).toMatch(/data-busy>A “deploy” job is running on this app: your save waits for it to end/);
     // The Changes page offers the deploy (it would queue) but not Discard, which would rewrite the file under the job.
     const changes = (await get('sam', `/apps/${STACK}/changes`).expect(200)).text;
-    expect(changes).toContain(`+GREETING="pending ${id}"`);
+    expect(changes).toContain(`+GREETING=&quot;pending ${id}&quot;`);
     expect(changes).toMatch(/data-busy>A “deploy” job is running on this app: a deploy waits for it to end, then runs.\s+Discard is offered again once it has ended/);
     expect(changes).toContain('/changes/deploy');
     expect(changes).not.toContain('/changes/discard');

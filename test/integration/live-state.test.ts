@@ -144,6 +144,14 @@ describe.skipIf(!dockerThere)('live node state on the real swarm', () => {
     expect(await eventually(() => app(WIKI)?.desired === 3, 10_000)).toBe(true);
     const after = await supertest(node.app).get('/').set('Cookie', stewardCookie).set('If-None-Match', before.headers.etag!).expect(200);
     expect(shows(after.text, '\\d of 3')).toBe(true);
+    // A page whose live stream opens only after the change (a slow phone, a reconnect) is caught up at once, though
+    // no change follows: the stream knows the page's version and pushes when the apps moved since.
+    const since = /sse-connect="\/live\?since=([^"]+)"/.exec(before.text)?.[1];
+    expect(since).toBeDefined();
+    expect(await eventually(() => app(WIKI)?.running === 3, 30_000)).toBe(true);
+    await new Promise((r) => setTimeout(r, 1000)); // let the model settle: no change left to push on its own
+    const caughtUp = await readSse(`${base}/live?since=${since}`, { Cookie: stewardCookie }, (e) => e.event === 'apps', { timeoutMs: 5_000 });
+    expect(shows(caughtUp.at(-1)?.data ?? '', '3 of 3')).toBe(true);
     await execa('docker', ['service', 'scale', '--detach', `${WIKI}_db=3`]);
     expect(await eventually(() => app(WIKI)?.running === 4, 30_000)).toBe(true);
   });
