@@ -175,3 +175,69 @@ describe('live model versions', () => {
     model.stop();
   });
 });
+
+describe('live model re-read failures', () => {
+  function swarm(opts: { pingAnswers: boolean }) {
+    const stream = new PassThrough();
+    const a = (replicas: number) => ({ ID: 'a', Spec: { Name: 'wiki_a', Labels: { 'com.docker.stack.namespace': 'wiki' }, Mode: { Replicated: { Replicas: replicas } }, TaskTemplate: { ContainerSpec: { Image: 'x:1' } } } });
+    let live = a(1);
+    let failNext = 0;
+    const docker = {
+      getEvents: async () => stream,
+      listServices: async () => [live],
+      listTasks: async () => [],
+      listNodes: async () => [],
+      getService: () => ({
+        inspect: async () => {
+          if (failNext > 0) {
+            failNext -= 1;
+            throw new Error('socket hang up'); // what docker-modem's timeout leaves behind
+          }
+          return live;
+        },
+      }),
+      getContainer: () => ({ inspect: async () => ({ State: {} }) }),
+      ping: async () => {
+        if (!opts.pingAnswers) throw new Error('connect ENOENT /var/run/docker.sock');
+        return 'OK';
+      },
+    };
+    return {
+      docker: docker as unknown as Docker,
+      /** `docker service scale wiki_a=N`, whose first re-read (or `failures` of them) fails. */
+      scale(replicas: number, failures: number) {
+        live = a(replicas);
+        failNext = failures;
+        stream.write(`${JSON.stringify({ Type: 'service', Action: 'update', Actor: { ID: 'a', Attributes: { name: 'wiki_a' } } })}\n`);
+      },
+    };
+  }
+  const until = async (check: () => boolean) => {
+    for (let i = 0; i < 100 && !check(); i++) await new Promise((r) => setTimeout(r, 50));
+  };
+
+  it('asks again shortly when Docker still answers: no stale flag, no full resync', async () => {
+    const fake = swarm({ pingAnswers: true });
+    const model = new LiveModel(fake.docker, createLogger('silent'));
+    await model.start();
+    let stale = false;
+    model.on('status', (s: { stale: boolean }) => (stale ||= s.stale));
+    fake.scale(3, 2);
+    await until(() => model.services.get('a')?.desired === 3);
+    expect(model.services.get('a')?.desired).toBe(3);
+    expect(stale).toBe(false);
+    expect(model.stats.fullSyncs).toBe(1);
+    model.stop();
+  });
+
+  it('takes a failed re-read for Docker going away when it does not answer its ping either', async () => {
+    const fake = swarm({ pingAnswers: false });
+    const model = new LiveModel(fake.docker, createLogger('silent'));
+    await model.start();
+    expect(model.status.stale).toBe(false);
+    fake.scale(3, 1);
+    await until(() => model.status.stale);
+    expect(model.status.stale).toBe(true);
+    model.stop();
+  });
+});

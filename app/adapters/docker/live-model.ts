@@ -23,6 +23,9 @@ const IGNORED_ACTIONS = /^exec_/;
 const FOLLOW_UP_MS = 400;
 const MAX_FOLLOW_UPS = 50;
 const PING_EVERY_MS = 10_000;
+// A targeted re-read that fails while Docker still answers its ping is tried again this often, this many times.
+const REREAD_RETRY_MS = 1000;
+const REREAD_RETRIES = 3;
 
 export class LiveModel extends EventEmitter<{ change: [stacks: Set<string | null>]; status: [ModelStatus] }> {
   readonly services = new Map<string, ServiceState>();
@@ -48,6 +51,7 @@ export class LiveModel extends EventEmitter<{ change: [stacks: Set<string | null
   #pendingNodes = false;
   #flushTimer: NodeJS.Timeout | null = null;
   #flushing = false;
+  #rereadRetries = 0;
   #health = new Map<string, string>(); // containerId → health status, from events
   #followUps = new Map<string, number>(); // serviceId → re-reads done while it converges
   // One timer per service: a service that never converges backs off to 5 s without delaying the others.
@@ -240,8 +244,19 @@ export class LiveModel extends EventEmitter<{ change: [stacks: Set<string | null
         this.#version += 1;
         this.emit('change', changed);
       }
+      this.#rereadRetries = 0;
     } catch (err) {
+      // One slow or cut-off answer from a daemon that still answers (a Pi busy with a download) is asked again
+      // shortly, not taken for Docker going away: that would flag every page stale and read the whole swarm again.
+      if (this.#rereadRetries < REREAD_RETRIES && !this.#stopped && (await this.#docker.ping().then(() => true, () => false))) {
+        this.#rereadRetries += 1;
+        for (const id of ids) this.#pendingServices.add(id);
+        this.#pendingNodes ||= nodes;
+        this.#flushTimer ??= setTimeout(() => void this.#flush(), REREAD_RETRY_MS);
+        return;
+      }
       this.#log.warn({ err: (err as Error).message }, 'targeted re-read failed; resyncing');
+      this.#rereadRetries = 0;
       this.#fail(err as Error);
     }
   }
