@@ -108,15 +108,18 @@ export function appDirectory(deps: Deps) {
     };
   }
 
-  /** Calls `fn` with the stacks that changed (null: the Docker connection's status); returns the unsubscribe. */
+  /** Calls `fn` with the stacks that changed (on the swarm, or a job on them started or ended; null: the Docker
+   *  connection's status); returns the unsubscribe. */
   function onChange(fn: (stacks: Set<string | null> | null) => void): () => void {
     const changed = (stacks: Set<string | null>) => fn(stacks);
     const status = () => fn(null);
     model.on('change', changed);
     model.on('status', status);
+    const stopFollowingJobs = jobs.onHolderChange((stack) => fn(new Set([stack])));
     return () => {
       model.off('change', changed);
       model.off('status', status);
+      stopFollowingJobs();
     };
   }
 

@@ -73,6 +73,8 @@ export class JobRunner {
   #queue: Waiting[] = [];
   readonly #describeApp: (stack: string) => string | undefined;
   readonly #events = new EventEmitter<Record<string, [JobEvent]>>();
+  /** An app's abra job started or ended: what `holder` says of it changed (live pages show it). */
+  readonly #holders = new EventEmitter<{ change: [app: string] }>();
 
   readonly #downloadLimit: number;
   /** Set at shutdown: a job that survives restarts must not record an outcome on the way out (the next process does). */
@@ -92,6 +94,7 @@ export class JobRunner {
     this.#limit = opts.limit ?? 2;
     this.#downloadLimit = opts.downloadLimit ?? 2;
     this.#events.setMaxListeners(0);
+    this.#holders.setMaxListeners(0);
   }
 
   /** Why a new job on this app/recipe cannot start now, or undefined if it can. */
@@ -251,6 +254,7 @@ export class JobRunner {
     const entry: Running = { kind: spec.kind, app: spec.app, recipe: spec.recipe, lane: spec.lane ?? 'abra', survivesRestart: spec.survivesRestart ?? false, abort, done: Promise.resolve() };
     this.#running.set(job.id, entry);
     this.#version += 1;
+    this.#holderMoved(entry);
     entry.done = this.#execute(job, spec, abort.signal, continued);
   }
 
@@ -293,8 +297,10 @@ export class JobRunner {
         return; // left running on purpose: the next process finishes it
       }
       this.#store.finish(job.id, state, { exitCode, error }, this.#now());
+      const ended = this.#running.get(job.id);
       this.#running.delete(job.id);
       this.#version += 1;
+      if (ended) this.#holderMoved(ended);
       this.#audit.record(spec.actor, `job.${spec.kind}`, {
         target: spec.app ?? spec.recipe ?? undefined,
         outcome: state === 'succeeded' ? 'ok' : 'failed',
@@ -328,6 +334,16 @@ export class JobRunner {
       this.#audit.record({ name: job.actor, ip: null }, `job.${job.kind}`, { target: job.app ?? undefined, outcome: 'failed', detail: { job: job.id, interrupted: true, ...(job.state === 'queued' ? { notStarted: true } : {}) } });
     }
     return left;
+  }
+
+  #holderMoved(slot: Slot): void {
+    if (slot.app && slot.lane === 'abra') this.#holders.emit('change', slot.app);
+  }
+
+  /** Calls `fn` with the app whenever an abra job on it starts or ends; returns the unsubscribe. */
+  onHolderChange(fn: (app: string) => void): () => void {
+    this.#holders.on('change', fn);
+    return () => this.#holders.off('change', fn);
   }
 
   subscribe(jobId: number, fn: (e: JobEvent) => void): () => void {

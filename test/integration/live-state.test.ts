@@ -156,6 +156,28 @@ describe.skipIf(!dockerThere)('live node state on the real swarm', () => {
     expect(await eventually(() => app(WIKI)?.running === 4, 30_000)).toBe(true);
   });
 
+  it('open pages show a job on an app as it starts and ends, though the swarm does not move', async () => {
+    // The app's own page: its stream pushes only for this app (the crash-looping stack beside it moves all the time).
+    expect(await eventually(() => !!app(WIKI)?.desired && app(WIKI)!.running === app(WIKI)!.desired, 30_000)).toBe(true);
+    const page = (await supertest(node.app).get(`/apps/${WIKI}`).set('Cookie', stewardCookie).expect(200)).text;
+    const since = new RegExp(`sse-connect="/apps/${WIKI}/live\\?since=([^"]+)"`).exec(page)![1];
+    const badge = /<span class="badge status-updating">check…<\/span>/;
+    let release = () => {};
+    let job = 0;
+    const events = await readSse(`${base}/apps/${WIKI}/live?since=${since}`, { Cookie: stewardCookie }, (e, all) => e.event === 'app' && !badge.test(e.data) && all.some((x) => badge.test(x.data)), {
+      timeoutMs: 15_000,
+      onOpen: () => {
+        // A job that touches nothing on the swarm: only the runner says the app is busy, then free again.
+        const started = node.services.jobs.submit({ kind: 'check', app: WIKI, recipe: null, actor: { name: 'sam', ip: '127.0.0.1' }, run: () => new Promise<void>((r) => (release = r)) });
+        job = started.id;
+        setTimeout(() => release(), 2500);
+      },
+    });
+    expect(events.some((e) => badge.test(e.data))).toBe(true); // the badge came with the job…
+    expect(badge.test(events.at(-1)!.data)).toBe(false); // …and went when it ended
+    expect((await node.services.jobs.finished(job)).state).toBe('succeeded');
+  });
+
   it('stop scales every service to 0 and remembers the counts; start restores them; audited; guests refused', async () => {
     await eventually(() => app(WIKI)?.running === 4, 30_000);
     const guest = await supertest(node.app).post(`/apps/${WIKI}/stop`).set('Cookie', guestCookie).type('form').send({ _csrf: 'x' });

@@ -32,12 +32,13 @@ class FakeModel extends EventEmitter {
   status = { stale: false, since: 0, error: null, syncedAt: 0 };
 }
 const model = new FakeModel();
+const jobMoved = new EventEmitter<{ change: [app: string] }>(); // a job on an app started or ended
 const adopted = new Set<string>();
 const directory = appDirectory({
   model: model as unknown as LiveModel,
   abraDir,
   access: { options: () => ({ adopted: new Set(adopted), selfStack: undefined }), authorize: async () => undefined } as unknown as AppAccess,
-  jobs: { holder: () => undefined, version: 0 } as unknown as JobRunner,
+  jobs: { holder: () => undefined, version: 0, onHolderChange: (fn: (app: string) => void) => (jobMoved.on('change', fn), () => jobMoved.off('change', fn)) } as unknown as JobRunner,
   history: { list: () => [] } as unknown as JobHistory,
   settings: { current: () => ({ nodeDomain: 'example.org' }) } as unknown as SettingsService,
   self: { isSelf: () => false } as unknown as NodeSelf,
@@ -83,13 +84,15 @@ describe('the apps directory', () => {
     await expect(directory.removable(caller, 'wiki_example_org')).rejects.toMatchObject({ status: 409, message: expect.stringMatching(/still deployed/) });
   });
 
-  it('tells a page which stacks changed, and stops when it leaves', () => {
+  it('tells a page which stacks changed (on the swarm or by a job starting or ending), and stops when it leaves', () => {
     const seen: (string | null)[][] = [];
     const stop = directory.onChange((stacks) => seen.push(stacks ? [...stacks] : [null]));
     model.emit('change', new Set(['wiki_example_org']));
     model.emit('status', {});
+    jobMoved.emit('change', 'blog_example_org');
     stop();
     model.emit('change', new Set(['other']));
-    expect(seen).toEqual([['wiki_example_org'], [null]]);
+    jobMoved.emit('change', 'other');
+    expect(seen).toEqual([['wiki_example_org'], [null], ['blog_example_org']]);
   });
 });

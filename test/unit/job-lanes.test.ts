@@ -38,6 +38,20 @@ describe('job lanes and stopping', () => {
     await jobs.finished(download.id);
   });
 
+  it('says when an app gets or loses its abra job (live pages show who holds it), never for a download', async () => {
+    const moved: string[] = [];
+    const stop = jobs.onHolderChange((app) => moved.push(`${app}:${jobs.holder(app) ?? 'free'}`));
+    const download = jobs.submit({ kind: 'zim-download', app: 'k', recipe: null, actor, lane: 'download', run: untilStopped });
+    const deploy = jobs.submit({ kind: 'deploy', app: 'a', recipe: 'r', actor, run: async () => {} });
+    await jobs.finished(deploy.id);
+    jobs.stop(download.id, 'Paused by sam.');
+    await jobs.finished(download.id);
+    expect(moved).toEqual(['a:deploy', 'a:free']);
+    stop();
+    await jobs.finished(jobs.submit({ kind: 'deploy', app: 'a', recipe: 'r', actor, run: async () => {} }).id);
+    expect(moved).toHaveLength(2);
+  });
+
   it('a stopped job ends as interrupted with the reason, not as failed', async () => {
     const job = jobs.submit({ kind: 'zim-download', app: 'k', recipe: null, actor, lane: 'download', run: untilStopped });
     expect(jobs.isRunning(job.id)).toBe(true);
